@@ -1,0 +1,392 @@
+//! The shape of `meoktong.toml`. Every struct denies unknown fields.
+use crate::duration::{duration_list, humantime_duration, option_duration};
+use meoktong_domain::Category;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub probe: ProbeSettings,
+    pub detection: DetectionSettings,
+    pub notify: NotifySettings,
+    pub sms: Vec<SmsProviderSettings>,
+    pub email: Option<EmailSettings>,
+    pub channels: ChannelSettings,
+    pub catalog: CatalogSettings,
+    pub log: LogSettings,
+    pub dependency: Vec<DependencySettings>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            probe: ProbeSettings::default(),
+            detection: DetectionSettings::default(),
+            notify: NotifySettings::default(),
+            sms: vec![SmsProviderSettings::default()],
+            email: None,
+            channels: ChannelSettings::default(),
+            catalog: CatalogSettings::default(),
+            log: LogSettings::default(),
+            dependency: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address to listen on, e.g. `127.0.0.1:8080`.
+    pub listen: String,
+    /// Base of every link inside SMS and email, and of Twilio signature checks.
+    pub public_url: String,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings { listen: "127.0.0.1:8080".into(), public_url: "http://127.0.0.1:8080".into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite://FILE?mode=rwc` or `postgres://user@host/db`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings { url: "sqlite://meoktong.db?mode=rwc".into(), max_connections: 16 }
+    }
+}
+
+impl DatabaseSettings {
+    pub fn is_postgres(&self) -> bool {
+        self.url.starts_with("postgres://") || self.url.starts_with("postgresql://")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProbeSettings {
+    /// Name of this process's probe location (a network vantage point).
+    pub location: String,
+    /// Probes in flight at once.
+    pub max_concurrency: usize,
+    /// Let checks that do not come from this file reach private and loopback addresses.
+    pub allow_private_targets: bool,
+    /// Days of raw probe results kept; hourly rollups are kept longer.
+    pub raw_retention_days: u32,
+    /// Whether this process runs probes at all (`false` for a web-only replica).
+    pub enabled: bool,
+}
+
+impl Default for ProbeSettings {
+    fn default() -> Self {
+        ProbeSettings {
+            location: "local".into(),
+            max_concurrency: 256,
+            allow_private_targets: false,
+            raw_retention_days: 14,
+            enabled: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectionSettings {
+    /// Re-checks before a location calls a dependency down; each delay counts from the end of
+    /// the previous attempt.
+    #[serde(with = "duration_list")]
+    pub confirm_after: Vec<Duration>,
+    /// Good probes in a row (at the normal interval) before a dependency is up again.
+    pub recovery_successes: u32,
+    /// The first notice waits this long to gather other failing dependencies.
+    #[serde(with = "humantime_duration")]
+    pub group_window: Duration,
+    /// A relapse within this window continues the same incident.
+    #[serde(with = "humantime_duration")]
+    pub reopen_window: Duration,
+}
+
+impl Default for DetectionSettings {
+    fn default() -> Self {
+        DetectionSettings {
+            confirm_after: vec![Duration::from_secs(2), Duration::from_secs(4)],
+            recovery_successes: 2,
+            group_window: Duration::from_secs(5),
+            reopen_window: Duration::from_secs(600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifySettings {
+    /// Counted from the provider's acceptance; then email.
+    #[serde(with = "humantime_duration")]
+    pub sms_delivery_timeout: Duration,
+    /// An SMS that would leave later than this sends the email at once too.
+    #[serde(with = "humantime_duration")]
+    pub sms_queue_budget: Duration,
+    /// No acknowledgement within this: the next contact.
+    #[serde(with = "humantime_duration")]
+    pub ack_timeout: Duration,
+    pub default_locale: String,
+    pub time_zone: String,
+    /// Provider requests in flight at once.
+    pub dispatch_concurrency: usize,
+    /// A provider failing transiently this long hands new messages to the next one.
+    #[serde(with = "humantime_duration")]
+    pub failover_after: Duration,
+    /// Lifetime of the `/a/{token}` alert links.
+    #[serde(with = "humantime_duration")]
+    pub alert_link_ttl: Duration,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            sms_delivery_timeout: Duration::from_secs(120),
+            sms_queue_budget: Duration::from_secs(60),
+            ack_timeout: Duration::from_secs(600),
+            default_locale: "ko".into(),
+            time_zone: "Asia/Seoul".into(),
+            dispatch_concurrency: 32,
+            failover_after: Duration::from_secs(30),
+            alert_link_ttl: Duration::from_secs(14 * 24 * 3600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SmsProviderKind {
+    Twilio,
+    /// Writes to the local dev outbox (`/dev/outbox`); nothing leaves the machine.
+    Log,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsProviderSettings {
+    pub provider: SmsProviderKind,
+    pub base_url: String,
+    pub account_sid: String,
+    /// Name of the environment variable that holds the auth token.
+    pub auth_token_env: String,
+    pub from: String,
+    /// Messages a second; 0 means unlimited.
+    pub rate_per_second: u32,
+    #[serde(with = "humantime_duration")]
+    pub validity: Duration,
+}
+
+impl Default for SmsProviderSettings {
+    fn default() -> Self {
+        SmsProviderSettings {
+            provider: SmsProviderKind::Log,
+            base_url: "https://api.twilio.com".into(),
+            account_sid: String::new(),
+            auth_token_env: "TWILIO_AUTH_TOKEN".into(),
+            from: String::new(),
+            rate_per_second: 10,
+            validity: Duration::from_secs(900),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailSettings {
+    /// lettre URL: `smtp://host:port`, `smtps://user@host`, `smtp://host?tls=required`.
+    pub smtp_url: String,
+    /// Optional name of the environment variable that holds the SMTP password.
+    pub password_env: Option<String>,
+    pub from: String,
+}
+
+impl Default for EmailSettings {
+    fn default() -> Self {
+        EmailSettings {
+            smtp_url: "smtp://127.0.0.1:2525".into(),
+            password_env: None,
+            from: "Meoktong <alerts@meoktong.example>".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChannelSettings {
+    /// Platform → mail domains that run on it. A contact whose mail is on the failed
+    /// dependency's platform is skipped for the next independent one.
+    pub platform_domains: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for ChannelSettings {
+    fn default() -> Self {
+        let mut platform_domains = BTreeMap::new();
+        platform_domains.insert(
+            "kakao".to_string(),
+            vec!["daum.net".to_string(), "hanmail.net".to_string(), "kakao.com".to_string()],
+        );
+        platform_domains.insert("naver".to_string(), vec!["naver.com".to_string()]);
+        ChannelSettings { platform_domains }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogSettings {
+    /// Slugs of built-in presets to enable (`kakao-login`, `kakaopay`, `toss-payments`, ...).
+    pub enable: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A tracing `EnvFilter` directive; `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings { format: LogFormat::Text, level: "info".into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DependencySettings {
+    pub slug: String,
+    pub name: String,
+    #[serde(default)]
+    pub name_en: Option<String>,
+    pub category: Category,
+    /// `kakao`, `naver`, `toss`, ...: the platform this dependency runs on.
+    #[serde(default)]
+    pub platform: Option<String>,
+    /// One line on what the dependency covers, shown in the catalog.
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub check: Vec<CheckSettings>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    Http,
+    Tcp,
+    Dns,
+    Tls,
+    Steps,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Dialect {
+    Kakao,
+    Toss,
+}
+
+/// One check of a dependency. Which keys apply depends on `type`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSettings {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: CheckKind,
+    /// http: the URL; tcp/tls: `host:port` or a URL; dns: the host name.
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub method: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub expect_status: Vec<u16>,
+    #[serde(default)]
+    pub expect_body_contains: Option<String>,
+    /// JSON path (RFC 9535; a bare name means `$.name`) → expected JSON value.
+    #[serde(default)]
+    pub expect_json: BTreeMap<String, serde_json::Value>,
+    /// JSON paths that must match something.
+    #[serde(default)]
+    pub expect_json_exists: Vec<String>,
+    /// dns: record type (`A`, `AAAA`, `CNAME`, `MX`, `TXT`), default `A`.
+    #[serde(default)]
+    pub record_type: Option<String>,
+    /// dns: values that must be among the answers.
+    #[serde(default)]
+    pub expect_records: Vec<String>,
+    /// tls: fewer days than this until the certificate expires is degraded.
+    #[serde(default)]
+    pub min_days_valid: Option<u32>,
+    #[serde(default)]
+    pub dialect: Option<Dialect>,
+    /// steps: a multi-step transaction; later steps use `${step.var}` from earlier answers.
+    #[serde(default)]
+    pub steps: Vec<StepSettings>,
+    #[serde(default, with = "option_duration", skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Duration>,
+    /// Cron, seven fields, seconds first: `*/10 * * * * * *` or six fields `*/10 * * * * *`.
+    #[serde(default)]
+    pub schedule: Option<String>,
+    #[serde(default, with = "option_duration", skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    #[serde(default, with = "option_duration", skip_serializing_if = "Option::is_none")]
+    pub degraded_latency: Option<Duration>,
+}
+
+/// One step of a `steps` check: an HTTP request with expectations and captures.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StepSettings {
+    pub name: String,
+    /// May contain `${earlier_step.var}`.
+    pub url: String,
+    #[serde(default)]
+    pub method: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub expect_status: Vec<u16>,
+    #[serde(default)]
+    pub expect_body_contains: Option<String>,
+    #[serde(default)]
+    pub expect_json: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub expect_json_exists: Vec<String>,
+    /// var → JSON path whose (first) match is kept for later steps.
+    #[serde(default)]
+    pub capture: BTreeMap<String, String>,
+}
+
+impl CheckSettings {
+    pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+}

@@ -1,0 +1,164 @@
+//! `Application::build(settings)`: one function used by `main` and by the tests.
+use anyhow::Context;
+use meoktong_config::{DependencySettings, Settings};
+use meoktong_metrics::Metrics;
+use meoktong_storage::crypto::KeySource;
+use meoktong_storage::{Crypto, Db, catalog};
+use meoktong_web::AppState;
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How long workers get to finish or release claimed work after a stop signal.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Serve `/dev/outbox` (demo and tests only).
+    pub dev_mode: bool,
+    /// Dependencies added besides the configuration's (the demo's simulated ones).
+    pub extra_dependencies: Vec<DependencySettings>,
+    /// A data key to use instead of `MEOKTONG_DATA_KEY` (tests run many apps in one process).
+    pub data_key: Option<[u8; 32]>,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    stop: CancellationToken,
+    workers: Vec<JoinHandle<()>>,
+}
+
+/// Connects, loads the data key, applies migrations. Shared by every command that touches data.
+pub async fn open_database(settings: &Settings) -> anyhow::Result<(Db, Arc<Crypto>)> {
+    open_database_with(settings, None).await
+}
+
+/// Like [`open_database`], with an injected data key.
+pub async fn open_database_with(settings: &Settings, key: Option<[u8; 32]>) -> anyhow::Result<(Db, Arc<Crypto>)> {
+    if let Some(key) = key {
+        let db = Db::connect(&settings.database.url, settings.database.max_connections).await?;
+        db.migrate().await.context("cannot apply migrations")?;
+        return Ok((db, Arc::new(Crypto::from_key(&key))));
+    }
+    let sqlite_file = meoktong_storage::db::sqlite_path(&settings.database.url);
+    let (crypto, source) = Crypto::load(if settings.database.is_postgres() {
+        None
+    } else {
+        sqlite_file.as_deref().map(Path::new)
+    })?;
+    if let KeySource::GeneratedFile(path) = &source {
+        tracing::warn!(
+            key.file = %path.display(),
+            "MEOKTONG_DATA_KEY is not set: generated a data key beside the database; back it up, and set MEOKTONG_DATA_KEY in production"
+        );
+    }
+    let db = Db::connect(&settings.database.url, settings.database.max_connections)
+        .await
+        .with_context(|| format!("cannot connect to the database at {}", redact_url(&settings.database.url)))?;
+    let applied = db.migrate().await.context("cannot apply migrations")?;
+    if applied > 0 {
+        tracing::info!(migrations.applied = applied, "database migrated");
+    }
+    Ok((db, Arc::new(crypto)))
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Application {
+    pub async fn build(settings: Settings, opts: BuildOptions) -> anyhow::Result<Application> {
+        let (db, crypto) = open_database_with(&settings, opts.data_key).await?;
+        let mut deps = settings.dependency.clone();
+        deps.extend(opts.extra_dependencies.iter().cloned());
+        catalog::sync_dependencies(&db, &deps, "config").await.context("cannot store the dependency catalog")?;
+        let listener = TcpListener::bind(&settings.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
+        let metrics = Metrics::new();
+        let state = AppState {
+            db,
+            crypto,
+            settings: Arc::new(settings),
+            metrics,
+            dev_mode: opts.dev_mode,
+        };
+        Ok(Application { listener, state, stop: CancellationToken::new(), workers: Vec::new() })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// A token that stops the workers; cancelled by `run_until_stopped` on shutdown.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// Adds a background worker; it must return soon after the stop token is cancelled.
+    pub fn spawn_worker<F>(&mut self, fut: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.workers.push(tokio::spawn(fut));
+    }
+
+    /// Serves until `shutdown` resolves; then stops taking work, gives workers
+    /// [`SHUTDOWN_GRACE`] to finish or release what they claimed, and returns.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Application { listener, state, stop, workers } = self;
+        let router = meoktong_web::router(state);
+        let stop_for_server = stop.clone();
+        let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+            tokio::select! {
+                _ = shutdown => {}
+                _ = stop_for_server.cancelled() => {}
+            }
+        });
+        let result = server.await;
+        stop.cancel();
+        let joined = tokio::time::timeout(SHUTDOWN_GRACE, futures::future::join_all(workers)).await;
+        if joined.is_err() {
+            tracing::warn!("workers did not stop within the grace period");
+        }
+        result.context("HTTP server failed")
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("stop signal received; shutting down");
+}

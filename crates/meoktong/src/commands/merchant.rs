@@ -1,0 +1,60 @@
+//! `meoktong merchant import FILE.csv` and `meoktong merchant list`.
+use super::{CmdResult, Failure};
+use crate::app::open_database;
+use crate::cli::ListFormat;
+use meoktong_config::Settings;
+use meoktong_storage::{catalog, merchants, now_ms};
+use std::collections::HashSet;
+use std::path::Path;
+
+pub async fn import(settings: Settings, file: &Path) -> CmdResult {
+    let bytes = std::fs::read(file).map_err(|e| Failure::usage(format!("{}: cannot read: {e}", file.display())))?;
+    let text = crate::import::decode(&bytes);
+    let (db, crypto) = open_database(&settings).await?;
+    let mut deps = settings.dependency.clone();
+    deps.extend(crate::commands::demo::enabled_presets(&settings)?);
+    catalog::sync_dependencies(&db, &deps, "config").await?;
+    let known: HashSet<String> = catalog::list_dependencies(&db).await?.into_iter().map(|d| d.slug).collect();
+    let records = match crate::import::parse(&text, &known, &settings.channels.platform_domains) {
+        Ok(r) => r,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            return Err(Failure::usage(format!(
+                "{}: {} problem(s); nothing was imported",
+                file.display(),
+                errors.len()
+            )));
+        }
+    };
+    let summary = merchants::import(&db, &crypto, &records, now_ms()).await?;
+    println!("{} created, {} updated", summary.created, summary.updated);
+    Ok(())
+}
+
+pub async fn list(settings: Settings, format: ListFormat) -> CmdResult {
+    let (db, crypto) = open_database(&settings).await?;
+    let rows = merchants::list(&db, &crypto).await?;
+    match format {
+        ListFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        ListFormat::Csv => {
+            let mut w = csv::Writer::from_writer(std::io::stdout());
+            w.write_record(["id", "business_name", "phone", "email", "dependencies", "locale", "region", "trade"])?;
+            for m in rows {
+                w.write_record([
+                    m.id.to_string(),
+                    m.business_name,
+                    m.phone,
+                    m.email.unwrap_or_default(),
+                    m.dependencies.join(";"),
+                    m.locale.unwrap_or_default(),
+                    m.region.unwrap_or_default(),
+                    m.trade.unwrap_or_default(),
+                ])?;
+            }
+            w.flush()?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! The `meoktong` program: wiring the stages together.
+//!
+//! - [`cli`]: the command line (clap).
+//! - [`app`]: `Application::build(settings)`, used by `main` and by the tests.
+//! - [`telemetry`]: tracing set-up; phone numbers and emails masked in every log line.
+//! - [`import`]: CSV import of merchants (validation first, then all or nothing).
+//! - [`commands`]: one module per subcommand.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod cli;
+pub mod commands;
+pub mod import;
+pub mod telemetry;
+
+pub use app::{Application, BuildOptions};

@@ -1,0 +1,141 @@
+//! Every metric of the contract (DESIGN.md → Metrics), registered in the app's own registry so
+//! tests can run many apps in one process.
+#![forbid(unsafe_code)]
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+#[derive(Clone)]
+pub struct Metrics {
+    pub registry: Registry,
+    /// dependency, check, location
+    pub probe_duration: HistogramVec,
+    /// dependency, check, location, outcome = ok | fail | degraded | config_error
+    pub probe_results: IntCounterVec,
+    /// dependency → 0 unknown, 1 up, 2 degraded, 3 down
+    pub dependency_state: IntGaugeVec,
+    /// dependency
+    pub incidents_opened: IntCounterVec,
+    /// channel = sms | email | webhook, outcome = accepted | delivered | failed | retried
+    pub notifications: IntCounterVec,
+    pub outbox_depth: IntGauge,
+    pub outbox_oldest_age: IntGauge,
+    /// incident start → provider accepted
+    pub time_to_notify: prometheus::Histogram,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+fn must<T>(r: prometheus::Result<T>) -> T {
+    // Metric definitions are constants; a failure here is a programming error caught by tests.
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("metric definition: {e}"),
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let probe_duration = must(HistogramVec::new(
+            HistogramOpts::new("meoktong_probe_duration_seconds", "Duration of one probe.")
+                .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            &["dependency", "check", "location"],
+        ));
+        let probe_results = must(IntCounterVec::new(
+            Opts::new("meoktong_probe_results_total", "Probe results by outcome."),
+            &["dependency", "check", "location", "outcome"],
+        ));
+        let dependency_state = must(IntGaugeVec::new(
+            Opts::new("meoktong_dependency_state", "0 unknown, 1 up, 2 degraded, 3 down."),
+            &["dependency"],
+        ));
+        let incidents_opened = must(IntCounterVec::new(
+            Opts::new("meoktong_incidents_opened_total", "Incidents opened."),
+            &["dependency"],
+        ));
+        let notifications = must(IntCounterVec::new(
+            Opts::new("meoktong_notifications_total", "Notification sends by channel and outcome."),
+            &["channel", "outcome"],
+        ));
+        let outbox_depth = must(IntGauge::new("meoktong_outbox_depth", "Messages waiting in the outbox."));
+        let outbox_oldest_age = must(IntGauge::new(
+            "meoktong_outbox_oldest_age_seconds",
+            "Age of the oldest message waiting in the outbox.",
+        ));
+        let time_to_notify = must(prometheus::Histogram::with_opts(
+            HistogramOpts::new("meoktong_time_to_notify_seconds", "Incident start to provider acceptance.")
+                .buckets(vec![1.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 60.0, 120.0, 300.0, 900.0]),
+        ));
+        for c in [
+            Box::new(probe_duration.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(probe_results.clone()),
+            Box::new(dependency_state.clone()),
+            Box::new(incidents_opened.clone()),
+            Box::new(notifications.clone()),
+            Box::new(outbox_depth.clone()),
+            Box::new(outbox_oldest_age.clone()),
+            Box::new(time_to_notify.clone()),
+        ] {
+            must(registry.register(c));
+        }
+        Metrics {
+            registry,
+            probe_duration,
+            probe_results,
+            dependency_state,
+            incidents_opened,
+            notifications,
+            outbox_depth,
+            outbox_oldest_age,
+            time_to_notify,
+        }
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_contract_metric_is_exposed() {
+        let m = Metrics::new();
+        m.probe_results.with_label_values(&["kakao-login", "oidc", "seoul", "ok"]).inc();
+        m.probe_duration.with_label_values(&["kakao-login", "oidc", "seoul"]).observe(0.1);
+        m.dependency_state.with_label_values(&["kakao-login"]).set(1);
+        m.incidents_opened.with_label_values(&["kakao-login"]).inc();
+        m.notifications.with_label_values(&["sms", "accepted"]).inc();
+        m.time_to_notify.observe(3.0);
+        let text = m.render();
+        for name in [
+            "meoktong_probe_duration_seconds_bucket",
+            "meoktong_probe_results_total",
+            "meoktong_dependency_state",
+            "meoktong_incidents_opened_total",
+            "meoktong_notifications_total",
+            "meoktong_outbox_depth",
+            "meoktong_outbox_oldest_age_seconds",
+            "meoktong_time_to_notify_seconds_bucket",
+        ] {
+            assert!(text.contains(name), "{name} missing from\n{text}");
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Dependencies and their checks: synchronised from configuration and presets at start-up.
+use crate::entity::{checks, dependencies, dependency_states, subscriptions};
+use crate::error::StorageError;
+use crate::{Db, now_ms};
+use meoktong_config::{CheckSettings, DependencySettings};
+use sea_orm::{ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+
+/// Inserts or updates every dependency and check named in `deps` (source `config` or `preset`).
+/// Checks of those dependencies that are no longer configured are disabled, never deleted
+/// (their results are evidence).
+pub async fn sync_dependencies(db: &Db, deps: &[DependencySettings], source: &str) -> Result<(), StorageError> {
+    let now = now_ms();
+    let txn = db.conn.begin().await?;
+    for dep in deps {
+        let existing = dependencies::Entity::find()
+            .filter(dependencies::Column::Slug.eq(&dep.slug))
+            .one(&txn)
+            .await?;
+        let dep_id = match existing {
+            Some(row) => {
+                let mut am: dependencies::ActiveModel = row.clone().into();
+                am.name = Set(dep.name.clone());
+                am.name_en = Set(dep.name_en.clone());
+                am.category = Set(dep.category.as_str().to_string());
+                am.platform = Set(dep.platform.clone());
+                am.description = Set(dep.description.clone());
+                am.enabled = Set(true);
+                am.updated_at = Set(now);
+                dependencies::Entity::update(am).exec(&txn).await?;
+                row.id
+            }
+            None => {
+                let am = dependencies::ActiveModel {
+                    id: NotSet,
+                    slug: Set(dep.slug.clone()),
+                    name: Set(dep.name.clone()),
+                    name_en: Set(dep.name_en.clone()),
+                    category: Set(dep.category.as_str().to_string()),
+                    platform: Set(dep.platform.clone()),
+                    description: Set(dep.description.clone()),
+                    source: Set(source.to_string()),
+                    owner_merchant_id: Set(None),
+                    enabled: Set(true),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                };
+                dependencies::Entity::insert(am).exec(&txn).await?.last_insert_id
+            }
+        };
+        let existing_checks = checks::Entity::find().filter(checks::Column::DependencyId.eq(dep_id)).all(&txn).await?;
+        for check in &dep.check {
+            let spec = serde_json::to_string(check).map_err(|e| StorageError::Data(e.to_string()))?;
+            let interval_ms = check.interval.map(|d| d.as_millis() as i64);
+            let timeout_ms = check.timeout.unwrap_or(CheckSettings::DEFAULT_TIMEOUT).as_millis() as i64;
+            match existing_checks.iter().find(|c| c.name == check.name) {
+                Some(row) => {
+                    let mut am: checks::ActiveModel = row.clone().into();
+                    am.kind = Set(kind_str(check));
+                    am.spec = Set(spec);
+                    am.interval_ms = Set(interval_ms.or(if check.schedule.is_none() {
+                        Some(CheckSettings::DEFAULT_INTERVAL.as_millis() as i64)
+                    } else {
+                        None
+                    }));
+                    am.schedule = Set(check.schedule.clone());
+                    am.timeout_ms = Set(timeout_ms);
+                    am.enabled = Set(true);
+                    am.updated_at = Set(now);
+                    checks::Entity::update(am).exec(&txn).await?;
+                }
+                None => {
+                    let am = checks::ActiveModel {
+                        id: NotSet,
+                        dependency_id: Set(dep_id),
+                        name: Set(check.name.clone()),
+                        kind: Set(kind_str(check)),
+                        spec: Set(spec),
+                        interval_ms: Set(interval_ms.or(if check.schedule.is_none() {
+                            Some(CheckSettings::DEFAULT_INTERVAL.as_millis() as i64)
+                        } else {
+                            None
+                        })),
+                        schedule: Set(check.schedule.clone()),
+                        timeout_ms: Set(timeout_ms),
+                        enabled: Set(true),
+                        created_at: Set(now),
+                        updated_at: Set(now),
+                    };
+                    checks::Entity::insert(am).exec(&txn).await?;
+                }
+            }
+        }
+        for stale in existing_checks.iter().filter(|c| c.enabled && !dep.check.iter().any(|k| k.name == c.name)) {
+            let mut am: checks::ActiveModel = stale.clone().into();
+            am.enabled = Set(false);
+            am.updated_at = Set(now);
+            checks::Entity::update(am).exec(&txn).await?;
+        }
+        // Every dependency has a state row from the start (unknown), so readers need no join.
+        let state = dependency_states::ActiveModel {
+            id: NotSet,
+            dependency_id: Set(dep_id),
+            state: Set("unknown".into()),
+            since: Set(now),
+            tracker: Set("{}".into()),
+            open_incident_id: Set(None),
+            version: Set(0),
+            updated_at: Set(now),
+        };
+        dependency_states::Entity::insert(state)
+            .on_conflict_do_nothing_on([dependency_states::Column::DependencyId])
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+fn kind_str(check: &CheckSettings) -> String {
+    serde_json::to_value(check.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "http".into())
+}
+
+/// Every enabled dependency, by slug.
+pub async fn list_dependencies(db: &Db) -> Result<Vec<dependencies::Model>, StorageError> {
+    Ok(dependencies::Entity::find()
+        .filter(dependencies::Column::Enabled.eq(true))
+        .order_by_asc(dependencies::Column::Slug)
+        .all(&db.conn)
+        .await?)
+}
+
+pub async fn dependency_by_slug(db: &Db, slug: &str) -> Result<Option<dependencies::Model>, StorageError> {
+    Ok(dependencies::Entity::find().filter(dependencies::Column::Slug.eq(slug)).one(&db.conn).await?)
+}
+
+/// Every enabled check with its dependency.
+pub async fn enabled_checks(db: &Db) -> Result<Vec<(checks::Model, dependencies::Model)>, StorageError> {
+    let deps = list_dependencies(db).await?;
+    let rows = checks::Entity::find().filter(checks::Column::Enabled.eq(true)).all(&db.conn).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|c| deps.iter().find(|d| d.id == c.dependency_id).map(|d| (c, d.clone())))
+        .collect())
+}
+
+/// Subscribers of one dependency (merchant ids).
+pub async fn subscribers(db: &Db, dependency_id: i64) -> Result<Vec<subscriptions::Model>, StorageError> {
+    Ok(subscriptions::Entity::find()
+        .filter(subscriptions::Column::DependencyId.eq(dependency_id))
+        .all(&db.conn)
+        .await?)
+}

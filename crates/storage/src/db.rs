@@ -1,0 +1,116 @@
+//! Connecting to the database and applying migrations.
+use crate::error::StorageError;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection pool and which backend it talks to.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub conn: DatabaseConnection,
+    pub backend: Backend,
+}
+
+/// Arbitrary constant identifying Meoktong's migration advisory lock on PostgreSQL.
+const MIGRATION_LOCK_ID: i64 = 0x6d65_6f6b_746f_6e67;
+
+impl Db {
+    /// Connects; for SQLite creates the parent directory and turns on WAL so readers never
+    /// wait for the writer.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Db, StorageError> {
+        let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
+        if backend == Backend::Sqlite {
+            if let Some(path) = sqlite_path(url) {
+                if let Some(parent) = std::path::Path::new(&path).parent() {
+                    if !parent.as_os_str().is_empty() {
+                        std::fs::create_dir_all(parent).map_err(|e| {
+                            StorageError::Data(format!("cannot create directory {}: {e}", parent.display()))
+                        })?;
+                    }
+                }
+            }
+        }
+        let mut opts = ConnectOptions::new(url.to_string());
+        opts.max_connections(max_connections.max(1))
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false);
+        let conn = Database::connect(opts).await?;
+        if backend == Backend::Sqlite {
+            conn.execute_unprepared("PRAGMA journal_mode=WAL;").await?;
+            conn.execute_unprepared("PRAGMA synchronous=NORMAL;").await?;
+        }
+        Ok(Db { conn, backend })
+    }
+
+    pub fn db_backend(&self) -> DbBackend {
+        match self.backend {
+            Backend::Sqlite => DbBackend::Sqlite,
+            Backend::Postgres => DbBackend::Postgres,
+        }
+    }
+
+    /// Applies pending migrations. Safe when several replicas start at once: on PostgreSQL
+    /// they queue on an advisory lock; on SQLite the file lock serialises them.
+    pub async fn migrate(&self) -> Result<usize, StorageError> {
+        if self.backend == Backend::Postgres {
+            // Session-level lock: take it on one pooled connection inside a transaction-free
+            // block; pg_advisory_xact_lock keeps it for the transaction only, so use that.
+            use sea_orm::TransactionTrait;
+            let txn = self.conn.begin().await?;
+            txn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock($1)",
+                [MIGRATION_LOCK_ID.into()],
+            ))
+            .await?;
+            let pending = Migrator::get_pending_migrations(&txn).await?.len();
+            if pending > 0 {
+                Migrator::up(&txn, None).await?;
+            }
+            txn.commit().await?;
+            return Ok(pending);
+        }
+        let pending = Migrator::get_pending_migrations(&self.conn).await?.len();
+        if pending > 0 {
+            Migrator::up(&self.conn, None).await?;
+        }
+        Ok(pending)
+    }
+
+    /// Readiness: the database answers and no migration is pending.
+    pub async fn ready(&self) -> Result<(), StorageError> {
+        self.conn.execute_unprepared("SELECT 1").await?;
+        let pending = Migrator::get_pending_migrations(&self.conn).await?;
+        if !pending.is_empty() {
+            return Err(StorageError::Data(format!("{} migration(s) pending", pending.len())));
+        }
+        Ok(())
+    }
+}
+
+/// The file path inside a `sqlite://path?opts` URL, if it names a file.
+pub fn sqlite_path(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" { None } else { Some(path.to_string()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_path_is_read_from_the_url() {
+        assert_eq!(sqlite_path("sqlite://data/m.db?mode=rwc").as_deref(), Some("data/m.db"));
+        assert_eq!(sqlite_path("sqlite:///tmp/x.db").as_deref(), Some("/tmp/x.db"));
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+    }
+}

@@ -1,0 +1,19 @@
+//! Entity of the `detector_states` table (see the migrations for what each column means).
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "detector_states")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub check_id: i64,
+    pub location_id: i64,
+    pub state: String,
+    pub tracker: String,
+    pub updated_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,27 @@
+//! Storage on sea-orm, the same code for SQLite (embedded) and PostgreSQL (production).
+//!
+//! - [`db`]: connecting, applying migrations, readiness.
+//! - [`crypto`]: personal data encrypted at rest (AES-256-GCM) and keyed hashes for look-ups.
+//! - [`entity`]: one module per table.
+//! - the remaining modules are the queries each use case needs, grouped by resource.
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod catalog;
+pub mod crypto;
+pub mod db;
+pub mod dev_outbox;
+pub mod entity;
+pub mod error;
+pub mod merchants;
+pub mod status;
+pub mod users;
+
+pub use crypto::{Crypto, DataKeyError};
+pub use db::{Backend, Db};
+pub use error::StorageError;
+
+/// Milliseconds since the Unix epoch, the unit of every stored time.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,2 @@
+//! Authentication primitives shared by the web layer and the CLI.
+pub mod password;

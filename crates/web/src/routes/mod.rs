@@ -1,0 +1,21 @@
+//! The route table.
+use crate::AppState;
+use axum::Router;
+use axum::routing::get;
+
+pub mod dev;
+pub mod health;
+pub mod status;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(status::home))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/status", get(status::page))
+        .route("/status.json", get(status::json))
+        .route("/dev/outbox", get(dev::outbox))
+        .route("/static/app.css", get(status::stylesheet))
+        .with_state(state)
+}

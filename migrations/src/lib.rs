@@ -1,0 +1,29 @@
+//! Schema migrations. The same files run unchanged on SQLite and PostgreSQL.
+//!
+//! Conventions: every id is a 64-bit auto-increment; every time is epoch milliseconds in a
+//! BIGINT (`*_at`), so ordering and range queries behave identically on both backends; personal
+//! data sits in `*_enc` columns (AES-GCM ciphertext, base64) with a keyed hash (`*_hash`) where it
+//! must be looked up. Migrations are never edited once released.
+#![forbid(unsafe_code)]
+
+pub use sea_orm_migration::prelude::*;
+
+mod dsl;
+mod m20261121_000001_create_probing;
+mod m20261121_000002_create_accounts;
+mod m20261121_000003_create_notifications;
+mod m20261121_000004_create_reports;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261121_000001_create_probing::Migration),
+            Box::new(m20261121_000002_create_accounts::Migration),
+            Box::new(m20261121_000003_create_notifications::Migration),
+            Box::new(m20261121_000004_create_reports::Migration),
+        ]
+    }
+}
