@@ -8,12 +8,17 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod contacts;
 pub mod crypto;
 pub mod db;
 pub mod dev_outbox;
 pub mod entity;
 pub mod error;
+pub mod incidents;
 pub mod merchants;
+pub mod outbox;
+pub mod probes;
+pub mod sql;
 pub mod status;
 pub mod users;
 

@@ -1,0 +1,198 @@
+//! The binary as an operator uses it: exit codes, one-line errors, nothing half-written.
+use std::path::Path;
+use std::process::{Command, Output};
+
+const KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="; // base64 of 32 × '*'
+
+fn meoktong(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_meoktong"))
+        .args(args)
+        .current_dir(dir)
+        .env("MEOKTONG_DATA_KEY", KEY)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run meoktong")
+}
+
+fn write_config(dir: &Path, db_url: &str) {
+    let text = format!(
+        r#"[database]
+url = "{db_url}"
+
+[[dependency]]
+slug = "kakao-login"
+name = "카카오 로그인"
+name_en = "Kakao Login"
+category = "login"
+
+[[dependency]]
+slug = "kakaopay"
+name = "카카오페이"
+category = "payment"
+"#
+    );
+    std::fs::write(dir.join("meoktong.toml"), text).expect("write config");
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn sqlite_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_config(dir.path(), "sqlite://m.db?mode=rwc");
+    dir
+}
+
+#[test]
+fn help_exists_for_every_command() {
+    let dir = sqlite_dir();
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["demo", "--help"],
+        vec!["migrate", "--help"],
+        vec!["check", "--help"],
+        vec!["merchant", "import", "--help"],
+        vec!["merchant", "list", "--help"],
+        vec!["user", "create", "--help"],
+    ] {
+        let o = meoktong(dir.path(), &args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        assert!(stdout(&o).contains("Usage"), "{args:?}");
+    }
+}
+
+#[test]
+fn migrate_is_idempotent_on_sqlite() {
+    let dir = sqlite_dir();
+    let first = meoktong(dir.path(), &["migrate"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let second = meoktong(dir.path(), &["migrate"]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(stdout(&second).contains("0 migration(s) were pending"), "{}", stdout(&second));
+}
+
+#[test]
+fn migrate_is_idempotent_on_postgres() {
+    let Ok(admin) = std::env::var("TEST_DATABASE_URL") else { return };
+    let name = format!("meoktong_cli_{}", std::process::id());
+    let psql = |sql: &str| {
+        Command::new("psql").args([admin.as_str(), "-qc", sql]).output().expect("psql")
+    };
+    psql(&format!("DROP DATABASE IF EXISTS {name}"));
+    assert!(psql(&format!("CREATE DATABASE {name}")).status.success());
+    let mut url = url::Url::parse(&admin).expect("url");
+    url.set_path(&format!("/{name}"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_config(dir.path(), url.as_str());
+    let first = meoktong(dir.path(), &["migrate"]);
+    let second = meoktong(dir.path(), &["migrate"]);
+    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(stdout(&second).contains("0 migration(s) were pending"));
+}
+
+#[test]
+fn import_with_a_bad_phone_on_line_3_names_it_and_writes_nothing() {
+    let dir = sqlite_dir();
+    let csv = "business_name,phone,email,dependencies,locale,region,trade\n\
+               행복분식,010-1234-5678,kim@example.com,kakao-login;kakaopay,ko,서울 마포구,분식\n\
+               판교 치킨,010-12,park@example.com,kakaopay,ko,경기 성남시,치킨\n";
+    std::fs::write(dir.path().join("m.csv"), csv).expect("csv");
+    let o = meoktong(dir.path(), &["merchant", "import", "m.csv"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).lines().any(|l| l.starts_with("line 3: phone:")), "{}", stderr(&o));
+    let list = meoktong(dir.path(), &["merchant", "list", "--format", "json"]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&list)).expect("json");
+    assert_eq!(rows.as_array().map(Vec::len), Some(0), "nothing imported");
+}
+
+#[test]
+fn import_then_reimport_updates_and_lists_e164() {
+    let dir = sqlite_dir();
+    let csv = "business_name,phone,email,dependencies,locale,region,trade,backup_phone,backup_email\n\
+               행복분식,010-1234-5678,kim@example.com,kakao-login,ko,서울 마포구,분식,010 9999 0000,\n";
+    std::fs::write(dir.path().join("m.csv"), csv).expect("csv");
+    let o = meoktong(dir.path(), &["merchant", "import", "m.csv"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "1 created, 0 updated");
+    let csv2 = csv.replace("kakao-login,ko", "kakao-login;kakaopay,en");
+    std::fs::write(dir.path().join("m.csv"), csv2).expect("csv");
+    let o = meoktong(dir.path(), &["merchant", "import", "m.csv"]);
+    assert_eq!(stdout(&o).trim(), "0 created, 1 updated", "{}", stderr(&o));
+    let list = meoktong(dir.path(), &["merchant", "list", "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&list)).expect("json");
+    assert_eq!(rows[0]["phone"], "+821012345678");
+    assert_eq!(rows[0]["locale"], "en");
+    assert_eq!(rows[0]["dependencies"], serde_json::json!(["kakao-login", "kakaopay"]));
+}
+
+#[test]
+fn cp949_csv_is_read() {
+    let dir = sqlite_dir();
+    let text = "business_name,phone,email,dependencies,locale,region,trade\n행복분식,01012345678,,kakaopay,,서울,분식\n";
+    let (bytes, _, _) = encoding_rs::EUC_KR.encode(text);
+    std::fs::write(dir.path().join("k.csv"), &bytes).expect("csv");
+    let o = meoktong(dir.path(), &["--config", "meoktong.toml", "merchant", "import", "k.csv"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let list = meoktong(dir.path(), &["merchant", "list", "--format", "csv"]);
+    assert!(stdout(&list).contains("행복분식"), "{}", stdout(&list));
+}
+
+#[test]
+fn config_errors_are_one_line_with_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("meoktong.toml"), "[server]\nlisten = \"127.0.0.1:8080\"\nlisen = \"x\"\n").expect("w");
+    let o = meoktong(dir.path(), &["migrate"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("line 3") && err.contains("lisen"), "{err}");
+}
+
+#[test]
+fn user_create_reads_the_password_from_the_environment() {
+    let dir = sqlite_dir();
+    let o = Command::new(env!("CARGO_BIN_EXE_meoktong"))
+        .args(["user", "create", "--role", "association", "--email", "staff@assoc.example", "--association", "소상공인연합회"])
+        .current_dir(dir.path())
+        .env("MEOKTONG_DATA_KEY", KEY)
+        .env("MEOKTONG_NEW_PASSWORD", "a long enough password")
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let again = Command::new(env!("CARGO_BIN_EXE_meoktong"))
+        .args(["user", "create", "--role", "operator", "--email", "staff@assoc.example"])
+        .current_dir(dir.path())
+        .env("MEOKTONG_DATA_KEY", KEY)
+        .env("MEOKTONG_NEW_PASSWORD", "a long enough password")
+        .output()
+        .expect("run");
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("already exists"));
+    let no_pw = meoktong(dir.path(), &["user", "create", "--role", "operator", "--email", "op@x.example"]);
+    assert_eq!(no_pw.status.code(), Some(2));
+    assert!(stderr(&no_pw).contains("MEOKTONG_NEW_PASSWORD"));
+}
+
+#[test]
+fn postgres_without_a_data_key_fails_naming_the_variable() {
+    let Ok(admin) = std::env::var("TEST_DATABASE_URL") else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_config(dir.path(), &admin);
+    let o = Command::new(env!("CARGO_BIN_EXE_meoktong"))
+        .args(["migrate"])
+        .current_dir(dir.path())
+        .env_remove("MEOKTONG_DATA_KEY")
+        .output()
+        .expect("run");
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("MEOKTONG_DATA_KEY"), "{}", stderr(&o));
+}

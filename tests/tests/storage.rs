@@ -1,0 +1,104 @@
+//! Storage against every backend: migrations are idempotent, import is all-or-nothing and
+//! updates instead of duplicating, personal data is encrypted at rest.
+use meoktong_storage::entity::merchants;
+use meoktong_storage::merchants::{MerchantRecord, import, list};
+use meoktong_storage::{Crypto, catalog};
+use meoktong_tests::{Backend, TEST_KEY, TestDb};
+use sea_orm::{EntityTrait, PaginatorTrait};
+
+fn record(name: &str, phone: &str, deps: &[&str]) -> MerchantRecord {
+    MerchantRecord {
+        business_name: name.into(),
+        phone: phone.into(),
+        email: Some(format!("{}@example.com", phone.trim_start_matches('+'))),
+        email_platform: None,
+        dependencies: deps.iter().map(|s| s.to_string()).collect(),
+        locale: Some("ko".into()),
+        region: Some("서울 마포구".into()),
+        trade: Some("분식".into()),
+        backup_phone: None,
+        backup_email: None,
+        backup_email_platform: None,
+    }
+}
+
+async fn seed_catalog(db: &meoktong_storage::Db) {
+    let s = meoktong_config::load_str(
+        r#"
+[[dependency]]
+slug = "kakao-login"
+name = "카카오 로그인"
+category = "login"
+[[dependency]]
+slug = "kakaopay"
+name = "카카오페이"
+category = "payment"
+"#,
+        None,
+    )
+    .expect("config");
+    catalog::sync_dependencies(db, &s.dependency, "config").await.expect("sync");
+    // Idempotent: a second sync changes nothing.
+    catalog::sync_dependencies(db, &s.dependency, "config").await.expect("sync again");
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent_on_every_backend() {
+    for backend in Backend::each() {
+        let tdb = TestDb::new(backend).await;
+        let db = tdb.connect().await;
+        assert_eq!(db.migrate().await.expect("second run"), 0, "{backend:?}: nothing pending");
+        db.ready().await.expect("ready");
+    }
+}
+
+#[tokio::test]
+async fn import_creates_then_updates_and_encrypts_on_every_backend() {
+    for backend in Backend::each() {
+        let tdb = TestDb::new(backend).await;
+        let db = tdb.connect().await;
+        seed_catalog(&db).await;
+        let crypto = Crypto::from_key(&TEST_KEY);
+        let first = vec![record("행복분식", "+821012345678", &["kakao-login"]), record("판교 치킨", "+821011112222", &["kakaopay"])];
+        let s = import(&db, &crypto, &first, 1).await.expect("import");
+        assert_eq!((s.created, s.updated), (2, 0), "{backend:?}");
+        let again = vec![record("행복분식", "+821012345678", &["kakao-login", "kakaopay"])];
+        let s = import(&db, &crypto, &again, 2).await.expect("re-import");
+        assert_eq!((s.created, s.updated), (0, 1), "{backend:?}");
+        assert_eq!(merchants::Entity::find().count(&db.conn).await.expect("count"), 2);
+        let rows = list(&db, &crypto).await.expect("list");
+        let happy = rows.iter().find(|m| m.business_name == "행복분식").expect("row");
+        assert_eq!(happy.phone, "+821012345678");
+        assert_eq!(happy.dependencies, vec!["kakao-login", "kakaopay"]);
+        // At rest the phone is ciphertext, not the number.
+        let raw = merchants::Entity::find().all(&db.conn).await.expect("raw");
+        assert!(raw.iter().all(|m| !m.phone_enc.contains("1012345678") && m.phone_enc.starts_with("k1.")));
+    }
+}
+
+#[tokio::test]
+async fn import_with_an_unknown_slug_writes_nothing_on_every_backend() {
+    for backend in Backend::each() {
+        let tdb = TestDb::new(backend).await;
+        let db = tdb.connect().await;
+        seed_catalog(&db).await;
+        let crypto = Crypto::from_key(&TEST_KEY);
+        let rows = vec![record("A", "+821012345678", &["kakao-login"]), record("B", "+821011112222", &["nope"])];
+        assert!(import(&db, &crypto, &rows, 1).await.is_err());
+        assert_eq!(merchants::Entity::find().count(&db.conn).await.expect("count"), 0, "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_hundred_thousand_rows_import_in_one_transaction() {
+    // Size, not speed: the bench crate times it. SQLite only, to keep the suite short.
+    let tdb = TestDb::new(Backend::Sqlite).await;
+    let db = tdb.connect().await;
+    seed_catalog(&db).await;
+    let crypto = Crypto::from_key(&TEST_KEY);
+    let rows: Vec<MerchantRecord> =
+        (0..100_000).map(|i| record(&format!("가게 {i}"), &format!("+82101{i:07}"), &["kakao-login"])).collect();
+    let s = import(&db, &crypto, &rows, 1).await.expect("import");
+    assert_eq!(s.created, 100_000);
+    assert_eq!(merchants::Entity::find().count(&db.conn).await.expect("count"), 100_000);
+}
