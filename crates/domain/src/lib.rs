@@ -8,6 +8,7 @@ pub mod contact;
 pub mod detector;
 pub mod duration_text;
 pub mod grouping;
+pub mod incident;
 pub mod mask;
 pub mod message;
 pub mod outcome;

@@ -1,1 +1,279 @@
-//! todo
+//! Combining the verdicts of several probe locations into one state per dependency.
+//!
+//! A location sees the internet through its own network; when that network fails, every
+//! dependency looks down from there. Merchants must only hear about outages that a majority of
+//! the locations that are actually reporting agree on.
+//!
+//! Rules decided here:
+//! - A location counts when it reported within the last two intervals (one late probe is
+//!   tolerated, a location that stopped probing is not) and its own state is known. Callers
+//!   should stamp `reported_at` only with probes that carry evidence about the provider, so a
+//!   location whose own network fails goes stale and drops out instead of freezing its last state.
+//! - `Unknown` views (a location that just started or is still confirming its first streak)
+//!   are not votes: they are neither counted nor in the majority's denominator.
+//! - Down needs a strict majority of counted locations saying down. Otherwise, a strict majority
+//!   saying down or degraded makes it degraded. Otherwise it is up. One counted location decides
+//!   alone; none gives unknown.
+//! - If several views share a location name, only its newest one counts.
+//! - DNS: see [`resolver_suspect`].
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::{DepState, Millis};
+
+/// One location's latest verdict about one dependency.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocationView {
+    /// The `probe.location` name.
+    pub location: String,
+    /// That location's own confirmed state (see [`crate::detector::Tracker::state`]).
+    pub state: DepState,
+    /// When that location last probed this dependency with a provider verdict.
+    pub reported_at: Millis,
+}
+
+/// The dependency's state across locations, and who disagreed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuorumDecision {
+    /// The state merchants, dashboards and metrics see.
+    pub state: DepState,
+    /// Fresh locations saying down or degraded while the decision is up: their own network may
+    /// be the problem, so operators are told about them.
+    pub dissenting: Vec<String>,
+    /// How many locations voted (fresh, known state).
+    pub counted: usize,
+}
+
+/// Decides the state of one dependency from every location's view at time `now`.
+///
+/// `interval` is the check's probing interval; views older than two intervals are ignored.
+pub fn decide(views: &[LocationView], now: Millis, interval: Duration) -> QuorumDecision {
+    let max_age = Millis::try_from(interval.as_millis().saturating_mul(2)).unwrap_or(Millis::MAX);
+    let mut newest: HashMap<&str, &LocationView> = HashMap::new();
+    for view in views {
+        let entry = newest.entry(view.location.as_str()).or_insert(view);
+        if view.reported_at > entry.reported_at {
+            *entry = view;
+        }
+    }
+    // Keep the caller's order so `dissenting` is stable.
+    let voters: Vec<&LocationView> = views
+        .iter()
+        .filter(|v| {
+            newest
+                .get(v.location.as_str())
+                .is_some_and(|n| std::ptr::eq(*n, *v))
+        })
+        .filter(|v| now.saturating_sub(v.reported_at) <= max_age)
+        .filter(|v| v.state != DepState::Unknown)
+        .collect();
+    let counted = voters.len();
+    let down = voters.iter().filter(|v| v.state == DepState::Down).count();
+    let troubled = voters
+        .iter()
+        .filter(|v| matches!(v.state, DepState::Down | DepState::Degraded))
+        .count();
+    let state = if counted == 0 {
+        DepState::Unknown
+    } else if down * 2 > counted {
+        DepState::Down
+    } else if troubled * 2 > counted {
+        DepState::Degraded
+    } else {
+        DepState::Up
+    };
+    let dissenting = if state == DepState::Up {
+        voters
+            .iter()
+            .filter(|v| matches!(v.state, DepState::Down | DepState::Degraded))
+            .map(|v| v.location.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    QuorumDecision {
+        state,
+        dissenting,
+        counted,
+    }
+}
+
+/// Whether one location's own network is the likely cause of its failures: every dependency
+/// (at least two) fails from there at once while other locations see them up.
+///
+/// Independent providers (Kakao, Naver, Toss, Twilio) failing together from one place and
+/// nowhere else is far likelier to be that place's network than a coincidence. With a single
+/// dependency the quorum's `dissenting` list already says everything this could.
+pub fn location_network_suspect(
+    failing_deps: usize,
+    total_deps: usize,
+    others_see_up: bool,
+) -> bool {
+    others_see_up && total_deps >= 2 && failing_deps == total_deps
+}
+
+/// Whether DNS failures seen from one location point at its own resolver: name resolution fails
+/// for every dependency (at least two) at once.
+///
+/// The providers use independent authoritative DNS, so all of them failing to resolve together
+/// means our resolver or network is broken; those failures are `LocalNetwork`, whatever other
+/// locations see (a lone location must not page the country because its resolver died). A DNS
+/// failure for only some dependencies stays a provider failure: a provider's own DNS can fail,
+/// and then its customers cannot reach it either.
+pub fn resolver_suspect(dns_failing_deps: usize, total_deps: usize) -> bool {
+    total_deps >= 2 && dns_failing_deps == total_deps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const NOW: Millis = 1_000_000;
+    const INTERVAL: Duration = Duration::from_secs(30);
+
+    fn view(location: &str, state: DepState, age_ms: Millis) -> LocationView {
+        LocationView {
+            location: location.to_owned(),
+            state,
+            reported_at: NOW - age_ms,
+        }
+    }
+
+    fn decision(views: &[LocationView]) -> (DepState, Vec<String>, usize) {
+        let d = decide(views, NOW, INTERVAL);
+        (d.state, d.dissenting, d.counted)
+    }
+
+    #[test]
+    fn no_fresh_location_is_unknown() {
+        assert_eq!(decision(&[]), (DepState::Unknown, vec![], 0));
+        assert_eq!(
+            decision(&[view("seoul", DepState::Down, 60_001)]),
+            (DepState::Unknown, vec![], 0)
+        );
+    }
+
+    #[test]
+    fn a_single_fresh_location_decides_alone() {
+        let views = [
+            view("seoul", DepState::Down, 60_000),
+            view("busan", DepState::Up, 60_001),
+        ];
+        assert_eq!(decision(&views), (DepState::Down, vec![], 1));
+    }
+
+    #[test]
+    fn one_of_three_down_is_up_with_a_dissenter() {
+        let views = [
+            view("a", DepState::Up, 0),
+            view("b", DepState::Down, 0),
+            view("c", DepState::Up, 0),
+        ];
+        assert_eq!(decision(&views), (DepState::Up, vec!["b".to_owned()], 3));
+    }
+
+    #[test]
+    fn two_of_three_down_is_down() {
+        let views = [
+            view("a", DepState::Down, 0),
+            view("b", DepState::Down, 0),
+            view("c", DepState::Up, 0),
+        ];
+        assert_eq!(decision(&views).0, DepState::Down);
+    }
+
+    #[test]
+    fn a_tie_is_not_a_majority() {
+        let views = [view("a", DepState::Down, 0), view("b", DepState::Up, 0)];
+        assert_eq!(decision(&views), (DepState::Up, vec!["a".to_owned()], 2));
+    }
+
+    #[test]
+    fn down_and_degraded_together_make_degraded() {
+        let views = [
+            view("a", DepState::Down, 0),
+            view("b", DepState::Degraded, 0),
+            view("c", DepState::Up, 0),
+        ];
+        assert_eq!(decision(&views), (DepState::Degraded, vec![], 3));
+    }
+
+    #[test]
+    fn unknown_locations_do_not_vote() {
+        let views = [
+            view("a", DepState::Down, 0),
+            view("b", DepState::Unknown, 0),
+        ];
+        assert_eq!(decision(&views), (DepState::Down, vec![], 1));
+    }
+
+    #[test]
+    fn only_the_newest_view_of_a_location_counts() {
+        let views = [
+            view("a", DepState::Down, 0),
+            view("a", DepState::Up, 5_000),
+            view("b", DepState::Down, 0),
+        ];
+        assert_eq!(decision(&views), (DepState::Down, vec![], 2));
+    }
+
+    #[test]
+    fn location_network_suspect_needs_everything_failing_and_others_up() {
+        assert!(location_network_suspect(5, 5, true));
+        assert!(!location_network_suspect(4, 5, true));
+        assert!(!location_network_suspect(5, 5, false));
+        assert!(!location_network_suspect(1, 1, true));
+        assert!(!location_network_suspect(0, 0, true));
+    }
+
+    #[test]
+    fn resolver_suspect_needs_every_dependency_failing_dns() {
+        assert!(resolver_suspect(3, 3));
+        assert!(!resolver_suspect(2, 3));
+        assert!(!resolver_suspect(1, 1));
+    }
+
+    fn state() -> impl Strategy<Value = DepState> {
+        prop_oneof![
+            Just(DepState::Unknown),
+            Just(DepState::Up),
+            Just(DepState::Degraded),
+            Just(DepState::Down)
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn one_of_three_fresh_locations_down_is_up(which in 0usize..3, ages in prop::array::uniform3(0i64..=60_000)) {
+            let views: Vec<_> = (0..3)
+                .map(|i| view(&format!("loc{i}"), if i == which { DepState::Down } else { DepState::Up }, ages[i]))
+                .collect();
+            prop_assert_eq!(decision(&views), (DepState::Up, vec![format!("loc{which}")], 3));
+        }
+
+        #[test]
+        fn stale_locations_are_ignored(
+            fresh in prop::collection::vec((state(), 0i64..=60_000), 0..5),
+            stale in prop::collection::vec((state(), 60_001i64..10_000_000), 0..5),
+        ) {
+            let fresh: Vec<_> = fresh.iter().enumerate().map(|(i, (s, age))| view(&format!("f{i}"), *s, *age)).collect();
+            let all: Vec<_> = fresh
+                .iter()
+                .cloned()
+                .chain(stale.iter().enumerate().map(|(i, (s, age))| view(&format!("s{i}"), *s, *age)))
+                .collect();
+            prop_assert_eq!(decide(&all, NOW, INTERVAL), decide(&fresh, NOW, INTERVAL));
+        }
+
+        #[test]
+        fn down_means_a_strict_majority_of_voters(views in prop::collection::vec((state(), 0i64..=60_000), 0..7)) {
+            let views: Vec<_> = views.iter().enumerate().map(|(i, (s, age))| view(&format!("l{i}"), *s, *age)).collect();
+            let voters = views.iter().filter(|v| v.state != DepState::Unknown).count();
+            let down = views.iter().filter(|v| v.state == DepState::Down).count();
+            let d = decide(&views, NOW, INTERVAL);
+            prop_assert_eq!(d.counted, voters);
+            prop_assert_eq!(d.state == DepState::Down, down * 2 > voters);
+        }
+    }
+}

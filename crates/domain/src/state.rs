@@ -56,14 +56,25 @@ mod tests {
     #[test]
     fn gauge_values_follow_the_metrics_contract() {
         assert_eq!(
-            [DepState::Unknown, DepState::Up, DepState::Degraded, DepState::Down].map(DepState::gauge_value),
+            [
+                DepState::Unknown,
+                DepState::Up,
+                DepState::Degraded,
+                DepState::Down
+            ]
+            .map(DepState::gauge_value),
             [0, 1, 2, 3]
         );
     }
 
     #[test]
     fn parse_round_trips() {
-        for s in [DepState::Unknown, DepState::Up, DepState::Degraded, DepState::Down] {
+        for s in [
+            DepState::Unknown,
+            DepState::Up,
+            DepState::Degraded,
+            DepState::Down,
+        ] {
             assert_eq!(DepState::parse(s.as_str()), Some(s));
         }
         assert_eq!(DepState::parse("dead"), None);

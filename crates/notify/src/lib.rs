@@ -1,1 +1,12 @@
-//! placeholder
+//! Notification hub: planner, durable outbox, dispatchers and the providers they call.
+#![forbid(unsafe_code)]
+
+pub mod planner;
+pub mod providers;
+pub mod text;
+
+pub use providers::{
+    DevOutbox, EmailMessage, EmailProvider, LogEmail, LogSms, ProviderError, SmsAccepted, SmsProvider,
+    SmsRequest, SmtpEmail, TwilioSms, WebhookSender, twilio_signature, verify_twilio_signature,
+    verify_webhook_signature, webhook_signature,
+};

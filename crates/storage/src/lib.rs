@@ -24,6 +24,7 @@ pub mod users;
 
 pub use crypto::{Crypto, DataKeyError};
 pub use db::{Backend, Db};
+pub use sea_orm;
 pub use error::StorageError;
 
 /// Milliseconds since the Unix epoch, the unit of every stored time.

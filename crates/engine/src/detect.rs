@@ -1,0 +1,332 @@
+//! Probe result → stored result → detector → dependency state (quorum) → incidents.
+//!
+//! The decision logic is the domain crate's; this module loads its state, applies it and
+//! stores the effects in one transaction, with an optimistic version check on the
+//! dependency's state so replicas never open the same incident twice.
+use meoktong_domain::detector::{DetectorPolicy, Effect, Observation, Tracker};
+use meoktong_domain::incident::{IncidentEffect, IncidentPolicy, IncidentTracker};
+use meoktong_domain::quorum::{self, LocationView};
+use meoktong_domain::{DepState, FailureClass, Outcome};
+use meoktong_metrics::Metrics;
+use meoktong_storage::probes::{self, ResultRow};
+use meoktong_storage::{Db, StorageError, incidents};
+use meoktong_storage::sea_orm::TransactionTrait;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// One probe's verdict as the engine needs it (independent of how it was measured).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeOutcome {
+    pub started_at: i64,
+    pub outcome: Outcome,
+    pub class: Option<FailureClass>,
+    pub status: Option<u16>,
+    pub provider_code: Option<String>,
+    pub error: Option<String>,
+    pub duration: Duration,
+    pub timings_json: Option<String>,
+}
+
+/// What the engine knows of a check.
+#[derive(Debug, Clone)]
+pub struct CheckInfo {
+    pub check_id: i64,
+    pub check_name: String,
+    pub dependency_id: i64,
+    pub dependency_slug: String,
+    pub period: Duration,
+}
+
+/// The stored state of a dependency: the incident tracker and the ids of its open records.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+struct StoredDependency {
+    tracker: IncidentTracker,
+    down_incident_id: Option<i64>,
+    degraded_incident_id: Option<i64>,
+}
+
+pub struct DetectEngine {
+    db: Db,
+    metrics: Metrics,
+    policy: DetectorPolicy,
+    incident_policy: IncidentPolicy,
+    location_id: i64,
+    location_name: String,
+    checks: HashMap<i64, CheckInfo>,
+    checks_of_dependency: HashMap<i64, Vec<i64>>,
+    location_names: HashMap<i64, String>,
+    /// Woken when an incident opens, relapses or resolves (the notification planner waits).
+    pub incident_changed: Arc<Notify>,
+}
+
+fn worst(a: DepState, b: DepState) -> DepState {
+    let rank = |s: DepState| match s {
+        DepState::Unknown => 0,
+        DepState::Up => 1,
+        DepState::Degraded => 2,
+        DepState::Down => 3,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+impl DetectEngine {
+    pub fn new(
+        db: Db,
+        metrics: Metrics,
+        policy: DetectorPolicy,
+        incident_policy: IncidentPolicy,
+        location_id: i64,
+        location_name: String,
+        checks: Vec<CheckInfo>,
+    ) -> DetectEngine {
+        let mut checks_of_dependency: HashMap<i64, Vec<i64>> = HashMap::new();
+        for c in &checks {
+            checks_of_dependency.entry(c.dependency_id).or_default().push(c.check_id);
+        }
+        let mut location_names = HashMap::new();
+        location_names.insert(location_id, location_name.clone());
+        DetectEngine {
+            db,
+            metrics,
+            policy,
+            incident_policy,
+            location_id,
+            location_name,
+            checks: checks.into_iter().map(|c| (c.check_id, c)).collect(),
+            checks_of_dependency,
+            location_names,
+            incident_changed: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn check(&self, check_id: i64) -> Option<&CheckInfo> {
+        self.checks.get(&check_id)
+    }
+
+    /// Records one probe and applies its consequences. Returns the delay of the confirmation
+    /// re-check the detector asks for, if any.
+    pub async fn process(&self, check_id: i64, slot_at: i64, p: &ProbeOutcome, now: i64) -> Result<Option<Duration>, StorageError> {
+        let Some(info) = self.checks.get(&check_id) else { return Ok(None) };
+        self.observe_metrics(info, p);
+        probes::record_results(&self.db, &[self.row(info, slot_at, p)]).await?;
+        let stored = probes::tracker(&self.db.conn, check_id, self.location_id).await?;
+        let tracker: Tracker = stored
+            .as_ref()
+            .and_then(|s| serde_json::from_str(&s.tracker).ok())
+            .unwrap_or_default();
+        let obs = Observation { at: p.started_at, outcome: p.outcome, class: p.class };
+        let (next, effects) = tracker.observe(&self.policy, &obs);
+        let json = serde_json::to_string(&next).map_err(|e| StorageError::Data(e.to_string()))?;
+        probes::save_tracker(&self.db.conn, check_id, self.location_id, next.state().as_str(), &json, now).await?;
+        let mut confirm = None;
+        let mut changed = false;
+        for e in &effects {
+            match e {
+                Effect::ScheduleConfirm { after } => confirm = Some(*after),
+                Effect::ConfigProblem { .. } => tracing::error!(
+                    dependency.slug = %info.dependency_slug,
+                    check.name = %info.check_name,
+                    probe.status = ?p.status,
+                    probe.provider_code = ?p.provider_code,
+                    "configuration problem: the provider refused our credentials or quota (not an outage; merchants are not told)"
+                ),
+                Effect::LocalNetworkProblem { .. } => tracing::warn!(
+                    location = %self.location_name,
+                    dependency.slug = %info.dependency_slug,
+                    "this probe location's own network looks broken"
+                ),
+                Effect::FalseAlarm { .. } => tracing::info!(
+                    dependency.slug = %info.dependency_slug,
+                    check.name = %info.check_name,
+                    "a failure was not confirmed by the re-checks (no incident)"
+                ),
+                Effect::BecameDown { .. }
+                | Effect::BecameDegraded { .. }
+                | Effect::Recovered { .. }
+                | Effect::RecoveredFromDegraded { .. } => changed = true,
+            }
+        }
+        if changed {
+            self.decide_dependency(info, &next, p, now).await?;
+        }
+        Ok(confirm)
+    }
+
+    fn observe_metrics(&self, info: &CheckInfo, p: &ProbeOutcome) {
+        let labels = [info.dependency_slug.as_str(), info.check_name.as_str(), self.location_name.as_str()];
+        self.metrics.probe_duration.with_label_values(&labels).observe(p.duration.as_secs_f64());
+        self.metrics
+            .probe_results
+            .with_label_values(&[labels[0], labels[1], labels[2], p.outcome.as_str()])
+            .inc();
+    }
+
+    fn row(&self, info: &CheckInfo, slot_at: i64, p: &ProbeOutcome) -> ResultRow {
+        ResultRow {
+            check_id: info.check_id,
+            dependency_id: info.dependency_id,
+            location_id: self.location_id,
+            slot_at,
+            started_at: p.started_at,
+            outcome: p.outcome.as_str().to_string(),
+            class: p.class.map(|c| format!("{c:?}").to_lowercase()),
+            status: p.status.map(i32::from),
+            provider_code: p.provider_code.clone(),
+            error: p.error.clone(),
+            duration_us: p.duration.as_micros() as i64,
+            timings: p.timings_json.clone(),
+        }
+    }
+
+    /// Recomputes the dependency's state across its checks and locations and applies the
+    /// incident effects. Retries when another replica changed the state meanwhile.
+    async fn decide_dependency(&self, info: &CheckInfo, this_tracker: &Tracker, p: &ProbeOutcome, now: i64) -> Result<(), StorageError> {
+        let check_ids = self.checks_of_dependency.get(&info.dependency_id).cloned().unwrap_or_default();
+        let period = check_ids.iter().filter_map(|c| self.checks.get(c)).map(|c| c.period).max().unwrap_or(info.period);
+        for _attempt in 0..5 {
+            let trackers = probes::trackers_of_checks(&self.db.conn, &check_ids).await?;
+            // Per location: the worst state among the dependency's checks there.
+            let mut per_location: HashMap<i64, (DepState, i64, Option<i64>)> = HashMap::new();
+            for t in &trackers {
+                let tr: Tracker = serde_json::from_str(&t.tracker).unwrap_or_default();
+                let e = per_location.entry(t.location_id).or_insert((DepState::Unknown, 0, None));
+                e.0 = worst(e.0, tr.state());
+                e.1 = e.1.max(t.updated_at);
+                if matches!(tr.state(), DepState::Down | DepState::Degraded) {
+                    let since = tr.since();
+                    e.2 = match (e.2, since) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+            }
+            let views: Vec<LocationView> = per_location
+                .iter()
+                .map(|(loc, (state, at, _))| LocationView {
+                    location: self.location_names.get(loc).cloned().unwrap_or_else(|| format!("location-{loc}")),
+                    state: *state,
+                    reported_at: *at,
+                })
+                .collect();
+            let decision = quorum::decide(&views, now, period);
+            if !decision.dissenting.is_empty() {
+                tracing::warn!(dependency.slug = %info.dependency_slug, locations = ?decision.dissenting, "locations disagree with the quorum; their own network may be failing");
+            }
+            let Some(row) = incidents::dependency_state(&self.db.conn, info.dependency_id).await? else {
+                return Ok(());
+            };
+            let current = DepState::parse(&row.state).unwrap_or_default();
+            if decision.state == current || decision.state == DepState::Unknown {
+                return Ok(());
+            }
+            let evidence_at = match decision.state {
+                DepState::Down | DepState::Degraded => per_location
+                    .values()
+                    .filter(|(s, _, _)| *s == decision.state || *s == DepState::Down)
+                    .filter_map(|(_, _, since)| *since)
+                    .min()
+                    .unwrap_or(p.started_at),
+                _ => this_tracker.since().unwrap_or(p.started_at),
+            };
+            let stored: StoredDependency = serde_json::from_str(&row.tracker).unwrap_or_default();
+            let (next_tracker, effects) = stored.tracker.observe(&self.incident_policy, decision.state, evidence_at, now);
+            let mut next = StoredDependency { tracker: next_tracker, ..stored.clone() };
+            let txn = self.db.conn.begin().await?;
+            let mut opened = false;
+            for e in &effects {
+                match *e {
+                    IncidentEffect::Open { started_at } => {
+                        let evidence = self.evidence(info, p);
+                        let id = incidents::open(&txn, info.dependency_id, "down", started_at, now, &evidence).await?;
+                        incidents::add_event(&txn, id, started_at, "first_failure", Some(self.location_id), Some(info.check_id), &evidence["sample"]).await?;
+                        incidents::add_event(&txn, id, now, "confirmed_down", Some(self.location_id), Some(info.check_id), &serde_json::json!({"locations": views_json(&views)})).await?;
+                        next.down_incident_id = Some(id);
+                        opened = true;
+                    }
+                    IncidentEffect::Relapse { relapsed_at, notify, .. } => {
+                        if let Some(id) = next.down_incident_id {
+                            incidents::relapse(&txn, id, relapsed_at).await?;
+                            incidents::add_event(&txn, id, relapsed_at, "relapsed", Some(self.location_id), Some(info.check_id), &serde_json::json!({"notify": notify, "sample": self.evidence(info, p)["sample"]})).await?;
+                        }
+                    }
+                    IncidentEffect::Resolve { ended_at, .. } => {
+                        if let Some(id) = next.down_incident_id {
+                            incidents::resolve(&txn, id, ended_at, now).await?;
+                            incidents::add_event(&txn, id, ended_at, "recovered", Some(self.location_id), Some(info.check_id), &serde_json::json!({"first_good_probe": ended_at})).await?;
+                        }
+                    }
+                    IncidentEffect::DegradedOpen { started_at } => {
+                        let evidence = self.evidence(info, p);
+                        let id = incidents::open(&txn, info.dependency_id, "degraded", started_at, now, &evidence).await?;
+                        incidents::add_event(&txn, id, started_at, "degraded", Some(self.location_id), Some(info.check_id), &evidence["sample"]).await?;
+                        next.degraded_incident_id = Some(id);
+                    }
+                    IncidentEffect::DegradedResolve { ended_at, superseded } => {
+                        if let Some(id) = next.degraded_incident_id.take() {
+                            incidents::resolve(&txn, id, ended_at, now).await?;
+                            incidents::add_event(&txn, id, ended_at, if superseded { "superseded_by_down" } else { "recovered" }, Some(self.location_id), Some(info.check_id), &serde_json::json!({})).await?;
+                        }
+                    }
+                }
+            }
+            let json = serde_json::to_string(&next).map_err(|e| StorageError::Data(e.to_string()))?;
+            let open_id = next.tracker.open_incident().and(next.down_incident_id);
+            let written = incidents::update_dependency_state(
+                &txn,
+                info.dependency_id,
+                row.version,
+                decision.state.as_str(),
+                evidence_at,
+                &json,
+                open_id,
+                now,
+            )
+            .await?;
+            if !written {
+                txn.rollback().await?;
+                continue; // another replica decided first; look again
+            }
+            txn.commit().await?;
+            self.metrics.dependency_state.with_label_values(&[info.dependency_slug.as_str()]).set(decision.state.gauge_value());
+            if opened {
+                self.metrics.incidents_opened.with_label_values(&[info.dependency_slug.as_str()]).inc();
+            }
+            tracing::info!(dependency.slug = %info.dependency_slug, from = %current, to = %decision.state, at = evidence_at, "dependency state changed");
+            if !effects.is_empty() {
+                self.incident_changed.notify_waiters();
+            }
+            return Ok(());
+        }
+        Err(StorageError::Conflict(format!("dependency {} state kept changing under us", info.dependency_slug)))
+    }
+
+    fn evidence(&self, info: &CheckInfo, p: &ProbeOutcome) -> serde_json::Value {
+        serde_json::json!({
+            "failing_checks": [info.check_name],
+            "locations": [self.location_name],
+            "sample": {
+                "check": info.check_name,
+                "location": self.location_name,
+                "at": p.started_at,
+                "outcome": p.outcome.as_str(),
+                "status": p.status,
+                "provider_code": p.provider_code,
+                "error": p.error,
+                "latency_ms": p.duration.as_millis() as u64,
+            }
+        })
+    }
+}
+
+fn views_json(views: &[LocationView]) -> serde_json::Value {
+    serde_json::Value::Array(
+        views
+            .iter()
+            .map(|v| serde_json::json!({"location": v.location, "state": v.state.as_str(), "reported_at": v.reported_at}))
+            .collect(),
+    )
+}

@@ -1,0 +1,403 @@
+//! The notification planner: a reconciler from incidents to notices.
+//!
+//! Each pass looks at open and recently resolved incidents and every subscribed merchant, and
+//! writes the notices that are due (down, follow-up, relapse, recovery) with their first
+//! messages into the outbox, in one transaction per notice. It is idempotent: the database's
+//! unique key on (merchant, incident, kind) makes a second notice impossible, whatever
+//! restarts or replicas happen; a merchant imported or subscribed while an incident is open
+//! simply gets its down notice on the next pass.
+use crate::text;
+use meoktong_domain::grouping::{group_window_closes, partition_for_notice};
+use meoktong_domain::message::NoticeKind;
+use meoktong_storage::contacts::{self, Contact};
+use meoktong_storage::entity::{dependencies, incidents, merchants, subscriptions};
+use meoktong_storage::outbox::{self, NewMessage, NewNotice};
+use meoktong_storage::{Crypto, Db, StorageError, audit, catalog};
+use meoktong_storage::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything the planner needs from the settings.
+#[derive(Debug, Clone)]
+pub struct PlannerConfig {
+    pub group_window: Duration,
+    pub reopen_window: Duration,
+    pub ack_timeout: Duration,
+    pub sms_queue_budget: Duration,
+    pub alert_link_ttl: Duration,
+    pub public_url: String,
+    pub default_locale: String,
+    pub time_zone: chrono_tz::Tz,
+    pub platform_domains: BTreeMap<String, Vec<String>>,
+    /// Messages a second of the first SMS provider (0 = unlimited).
+    pub sms_rate_per_second: u32,
+    pub sms_validity: Duration,
+    /// Whether an email channel exists.
+    pub email_enabled: bool,
+    /// The platform SMS runs on (`twilio`), so a Twilio outage is not told by SMS.
+    pub sms_platform: Option<String>,
+}
+
+/// How long a resolved incident stays eligible for recovery notices.
+const RECOVERY_LOOKBACK_MS: i64 = 24 * 3600 * 1000;
+const EMAIL_VALIDITY_MS: i64 = 3600 * 1000;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PlanStats {
+    pub notices: usize,
+    pub messages: usize,
+}
+
+pub struct Planner {
+    db: Db,
+    crypto: Arc<Crypto>,
+    cfg: PlannerConfig,
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// What one notice is about.
+struct Draft {
+    merchant_id: i64,
+    kind: NoticeKind,
+    incident_kind: String,
+    incidents: Vec<incidents::Model>,
+}
+
+impl Planner {
+    pub fn new(db: Db, crypto: Arc<Crypto>, cfg: PlannerConfig) -> Planner {
+        Planner { db, crypto, cfg }
+    }
+
+    /// One pass: writes every notice due at `now`.
+    pub async fn plan_once(&self, now: i64) -> Result<PlanStats, StorageError> {
+        let all = incidents::Entity::find()
+            .filter(
+                meoktong_storage::sea_orm::Condition::any()
+                    .add(incidents::Column::ResolvedAt.is_null())
+                    .add(incidents::Column::ResolvedAt.gte(now - RECOVERY_LOOKBACK_MS)),
+            )
+            .all(&self.db.conn)
+            .await?;
+        if all.is_empty() {
+            return Ok(PlanStats::default());
+        }
+        let dep_ids: Vec<i64> = all.iter().map(|i| i.dependency_id).collect::<HashSet<_>>().into_iter().collect();
+        let subs = subscriptions::Entity::find()
+            .filter(subscriptions::Column::DependencyId.is_in(dep_ids.clone()))
+            .all(&self.db.conn)
+            .await?;
+        let incident_ids: Vec<i64> = all.iter().map(|i| i.id).collect();
+        let told: HashSet<(i64, i64, String)> = outbox::told_for_incidents(&self.db, &incident_ids)
+            .await?
+            .into_iter()
+            .map(|t| (t.merchant_id, t.incident_id, t.kind))
+            .collect();
+        let mut by_merchant: HashMap<i64, Vec<(&incidents::Model, bool)>> = HashMap::new();
+        let subs_by_dep: HashMap<i64, Vec<&subscriptions::Model>> = subs.iter().fold(HashMap::new(), |mut m, s| {
+            m.entry(s.dependency_id).or_default().push(s);
+            m
+        });
+        for inc in &all {
+            for s in subs_by_dep.get(&inc.dependency_id).into_iter().flatten() {
+                by_merchant.entry(s.merchant_id).or_default().push((inc, s.notify_degraded));
+            }
+        }
+        let mut drafts = Vec::new();
+        for (merchant_id, incs) in by_merchant {
+            drafts.extend(self.drafts_for(merchant_id, &incs, &told, now));
+        }
+        if drafts.is_empty() {
+            return Ok(PlanStats::default());
+        }
+        let deps: HashMap<i64, dependencies::Model> =
+            catalog::list_dependencies(&self.db).await?.into_iter().map(|d| (d.id, d)).collect();
+        let merchant_ids: Vec<i64> = drafts.iter().map(|d| d.merchant_id).collect::<HashSet<_>>().into_iter().collect();
+        let merchants: HashMap<i64, merchants::Model> = contacts::merchants_by_ids(&self.db, &merchant_ids)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m))
+            .collect();
+        // Place in the SMS queue, for the queue-budget rule.
+        let (mut queued_sms, _) = outbox::depth(&self.db, now).await?;
+        let mut stats = PlanStats::default();
+        // Merchants whose own ordering runs on the failed platform go first.
+        drafts.sort_by_key(|d| (priority(d, &deps), d.merchant_id));
+        for draft in drafts {
+            let Some(merchant) = merchants.get(&draft.merchant_id) else { continue };
+            let written = self.write_notice(&draft, merchant, &deps, &mut queued_sms, now).await?;
+            if written > 0 {
+                stats.notices += 1;
+                stats.messages += written;
+            }
+        }
+        Ok(stats)
+    }
+
+    /// The notices due now for one merchant.
+    fn drafts_for(&self, merchant_id: i64, incs: &[(&incidents::Model, bool)], told: &HashSet<(i64, i64, String)>, now: i64) -> Vec<Draft> {
+        let was_told = |id: i64, kind: &str| told.contains(&(merchant_id, id, kind.to_string()));
+        let window = self.cfg.group_window;
+        let mut drafts = Vec::new();
+        // Down (and degraded for those who opted in), grouped by confirmation time.
+        let open: Vec<&incidents::Model> = incs
+            .iter()
+            .filter(|(i, degraded_opt_in)| i.resolved_at.is_none() && (i.severity == "down" || *degraded_opt_in))
+            .map(|(i, _)| *i)
+            .collect();
+        let already: Vec<i64> = open.iter().filter(|i| was_told(i.id, "down")).map(|i| i.id).collect();
+        let confirmed: Vec<(i64, i64)> = open.iter().map(|i| (i.id, i.confirmed_at)).collect();
+        if let Some(start) = meoktong_domain::grouping::next_window_start(&already, &confirmed) {
+            if now >= group_window_closes(start, window) {
+                let (now_ids, _later) = partition_for_notice(&already, &confirmed, start, window);
+                let kind = if already.is_empty() { NoticeKind::Down } else { NoticeKind::FollowUp };
+                let incidents: Vec<incidents::Model> = open.iter().filter(|i| now_ids.contains(&i.id)).map(|i| (*i).clone()).collect();
+                if !incidents.is_empty() {
+                    drafts.push(Draft { merchant_id, kind, incident_kind: "down".into(), incidents });
+                }
+            }
+        }
+        // Relapses: at most one notice per reopen window per incident.
+        for i in &open {
+            if i.relapse_count > 0 && was_told(i.id, "down") {
+                let bucket = i.last_relapse_at.unwrap_or(now) / ms(self.cfg.reopen_window).max(1);
+                let key = format!("relapse:{bucket}");
+                if !was_told(i.id, &key) && now >= group_window_closes(i.last_relapse_at.unwrap_or(now), window) {
+                    drafts.push(Draft { merchant_id, kind: NoticeKind::Relapse, incident_kind: key, incidents: vec![(*i).clone()] });
+                }
+            }
+        }
+        // Recoveries of what the merchant was told about, grouped by recovery time.
+        let resolved: Vec<&incidents::Model> = incs
+            .iter()
+            .map(|(i, _)| *i)
+            .filter(|i| i.resolved_at.is_some() && was_told(i.id, "down"))
+            .filter(|i| !was_told(i.id, &format!("recovery:{}", i.relapse_count)))
+            .collect();
+        if let Some(first) = resolved.iter().filter_map(|i| i.resolved_at).min() {
+            if now >= group_window_closes(first, window) {
+                let closes = group_window_closes(first, window);
+                let group: Vec<incidents::Model> =
+                    resolved.iter().filter(|i| i.resolved_at.is_some_and(|r| r <= closes)).map(|i| (*i).clone()).collect();
+                // One key per recovery of each incident; a group shares the first's.
+                for i in &group {
+                    drafts.push(Draft {
+                        merchant_id,
+                        kind: NoticeKind::Recovery,
+                        incident_kind: format!("recovery:{}", i.relapse_count),
+                        incidents: vec![i.clone()],
+                    });
+                }
+                merge_recoveries(&mut drafts, merchant_id);
+            }
+        }
+        drafts
+    }
+
+    /// Writes one notice and its first contact's messages. Returns how many messages.
+    async fn write_notice(
+        &self,
+        draft: &Draft,
+        merchant: &merchants::Model,
+        deps: &HashMap<i64, dependencies::Model>,
+        queued_sms: &mut i64,
+        now: i64,
+    ) -> Result<usize, StorageError> {
+        let contacts = contacts::of_merchant(&self.db, &self.crypto, merchant.id).await?;
+        let failed_platforms: Vec<String> = draft
+            .incidents
+            .iter()
+            .filter_map(|i| deps.get(&i.dependency_id).and_then(|d| d.platform.clone()))
+            .collect();
+        let token = text::new_token();
+        let ctx = text::NoticeContext::new(&self.cfg, merchant, &draft.incidents, deps, draft.kind, &token, now);
+        let playbooks = contacts::playbooks(&self.db, merchant.id).await?;
+        let since = ctx.since;
+        let rendered = ctx.render(&playbooks);
+        let mut ids: Vec<i64> = draft.incidents.iter().map(|i| i.id).collect();
+        ids.sort_unstable();
+        let dedupe = format!(
+            "{}:{}:{}:{}",
+            draft.incident_kind,
+            merchant.id,
+            ids.iter().map(i64::to_string).collect::<Vec<_>>().join("-"),
+            kind_str(draft.kind)
+        );
+        let (position, messages, skipped) =
+            self.messages_for_first_usable(&contacts, &failed_platforms, &rendered, &dedupe, 0, queued_sms, now);
+        for (pos, why) in &skipped {
+            self.record_skip(merchant.id, *pos, why, now).await?;
+        }
+        let wants_ack = matches!(draft.kind, NoticeKind::Down | NoticeKind::FollowUp | NoticeKind::Relapse);
+        let notice = NewNotice {
+            merchant_id: merchant.id,
+            kind: kind_str(draft.kind).to_string(),
+            dedupe_key: dedupe,
+            dependency_ids: draft.incidents.iter().map(|i| i.dependency_id).collect(),
+            incident_ids: ids,
+            incident_kind: draft.incident_kind.clone(),
+            since,
+            token_hash: self.crypto.hash(&token),
+            token_expires_at: now + ms(self.cfg.alert_link_ttl),
+            escalate_at: (wants_ack && position.is_some()).then_some(now + ms(self.cfg.ack_timeout)),
+            now,
+        };
+        let n = messages.len();
+        if outbox::create_notice(&self.db, notice, &messages).await?.is_none() {
+            return Ok(0);
+        }
+        tracing::info!(merchant.id = merchant.id, notice.kind = kind_str(draft.kind), messages = n, "notice planned");
+        Ok(n)
+    }
+
+    /// The messages for the first contact (from `start`) that has a channel independent of
+    /// the failed platforms, and the contacts skipped on the way.
+    #[allow(clippy::too_many_arguments)]
+    pub fn messages_for_first_usable(
+        &self,
+        contacts: &[Contact],
+        failed_platforms: &[String],
+        rendered: &text::Rendered,
+        dedupe: &str,
+        start: i32,
+        queued_sms: &mut i64,
+        now: i64,
+    ) -> (Option<i32>, Vec<NewMessage>, Vec<(i32, String)>) {
+        let mut skipped = Vec::new();
+        for c in contacts.iter().filter(|c| c.position >= start) {
+            let sms_ok = c.phone.is_some()
+                && !c.sms_opted_out
+                && !self.cfg.sms_platform.as_ref().is_some_and(|p| failed_platforms.contains(p));
+            let email_ok = self.cfg.email_enabled
+                && c.email.is_some()
+                && !c.email_platform.as_ref().is_some_and(|p| failed_platforms.contains(p));
+            if !sms_ok && !email_ok {
+                skipped.push((c.position, skip_reason(c, failed_platforms)));
+                continue;
+            }
+            let mut out = Vec::new();
+            let mut email_now = !sms_ok;
+            if let (true, Some(phone)) = (sms_ok, &c.phone) {
+                // Its place in the provider's queue, divided by the rate: too late → email too.
+                *queued_sms += 1;
+                if self.cfg.sms_rate_per_second > 0 {
+                    let wait_ms = *queued_sms * 1000 / i64::from(self.cfg.sms_rate_per_second);
+                    email_now = wait_ms > ms(self.cfg.sms_queue_budget);
+                }
+                out.push(NewMessage {
+                    channel: "sms".into(),
+                    contact_id: Some(c.id),
+                    contact_position: c.position,
+                    recipient_enc: self.crypto.encrypt(phone),
+                    subject: None,
+                    body: rendered.sms.clone(),
+                    html: None,
+                    priority: rendered.priority,
+                    state: "pending".into(),
+                    next_attempt_at: now,
+                    expires_at: now + ms(self.cfg.sms_validity),
+                    dedupe_key: format!("{dedupe}:{}:sms", c.position),
+                });
+            }
+            if let (true, Some(email)) = (email_ok, &c.email) {
+                out.push(NewMessage {
+                    channel: "email".into(),
+                    contact_id: Some(c.id),
+                    contact_position: c.position,
+                    recipient_enc: self.crypto.encrypt(email),
+                    subject: Some(rendered.subject.clone()),
+                    body: rendered.email_text.clone(),
+                    html: Some(rendered.email_html.clone()),
+                    priority: rendered.priority,
+                    state: if email_now { "pending" } else { "waiting" }.into(),
+                    next_attempt_at: now,
+                    expires_at: now + EMAIL_VALIDITY_MS,
+                    dedupe_key: format!("{dedupe}:{}:email", c.position),
+                });
+            }
+            return (Some(c.position), out, skipped);
+        }
+        (None, Vec::new(), skipped)
+    }
+
+    async fn record_skip(&self, merchant_id: i64, position: i32, why: &str, now: i64) -> Result<(), StorageError> {
+        tracing::warn!(merchant.id = merchant_id, contact.position = position, reason = why, "contact skipped");
+        audit::record(
+            &self.db.conn,
+            now,
+            audit::AuditEntry {
+                actor_user_id: None,
+                actor: "planner",
+                action: "notice.contact_skipped",
+                target_type: "merchant",
+                target_id: Some(merchant_id),
+                detail: serde_json::json!({"position": position, "reason": why}),
+            },
+        )
+        .await
+    }
+
+    pub fn config(&self) -> &PlannerConfig {
+        &self.cfg
+    }
+}
+
+fn skip_reason(c: &Contact, failed: &[String]) -> String {
+    if c.phone.is_none() && c.email.is_none() {
+        return "no mobile number and no email".into();
+    }
+    if c.email_platform.as_ref().is_some_and(|p| failed.contains(p)) {
+        return format!("email runs on the failed platform ({})", c.email_platform.clone().unwrap_or_default());
+    }
+    if c.sms_opted_out {
+        return "SMS opted out (STOP) and no independent email".into();
+    }
+    "no deliverable channel".into()
+}
+
+/// Recovery drafts of one merchant become one notice listing them all.
+fn merge_recoveries(drafts: &mut Vec<Draft>, merchant_id: i64) {
+    let (mut rec, rest): (Vec<Draft>, Vec<Draft>) =
+        drafts.drain(..).partition(|d| d.merchant_id == merchant_id && d.kind == NoticeKind::Recovery);
+    *drafts = rest;
+    if rec.is_empty() {
+        return;
+    }
+    // Incidents sharing the per-incident key (`recovery:N`) share one notice.
+    rec.sort_by_key(|d| d.incident_kind.clone());
+    let mut grouped: Vec<Draft> = Vec::new();
+    for d in rec {
+        match grouped.last_mut() {
+            Some(g) if g.incident_kind == d.incident_kind => g.incidents.extend(d.incidents),
+            _ => grouped.push(d),
+        }
+    }
+    drafts.extend(grouped);
+}
+
+fn priority(d: &Draft, deps: &HashMap<i64, dependencies::Model>) -> i32 {
+    let urgent = d.incidents.iter().any(|i| {
+        deps.get(&i.dependency_id).is_some_and(|dep| matches!(dep.category.as_str(), "messenger" | "payment" | "network"))
+    });
+    match (d.kind, urgent) {
+        (NoticeKind::Recovery, _) => 2,
+        (_, true) => 0,
+        _ => 1,
+    }
+}
+
+pub fn kind_str(k: NoticeKind) -> &'static str {
+    match k {
+        NoticeKind::Down => "down",
+        NoticeKind::Relapse => "relapse",
+        NoticeKind::FollowUp => "followup",
+        NoticeKind::Recovery => "recovery",
+        NoticeKind::Test => "test",
+        NoticeKind::StoreOffline => "store_offline",
+        NoticeKind::StoreBack => "store_back",
+    }
+}
+

@@ -1,0 +1,30 @@
+//! Providers: the edges where a notification leaves the process.
+//!
+//! Every provider answers with [`ProviderError`], already classified as permanent (fall back
+//! now) or transient (retry with backoff), so the dispatcher never reads provider details.
+//!
+//! - SMS: [`TwilioSms`] (Twilio's Messages API on reqwest), [`LogSms`] (dev outbox).
+//! - Email: [`SmtpEmail`] (lettre), [`LogEmail`] (dev outbox).
+//! - Webhooks: [`WebhookSender`], signed with HMAC-SHA256.
+//! - Callbacks: [`verify_twilio_signature`] for `X-Twilio-Signature`.
+mod dev;
+mod email;
+mod error;
+mod sms;
+mod smtp;
+mod twilio;
+mod twilio_classify;
+mod twilio_signature;
+mod webhook;
+
+pub use dev::{DevOutbox, LogEmail, LogSms};
+pub use email::{EmailMessage, EmailProvider};
+pub use error::ProviderError;
+pub use sms::{SmsAccepted, SmsProvider, SmsRequest};
+pub use smtp::SmtpEmail;
+pub use twilio::TwilioSms;
+pub use twilio_signature::{twilio_signature, verify_twilio_signature};
+pub use webhook::{
+    SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSender, verify_webhook_signature, webhook_signature,
+    webhook_timestamp_is_fresh,
+};

@@ -1,0 +1,119 @@
+//! Rendering a notice: SMS (two segments at most), email subject, text and HTML, the link.
+use crate::planner::PlannerConfig;
+use base64::Engine;
+use meoktong_domain::Category;
+use meoktong_domain::duration_text::Locale;
+use meoktong_domain::message::{self, NoticeDep, NoticeInput, NoticeKind};
+use meoktong_storage::entity::{dependencies, incidents, merchants, playbooks};
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A random, unguessable link token (128 bits, URL-safe). Only its keyed hash is stored.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub struct Rendered {
+    pub sms: String,
+    pub subject: String,
+    pub email_text: String,
+    pub email_html: String,
+    pub priority: i32,
+}
+
+pub struct NoticeContext {
+    pub input: NoticeInput,
+    pub since: i64,
+    categories: Vec<Category>,
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+impl NoticeContext {
+    pub fn new(
+        cfg: &PlannerConfig,
+        merchant: &merchants::Model,
+        incs: &[incidents::Model],
+        deps: &HashMap<i64, dependencies::Model>,
+        kind: NoticeKind,
+        token: &str,
+        now: i64,
+    ) -> NoticeContext {
+        let locale = merchant
+            .locale
+            .as_deref()
+            .and_then(Locale::parse)
+            .or_else(|| Locale::parse(&cfg.default_locale))
+            .unwrap_or(Locale::Ko);
+        let tz = merchant.time_zone.as_deref().and_then(|t| chrono_tz::Tz::from_str(t).ok()).unwrap_or(cfg.time_zone);
+        let mut sorted: Vec<&incidents::Model> = incs.iter().collect();
+        sorted.sort_by_key(|i| (i.confirmed_at, i.id));
+        let mut categories = Vec::new();
+        let dep_list: Vec<NoticeDep> = sorted
+            .iter()
+            .filter_map(|i| deps.get(&i.dependency_id))
+            .map(|d| {
+                let category = Category::parse(&d.category).unwrap_or(Category::Other);
+                categories.push(category);
+                NoticeDep { name: d.name.clone(), name_en: d.name_en.clone(), category }
+            })
+            .collect();
+        let since = match kind {
+            NoticeKind::Relapse => sorted.iter().filter_map(|i| i.last_relapse_at).max().unwrap_or(now),
+            _ => sorted.iter().map(|i| i.started_at).min().unwrap_or(now),
+        };
+        let outage = (kind == NoticeKind::Recovery).then(|| {
+            let end = sorted.iter().filter_map(|i| i.resolved_at).max().unwrap_or(now);
+            Duration::from_millis(u64::try_from(end - since).unwrap_or(0))
+        });
+        let link = format!("{}/a/{}", cfg.public_url.trim_end_matches('/'), token);
+        NoticeContext {
+            input: NoticeInput { kind, locale, deps: dep_list, since, now, tz, outage, playbook_line: None, link },
+            since,
+            categories,
+        }
+    }
+
+    /// Texts for every channel, with the merchant's own playbook where they wrote one.
+    pub fn render(mut self, own: &[playbooks::Model]) -> Rendered {
+        let locale = self.input.locale;
+        let first = self.categories.first().copied().unwrap_or(Category::Other);
+        let own_text = own.iter().find(|p| p.category == first.as_str()).map(|p| p.text.clone());
+        if self.input.kind != NoticeKind::Recovery {
+            self.input.playbook_line =
+                own_text.as_deref().and_then(|t| t.lines().find(|l| !l.trim().is_empty())).map(|l| l.trim().to_string());
+        }
+        let full_playbook = match &own_text {
+            Some(t) => t.clone(),
+            None => {
+                let mut seen = Vec::new();
+                let mut parts = Vec::new();
+                for c in &self.categories {
+                    if !seen.contains(c) {
+                        seen.push(*c);
+                        parts.push(message::default_playbook_text(*c, locale).to_string());
+                    }
+                }
+                parts.join("\n\n")
+            }
+        };
+        let sms = message::sms_text(&self.input);
+        let subject = message::email_subject(&self.input);
+        let email_text = message::email_text(&self.input, &full_playbook);
+        let email_html = format!(
+            "<!doctype html><html lang=\"{}\"><body style=\"font-family:sans-serif\"><h1 style=\"font-size:1.2em\">{}</h1><pre style=\"white-space:pre-wrap;font:inherit\">{}</pre><p><a href=\"{}\">{}</a></p></body></html>",
+            locale.as_str(),
+            escape_html(&subject),
+            escape_html(&email_text),
+            escape_html(&self.input.link),
+            escape_html(&self.input.link),
+        );
+        let urgent = self.categories.iter().any(|c| matches!(c, Category::Messenger | Category::Payment | Category::Network));
+        Rendered { sms, subject, email_text, email_html, priority: if urgent { 0 } else { 1 } }
+    }
+}
