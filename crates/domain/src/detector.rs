@@ -750,6 +750,30 @@ mod tests {
         (run.len() as u32, run.last().map(|(t, _)| *t))
     }
 
+    fn became_down(effects: &[Effect]) -> Option<Millis> {
+        effects.iter().find_map(|e| match e {
+            Effect::BecameDown { since } => Some(*since),
+            _ => None,
+        })
+    }
+
+    fn recovered(effects: &[Effect]) -> Option<(Millis, Millis)> {
+        effects.iter().find_map(|e| match e {
+            Effect::Recovered { since, down_since } => Some((*since, *down_since)),
+            _ => None,
+        })
+    }
+
+    fn schedules(effects: &[Effect]) -> Vec<Duration> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::ScheduleConfirm { after } => Some(*after),
+                _ => None,
+            })
+            .collect()
+    }
+
     proptest! {
         #[test]
         fn transitions_follow_the_evidence(policy in policy_strategy(), seq in observations(80)) {
@@ -769,36 +793,47 @@ mod tests {
                     continue;
                 };
                 history.push((o.at, failed));
-                let became_down = effects.iter().find_map(|e| match e { Effect::BecameDown { since } => Some(*since), _ => None });
-                prop_assert_eq!(became_down.is_some(), tracker.state() != DepState::Down && next.state() == DepState::Down);
-                if let Some(since) = became_down {
-                    prop_assert_eq!(trailing_run(&history, true), (need_down, Some(since)));
+                let was_down = tracker.state() == DepState::Down;
+                let is_down = next.state() == DepState::Down;
+                let fail_run = trailing_run(&history, true);
+                let good_run = trailing_run(&history, false);
+
+                // Down exactly when the failure run reaches 1 + len(confirm_after).
+                prop_assert_eq!(became_down(&effects).is_some(), !was_down && is_down);
+                prop_assert_eq!(!was_down && is_down, !was_down && fail_run.0 >= need_down);
+                if let Some(since) = became_down(&effects) {
+                    prop_assert_eq!(fail_run, (need_down, Some(since)));
                     last_down_since = Some(since);
                 }
-                let recovered = effects.iter().find_map(|e| match e { Effect::Recovered { since, down_since } => Some((*since, *down_since)), _ => None });
-                prop_assert_eq!(recovered.is_some(), tracker.state() == DepState::Down && next.state() != DepState::Down);
-                if let Some((since, down_since)) = recovered {
-                    prop_assert_eq!(trailing_run(&history, false), (need_up, Some(since)));
+
+                // Up (or degraded) exactly when the answering run reaches recovery_successes.
+                prop_assert_eq!(recovered(&effects).is_some(), was_down && !is_down);
+                prop_assert_eq!(was_down && !is_down, was_down && good_run.0 >= need_up);
+                if let Some((since, down_since)) = recovered(&effects) {
+                    prop_assert_eq!(good_run, (need_up, Some(since)));
                     prop_assert_eq!(Some(down_since), last_down_since);
                 }
-                let schedules: Vec<_> = effects.iter().filter_map(|e| match e { Effect::ScheduleConfirm { after } => Some(*after), _ => None }).collect();
-                prop_assert!(schedules.len() <= 1);
-                prop_assert!(schedules.iter().all(|d| policy.confirm_after.contains(d) && next.is_confirming()));
+
+                let scheduled = schedules(&effects);
+                prop_assert!(scheduled.len() <= 1);
+                for after in scheduled {
+                    prop_assert!(policy.confirm_after.contains(&after) && next.is_confirming());
+                }
                 tracker = next;
             }
         }
 
         #[test]
         fn an_isolated_failure_never_makes_down(
-            policy in policy_strategy().prop_filter("confirmation on", |p| !p.confirm_after.is_empty()),
+            policy in policy_strategy().prop_filter("confirming", |p| !p.confirm_after.is_empty()),
             prefix in observations(40),
         ) {
             let t = prefix.last().map_or(0, |o| o.at);
-            let seq: Vec<_> = prefix.iter().copied().chain([ok(t + 1), fail(t + 2), ok(t + 3)]).collect();
+            let tail = [ok(t + 1), fail(t + 2), ok(t + 3)];
+            let seq: Vec<_> = prefix.iter().copied().chain(tail).collect();
             let (_, effects) = run(&policy, &Tracker::default(), &seq);
             for step in &effects[prefix.len()..] {
-                let became_down = step.iter().any(|e| matches!(e, Effect::BecameDown { .. }));
-                prop_assert!(!became_down);
+                prop_assert_eq!(became_down(step), None);
             }
         }
     }

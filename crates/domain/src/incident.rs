@@ -7,7 +7,7 @@
 //!
 //! The tracker is a value stored beside the dependency (JSON). An incident's identity is its
 //! `started_at` (the first failed probe); the caller keeps its database id next to that key and
-//! finds it again through [`IncidentEffect::Relapse::incident_started_at`].
+//! finds it again through `IncidentEffect::Relapse { incident_started_at, .. }`.
 //!
 //! Rules decided here:
 //! - `Unknown` changes nothing: not knowing is not a recovery (and not an outage).
@@ -428,7 +428,7 @@ mod tests {
                 for e in &effects {
                     match *e {
                         E::Relapse { incident_started_at, relapsed_at, notify } => {
-                            let (key, ended) = last_resolve.expect("a relapse follows a resolution");
+                            let (key, ended) = last_resolve.expect("relapse after resolve");
                             prop_assert_eq!(incident_started_at, key);
                             prop_assert!(relapsed_at - ended <= window);
                             if notify {
@@ -444,7 +444,8 @@ mod tests {
                         _ => {}
                     }
                 }
-                prop_assert_eq!(next.open_incident().is_some(), state == Down || (state == DepState::Unknown && was_open.is_some()));
+                let stays_open = state == DepState::Unknown && was_open.is_some();
+                prop_assert_eq!(next.open_incident().is_some(), state == Down || stays_open);
                 tracker = next;
             }
         }

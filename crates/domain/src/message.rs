@@ -36,24 +36,27 @@ pub enum NoticeKind {
 }
 
 impl NoticeKind {
-    /// The bracketed tag a notice begins with.
+    pub const ALL: [NoticeKind; 7] = [
+        NoticeKind::Down,
+        NoticeKind::Relapse,
+        NoticeKind::FollowUp,
+        NoticeKind::Recovery,
+        NoticeKind::Test,
+        NoticeKind::StoreOffline,
+        NoticeKind::StoreBack,
+    ];
+
+    /// The bracketed tag a notice begins with, so it reads at a glance.
     pub fn tag(self, locale: Locale) -> &'static str {
         use NoticeKind::*;
-        match (self, locale) {
-            (Down, Locale::Ko) => "[장애]",
-            (Down, Locale::En) => "[DOWN]",
-            (Relapse, Locale::Ko) => "[재장애]",
-            (Relapse, Locale::En) => "[DOWN AGAIN]",
-            (FollowUp, Locale::Ko) => "[장애 추가]",
-            (FollowUp, Locale::En) => "[ALSO DOWN]",
-            (Recovery, Locale::Ko) => "[복구]",
-            (Recovery, Locale::En) => "[RECOVERED]",
-            (Test, Locale::Ko) => "[테스트]",
-            (Test, Locale::En) => "[TEST]",
-            (StoreOffline, Locale::Ko) => "[매장 인터넷]",
-            (StoreOffline, Locale::En) => "[STORE OFFLINE]",
-            (StoreBack, Locale::Ko) => "[매장 인터넷 복구]",
-            (StoreBack, Locale::En) => "[STORE BACK ONLINE]",
+        match self {
+            Down => pick(locale, "[장애]", "[DOWN]"),
+            Relapse => pick(locale, "[재장애]", "[DOWN AGAIN]"),
+            FollowUp => pick(locale, "[장애 추가]", "[ALSO DOWN]"),
+            Recovery => pick(locale, "[복구]", "[RECOVERED]"),
+            Test => pick(locale, "[테스트]", "[TEST]"),
+            StoreOffline => pick(locale, "[매장 인터넷]", "[STORE OFFLINE]"),
+            StoreBack => pick(locale, "[매장 인터넷 복구]", "[STORE BACK ONLINE]"),
         }
     }
 
@@ -618,16 +621,7 @@ mod tests {
 
     #[test]
     fn every_kind_starts_with_its_tag_and_fits() {
-        use NoticeKind::*;
-        for kind in [
-            Down,
-            Relapse,
-            FollowUp,
-            Recovery,
-            Test,
-            StoreOffline,
-            StoreBack,
-        ] {
+        for kind in NoticeKind::ALL {
             for locale in [Locale::Ko, Locale::En] {
                 let mut input = fire(kind, locale);
                 input.now = FIRE + 3 * 86_400_000;
@@ -643,7 +637,7 @@ mod tests {
                 );
             }
         }
-        let text = sms_text(&fire(StoreOffline, Locale::Ko));
+        let text = sms_text(&fire(NoticeKind::StoreOffline, Locale::Ko));
         assert!(
             text.contains("카드 단말기를 LTE 라우터로 연결하세요."),
             "{text}"

@@ -243,32 +243,45 @@ mod tests {
         ]
     }
 
+    /// Views named `{prefix}{i}` from (state, age) pairs.
+    fn views(prefix: &str, specs: &[(DepState, Millis)]) -> Vec<LocationView> {
+        specs
+            .iter()
+            .enumerate()
+            .map(|(i, (s, age))| view(&format!("{prefix}{i}"), *s, *age))
+            .collect()
+    }
+
+    const FRESH: std::ops::RangeInclusive<Millis> = 0..=60_000;
+
     proptest! {
         #[test]
-        fn one_of_three_fresh_locations_down_is_up(which in 0usize..3, ages in prop::array::uniform3(0i64..=60_000)) {
-            let views: Vec<_> = (0..3)
-                .map(|i| view(&format!("loc{i}"), if i == which { DepState::Down } else { DepState::Up }, ages[i]))
+        fn one_of_three_fresh_locations_down_is_up(
+            which in 0usize..3,
+            ages in prop::array::uniform3(FRESH),
+        ) {
+            let specs: Vec<_> = (0..3)
+                .map(|i| (if i == which { DepState::Down } else { DepState::Up }, ages[i]))
                 .collect();
-            prop_assert_eq!(decision(&views), (DepState::Up, vec![format!("loc{which}")], 3));
+            let expected = (DepState::Up, vec![format!("loc{which}")], 3);
+            prop_assert_eq!(decision(&views("loc", &specs)), expected);
         }
 
         #[test]
         fn stale_locations_are_ignored(
-            fresh in prop::collection::vec((state(), 0i64..=60_000), 0..5),
+            fresh in prop::collection::vec((state(), FRESH), 0..5),
             stale in prop::collection::vec((state(), 60_001i64..10_000_000), 0..5),
         ) {
-            let fresh: Vec<_> = fresh.iter().enumerate().map(|(i, (s, age))| view(&format!("f{i}"), *s, *age)).collect();
-            let all: Vec<_> = fresh
-                .iter()
-                .cloned()
-                .chain(stale.iter().enumerate().map(|(i, (s, age))| view(&format!("s{i}"), *s, *age)))
-                .collect();
+            let fresh = views("f", &fresh);
+            let all: Vec<_> = fresh.iter().cloned().chain(views("s", &stale)).collect();
             prop_assert_eq!(decide(&all, NOW, INTERVAL), decide(&fresh, NOW, INTERVAL));
         }
 
         #[test]
-        fn down_means_a_strict_majority_of_voters(views in prop::collection::vec((state(), 0i64..=60_000), 0..7)) {
-            let views: Vec<_> = views.iter().enumerate().map(|(i, (s, age))| view(&format!("l{i}"), *s, *age)).collect();
+        fn down_means_a_strict_majority_of_voters(
+            specs in prop::collection::vec((state(), FRESH), 0..7),
+        ) {
+            let views = views("l", &specs);
             let voters = views.iter().filter(|v| v.state != DepState::Unknown).count();
             let down = views.iter().filter(|v| v.state == DepState::Down).count();
             let d = decide(&views, NOW, INTERVAL);

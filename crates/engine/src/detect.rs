@@ -103,6 +103,10 @@ impl DetectEngine {
         }
     }
 
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     pub fn check(&self, check_id: i64) -> Option<&CheckInfo> {
         self.checks.get(&check_id)
     }

@@ -8,4 +8,5 @@
 
 pub mod clock;
 pub mod detect;
+pub mod runner;
 pub mod schedule;

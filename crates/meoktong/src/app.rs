@@ -23,6 +23,9 @@ pub struct BuildOptions {
     pub extra_dependencies: Vec<DependencySettings>,
     /// A data key to use instead of `MEOKTONG_DATA_KEY` (tests run many apps in one process).
     pub data_key: Option<[u8; 32]>,
+    /// Run the background workers (probes, planner, dispatcher, timers). `serve` and `demo`
+    /// do; tests that drive one stage by hand leave them off.
+    pub run_workers: bool,
 }
 
 pub struct Application {
@@ -87,14 +90,26 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
         let metrics = Metrics::new();
+        let mut twilio_auth_tokens = Vec::new();
+        for sms in settings.sms.iter().filter(|s| s.provider == meoktong_config::SmsProviderKind::Twilio) {
+            twilio_auth_tokens.push(sms.auth_token().context("an [[sms]] provider needs its auth token")?);
+        }
         let state = AppState {
             db,
             crypto,
             settings: Arc::new(settings),
             metrics,
             dev_mode: opts.dev_mode,
+            twilio_auth_tokens,
+            outbox_changed: Arc::new(tokio::sync::Notify::new()),
         };
-        Ok(Application { listener, state, stop: CancellationToken::new(), workers: Vec::new() })
+        let stop = CancellationToken::new();
+        let workers = if opts.run_workers {
+            crate::workers::spawn_all(&state, stop.clone()).await.context("cannot start the workers")?
+        } else {
+            Vec::new()
+        };
+        Ok(Application { listener, state, stop, workers })
     }
 
     pub fn port(&self) -> u16 {

@@ -66,7 +66,6 @@ pub fn parse(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let col = |name: &str| names.iter().position(|n| n == name);
     let mut records = Vec::new();
     let mut record = csv::StringRecord::new();
     loop {
@@ -88,8 +87,8 @@ pub fn parse(
             errors.push(err(line, "row", format!("has {} fields, the header has {}", record.len(), names.len())));
             continue;
         }
-        let get = |name: &str| col(name).and_then(|i| record.get(i)).unwrap_or("").trim();
-        match validate_row(line, &get, known_slugs, platform_domains) {
+        let row: Row = names.iter().zip(record.iter()).map(|(n, v)| (n.clone(), v.trim().to_string())).collect();
+        match validate_row(line, &row, known_slugs, platform_domains) {
             Ok(r) => records.push(r),
             Err(mut e) => errors.append(&mut e),
         }
@@ -97,12 +96,15 @@ pub fn parse(
     if errors.is_empty() { Ok(records) } else { Err(errors) }
 }
 
+type Row = std::collections::HashMap<String, String>;
+
 fn validate_row(
     line: u64,
-    get: &dyn Fn(&str) -> &str,
+    row: &Row,
     known_slugs: &HashSet<String>,
     platform_domains: &BTreeMap<String, Vec<String>>,
 ) -> Result<MerchantRecord, Vec<RowError>> {
+    let get = |name: &str| row.get(name).map(String::as_str).unwrap_or("");
     let mut errors = Vec::new();
     let business_name = get("business_name");
     if business_name.is_empty() {

@@ -12,5 +12,6 @@ pub mod cli;
 pub mod commands;
 pub mod import;
 pub mod telemetry;
+pub mod workers;
 
 pub use app::{Application, BuildOptions};

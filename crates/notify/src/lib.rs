@@ -1,12 +1,14 @@
 //! Notification hub: planner, durable outbox, dispatchers and the providers they call.
 #![forbid(unsafe_code)]
 
+pub mod dispatcher;
 pub mod planner;
 pub mod providers;
 pub mod text;
+pub mod timers;
 
 pub use providers::{
-    DevOutbox, EmailMessage, EmailProvider, LogEmail, LogSms, ProviderError, SmsAccepted, SmsProvider,
-    SmsRequest, SmtpEmail, TwilioSms, WebhookSender, twilio_signature, verify_twilio_signature,
-    verify_webhook_signature, webhook_signature,
+    DevOutbox, EmailMessage, EmailProvider, LogEmail, LogSms, ProviderError, SmsAccepted,
+    SmsProvider, SmsRequest, SmtpEmail, TwilioSms, WebhookSender, twilio_signature,
+    verify_twilio_signature, verify_webhook_signature, webhook_signature,
 };

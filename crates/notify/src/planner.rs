@@ -12,8 +12,8 @@ use meoktong_domain::message::NoticeKind;
 use meoktong_storage::contacts::{self, Contact};
 use meoktong_storage::entity::{dependencies, incidents, merchants, subscriptions};
 use meoktong_storage::outbox::{self, NewMessage, NewNotice};
-use meoktong_storage::{Crypto, Db, StorageError, audit, catalog};
 use meoktong_storage::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use meoktong_storage::{Crypto, Db, StorageError, audit, catalog};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,7 +85,12 @@ impl Planner {
         if all.is_empty() {
             return Ok(PlanStats::default());
         }
-        let dep_ids: Vec<i64> = all.iter().map(|i| i.dependency_id).collect::<HashSet<_>>().into_iter().collect();
+        let dep_ids: Vec<i64> = all
+            .iter()
+            .map(|i| i.dependency_id)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
         let subs = subscriptions::Entity::find()
             .filter(subscriptions::Column::DependencyId.is_in(dep_ids.clone()))
             .all(&self.db.conn)
@@ -97,13 +102,17 @@ impl Planner {
             .map(|t| (t.merchant_id, t.incident_id, t.kind))
             .collect();
         let mut by_merchant: HashMap<i64, Vec<(&incidents::Model, bool)>> = HashMap::new();
-        let subs_by_dep: HashMap<i64, Vec<&subscriptions::Model>> = subs.iter().fold(HashMap::new(), |mut m, s| {
-            m.entry(s.dependency_id).or_default().push(s);
-            m
-        });
+        let subs_by_dep: HashMap<i64, Vec<&subscriptions::Model>> =
+            subs.iter().fold(HashMap::new(), |mut m, s| {
+                m.entry(s.dependency_id).or_default().push(s);
+                m
+            });
         for inc in &all {
             for s in subs_by_dep.get(&inc.dependency_id).into_iter().flatten() {
-                by_merchant.entry(s.merchant_id).or_default().push((inc, s.notify_degraded));
+                by_merchant
+                    .entry(s.merchant_id)
+                    .or_default()
+                    .push((inc, s.notify_degraded));
             }
         }
         let mut drafts = Vec::new();
@@ -113,22 +122,35 @@ impl Planner {
         if drafts.is_empty() {
             return Ok(PlanStats::default());
         }
-        let deps: HashMap<i64, dependencies::Model> =
-            catalog::list_dependencies(&self.db).await?.into_iter().map(|d| (d.id, d)).collect();
-        let merchant_ids: Vec<i64> = drafts.iter().map(|d| d.merchant_id).collect::<HashSet<_>>().into_iter().collect();
-        let merchants: HashMap<i64, merchants::Model> = contacts::merchants_by_ids(&self.db, &merchant_ids)
+        let deps: HashMap<i64, dependencies::Model> = catalog::list_dependencies(&self.db)
             .await?
             .into_iter()
-            .map(|m| (m.id, m))
+            .map(|d| (d.id, d))
             .collect();
+        let merchant_ids: Vec<i64> = drafts
+            .iter()
+            .map(|d| d.merchant_id)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let merchants: HashMap<i64, merchants::Model> =
+            contacts::merchants_by_ids(&self.db, &merchant_ids)
+                .await?
+                .into_iter()
+                .map(|m| (m.id, m))
+                .collect();
         // Place in the SMS queue, for the queue-budget rule.
         let (mut queued_sms, _) = outbox::depth(&self.db, now).await?;
         let mut stats = PlanStats::default();
         // Merchants whose own ordering runs on the failed platform go first.
         drafts.sort_by_key(|d| (priority(d, &deps), d.merchant_id));
         for draft in drafts {
-            let Some(merchant) = merchants.get(&draft.merchant_id) else { continue };
-            let written = self.write_notice(&draft, merchant, &deps, &mut queued_sms, now).await?;
+            let Some(merchant) = merchants.get(&draft.merchant_id) else {
+                continue;
+            };
+            let written = self
+                .write_notice(&draft, merchant, &deps, &mut queued_sms, now)
+                .await?;
             if written > 0 {
                 stats.notices += 1;
                 stats.messages += written;
@@ -138,25 +160,50 @@ impl Planner {
     }
 
     /// The notices due now for one merchant.
-    fn drafts_for(&self, merchant_id: i64, incs: &[(&incidents::Model, bool)], told: &HashSet<(i64, i64, String)>, now: i64) -> Vec<Draft> {
+    fn drafts_for(
+        &self,
+        merchant_id: i64,
+        incs: &[(&incidents::Model, bool)],
+        told: &HashSet<(i64, i64, String)>,
+        now: i64,
+    ) -> Vec<Draft> {
         let was_told = |id: i64, kind: &str| told.contains(&(merchant_id, id, kind.to_string()));
         let window = self.cfg.group_window;
         let mut drafts = Vec::new();
         // Down (and degraded for those who opted in), grouped by confirmation time.
         let open: Vec<&incidents::Model> = incs
             .iter()
-            .filter(|(i, degraded_opt_in)| i.resolved_at.is_none() && (i.severity == "down" || *degraded_opt_in))
+            .filter(|(i, degraded_opt_in)| {
+                i.resolved_at.is_none() && (i.severity == "down" || *degraded_opt_in)
+            })
             .map(|(i, _)| *i)
             .collect();
-        let already: Vec<i64> = open.iter().filter(|i| was_told(i.id, "down")).map(|i| i.id).collect();
+        let already: Vec<i64> = open
+            .iter()
+            .filter(|i| was_told(i.id, "down"))
+            .map(|i| i.id)
+            .collect();
         let confirmed: Vec<(i64, i64)> = open.iter().map(|i| (i.id, i.confirmed_at)).collect();
         if let Some(start) = meoktong_domain::grouping::next_window_start(&already, &confirmed) {
             if now >= group_window_closes(start, window) {
                 let (now_ids, _later) = partition_for_notice(&already, &confirmed, start, window);
-                let kind = if already.is_empty() { NoticeKind::Down } else { NoticeKind::FollowUp };
-                let incidents: Vec<incidents::Model> = open.iter().filter(|i| now_ids.contains(&i.id)).map(|i| (*i).clone()).collect();
+                let kind = if already.is_empty() {
+                    NoticeKind::Down
+                } else {
+                    NoticeKind::FollowUp
+                };
+                let incidents: Vec<incidents::Model> = open
+                    .iter()
+                    .filter(|i| now_ids.contains(&i.id))
+                    .map(|i| (*i).clone())
+                    .collect();
                 if !incidents.is_empty() {
-                    drafts.push(Draft { merchant_id, kind, incident_kind: "down".into(), incidents });
+                    drafts.push(Draft {
+                        merchant_id,
+                        kind,
+                        incident_kind: "down".into(),
+                        incidents,
+                    });
                 }
             }
         }
@@ -165,8 +212,15 @@ impl Planner {
             if i.relapse_count > 0 && was_told(i.id, "down") {
                 let bucket = i.last_relapse_at.unwrap_or(now) / ms(self.cfg.reopen_window).max(1);
                 let key = format!("relapse:{bucket}");
-                if !was_told(i.id, &key) && now >= group_window_closes(i.last_relapse_at.unwrap_or(now), window) {
-                    drafts.push(Draft { merchant_id, kind: NoticeKind::Relapse, incident_kind: key, incidents: vec![(*i).clone()] });
+                if !was_told(i.id, &key)
+                    && now >= group_window_closes(i.last_relapse_at.unwrap_or(now), window)
+                {
+                    drafts.push(Draft {
+                        merchant_id,
+                        kind: NoticeKind::Relapse,
+                        incident_kind: key,
+                        incidents: vec![(*i).clone()],
+                    });
                 }
             }
         }
@@ -180,8 +234,11 @@ impl Planner {
         if let Some(first) = resolved.iter().filter_map(|i| i.resolved_at).min() {
             if now >= group_window_closes(first, window) {
                 let closes = group_window_closes(first, window);
-                let group: Vec<incidents::Model> =
-                    resolved.iter().filter(|i| i.resolved_at.is_some_and(|r| r <= closes)).map(|i| (*i).clone()).collect();
+                let group: Vec<incidents::Model> = resolved
+                    .iter()
+                    .filter(|i| i.resolved_at.is_some_and(|r| r <= closes))
+                    .map(|i| (*i).clone())
+                    .collect();
                 // One key per recovery of each incident; a group shares the first's.
                 for i in &group {
                     drafts.push(Draft {
@@ -213,7 +270,15 @@ impl Planner {
             .filter_map(|i| deps.get(&i.dependency_id).and_then(|d| d.platform.clone()))
             .collect();
         let token = text::new_token();
-        let ctx = text::NoticeContext::new(&self.cfg, merchant, &draft.incidents, deps, draft.kind, &token, now);
+        let ctx = text::NoticeContext::new(
+            &self.cfg,
+            merchant,
+            &draft.incidents,
+            deps,
+            draft.kind,
+            &token,
+            now,
+        );
         let playbooks = contacts::playbooks(&self.db, merchant.id).await?;
         let since = ctx.since;
         let rendered = ctx.render(&playbooks);
@@ -226,12 +291,22 @@ impl Planner {
             ids.iter().map(i64::to_string).collect::<Vec<_>>().join("-"),
             kind_str(draft.kind)
         );
-        let (position, messages, skipped) =
-            self.messages_for_first_usable(&contacts, &failed_platforms, &rendered, &dedupe, 0, queued_sms, now);
+        let (position, messages, skipped) = self.messages_for_first_usable(
+            &contacts,
+            &failed_platforms,
+            &rendered,
+            &dedupe,
+            0,
+            queued_sms,
+            now,
+        );
         for (pos, why) in &skipped {
             self.record_skip(merchant.id, *pos, why, now).await?;
         }
-        let wants_ack = matches!(draft.kind, NoticeKind::Down | NoticeKind::FollowUp | NoticeKind::Relapse);
+        let wants_ack = matches!(
+            draft.kind,
+            NoticeKind::Down | NoticeKind::FollowUp | NoticeKind::Relapse
+        );
         let notice = NewNotice {
             merchant_id: merchant.id,
             kind: kind_str(draft.kind).to_string(),
@@ -242,14 +317,23 @@ impl Planner {
             since,
             token_hash: self.crypto.hash(&token),
             token_expires_at: now + ms(self.cfg.alert_link_ttl),
-            escalate_at: (wants_ack && position.is_some()).then_some(now + ms(self.cfg.ack_timeout)),
+            escalate_at: (wants_ack && position.is_some())
+                .then_some(now + ms(self.cfg.ack_timeout)),
             now,
         };
         let n = messages.len();
-        if outbox::create_notice(&self.db, notice, &messages).await?.is_none() {
+        if outbox::create_notice(&self.db, notice, &messages)
+            .await?
+            .is_none()
+        {
             return Ok(0);
         }
-        tracing::info!(merchant.id = merchant.id, notice.kind = kind_str(draft.kind), messages = n, "notice planned");
+        tracing::info!(
+            merchant.id = merchant.id,
+            notice.kind = kind_str(draft.kind),
+            messages = n,
+            "notice planned"
+        );
         Ok(n)
     }
 
@@ -270,10 +354,17 @@ impl Planner {
         for c in contacts.iter().filter(|c| c.position >= start) {
             let sms_ok = c.phone.is_some()
                 && !c.sms_opted_out
-                && !self.cfg.sms_platform.as_ref().is_some_and(|p| failed_platforms.contains(p));
+                && !self
+                    .cfg
+                    .sms_platform
+                    .as_ref()
+                    .is_some_and(|p| failed_platforms.contains(p));
             let email_ok = self.cfg.email_enabled
                 && c.email.is_some()
-                && !c.email_platform.as_ref().is_some_and(|p| failed_platforms.contains(p));
+                && !c
+                    .email_platform
+                    .as_ref()
+                    .is_some_and(|p| failed_platforms.contains(p));
             if !sms_ok && !email_ok {
                 skipped.push((c.position, skip_reason(c, failed_platforms)));
                 continue;
@@ -323,8 +414,19 @@ impl Planner {
         (None, Vec::new(), skipped)
     }
 
-    async fn record_skip(&self, merchant_id: i64, position: i32, why: &str, now: i64) -> Result<(), StorageError> {
-        tracing::warn!(merchant.id = merchant_id, contact.position = position, reason = why, "contact skipped");
+    async fn record_skip(
+        &self,
+        merchant_id: i64,
+        position: i32,
+        why: &str,
+        now: i64,
+    ) -> Result<(), StorageError> {
+        tracing::warn!(
+            merchant.id = merchant_id,
+            contact.position = position,
+            reason = why,
+            "contact skipped"
+        );
         audit::record(
             &self.db.conn,
             now,
@@ -349,8 +451,14 @@ fn skip_reason(c: &Contact, failed: &[String]) -> String {
     if c.phone.is_none() && c.email.is_none() {
         return "no mobile number and no email".into();
     }
-    if c.email_platform.as_ref().is_some_and(|p| failed.contains(p)) {
-        return format!("email runs on the failed platform ({})", c.email_platform.clone().unwrap_or_default());
+    if c.email_platform
+        .as_ref()
+        .is_some_and(|p| failed.contains(p))
+    {
+        return format!(
+            "email runs on the failed platform ({})",
+            c.email_platform.clone().unwrap_or_default()
+        );
     }
     if c.sms_opted_out {
         return "SMS opted out (STOP) and no independent email".into();
@@ -360,8 +468,9 @@ fn skip_reason(c: &Contact, failed: &[String]) -> String {
 
 /// Recovery drafts of one merchant become one notice listing them all.
 fn merge_recoveries(drafts: &mut Vec<Draft>, merchant_id: i64) {
-    let (mut rec, rest): (Vec<Draft>, Vec<Draft>) =
-        drafts.drain(..).partition(|d| d.merchant_id == merchant_id && d.kind == NoticeKind::Recovery);
+    let (mut rec, rest): (Vec<Draft>, Vec<Draft>) = drafts
+        .drain(..)
+        .partition(|d| d.merchant_id == merchant_id && d.kind == NoticeKind::Recovery);
     *drafts = rest;
     if rec.is_empty() {
         return;
@@ -380,7 +489,8 @@ fn merge_recoveries(drafts: &mut Vec<Draft>, merchant_id: i64) {
 
 fn priority(d: &Draft, deps: &HashMap<i64, dependencies::Model>) -> i32 {
     let urgent = d.incidents.iter().any(|i| {
-        deps.get(&i.dependency_id).is_some_and(|dep| matches!(dep.category.as_str(), "messenger" | "payment" | "network"))
+        deps.get(&i.dependency_id)
+            .is_some_and(|dep| matches!(dep.category.as_str(), "messenger" | "payment" | "network"))
     });
     match (d.kind, urgent) {
         (NoticeKind::Recovery, _) => 2,
@@ -400,4 +510,3 @@ pub fn kind_str(k: NoticeKind) -> &'static str {
         NoticeKind::StoreBack => "store_back",
     }
 }
-

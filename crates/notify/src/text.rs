@@ -31,7 +31,10 @@ pub struct NoticeContext {
 }
 
 fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 impl NoticeContext {
@@ -50,7 +53,11 @@ impl NoticeContext {
             .and_then(Locale::parse)
             .or_else(|| Locale::parse(&cfg.default_locale))
             .unwrap_or(Locale::Ko);
-        let tz = merchant.time_zone.as_deref().and_then(|t| chrono_tz::Tz::from_str(t).ok()).unwrap_or(cfg.time_zone);
+        let tz = merchant
+            .time_zone
+            .as_deref()
+            .and_then(|t| chrono_tz::Tz::from_str(t).ok())
+            .unwrap_or(cfg.time_zone);
         let mut sorted: Vec<&incidents::Model> = incs.iter().collect();
         sorted.sort_by_key(|i| (i.confirmed_at, i.id));
         let mut categories = Vec::new();
@@ -60,20 +67,42 @@ impl NoticeContext {
             .map(|d| {
                 let category = Category::parse(&d.category).unwrap_or(Category::Other);
                 categories.push(category);
-                NoticeDep { name: d.name.clone(), name_en: d.name_en.clone(), category }
+                NoticeDep {
+                    name: d.name.clone(),
+                    name_en: d.name_en.clone(),
+                    category,
+                }
             })
             .collect();
         let since = match kind {
-            NoticeKind::Relapse => sorted.iter().filter_map(|i| i.last_relapse_at).max().unwrap_or(now),
+            NoticeKind::Relapse => sorted
+                .iter()
+                .filter_map(|i| i.last_relapse_at)
+                .max()
+                .unwrap_or(now),
             _ => sorted.iter().map(|i| i.started_at).min().unwrap_or(now),
         };
         let outage = (kind == NoticeKind::Recovery).then(|| {
-            let end = sorted.iter().filter_map(|i| i.resolved_at).max().unwrap_or(now);
+            let end = sorted
+                .iter()
+                .filter_map(|i| i.resolved_at)
+                .max()
+                .unwrap_or(now);
             Duration::from_millis(u64::try_from(end - since).unwrap_or(0))
         });
         let link = format!("{}/a/{}", cfg.public_url.trim_end_matches('/'), token);
         NoticeContext {
-            input: NoticeInput { kind, locale, deps: dep_list, since, now, tz, outage, playbook_line: None, link },
+            input: NoticeInput {
+                kind,
+                locale,
+                deps: dep_list,
+                since,
+                now,
+                tz,
+                outage,
+                playbook_line: None,
+                link,
+            },
             since,
             categories,
         }
@@ -83,10 +112,15 @@ impl NoticeContext {
     pub fn render(mut self, own: &[playbooks::Model]) -> Rendered {
         let locale = self.input.locale;
         let first = self.categories.first().copied().unwrap_or(Category::Other);
-        let own_text = own.iter().find(|p| p.category == first.as_str()).map(|p| p.text.clone());
+        let own_text = own
+            .iter()
+            .find(|p| p.category == first.as_str())
+            .map(|p| p.text.clone());
         if self.input.kind != NoticeKind::Recovery {
-            self.input.playbook_line =
-                own_text.as_deref().and_then(|t| t.lines().find(|l| !l.trim().is_empty())).map(|l| l.trim().to_string());
+            self.input.playbook_line = own_text
+                .as_deref()
+                .and_then(|t| t.lines().find(|l| !l.trim().is_empty()))
+                .map(|l| l.trim().to_string());
         }
         let full_playbook = match &own_text {
             Some(t) => t.clone(),
@@ -113,7 +147,18 @@ impl NoticeContext {
             escape_html(&self.input.link),
             escape_html(&self.input.link),
         );
-        let urgent = self.categories.iter().any(|c| matches!(c, Category::Messenger | Category::Payment | Category::Network));
-        Rendered { sms, subject, email_text, email_html, priority: if urgent { 0 } else { 1 } }
+        let urgent = self.categories.iter().any(|c| {
+            matches!(
+                c,
+                Category::Messenger | Category::Payment | Category::Network
+            )
+        });
+        Rendered {
+            sms,
+            subject,
+            email_text,
+            email_html,
+            priority: if urgent { 0 } else { 1 },
+        }
     }
 }

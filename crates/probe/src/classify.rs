@@ -23,12 +23,22 @@ pub struct Verdict {
 
 impl Verdict {
     pub fn ok() -> Verdict {
-        Verdict { outcome: Outcome::Ok, class: None, provider_code: None, error: None }
+        Verdict {
+            outcome: Outcome::Ok,
+            class: None,
+            provider_code: None,
+            error: None,
+        }
     }
 
     /// The provider is failing.
     pub fn fail(error: impl Into<String>) -> Verdict {
-        Verdict { outcome: Outcome::Fail, class: Some(FailureClass::Provider), provider_code: None, error: Some(error.into()) }
+        Verdict {
+            outcome: Outcome::Fail,
+            class: Some(FailureClass::Provider),
+            provider_code: None,
+            error: Some(error.into()),
+        }
     }
 
     /// Our own configuration is wrong.
@@ -42,7 +52,12 @@ impl Verdict {
     }
 
     pub fn degraded(error: impl Into<String>) -> Verdict {
-        Verdict { outcome: Outcome::Degraded, class: None, provider_code: None, error: Some(error.into()) }
+        Verdict {
+            outcome: Outcome::Degraded,
+            class: None,
+            provider_code: None,
+            error: Some(error.into()),
+        }
     }
 
     fn with_code(mut self, code: Option<String>) -> Verdict {
@@ -88,7 +103,10 @@ impl<'a> HttpExpectations<'a> {
 
     /// Whether the body must be parsed as JSON.
     pub fn needs_json(&self) -> bool {
-        self.dialect.is_some() || self.keep_json || !self.json.is_empty() || !self.json_exists.is_empty()
+        self.dialect.is_some()
+            || self.keep_json
+            || !self.json.is_empty()
+            || !self.json_exists.is_empty()
     }
 
     /// Whether the body must be kept at all (otherwise it is only drained).
@@ -106,7 +124,11 @@ pub struct HttpJudgement {
 
 /// Default when `expect_status` is empty: 200..=399.
 pub fn status_expected(expect: &[u16], status: u16) -> bool {
-    if expect.is_empty() { (200..=399).contains(&status) } else { expect.contains(&status) }
+    if expect.is_empty() {
+        (200..=399).contains(&status)
+    } else {
+        expect.contains(&status)
+    }
 }
 
 /// A provider error code read from a JSON body.
@@ -119,35 +141,60 @@ pub struct DialectReading {
 }
 
 fn text_of<'a>(json: &'a Value, keys: &[&str]) -> Option<&'a Value> {
-    keys.iter().find_map(|k| json.get(*k).filter(|v| !v.is_null()))
+    keys.iter()
+        .find_map(|k| json.get(*k).filter(|v| !v.is_null()))
 }
 
 /// Reads `code` (Kakao: also `error_code`) and the message of a provider's JSON error body.
 pub fn read_dialect(dialect: Dialect, json: &Value) -> DialectReading {
-    let message = text_of(json, &["msg", "message", "error_message", "error_description"])
-        .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
+    let message = text_of(
+        json,
+        &["msg", "message", "error_message", "error_description"],
+    )
+    .map(|v| {
+        v.as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string())
+    });
     match dialect {
         Dialect::Kakao => {
             let raw = text_of(json, &["code", "error_code"]);
-            let number = raw.and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())));
+            let number = raw.and_then(|v| {
+                v.as_i64()
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+            });
             let blame = match number {
                 Some(-1 | -7 | -9798) => Some((Outcome::Fail, FailureClass::Provider)),
                 Some(-10 | -401) => Some((Outcome::ConfigError, FailureClass::Config)),
                 _ => None,
             };
-            let code = number.map(|n| n.to_string()).or_else(|| raw.and_then(Value::as_str).map(str::to_string));
-            DialectReading { code, message, blame }
+            let code = number
+                .map(|n| n.to_string())
+                .or_else(|| raw.and_then(Value::as_str).map(str::to_string));
+            DialectReading {
+                code,
+                message,
+                blame,
+            }
         }
         Dialect::Toss => {
             let code = json.get("code").and_then(Value::as_str).map(str::to_string);
             let blame = match code.as_deref() {
-                Some("PROVIDER_ERROR" | "FAILED_INTERNAL_SYSTEM_PROCESSING" | "FAILED_PAYMENT_INTERNAL_SYSTEM_PROCESSING") => {
-                    Some((Outcome::Fail, FailureClass::Provider))
+                Some(
+                    "PROVIDER_ERROR"
+                    | "FAILED_INTERNAL_SYSTEM_PROCESSING"
+                    | "FAILED_PAYMENT_INTERNAL_SYSTEM_PROCESSING",
+                ) => Some((Outcome::Fail, FailureClass::Provider)),
+                Some("UNAUTHORIZED_KEY" | "INVALID_API_KEY") => {
+                    Some((Outcome::ConfigError, FailureClass::Config))
                 }
-                Some("UNAUTHORIZED_KEY" | "INVALID_API_KEY") => Some((Outcome::ConfigError, FailureClass::Config)),
                 _ => None,
             };
-            DialectReading { code, message, blame }
+            DialectReading {
+                code,
+                message,
+                blame,
+            }
         }
     }
 }
@@ -178,7 +225,11 @@ fn expected_text(expect: &[u16]) -> String {
     if expect.is_empty() {
         "200-399".to_string()
     } else {
-        expect.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+        expect
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -188,7 +239,11 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// Judges one HTTP answer against `exp` (latency is judged by the runner).
 pub fn classify_http(exp: &HttpExpectations<'_>, status: u16, body: &[u8]) -> HttpJudgement {
-    let json = if exp.needs_json() { serde_json::from_slice::<Value>(body).ok() } else { None };
+    let json = if exp.needs_json() {
+        serde_json::from_slice::<Value>(body).ok()
+    } else {
+        None
+    };
     let reading = match (exp.dialect, &json) {
         (Some(d), Some(j)) => read_dialect(d, j),
         _ => DialectReading::default(),
@@ -197,9 +252,19 @@ pub fn classify_http(exp: &HttpExpectations<'_>, status: u16, body: &[u8]) -> Ht
     HttpJudgement { verdict, json }
 }
 
-fn judge(exp: &HttpExpectations<'_>, status: u16, body: &[u8], json: Option<&Value>, r: &DialectReading) -> Verdict {
+fn judge(
+    exp: &HttpExpectations<'_>,
+    status: u16,
+    body: &[u8],
+    json: Option<&Value>,
+    r: &DialectReading,
+) -> Verdict {
     let code = code_text(exp.dialect, r);
-    let suffix = if code.is_empty() { String::new() } else { format!(" ({code})") };
+    let suffix = if code.is_empty() {
+        String::new()
+    } else {
+        format!(" ({code})")
+    };
     if let Some((outcome, _)) = r.blame {
         return match outcome {
             Outcome::ConfigError => Verdict::config(code),
@@ -210,20 +275,27 @@ fn judge(exp: &HttpExpectations<'_>, status: u16, body: &[u8], json: Option<&Val
         return match status {
             401 | 403 => Verdict::config(format!("credentials refused{suffix}")),
             500..=599 => Verdict::fail(format!("server error{suffix}")),
-            _ => Verdict::fail(format!("unexpected status, expected {}{suffix}", expected_text(exp.expect_status))),
+            _ => Verdict::fail(format!(
+                "unexpected status, expected {}{suffix}",
+                expected_text(exp.expect_status)
+            )),
         };
     }
-    if let Some(needle) = exp.body_contains {
-        if !contains(body, needle.as_bytes()) {
-            return Verdict::fail(format!("body does not contain `{needle}`"));
-        }
+    if let Some(needle) = exp.body_contains
+        && !contains(body, needle.as_bytes())
+    {
+        return Verdict::fail(format!("body does not contain `{needle}`"));
     }
     if !exp.json.is_empty() || !exp.json_exists.is_empty() {
         let Some(json) = json else {
             return Verdict::fail("body is not JSON");
         };
         if let Err((message, is_config)) = expect::check_json(json, exp.json, exp.json_exists) {
-            return if is_config { Verdict::config(message) } else { Verdict::fail(format!("{message}{suffix}")) };
+            return if is_config {
+                Verdict::config(message)
+            } else {
+                Verdict::fail(format!("{message}{suffix}"))
+            };
         }
     }
     Verdict::ok()

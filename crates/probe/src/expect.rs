@@ -44,9 +44,12 @@ pub fn check_json<'a>(
         let nodes = select(json, path).map_err(|e| (e, true))?;
         match nodes.first() {
             None => return Err((format!("`{path}` matched nothing"), false)),
-            Some(_) if nodes.iter().any(|n| *n == expected) => {}
+            Some(_) if nodes.contains(&expected) => {}
             Some(first) => {
-                return Err((format!("`{path}` is {}, expected {}", short(first), short(expected)), false));
+                return Err((
+                    format!("`{path}` is {}, expected {}", short(first), short(expected)),
+                    false,
+                ));
             }
         }
     }
@@ -91,9 +94,18 @@ mod tests {
     #[test]
     fn bare_names_are_root_members() -> Result<(), String> {
         let d = doc();
-        assert_eq!(first_as_string(&d, "issuer")?.as_deref(), Some("https://kauth.kakao.com"));
-        assert_eq!(first_as_string(&d, "$.issuer")?.as_deref(), Some("https://kauth.kakao.com"));
-        assert_eq!(first_as_string(&d, "status.indicator")?.as_deref(), Some("none"));
+        assert_eq!(
+            first_as_string(&d, "issuer")?.as_deref(),
+            Some("https://kauth.kakao.com")
+        );
+        assert_eq!(
+            first_as_string(&d, "$.issuer")?.as_deref(),
+            Some("https://kauth.kakao.com")
+        );
+        assert_eq!(
+            first_as_string(&d, "status.indicator")?.as_deref(),
+            Some("none")
+        );
         assert_eq!(first_as_string(&d, "keys[1].kid")?.as_deref(), Some("b"));
         assert_eq!(first_as_string(&d, "x-total")?.as_deref(), Some("3"));
         assert_eq!(first_as_string(&d, "missing")?, None);
@@ -116,14 +128,24 @@ mod tests {
         let err = check_json(&d, &wrong, &[]).err();
         assert_eq!(
             err,
-            Some(("`issuer` is \"https://kauth.kakao.com\", expected \"https://evil.example\"".to_string(), false))
+            Some((
+                "`issuer` is \"https://kauth.kakao.com\", expected \"https://evil.example\""
+                    .to_string(),
+                false
+            ))
         );
 
         let missing = vec!["documents".to_string()];
-        assert_eq!(check_json(&d, &BTreeMap::new(), &missing).err(), Some(("`documents` matched nothing".into(), false)));
+        assert_eq!(
+            check_json(&d, &BTreeMap::new(), &missing).err(),
+            Some(("`documents` matched nothing".into(), false))
+        );
 
         let bad = vec!["$[".to_string()];
-        assert!(matches!(check_json(&d, &BTreeMap::new(), &bad), Err((_, true))));
+        assert!(matches!(
+            check_json(&d, &BTreeMap::new(), &bad),
+            Err((_, true))
+        ));
     }
 
     #[test]

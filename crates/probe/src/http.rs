@@ -32,15 +32,29 @@ pub(crate) struct HttpResponse {
 }
 
 /// Sends `req` and reads the answer, recording phase marks in `p`.
-pub(crate) async fn exchange(shared: &Shared, req: &HttpRequest<'_>, p: &mut Progress<'_>) -> Result<HttpResponse, NetError> {
-    let url = Url::parse(req.url).map_err(|e| NetError::BadTarget(format!("`{}` is not a URL: {e}", req.url)))?;
+pub(crate) async fn exchange(
+    shared: &Shared,
+    req: &HttpRequest<'_>,
+    p: &mut Progress<'_>,
+) -> Result<HttpResponse, NetError> {
+    let url = Url::parse(req.url)
+        .map_err(|e| NetError::BadTarget(format!("`{}` is not a URL: {e}", req.url)))?;
     let https = match url.scheme() {
         "https" => true,
         "http" => false,
-        other => return Err(NetError::BadTarget(format!("scheme `{other}` is not http or https"))),
+        other => {
+            return Err(NetError::BadTarget(format!(
+                "scheme `{other}` is not http or https"
+            )));
+        }
     };
-    let host = HostRef::from_url(url.host().ok_or_else(|| NetError::BadTarget(format!("`{}` has no host", req.url)))?);
-    let port = url.port_or_known_default().unwrap_or(if https { 443 } else { 80 });
+    let host = HostRef::from_url(
+        url.host()
+            .ok_or_else(|| NetError::BadTarget(format!("`{}` has no host", req.url)))?,
+    );
+    let port = url
+        .port_or_known_default()
+        .unwrap_or(if https { 443 } else { 80 });
     let request = build_request(shared, &url, req)?;
     let addrs = net::resolve(&host, port, shared.ssrf, p).await?;
     let tcp = net::connect(&addrs, p).await?;
@@ -52,14 +66,23 @@ pub(crate) async fn exchange(shared: &Shared, req: &HttpRequest<'_>, p: &mut Pro
     }
 }
 
-fn build_request(shared: &Shared, url: &Url, req: &HttpRequest<'_>) -> Result<Request<Full<Bytes>>, NetError> {
+fn build_request(
+    shared: &Shared,
+    url: &Url,
+    req: &HttpRequest<'_>,
+) -> Result<Request<Full<Bytes>>, NetError> {
     let method = Method::from_bytes(req.method.trim().as_bytes())
         .map_err(|_| NetError::BadTarget(format!("`{}` is not an HTTP method", req.method)))?;
     let target = &url[Position::BeforePath..Position::AfterQuery];
-    let uri = Uri::try_from(target).map_err(|e| NetError::BadTarget(format!("bad request target `{target}`: {e}")))?;
+    let uri = Uri::try_from(target)
+        .map_err(|e| NetError::BadTarget(format!("bad request target `{target}`: {e}")))?;
     let authority = &url[Position::BeforeHost..Position::AfterPort];
-    let host = HeaderValue::from_str(authority).map_err(|_| NetError::BadTarget(format!("bad host `{authority}`")))?;
-    let body = req.body.map(|b| Bytes::copy_from_slice(b.as_bytes())).unwrap_or_default();
+    let host = HeaderValue::from_str(authority)
+        .map_err(|_| NetError::BadTarget(format!("bad host `{authority}`")))?;
+    let body = req
+        .body
+        .map(|b| Bytes::copy_from_slice(b.as_bytes()))
+        .unwrap_or_default();
     let mut request = Request::new(Full::new(body));
     *request.method_mut() = method;
     *request.uri_mut() = uri;
@@ -73,8 +96,8 @@ fn build_request(shared: &Shared, url: &Url, req: &HttpRequest<'_>) -> Result<Re
         let name = HeaderName::from_bytes(name.trim().as_bytes())
             .map_err(|_| NetError::BadTarget(format!("`{name}` is not a header name")))?;
         // Never echo the value: it is often a secret.
-        let value =
-            HeaderValue::from_str(value).map_err(|_| NetError::BadTarget(format!("header `{name}` has an invalid value")))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| NetError::BadTarget(format!("header `{name}` has an invalid value")))?;
         headers.insert(name, value);
     }
     Ok(request)
@@ -84,20 +107,35 @@ fn http_error(e: hyper::Error) -> NetError {
     NetError::Http(e.to_string())
 }
 
-async fn send<IO>(io: IO, request: Request<Full<Bytes>>, keep_body: bool, p: &mut Progress<'_>) -> Result<HttpResponse, NetError>
+async fn send<IO>(
+    io: IO,
+    request: Request<Full<Bytes>>,
+    keep_body: bool,
+    p: &mut Progress<'_>,
+) -> Result<HttpResponse, NetError>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await.map_err(http_error)?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(http_error)?;
     // The connection is driven here, in this task: dropping the probe (timeout) closes it.
     let mut conn = pin!(conn);
     let mut conn_done = false;
     p.stage = Stage::WaitingForResponse;
-    let response = drive(conn.as_mut(), &mut conn_done, sender.send_request(request)).await.map_err(http_error)?;
+    let response = drive(conn.as_mut(), &mut conn_done, sender.send_request(request))
+        .await
+        .map_err(http_error)?;
     p.timings.first_byte = p.mark();
     let status = response.status().as_u16();
     p.stage = Stage::ReadingBody;
-    let body = drive(conn.as_mut(), &mut conn_done, read_body(response.into_body(), keep_body)).await.map_err(http_error)?;
+    let body = drive(
+        conn.as_mut(),
+        &mut conn_done,
+        read_body(response.into_body(), keep_body),
+    )
+    .await
+    .map_err(http_error)?;
     Ok(HttpResponse { status, body })
 }
 
@@ -121,7 +159,9 @@ async fn read_body(mut body: Incoming, keep: bool) -> Result<Bytes, hyper::Error
     let mut joined: Vec<u8> = Vec::new();
     let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
-        let Ok(data) = frame?.into_data() else { continue };
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
         seen += data.len();
         if keep {
             match first.take() {

@@ -68,7 +68,13 @@ pub(crate) struct Progress<'a> {
 impl<'a> Progress<'a> {
     pub(crate) fn new() -> Self {
         let now = Instant::now();
-        Progress { started: now, request_started: now, timings: Timings::default(), stage: Stage::Starting, step: None }
+        Progress {
+            started: now,
+            request_started: now,
+            timings: Timings::default(),
+            stage: Stage::Starting,
+            step: None,
+        }
     }
 
     /// A new request (a step): phase marks start again from here.
@@ -98,7 +104,11 @@ impl<'a> HostRef<'a> {
             url::Host::Ipv4(ip) => HostRef::Ip(IpAddr::V4(ip)),
             url::Host::Ipv6(ip) => HostRef::Ip(IpAddr::V6(ip)),
             // Non-special schemes (`tcp://`) leave IP literals as opaque hosts.
-            url::Host::Domain(d) => match d.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+            url::Host::Domain(d) => match d
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+            {
                 Ok(ip) => HostRef::Ip(ip),
                 Err(_) => HostRef::Name(Cow::Borrowed(d)),
             },
@@ -114,13 +124,24 @@ impl<'a> HostRef<'a> {
 }
 
 /// `host:port`, `tcp://host:port` or any URL → host and port (`default_port` when none given).
-pub(crate) fn parse_host_port(target: &str, default_port: Option<u16>) -> Result<(HostRef<'static>, u16), String> {
-    let text: Cow<'_, str> =
-        if target.contains("://") { Cow::Borrowed(target.trim()) } else { Cow::Owned(format!("tcp://{}", target.trim())) };
+pub(crate) fn parse_host_port(
+    target: &str,
+    default_port: Option<u16>,
+) -> Result<(HostRef<'static>, u16), String> {
+    let text: Cow<'_, str> = if target.contains("://") {
+        Cow::Borrowed(target.trim())
+    } else {
+        Cow::Owned(format!("tcp://{}", target.trim()))
+    };
     let url = url::Url::parse(&text).map_err(|e| format!("`{target}` is not host:port ({e})"))?;
-    let host = url.host().ok_or_else(|| format!("`{target}` has no host"))?;
+    let host = url
+        .host()
+        .ok_or_else(|| format!("`{target}` has no host"))?;
     let host = HostRef::from_url(host).into_owned();
-    let port = url.port_or_known_default().or(default_port).ok_or_else(|| format!("`{target}` needs a port"))?;
+    let port = url
+        .port_or_known_default()
+        .or(default_port)
+        .ok_or_else(|| format!("`{target}` needs a port"))?;
     Ok((host, port))
 }
 
@@ -138,7 +159,9 @@ pub(crate) async fn resolve(
         }
         HostRef::Name(name) => {
             p.stage = Stage::Resolving;
-            let found = tokio::net::lookup_host((name.as_ref(), port)).await.map_err(|e| NetError::Dns(format!("{name}: {e}")))?;
+            let found = tokio::net::lookup_host((name.as_ref(), port))
+                .await
+                .map_err(|e| NetError::Dns(format!("{name}: {e}")))?;
             p.timings.dns = p.mark();
             let mut allowed = Vec::with_capacity(2);
             let mut blocked = None;
@@ -158,7 +181,10 @@ pub(crate) async fn resolve(
 }
 
 /// Connects to the first vetted address that answers.
-pub(crate) async fn connect(addrs: &[SocketAddr], p: &mut Progress<'_>) -> Result<TcpStream, NetError> {
+pub(crate) async fn connect(
+    addrs: &[SocketAddr],
+    p: &mut Progress<'_>,
+) -> Result<TcpStream, NetError> {
     p.stage = Stage::Connecting;
     let mut last = NetError::Connect("no address to connect to".into());
     for addr in addrs {
@@ -199,13 +225,19 @@ pub(crate) async fn tls_handshake(
         HostRef::Name(n) => ServerName::try_from(n.trim_end_matches('.').to_string())
             .map_err(|_| NetError::BadTarget(format!("`{n}` is not a valid TLS server name")))?,
     };
-    let stream = TlsConnector::from(Arc::clone(config)).connect(name, tcp).await.map_err(|e| {
-        let text = match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-            Some(tls) => tls.to_string(),
-            None => e.to_string(),
-        };
-        NetError::Tls(text)
-    })?;
+    let stream = TlsConnector::from(Arc::clone(config))
+        .connect(name, tcp)
+        .await
+        .map_err(|e| {
+            let text = match e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            {
+                Some(tls) => tls.to_string(),
+                None => e.to_string(),
+            };
+            NetError::Tls(text)
+        })?;
     p.timings.tls = p.mark();
     Ok(stream)
 }
@@ -217,10 +249,22 @@ mod tests {
     #[test]
     fn host_port_forms() {
         let ip = |s: &str| HostRef::Ip(s.parse().unwrap_or_else(|e| panic!("{e}")));
-        assert_eq!(parse_host_port("127.0.0.1:80", None), Ok((ip("127.0.0.1"), 80)));
-        assert_eq!(parse_host_port("tcp://[::1]:8080", None), Ok((ip("::1"), 8080)));
-        assert_eq!(parse_host_port("kauth.kakao.com", Some(443)), Ok((HostRef::Name("kauth.kakao.com".into()), 443)));
-        assert_eq!(parse_host_port("https://pay.toss.im/x", None), Ok((HostRef::Name("pay.toss.im".into()), 443)));
+        assert_eq!(
+            parse_host_port("127.0.0.1:80", None),
+            Ok((ip("127.0.0.1"), 80))
+        );
+        assert_eq!(
+            parse_host_port("tcp://[::1]:8080", None),
+            Ok((ip("::1"), 8080))
+        );
+        assert_eq!(
+            parse_host_port("kauth.kakao.com", Some(443)),
+            Ok((HostRef::Name("kauth.kakao.com".into()), 443))
+        );
+        assert_eq!(
+            parse_host_port("https://pay.toss.im/x", None),
+            Ok((HostRef::Name("pay.toss.im".into()), 443))
+        );
         assert!(parse_host_port("kauth.kakao.com", None).is_err());
         assert!(parse_host_port("", Some(1)).is_err());
     }

@@ -97,7 +97,9 @@ mod opt_ms {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        Option::<f64>::deserialize(d)?.map(super::from_ms).transpose()
+        Option::<f64>::deserialize(d)?
+            .map(super::from_ms)
+            .transpose()
     }
 }
 
@@ -113,7 +115,11 @@ mod tests {
             status: None,
             provider_code: None,
             error: Some("DNS: no such host".into()),
-            timings: Timings { dns: Some(Duration::from_micros(1500)), total: Duration::from_millis(2), ..Timings::default() },
+            timings: Timings {
+                dns: Some(Duration::from_micros(1500)),
+                total: Duration::from_millis(2),
+                ..Timings::default()
+            },
             detail: None,
             resolver_failure: true,
         }

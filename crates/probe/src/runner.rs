@@ -27,7 +27,11 @@ pub struct RunnerOptions {
 
 impl Default for RunnerOptions {
     fn default() -> Self {
-        RunnerOptions { ssrf: SsrfPolicy::default(), user_agent: DEFAULT_USER_AGENT.to_string(), extra_roots: Vec::new() }
+        RunnerOptions {
+            ssrf: SsrfPolicy::default(),
+            user_agent: DEFAULT_USER_AGENT.to_string(),
+            extra_roots: Vec::new(),
+        }
     }
 }
 
@@ -47,13 +51,19 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn resolver(&self) -> Result<&TokioResolver, String> {
-        self.resolver.get_or_init(dns::system_resolver).as_ref().map_err(Clone::clone)
+        self.resolver
+            .get_or_init(dns::system_resolver)
+            .as_ref()
+            .map_err(Clone::clone)
     }
 }
 
 impl fmt::Debug for Runner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Runner").field("ssrf", &self.shared.ssrf).field("user_agent", &self.shared.user_agent).finish()
+        f.debug_struct("Runner")
+            .field("ssrf", &self.shared.ssrf)
+            .field("user_agent", &self.shared.user_agent)
+            .finish()
     }
 }
 
@@ -67,7 +77,12 @@ pub(crate) struct Finding {
 
 impl Finding {
     pub(crate) fn new(verdict: Verdict) -> Self {
-        Finding { verdict, status: None, detail: None, resolver_failure: false }
+        Finding {
+            verdict,
+            status: None,
+            detail: None,
+            resolver_failure: false,
+        }
     }
 
     pub(crate) fn net(e: NetError) -> Self {
@@ -80,17 +95,23 @@ impl Finding {
             NetError::Tls(m) => Verdict::fail(format!("TLS: {m}")),
             NetError::Http(m) => Verdict::fail(format!("HTTP: {m}")),
         };
-        Finding { resolver_failure, ..Finding::new(verdict) }
+        Finding {
+            resolver_failure,
+            ..Finding::new(verdict)
+        }
     }
 }
 
 fn tls_config(extra_roots: &[CertificateDer<'static>]) -> Arc<ClientConfig> {
-    let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let mut roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
     let (_added, _ignored) = roots.add_parsable_certificates(extra_roots.iter().cloned());
     // Name the provider: other crates in the process may enable a second rustls backend.
-    let builder = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("the ring provider supports TLS 1.2 and 1.3");
+    let builder =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("the ring provider supports TLS 1.2 and 1.3");
     let mut config = builder.with_root_certificates(roots).with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Arc::new(config)
@@ -98,8 +119,8 @@ fn tls_config(extra_roots: &[CertificateDer<'static>]) -> Arc<ClientConfig> {
 
 impl Runner {
     pub fn new(options: RunnerOptions) -> Runner {
-        let user_agent =
-            HeaderValue::from_str(&options.user_agent).unwrap_or_else(|_| HeaderValue::from_static(DEFAULT_USER_AGENT));
+        let user_agent = HeaderValue::from_str(&options.user_agent)
+            .unwrap_or_else(|_| HeaderValue::from_static(DEFAULT_USER_AGENT));
         Runner {
             shared: Arc::new(Shared {
                 ssrf: options.ssrf,
@@ -123,18 +144,34 @@ impl Runner {
         let total = p.started.elapsed();
         let mut finding = finished.unwrap_or_else(|_| {
             let step = p.step.map(|s| format!("step `{s}`, ")).unwrap_or_default();
-            let message = format!("timeout after {} ms ({step}{})", limit.as_millis(), p.stage.describe());
-            Finding { resolver_failure: p.stage == Stage::Resolving, ..Finding::new(Verdict::fail(message)) }
+            let message = format!(
+                "timeout after {} ms ({step}{})",
+                limit.as_millis(),
+                p.stage.describe()
+            );
+            Finding {
+                resolver_failure: p.stage == Stage::Resolving,
+                ..Finding::new(Verdict::fail(message))
+            }
         });
         if finding.verdict.outcome == Outcome::Ok
             && let Some(slow) = check.degraded_latency
             && total > slow
         {
             let code = finding.verdict.provider_code.take();
-            finding.verdict = Verdict::degraded(format!("slow: {} ms, over {} ms", total.as_millis(), slow.as_millis()));
+            finding.verdict = Verdict::degraded(format!(
+                "slow: {} ms, over {} ms",
+                total.as_millis(),
+                slow.as_millis()
+            ));
             finding.verdict.provider_code = code;
         }
-        let Verdict { outcome, class, provider_code, error } = finding.verdict;
+        let Verdict {
+            outcome,
+            class,
+            provider_code,
+            error,
+        } = finding.verdict;
         ProbeReport {
             started_at: now_ms,
             outcome,
@@ -148,7 +185,12 @@ impl Runner {
         }
     }
 
-    async fn dispatch<'a>(&self, check: &'a CheckSettings, now_ms: Millis, p: &mut Progress<'a>) -> Finding {
+    async fn dispatch<'a>(
+        &self,
+        check: &'a CheckSettings,
+        now_ms: Millis,
+        p: &mut Progress<'a>,
+    ) -> Finding {
         let shared = &*self.shared;
         match check.kind {
             CheckKind::Http => checks::http(shared, check, p).await,

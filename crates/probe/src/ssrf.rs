@@ -30,7 +30,11 @@ impl std::error::Error for Blocked {}
 impl SsrfPolicy {
     /// `Ok` if a probe may connect to `ip`.
     pub fn check(&self, ip: IpAddr) -> Result<(), Blocked> {
-        let allowed = if self.allow_private { !is_metadata(ip) } else { is_public(ip) };
+        let allowed = if self.allow_private {
+            !is_metadata(ip)
+        } else {
+            is_public(ip)
+        };
         if allowed { Ok(()) } else { Err(Blocked(ip)) }
     }
 }
@@ -39,7 +43,9 @@ impl SsrfPolicy {
 /// credentials, so no probe ever reaches them.
 pub fn is_metadata(ip: IpAddr) -> bool {
     match canonical(ip) {
-        IpAddr::V4(v4) => v4 == Ipv4Addr::new(169, 254, 169, 254) || v4 == Ipv4Addr::new(169, 254, 170, 2),
+        IpAddr::V4(v4) => {
+            v4 == Ipv4Addr::new(169, 254, 169, 254) || v4 == Ipv4Addr::new(169, 254, 170, 2)
+        }
         IpAddr::V6(v6) => v6 == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254),
     }
 }
@@ -70,7 +76,11 @@ pub fn is_public(ip: IpAddr) -> bool {
 }
 
 fn in_v4(ip: Ipv4Addr, net: [u8; 4], prefix: u32) -> bool {
-    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
+    };
     (u32::from(ip) & mask) == (u32::from(Ipv4Addr::from(net)) & mask)
 }
 
@@ -97,7 +107,11 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn in_v6(ip: Ipv6Addr, net: u128, prefix: u32) -> bool {
-    let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - prefix)
+    };
     (u128::from(ip) & mask) == (net & mask)
 }
 
@@ -111,17 +125,17 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         return is_public_v4(Ipv4Addr::from((bits >> 80) as u32));
     }
     const BLOCKED: [(u128, u32); 11] = [
-        (0, 128),                                         // unspecified
-        (1, 128),                                         // loopback
-        (0, 96),                                          // IPv4-compatible (the rest of ::/96)
-        (0x0064_ff9b_0001_0000_0000_0000_0000_0000, 48),  // NAT64 local use
-        (0x0100_0000_0000_0000_0000_0000_0000_0000, 64),  // discard-only
-        (0x2001_0db8_0000_0000_0000_0000_0000_0000, 32),  // documentation
-        (0x3fff_0000_0000_0000_0000_0000_0000_0000, 20),  // documentation (RFC 9637)
-        (0xfc00_0000_0000_0000_0000_0000_0000_0000, 7),   // unique local, incl. fd00::/8
-        (0xfe80_0000_0000_0000_0000_0000_0000_0000, 10),  // link-local
-        (0xfec0_0000_0000_0000_0000_0000_0000_0000, 10),  // site-local (deprecated)
-        (0xff00_0000_0000_0000_0000_0000_0000_0000, 8),   // multicast
+        (0, 128),                                        // unspecified
+        (1, 128),                                        // loopback
+        (0, 96),                                         // IPv4-compatible (the rest of ::/96)
+        (0x0064_ff9b_0001_0000_0000_0000_0000_0000, 48), // NAT64 local use
+        (0x0100_0000_0000_0000_0000_0000_0000_0000, 64), // discard-only
+        (0x2001_0db8_0000_0000_0000_0000_0000_0000, 32), // documentation
+        (0x3fff_0000_0000_0000_0000_0000_0000_0000, 20), // documentation (RFC 9637)
+        (0xfc00_0000_0000_0000_0000_0000_0000_0000, 7),  // unique local, incl. fd00::/8
+        (0xfe80_0000_0000_0000_0000_0000_0000_0000, 10), // link-local
+        (0xfec0_0000_0000_0000_0000_0000_0000_0000, 10), // site-local (deprecated)
+        (0xff00_0000_0000_0000_0000_0000_0000_0000, 8),  // multicast
     ];
     !BLOCKED.iter().any(|(net, prefix)| in_v6(ip, *net, *prefix))
 }
@@ -191,7 +205,9 @@ mod tests {
 
     #[test]
     fn private_and_special_addresses_are_refused() {
-        let policy = SsrfPolicy { allow_private: false };
+        let policy = SsrfPolicy {
+            allow_private: false,
+        };
         for s in PRIVATE {
             assert!(!is_public(ip(s)), "{s} should not be public");
             let err = policy.check(ip(s)).err();
@@ -210,18 +226,28 @@ mod tests {
 
     #[test]
     fn allow_private_still_refuses_metadata() {
-        let policy = SsrfPolicy { allow_private: true };
+        let policy = SsrfPolicy {
+            allow_private: true,
+        };
         assert_eq!(policy.check(ip("127.0.0.1")), Ok(()));
         assert_eq!(policy.check(ip("10.0.0.1")), Ok(()));
         assert_eq!(policy.check(ip("fd12::1")), Ok(()));
-        for s in ["169.254.169.254", "::ffff:169.254.169.254", "169.254.170.2", "fd00:ec2::254"] {
+        for s in [
+            "169.254.169.254",
+            "::ffff:169.254.169.254",
+            "169.254.170.2",
+            "fd00:ec2::254",
+        ] {
             assert!(policy.check(ip(s)).is_err(), "{s}");
         }
     }
 
     #[test]
     fn refusal_names_the_address() {
-        let err = SsrfPolicy::default().check(ip("127.0.0.1")).err().map(|b| b.to_string());
+        let err = SsrfPolicy::default()
+            .check(ip("127.0.0.1"))
+            .err()
+            .map(|b| b.to_string());
         assert_eq!(err.as_deref(), Some("blocked by SSRF guard: 127.0.0.1"));
     }
 }

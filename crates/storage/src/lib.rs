@@ -18,6 +18,7 @@ pub mod incidents;
 pub mod merchants;
 pub mod outbox;
 pub mod probes;
+pub mod sessions;
 pub mod sql;
 pub mod status;
 pub mod users;

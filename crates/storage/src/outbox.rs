@@ -408,3 +408,15 @@ pub async fn depth(db: &Db, now: i64) -> Result<(i64, i64), StorageError> {
     let row = Row::find_by_statement(st).one(&db.conn).await?;
     Ok(row.map(|r| (r.n, r.oldest.map(|o| (now - o).max(0)).unwrap_or(0))).unwrap_or((0, 0)))
 }
+
+/// SMS created before `created_before` and still not accepted (queued or retrying): the
+/// queue budget is spent, so their email goes out too.
+pub async fn stale_unsent_sms(db: &Db, created_before: i64) -> Result<Vec<outbox::Model>, StorageError> {
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::Channel.eq("sms"))
+        .filter(outbox::Column::State.is_in(["pending", "sending"]))
+        .filter(outbox::Column::CreatedAt.lte(created_before))
+        .filter(outbox::Column::FallbackAt.is_null())
+        .all(&db.conn)
+        .await?)
+}

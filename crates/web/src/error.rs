@@ -14,6 +14,9 @@ pub enum WebError {
     Unauthorized,
     #[error("forbidden")]
     Forbidden,
+    /// Pages answer a redirect (e.g. to /login) where the API would answer 401.
+    #[error("redirect to {0}")]
+    Redirect(String),
     #[error("unexpected: {0}")]
     Unexpected(String),
 }
@@ -35,6 +38,9 @@ impl From<askama::Error> for WebError {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
+        if let WebError::Redirect(to) = &self {
+            return axum::response::Redirect::to(to).into_response();
+        }
         let (status, error, message, field) = match &self {
             WebError::NotFound => (StatusCode::NOT_FOUND, "not_found", "not found".to_string(), None),
             WebError::Validation { field, message } => {
@@ -42,6 +48,7 @@ impl IntoResponse for WebError {
             }
             WebError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "log in first".into(), None),
             WebError::Forbidden => (StatusCode::FORBIDDEN, "forbidden", "forbidden".into(), None),
+            WebError::Redirect(_) => (StatusCode::SEE_OTHER, "redirect", String::new(), None),
             WebError::Unexpected(cause) => {
                 tracing::error!(error.cause = %cause, "request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error".into(), None)

@@ -12,4 +12,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// `/dev/outbox` is served only by `meoktong demo` (and tests), never by `serve`.
     pub dev_mode: bool,
+    /// Auth tokens of the configured Twilio accounts: callbacks must be signed by one of them.
+    pub twilio_auth_tokens: Vec<meoktong_config::Secret>,
+    /// Wakes the dispatcher when a web action queued messages (test alerts, acknowledgements).
+    pub outbox_changed: std::sync::Arc<tokio::sync::Notify>,
 }

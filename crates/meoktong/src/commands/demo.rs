@@ -70,7 +70,7 @@ pub async fn demo(settings: Settings, args: &DemoArgs) -> CmdResult {
     let sim = Simulator::start("127.0.0.1:0".parse()?).await?;
     let settings = demo_settings(settings, args);
     let deps = demo_dependencies(&sim.base_url());
-    let app = Application::build(settings, BuildOptions { dev_mode: true, extra_dependencies: deps }).await?;
+    let app = Application::build(settings, BuildOptions { dev_mode: true, extra_dependencies: deps, run_workers: true, data_key: None }).await?;
     seed(&app).await?;
     let url = app.state().settings.server.public_url.clone();
     println!("Meoktong demo is running.");

@@ -15,12 +15,22 @@ use super::{EmailMessage, EmailProvider, ProviderError, SmsAccepted, SmsProvider
 #[async_trait]
 pub trait DevOutbox: Send + Sync {
     /// Records one message; `channel` is `sms` or `email`.
-    async fn record(&self, channel: &str, recipient: &str, subject: Option<&str>, body: &str) -> Result<(), String>;
+    async fn record(
+        &self,
+        channel: &str,
+        recipient: &str,
+        subject: Option<&str>,
+        body: &str,
+    ) -> Result<(), String>;
 }
 
 /// A failed write to the outbox (a busy database) is worth retrying, like a provider's 5xx.
 fn outbox_error(e: String) -> ProviderError {
-    ProviderError::transient(Some("dev-outbox".into()), format!("dev outbox write failed: {e}"), None)
+    ProviderError::transient(
+        Some("dev-outbox".into()),
+        format!("dev outbox write failed: {e}"),
+        None,
+    )
 }
 
 /// SMS into the dev outbox.
@@ -44,10 +54,16 @@ impl SmsProvider for LogSms {
     /// Answers `delivered` at once with a `LOG` + 32 hex id: no status callback will ever
     /// come, so the dispatcher must not wait for one.
     async fn send(&self, req: &SmsRequest) -> Result<SmsAccepted, ProviderError> {
-        self.outbox.record("sms", &req.to, None, &req.body).await.map_err(outbox_error)?;
+        self.outbox
+            .record("sms", &req.to, None, &req.body)
+            .await
+            .map_err(outbox_error)?;
         let id: u128 = rand::thread_rng().r#gen();
         tracing::info!(sms.to = %mask_phone(&req.to), "sms written to the dev outbox");
-        Ok(SmsAccepted { provider_message_id: format!("LOG{id:032x}"), status: "delivered".into() })
+        Ok(SmsAccepted {
+            provider_message_id: format!("LOG{id:032x}"),
+            status: "delivered".into(),
+        })
     }
 }
 
@@ -66,7 +82,10 @@ impl LogEmail {
 #[async_trait]
 impl EmailProvider for LogEmail {
     async fn send(&self, msg: &EmailMessage) -> Result<(), ProviderError> {
-        self.outbox.record("email", &msg.to, Some(&msg.subject), &msg.text).await.map_err(outbox_error)?;
+        self.outbox
+            .record("email", &msg.to, Some(&msg.subject), &msg.text)
+            .await
+            .map_err(outbox_error)?;
         tracing::info!(email.to = %mask_email(&msg.to), "email written to the dev outbox");
         Ok(())
     }
@@ -87,11 +106,22 @@ mod tests {
 
     #[async_trait]
     impl DevOutbox for MemoryOutbox {
-        async fn record(&self, channel: &str, recipient: &str, subject: Option<&str>, body: &str) -> Result<(), String> {
+        async fn record(
+            &self,
+            channel: &str,
+            recipient: &str,
+            subject: Option<&str>,
+            body: &str,
+        ) -> Result<(), String> {
             if self.fail {
                 return Err("database is locked".into());
             }
-            let row = (channel.into(), recipient.into(), subject.map(str::to_owned), body.into());
+            let row = (
+                channel.into(),
+                recipient.into(),
+                subject.map(str::to_owned),
+                body.into(),
+            );
             self.rows.lock().map_err(|e| e.to_string())?.push(row);
             Ok(())
         }
@@ -101,29 +131,69 @@ mod tests {
     async fn log_sms_records_and_answers_a_log_id() {
         let outbox = Arc::new(MemoryOutbox::default());
         let sms = LogSms::new(outbox.clone());
-        let req = SmsRequest { to: "+821012345678".into(), body: "[장애] 카카오톡".into(), status_callback: None };
+        let req = SmsRequest {
+            to: "+821012345678".into(),
+            body: "[장애] 카카오톡".into(),
+            status_callback: None,
+        };
         let a = sms.send(&req).await.expect("recorded");
         let b = sms.send(&req).await.expect("recorded");
         assert!(a.provider_message_id.starts_with("LOG") && a.provider_message_id.len() == 35);
         assert_ne!(a.provider_message_id, b.provider_message_id);
         assert_eq!(a.status, "delivered");
         let rows = outbox.rows.lock().expect("lock").clone();
-        assert_eq!(rows[0], ("sms".into(), "+821012345678".into(), None, "[장애] 카카오톡".into()));
+        assert_eq!(
+            rows[0],
+            (
+                "sms".into(),
+                "+821012345678".into(),
+                None,
+                "[장애] 카카오톡".into()
+            )
+        );
     }
 
     #[tokio::test]
     async fn log_email_records_subject_and_text() {
         let outbox = Arc::new(MemoryOutbox::default());
-        let msg = EmailMessage { to: "kim@example.com".into(), subject: "s".into(), text: "t".into(), html: Some("<p>t</p>".into()) };
-        LogEmail::new(outbox.clone()).send(&msg).await.expect("recorded");
+        let msg = EmailMessage {
+            to: "kim@example.com".into(),
+            subject: "s".into(),
+            text: "t".into(),
+            html: Some("<p>t</p>".into()),
+        };
+        LogEmail::new(outbox.clone())
+            .send(&msg)
+            .await
+            .expect("recorded");
         let rows = outbox.rows.lock().expect("lock").clone();
-        assert_eq!(rows, vec![("email".into(), "kim@example.com".into(), Some("s".into()), "t".into())]);
+        assert_eq!(
+            rows,
+            vec![(
+                "email".into(),
+                "kim@example.com".into(),
+                Some("s".into()),
+                "t".into()
+            )]
+        );
     }
 
     #[tokio::test]
     async fn an_outbox_failure_is_transient() {
-        let outbox = Arc::new(MemoryOutbox { fail: true, ..MemoryOutbox::default() });
-        let req = SmsRequest { to: "+821012345678".into(), body: "x".into(), status_callback: None };
-        assert!(LogSms::new(outbox).send(&req).await.is_err_and(|e| !e.is_permanent()));
+        let outbox = Arc::new(MemoryOutbox {
+            fail: true,
+            ..MemoryOutbox::default()
+        });
+        let req = SmsRequest {
+            to: "+821012345678".into(),
+            body: "x".into(),
+            status_callback: None,
+        };
+        assert!(
+            LogSms::new(outbox)
+                .send(&req)
+                .await
+                .is_err_and(|e| !e.is_permanent())
+        );
     }
 }

@@ -15,10 +15,17 @@ use std::time::Duration;
 pub enum ProviderError {
     /// Retrying will not help: fall back now.
     #[error("permanent provider error{}: {message}", code_suffix(.code))]
-    Permanent { code: Option<String>, message: String },
+    Permanent {
+        code: Option<String>,
+        message: String,
+    },
     /// Worth retrying with backoff; `retry_after` is the provider's own hint, if it gave one.
     #[error("transient provider error{}: {message}", code_suffix(.code))]
-    Transient { code: Option<String>, message: String, retry_after: Option<Duration> },
+    Transient {
+        code: Option<String>,
+        message: String,
+        retry_after: Option<Duration>,
+    },
 }
 
 fn code_suffix(code: &Option<String>) -> String {
@@ -33,15 +40,28 @@ fn code_suffix(code: &Option<String>) -> String {
 /// wait on a provider that cannot send anything: the email goes out at once), and
 /// [`ProviderError::is_config_error`] lets the dispatcher also log them at error level and
 /// fail over to the next `[[sms]]` provider.
-const CONFIG_ERROR_CODES: &[&str] = &["20003", "20404", "21212", "21606", "21659", "530", "534", "535"];
+const CONFIG_ERROR_CODES: &[&str] = &[
+    "20003", "20404", "21212", "21606", "21659", "530", "534", "535",
+];
 
 impl ProviderError {
     pub fn permanent(code: Option<String>, message: impl Into<String>) -> Self {
-        ProviderError::Permanent { code, message: message.into() }
+        ProviderError::Permanent {
+            code,
+            message: message.into(),
+        }
     }
 
-    pub fn transient(code: Option<String>, message: impl Into<String>, retry_after: Option<Duration>) -> Self {
-        ProviderError::Transient { code, message: message.into(), retry_after }
+    pub fn transient(
+        code: Option<String>,
+        message: impl Into<String>,
+        retry_after: Option<Duration>,
+    ) -> Self {
+        ProviderError::Transient {
+            code,
+            message: message.into(),
+            retry_after,
+        }
     }
 
     /// True when the dispatcher should fall back at once instead of retrying.
@@ -57,13 +77,17 @@ impl ProviderError {
 
     pub fn code(&self) -> Option<&str> {
         match self {
-            ProviderError::Permanent { code, .. } | ProviderError::Transient { code, .. } => code.as_deref(),
+            ProviderError::Permanent { code, .. } | ProviderError::Transient { code, .. } => {
+                code.as_deref()
+            }
         }
     }
 
     pub fn message(&self) -> &str {
         match self {
-            ProviderError::Permanent { message, .. } | ProviderError::Transient { message, .. } => message,
+            ProviderError::Permanent { message, .. } | ProviderError::Transient { message, .. } => {
+                message
+            }
         }
     }
 

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use meoktong_config::Secret;
 use meoktong_config::EmailSettings;
+use meoktong_config::Secret;
 use meoktong_domain::mask::{mask_email, mask_text};
 use tracing::Instrument;
 
@@ -24,7 +24,9 @@ pub struct SmtpEmail {
 
 impl std::fmt::Debug for SmtpEmail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SmtpEmail").field("from", &self.from.to_string()).finish_non_exhaustive()
+        f.debug_struct("SmtpEmail")
+            .field("from", &self.from.to_string())
+            .finish_non_exhaustive()
     }
 }
 
@@ -34,9 +36,9 @@ impl SmtpEmail {
 
     /// Builds the transport from `[email]`, reading the password from `password_env`.
     pub fn from_settings(settings: &EmailSettings) -> Result<Self, ProviderError> {
-        let password = settings
-            .password()
-            .map_err(|e| ProviderError::permanent(None, format!("smtp provider misconfigured: {e}")))?;
+        let password = settings.password().map_err(|e| {
+            ProviderError::permanent(None, format!("smtp provider misconfigured: {e}"))
+        })?;
         Self::new(settings, password, Self::DEFAULT_TIMEOUT)
     }
 
@@ -45,10 +47,21 @@ impl SmtpEmail {
     /// The user is the URL's (percent-decoded); with a password, credentials are set even
     /// when the URL has none. No connection is made until the first send, so a relay that is
     /// down at start-up is not fatal. Errors here are settings that could never work.
-    pub fn new(settings: &EmailSettings, password: Option<Secret>, timeout: Duration) -> Result<Self, ProviderError> {
-        let config_error = |what: String| ProviderError::permanent(None, format!("smtp provider misconfigured: {what}"));
-        let from: Mailbox = settings.from.parse().map_err(|e| config_error(format!("from: {e}")))?;
-        let url = url::Url::parse(&settings.smtp_url).map_err(|e| config_error(format!("smtp_url: {e}")))?;
+    /// Call it inside the Tokio runtime: lettre's connection pool spawns its reaper task.
+    pub fn new(
+        settings: &EmailSettings,
+        password: Option<Secret>,
+        timeout: Duration,
+    ) -> Result<Self, ProviderError> {
+        let config_error = |what: String| {
+            ProviderError::permanent(None, format!("smtp provider misconfigured: {what}"))
+        };
+        let from: Mailbox = settings
+            .from
+            .parse()
+            .map_err(|e| config_error(format!("from: {e}")))?;
+        let url = url::Url::parse(&settings.smtp_url)
+            .map_err(|e| config_error(format!("smtp_url: {e}")))?;
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.smtp_url)
             .map_err(|e| config_error(format!("smtp_url: {e}")))?
             .timeout(Some(timeout));
@@ -56,18 +69,32 @@ impl SmtpEmail {
             let user = percent_decode(url.username());
             builder = builder.credentials(Credentials::new(user, password.expose().to_owned()));
         }
-        Ok(SmtpEmail { transport: builder.build(), from })
+        Ok(SmtpEmail {
+            transport: builder.build(),
+            from,
+        })
     }
 
     fn build(&self, msg: &EmailMessage) -> Result<Message, ProviderError> {
-        let to: Mailbox = msg
-            .to
-            .parse()
-            .map_err(|e| ProviderError::permanent(None, format!("invalid recipient {}: {e}", mask_email(&msg.to))))?;
-        let builder = Message::builder().from(self.from.clone()).to(to).subject(msg.subject.clone()).message_id(None);
+        let to: Mailbox = msg.to.parse().map_err(|e| {
+            ProviderError::permanent(
+                None,
+                format!("invalid recipient {}: {e}", mask_email(&msg.to)),
+            )
+        })?;
+        let builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(msg.subject.clone())
+            .message_id(None);
         let built = match &msg.html {
-            Some(html) => builder.multipart(MultiPart::alternative_plain_html(msg.text.clone(), html.clone())),
-            None => builder.header(ContentType::TEXT_PLAIN).body(msg.text.clone()),
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+                msg.text.clone(),
+                html.clone(),
+            )),
+            None => builder
+                .header(ContentType::TEXT_PLAIN)
+                .body(msg.text.clone()),
         };
         built.map_err(|e| ProviderError::permanent(None, format!("cannot build the email: {e}")))
     }
@@ -76,7 +103,8 @@ impl SmtpEmail {
 #[async_trait]
 impl EmailProvider for SmtpEmail {
     async fn send(&self, msg: &EmailMessage) -> Result<(), ProviderError> {
-        let span = tracing::info_span!("email.send", provider = "smtp", email.to = %mask_email(&msg.to));
+        let span =
+            tracing::info_span!("email.send", provider = "smtp", email.to = %mask_email(&msg.to));
         async {
             let message = self.build(msg)?;
             match self.transport.send(message).await {
@@ -136,50 +164,91 @@ mod tests {
     use super::*;
 
     fn settings(url: &str) -> EmailSettings {
-        EmailSettings { smtp_url: url.into(), password_env: None, from: "Meoktong <alerts@meoktong.example>".into() }
+        EmailSettings {
+            smtp_url: url.into(),
+            password_env: None,
+            from: "Meoktong <alerts@meoktong.example>".into(),
+        }
     }
 
-    #[test]
-    fn every_documented_url_form_builds() {
-        for url in ["smtp://127.0.0.1:2525", "smtps://user@smtp.example.com", "smtp://smtp.example.com?tls=required"] {
-            assert!(SmtpEmail::new(&settings(url), Some(Secret::new("pw")), SmtpEmail::DEFAULT_TIMEOUT).is_ok(), "{url}");
+    #[tokio::test]
+    async fn every_documented_url_form_builds() {
+        for url in [
+            "smtp://127.0.0.1:2525",
+            "smtps://user@smtp.example.com",
+            "smtp://smtp.example.com?tls=required",
+        ] {
+            assert!(
+                SmtpEmail::new(
+                    &settings(url),
+                    Some(Secret::new("pw")),
+                    SmtpEmail::DEFAULT_TIMEOUT
+                )
+                .is_ok(),
+                "{url}"
+            );
         }
     }
 
     #[test]
     fn the_url_user_is_percent_decoded() {
-        assert_eq!(percent_decode("alerts%40meoktong.example"), "alerts@meoktong.example");
+        assert_eq!(
+            percent_decode("alerts%40meoktong.example"),
+            "alerts@meoktong.example"
+        );
         assert_eq!(percent_decode("a+b"), "a+b");
     }
 
-    #[test]
-    fn bad_settings_are_refused() {
-        assert!(SmtpEmail::new(&settings("ftp://host"), None, SmtpEmail::DEFAULT_TIMEOUT).is_err_and(|e| e.is_permanent()));
+    #[tokio::test]
+    async fn bad_settings_are_refused() {
+        assert!(
+            SmtpEmail::new(&settings("ftp://host"), None, SmtpEmail::DEFAULT_TIMEOUT)
+                .is_err_and(|e| e.is_permanent())
+        );
         let mut s = settings("smtp://127.0.0.1:2525");
         s.from = "not an address".into();
         assert!(SmtpEmail::new(&s, None, SmtpEmail::DEFAULT_TIMEOUT).is_err());
     }
 
-    #[test]
-    fn a_bad_recipient_is_permanent_and_masked() {
-        let smtp = SmtpEmail::new(&settings("smtp://127.0.0.1:2525"), None, SmtpEmail::DEFAULT_TIMEOUT).expect("valid");
-        let msg = EmailMessage { to: "kim@@example.com".into(), subject: "s".into(), text: "t".into(), html: None };
+    #[tokio::test]
+    async fn a_bad_recipient_is_permanent_and_masked() {
+        let smtp = SmtpEmail::new(
+            &settings("smtp://127.0.0.1:2525"),
+            None,
+            SmtpEmail::DEFAULT_TIMEOUT,
+        )
+        .expect("valid");
+        let msg = EmailMessage {
+            to: "kim@@example.com".into(),
+            subject: "s".into(),
+            text: "t".into(),
+            html: None,
+        };
         let e = smtp.build(&msg).expect_err("bad address");
         assert!(e.is_permanent());
         assert!(!e.message().contains("kim@@"), "{}", e.message());
     }
 
-    #[test]
-    fn html_makes_a_multipart_alternative() {
-        let smtp = SmtpEmail::new(&settings("smtp://127.0.0.1:2525"), None, SmtpEmail::DEFAULT_TIMEOUT).expect("valid");
+    #[tokio::test]
+    async fn html_makes_a_multipart_alternative() {
+        let smtp = SmtpEmail::new(
+            &settings("smtp://127.0.0.1:2525"),
+            None,
+            SmtpEmail::DEFAULT_TIMEOUT,
+        )
+        .expect("valid");
         let msg = EmailMessage {
             to: "kim@example.com".into(),
             subject: "[장애] 카카오톡".into(),
             text: "본문".into(),
             html: Some("<p>본문</p>".into()),
         };
-        let raw = String::from_utf8(smtp.build(&msg).expect("builds").formatted()).expect("ascii headers");
+        let raw = String::from_utf8(smtp.build(&msg).expect("builds").formatted())
+            .expect("ascii headers");
         assert!(raw.contains("multipart/alternative"), "{raw}");
-        assert!(raw.contains("Subject: =?utf-8?b?"), "subject is RFC 2047 encoded: {raw}");
+        assert!(
+            raw.contains("Subject: =?utf-8?b?"),
+            "subject is RFC 2047 encoded: {raw}"
+        );
     }
 }

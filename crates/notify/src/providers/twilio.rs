@@ -53,15 +53,24 @@ impl TwilioSms {
     /// sender or token. `from` may be a phone number or a Messaging Service sid (`MG…`).
     /// A zero `validity` leaves `ValidityPeriod` out (Twilio's default, 10 hours); longer
     /// than 10 hours is capped to Twilio's maximum.
-    pub fn new(settings: &SmsProviderSettings, auth_token: Secret, http: reqwest::Client) -> Result<Self, ProviderError> {
-        let config_error = |what: &str| ProviderError::permanent(None, format!("twilio provider misconfigured: {what}"));
-        let base = url::Url::parse(&settings.base_url).map_err(|e| config_error(&format!("base_url: {e}")))?;
+    pub fn new(
+        settings: &SmsProviderSettings,
+        auth_token: Secret,
+        http: reqwest::Client,
+    ) -> Result<Self, ProviderError> {
+        let config_error = |what: &str| {
+            ProviderError::permanent(None, format!("twilio provider misconfigured: {what}"))
+        };
+        let base = url::Url::parse(&settings.base_url)
+            .map_err(|e| config_error(&format!("base_url: {e}")))?;
         if !matches!(base.scheme(), "http" | "https") {
             return Err(config_error("base_url must be http(s)"));
         }
         let sid = settings.account_sid.trim();
         if sid.is_empty() || !sid.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(config_error("account_sid must be non-empty and alphanumeric"));
+            return Err(config_error(
+                "account_sid must be non-empty and alphanumeric",
+            ));
         }
         if settings.from.trim().is_empty() {
             return Err(config_error("from is empty"));
@@ -76,10 +85,14 @@ impl TwilioSms {
             ("From", from)
         };
         let validity = settings.validity.as_secs();
-        let validity_secs = (!settings.validity.is_zero()).then(|| validity.clamp(1, MAX_VALIDITY_SECS));
+        let validity_secs =
+            (!settings.validity.is_zero()).then(|| validity.clamp(1, MAX_VALIDITY_SECS));
         Ok(TwilioSms {
             http,
-            messages_url: format!("{}/2010-04-01/Accounts/{sid}/Messages.json", settings.base_url.trim_end_matches('/')),
+            messages_url: format!(
+                "{}/2010-04-01/Accounts/{sid}/Messages.json",
+                settings.base_url.trim_end_matches('/')
+            ),
             account_sid: sid.to_string(),
             auth_token,
             sender,
@@ -97,7 +110,11 @@ impl TwilioSms {
     /// The form Twilio receives: To, From (or MessagingServiceSid), Body, and when set
     /// StatusCallback and ValidityPeriod.
     fn form(&self, req: &SmsRequest) -> Vec<(&'static str, String)> {
-        let mut form = vec![("To", req.to.clone()), (self.sender.0, self.sender.1.clone()), ("Body", req.body.clone())];
+        let mut form = vec![
+            ("To", req.to.clone()),
+            (self.sender.0, self.sender.1.clone()),
+            ("Body", req.body.clone()),
+        ];
         if let Some(callback) = &req.status_callback {
             form.push(("StatusCallback", callback.clone()));
         }
@@ -124,11 +141,19 @@ impl TwilioSms {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = response.text().await.map_err(|e| classify_transport_error("twilio", &e))?;
+        let body = response
+            .text()
+            .await
+            .map_err(|e| classify_transport_error("twilio", &e))?;
         if (200..300).contains(&status) {
             parse_accepted(status, &body)
         } else {
-            Err(classify_failure(status, retry_after.as_deref(), &body, std::time::SystemTime::now()))
+            Err(classify_failure(
+                status,
+                retry_after.as_deref(),
+                &body,
+                std::time::SystemTime::now(),
+            ))
         }
     }
 }
@@ -140,7 +165,8 @@ impl SmsProvider for TwilioSms {
     }
 
     async fn send(&self, req: &SmsRequest) -> Result<SmsAccepted, ProviderError> {
-        let span = tracing::info_span!("sms.send", provider = "twilio", sms.to = %mask_phone(&req.to));
+        let span =
+            tracing::info_span!("sms.send", provider = "twilio", sms.to = %mask_phone(&req.to));
         async {
             let result = self.send_inner(req).await;
             match &result {
@@ -170,13 +196,21 @@ mod tests {
     }
 
     fn request() -> SmsRequest {
-        SmsRequest { to: "+821012345678".into(), body: "안녕".into(), status_callback: Some("https://x/hooks".into()) }
+        SmsRequest {
+            to: "+821012345678".into(),
+            body: "안녕".into(),
+            status_callback: Some("https://x/hooks".into()),
+        }
     }
 
     #[test]
     fn the_form_carries_every_field_and_the_url_has_no_double_slash() {
-        let sms = TwilioSms::new(&settings(), Secret::new("t"), reqwest::Client::new()).expect("valid settings");
-        assert_eq!(sms.messages_url, "http://127.0.0.1:9/2010-04-01/Accounts/AC0123/Messages.json");
+        let sms = TwilioSms::new(&settings(), Secret::new("t"), reqwest::Client::new())
+            .expect("valid settings");
+        assert_eq!(
+            sms.messages_url,
+            "http://127.0.0.1:9/2010-04-01/Accounts/AC0123/Messages.json"
+        );
         let form = sms.form(&request());
         assert_eq!(
             form,
@@ -201,7 +235,11 @@ mod tests {
         assert_eq!(sms.validity_secs, Some(1));
         s.validity = Duration::ZERO;
         let sms = TwilioSms::new(&s, Secret::new("t"), reqwest::Client::new()).expect("valid");
-        assert!(!sms.form(&request()).iter().any(|(k, _)| *k == "ValidityPeriod"));
+        assert!(
+            !sms.form(&request())
+                .iter()
+                .any(|(k, _)| *k == "ValidityPeriod")
+        );
     }
 
     #[test]
@@ -226,7 +264,12 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_token() {
-        let sms = TwilioSms::new(&settings(), Secret::new("super-secret"), reqwest::Client::new()).expect("valid");
+        let sms = TwilioSms::new(
+            &settings(),
+            Secret::new("super-secret"),
+            reqwest::Client::new(),
+        )
+        .expect("valid");
         assert!(!format!("{sms:?}").contains("super-secret"));
     }
 }

@@ -48,10 +48,15 @@ struct MessageResource {
 /// Reads a 2xx answer to Messages create.
 pub(crate) fn parse_accepted(http_status: u16, body: &str) -> Result<SmsAccepted, ProviderError> {
     match serde_json::from_str::<MessageResource>(body) {
-        Ok(m) if !m.sid.is_empty() => Ok(SmsAccepted { provider_message_id: m.sid, status: m.status }),
+        Ok(m) if !m.sid.is_empty() => Ok(SmsAccepted {
+            provider_message_id: m.sid,
+            status: m.status,
+        }),
         _ => Err(ProviderError::permanent(
             None,
-            format!("twilio answered HTTP {http_status} without a message sid; not retried to avoid a duplicate SMS"),
+            format!(
+                "twilio answered HTTP {http_status} without a message sid; not retried to avoid a duplicate SMS"
+            ),
         )),
     }
 }
@@ -67,7 +72,10 @@ pub(crate) fn classify_failure(
     let twilio_code = parsed.as_ref().and_then(|p| p.code);
     let mut message = match parsed.as_ref().and_then(|p| p.message.as_deref()) {
         Some(m) => format!("HTTP {http_status}: {}", mask_text(m)),
-        None => format!("HTTP {http_status}: {}", mask_text(&truncate(body.trim(), MAX_BODY_IN_MESSAGE))),
+        None => format!(
+            "HTTP {http_status}: {}",
+            mask_text(&truncate(body.trim(), MAX_BODY_IN_MESSAGE))
+        ),
     };
     if let Some(info) = parsed.as_ref().and_then(|p| p.more_info.as_deref()) {
         message.push_str(&format!(" ({info})"));
@@ -163,10 +171,16 @@ mod tests {
 
     #[test]
     fn the_phone_number_in_twilios_message_is_masked() {
-        let body = twilio_error(21211, 400, "The 'To' number +821012345678 is not a valid phone number.");
+        let body = twilio_error(
+            21211,
+            400,
+            "The 'To' number +821012345678 is not a valid phone number.",
+        );
         let e = classify(400, &body);
         assert!(!e.message().contains("+821012345678"), "{}", e.message());
-        assert!(e.message().contains("5678") && e.message().contains("twilio.com/docs/errors/21211"));
+        assert!(
+            e.message().contains("5678") && e.message().contains("twilio.com/docs/errors/21211")
+        );
     }
 
     #[test]
@@ -194,7 +208,10 @@ mod tests {
         assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
         let e = classify_failure(503, Some("Sun, 06 Nov 1994 08:50:07 GMT"), "", now);
         assert_eq!(e.retry_after(), Some(Duration::from_secs(30)));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("999999", now), Some(MAX_RETRY_AFTER));
         assert_eq!(parse_retry_after("soon", now), None);
     }
@@ -208,8 +225,15 @@ mod tests {
 
     #[test]
     fn accepted_needs_a_sid() {
-        let ok = parse_accepted(201, r#"{"sid":"SM0123","status":"queued","to":"+8210"}"#).expect("accepted");
-        assert_eq!(ok, SmsAccepted { provider_message_id: "SM0123".into(), status: "queued".into() });
+        let ok = parse_accepted(201, r#"{"sid":"SM0123","status":"queued","to":"+8210"}"#)
+            .expect("accepted");
+        assert_eq!(
+            ok,
+            SmsAccepted {
+                provider_message_id: "SM0123".into(),
+                status: "queued".into()
+            }
+        );
         assert!(parse_accepted(201, "not json").is_err_and(|e| e.is_permanent()));
         assert!(parse_accepted(201, r#"{"sid":"","status":"queued"}"#).is_err());
     }

@@ -31,12 +31,20 @@ fn mac(secret: &[u8], timestamp: &str, body: &[u8]) -> HmacSha256 {
 
 /// The `X-Meoktong-Signature` value for `body` sent at `timestamp` (Unix seconds).
 pub fn webhook_signature(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
-    format!("sha256={}", hex::encode(mac(secret, timestamp, body).finalize().into_bytes()))
+    format!(
+        "sha256={}",
+        hex::encode(mac(secret, timestamp, body).finalize().into_bytes())
+    )
 }
 
 /// Checks `X-Meoktong-Signature` in constant time. Freshness is a separate check
 /// ([`webhook_timestamp_is_fresh`]) because only the receiver knows its tolerance.
-pub fn verify_webhook_signature(secret: &[u8], timestamp: &str, body: &[u8], header_value: &str) -> bool {
+pub fn verify_webhook_signature(
+    secret: &[u8],
+    timestamp: &str,
+    body: &[u8],
+    header_value: &str,
+) -> bool {
     let Some(hex_part) = header_value.trim().strip_prefix("sha256=") else {
         return false;
     };
@@ -67,7 +75,10 @@ impl WebhookSender {
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 
     pub fn new(http: reqwest::Client) -> Self {
-        WebhookSender { http, timeout: Self::DEFAULT_TIMEOUT }
+        WebhookSender {
+            http,
+            timeout: Self::DEFAULT_TIMEOUT,
+        }
     }
 
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
@@ -76,11 +87,24 @@ impl WebhookSender {
     }
 
     /// Posts `payload` to `url`, signed with `secret` at the current time.
-    pub async fn send(&self, url: &str, secret: &[u8], payload: &serde_json::Value) -> Result<(), ProviderError> {
-        let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs().to_string();
+    pub async fn send(
+        &self,
+        url: &str,
+        secret: &[u8],
+        payload: &serde_json::Value,
+    ) -> Result<(), ProviderError> {
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs()
+            .to_string();
         // The signature covers these exact bytes, so serialise once.
-        let body = serde_json::to_vec(payload).map_err(|e| ProviderError::permanent(None, format!("payload: {e}")))?;
-        let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+        let body = serde_json::to_vec(payload)
+            .map_err(|e| ProviderError::permanent(None, format!("payload: {e}")))?;
+        let host = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
         let span = tracing::info_span!("webhook.send", webhook.host = %host);
         async {
             let response = self
@@ -88,14 +112,21 @@ impl WebhookSender {
                 .post(url)
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .header(TIMESTAMP_HEADER, &timestamp)
-                .header(SIGNATURE_HEADER, webhook_signature(secret, &timestamp, &body))
+                .header(
+                    SIGNATURE_HEADER,
+                    webhook_signature(secret, &timestamp, &body),
+                )
                 .body(body)
                 .timeout(self.timeout)
                 .send()
                 .await
                 .map_err(|e| classify_transport_error("webhook", &e))?;
-            let retry_after = response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok());
-            let result = classify_webhook_status(response.status().as_u16(), retry_after, SystemTime::now());
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok());
+            let result =
+                classify_webhook_status(response.status().as_u16(), retry_after, SystemTime::now());
             if let Err(e) = &result {
                 tracing::warn!(error = %e, "webhook receiver did not accept the alert");
             }
@@ -108,13 +139,19 @@ impl WebhookSender {
 
 /// 2xx ok; 408, 429 and 5xx transient (honouring `Retry-After`); any other status permanent
 /// (the receiver refuses this request as it is, or redirects where we will not follow).
-pub(crate) fn classify_webhook_status(status: u16, retry_after: Option<&str>, now: SystemTime) -> Result<(), ProviderError> {
+pub(crate) fn classify_webhook_status(
+    status: u16,
+    retry_after: Option<&str>,
+    now: SystemTime,
+) -> Result<(), ProviderError> {
     let message = format!("webhook answered HTTP {status}");
     match status {
         200..=299 => Ok(()),
-        408 | 429 | 500..=599 => {
-            Err(ProviderError::transient(None, message, retry_after.and_then(|v| parse_retry_after(v, now))))
-        }
+        408 | 429 | 500..=599 => Err(ProviderError::transient(
+            None,
+            message,
+            retry_after.and_then(|v| parse_retry_after(v, now)),
+        )),
         _ => Err(ProviderError::permanent(None, message)),
     }
 }
@@ -129,12 +166,42 @@ mod tests {
         // print(hmac.new(b'secret', b'1700000000.{\"a\":1}', hashlib.sha256).hexdigest())"
         let sig = webhook_signature(b"secret", "1700000000", br#"{"a":1}"#);
         assert_eq!(sig, format!("sha256={}", EXPECTED_HEX));
-        assert!(verify_webhook_signature(b"secret", "1700000000", br#"{"a":1}"#, &sig));
-        assert!(!verify_webhook_signature(b"other", "1700000000", br#"{"a":1}"#, &sig));
-        assert!(!verify_webhook_signature(b"secret", "1700000001", br#"{"a":1}"#, &sig));
-        assert!(!verify_webhook_signature(b"secret", "1700000000", br#"{"a":2}"#, &sig));
-        assert!(!verify_webhook_signature(b"secret", "1700000000", br#"{"a":1}"#, EXPECTED_HEX));
-        assert!(!verify_webhook_signature(b"secret", "1700000000", br#"{"a":1}"#, "sha256=zz"));
+        assert!(verify_webhook_signature(
+            b"secret",
+            "1700000000",
+            br#"{"a":1}"#,
+            &sig
+        ));
+        assert!(!verify_webhook_signature(
+            b"other",
+            "1700000000",
+            br#"{"a":1}"#,
+            &sig
+        ));
+        assert!(!verify_webhook_signature(
+            b"secret",
+            "1700000001",
+            br#"{"a":1}"#,
+            &sig
+        ));
+        assert!(!verify_webhook_signature(
+            b"secret",
+            "1700000000",
+            br#"{"a":2}"#,
+            &sig
+        ));
+        assert!(!verify_webhook_signature(
+            b"secret",
+            "1700000000",
+            br#"{"a":1}"#,
+            EXPECTED_HEX
+        ));
+        assert!(!verify_webhook_signature(
+            b"secret",
+            "1700000000",
+            br#"{"a":1}"#,
+            "sha256=zz"
+        ));
     }
 
     const EXPECTED_HEX: &str = "49f24e537407743fa4a0242bb63b94b9a47ee99cbbe071ccd8a22550ae411686";
@@ -155,10 +222,16 @@ mod tests {
         let now = SystemTime::now();
         assert!(classify_webhook_status(204, None, now).is_ok());
         for s in [400, 401, 403, 404, 410, 301] {
-            assert!(classify_webhook_status(s, None, now).is_err_and(|e| e.is_permanent()), "{s}");
+            assert!(
+                classify_webhook_status(s, None, now).is_err_and(|e| e.is_permanent()),
+                "{s}"
+            );
         }
         for s in [408, 429, 500, 502, 503] {
-            assert!(classify_webhook_status(s, None, now).is_err_and(|e| !e.is_permanent()), "{s}");
+            assert!(
+                classify_webhook_status(s, None, now).is_err_and(|e| !e.is_permanent()),
+                "{s}"
+            );
         }
         let e = classify_webhook_status(429, Some("12"), now).expect_err("429");
         assert_eq!(e.retry_after(), Some(Duration::from_secs(12)));

@@ -1,2 +1,3 @@
 //! Authentication primitives shared by the web layer and the CLI.
 pub mod password;
+pub mod session;

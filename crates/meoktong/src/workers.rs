@@ -1,0 +1,184 @@
+//! The background workers of one process, each a loop around one testable step:
+//! probes (schedule → probe → detect), the planner (incidents → notices), the dispatcher
+//! (outbox → providers), the hub's timers (fallback and escalation) and the outbox gauges.
+use anyhow::Context;
+use meoktong_config::{Settings, SmsProviderKind};
+use meoktong_engine::clock::{Clock, SystemClock};
+use meoktong_engine::runner::ProbeLoop;
+use meoktong_notify::dispatcher::{Dispatcher, DispatcherConfig, SmsRoute};
+use meoktong_notify::planner::{Planner, PlannerConfig};
+use meoktong_notify::timers::Timers;
+use meoktong_notify::{DevOutbox, EmailProvider, LogEmail, LogSms, SmtpEmail, SmsProvider, TwilioSms};
+use meoktong_storage::{Db, dev_outbox, now_ms, outbox};
+use meoktong_web::AppState;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// The `log` providers write to the dev outbox table.
+struct DbDevOutbox(Db);
+
+#[async_trait::async_trait]
+impl DevOutbox for DbDevOutbox {
+    async fn record(&self, channel: &str, recipient: &str, subject: Option<&str>, body: &str) -> Result<(), String> {
+        dev_outbox::record(&self.0, channel, recipient, subject, body).await.map_err(|e| e.to_string())
+    }
+}
+
+/// This process's name in slot claims and outbox claims.
+pub fn holder_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
+    format!("{host}-{}-{}", std::process::id(), &meoktong_notify::text::new_token()[..6])
+}
+
+pub struct Providers {
+    pub sms: Vec<SmsRoute>,
+    pub sms_platform: Option<String>,
+    pub email: Option<Arc<dyn EmailProvider>>,
+}
+
+/// SMS providers in order and the email provider, from the settings. In dev mode without
+/// `[email]`, email goes to the dev outbox too.
+pub fn providers(settings: &Settings, db: &Db, dev_mode: bool) -> anyhow::Result<Providers> {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?;
+    let dev: Arc<dyn DevOutbox> = Arc::new(DbDevOutbox(db.clone()));
+    let mut sms = Vec::new();
+    for (i, s) in settings.sms.iter().enumerate() {
+        let provider: Arc<dyn SmsProvider> = match s.provider {
+            SmsProviderKind::Twilio => {
+                let token = s.auth_token().with_context(|| format!("sms[{i}]"))?;
+                Arc::new(TwilioSms::new(s, token, http.clone()).map_err(|e| anyhow::anyhow!("sms[{i}]: {}", e.message()))?)
+            }
+            SmsProviderKind::Log => Arc::new(LogSms::new(dev.clone())),
+        };
+        sms.push(SmsRoute::new(provider, s.rate_per_second));
+    }
+    let sms_platform = settings.sms.first().filter(|s| s.provider == SmsProviderKind::Twilio).map(|_| "twilio".to_string());
+    let email: Option<Arc<dyn EmailProvider>> = match &settings.email {
+        Some(e) => Some(Arc::new(SmtpEmail::from_settings(e).map_err(|e| anyhow::anyhow!("[email]: {}", e.message()))?)),
+        None if dev_mode => Some(Arc::new(LogEmail::new(dev))),
+        None => None,
+    };
+    Ok(Providers { sms, sms_platform, email })
+}
+
+pub fn planner_config(settings: &Settings, providers: &Providers) -> PlannerConfig {
+    PlannerConfig {
+        group_window: settings.detection.group_window,
+        reopen_window: settings.detection.reopen_window,
+        ack_timeout: settings.notify.ack_timeout,
+        sms_queue_budget: settings.notify.sms_queue_budget,
+        alert_link_ttl: settings.notify.alert_link_ttl,
+        public_url: settings.server.public_url.clone(),
+        default_locale: settings.notify.default_locale.clone(),
+        time_zone: chrono_tz::Tz::from_str(&settings.notify.time_zone).unwrap_or(chrono_tz::Asia::Seoul),
+        platform_domains: settings.channels.platform_domains.clone(),
+        sms_rate_per_second: settings.sms.first().map(|s| s.rate_per_second).unwrap_or(0),
+        sms_validity: settings.sms.first().map(|s| s.validity).unwrap_or(Duration::from_secs(900)),
+        email_enabled: providers.email.is_some(),
+        sms_platform: providers.sms_platform.clone(),
+    }
+}
+
+/// Starts every worker; each returns soon after `stop` is cancelled.
+pub async fn spawn_all(state: &AppState, stop: CancellationToken) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let settings = state.settings.clone();
+    let holder = holder_name();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let mut handles = Vec::new();
+    let incident_changed = if settings.probe.enabled {
+        let probe_loop = ProbeLoop::build(state.db.clone(), state.metrics.clone(), &settings, clock.clone(), holder.clone()).await?;
+        let n = probe_loop.incident_changed();
+        handles.push(tokio::spawn(probe_loop.run_until_stopped(stop.clone())));
+        n
+    } else {
+        Arc::new(Notify::new())
+    };
+    let p = providers(&settings, &state.db, state.dev_mode)?;
+    let planner = Arc::new(Planner::new(state.db.clone(), state.crypto.clone(), planner_config(&settings, &p)));
+    let outbox_changed = state.outbox_changed.clone();
+    handles.push(tokio::spawn(plan_loop(planner.clone(), incident_changed, outbox_changed.clone(), stop.clone())));
+    let dispatcher = Dispatcher::new(
+        state.db.clone(),
+        state.crypto.clone(),
+        state.metrics.clone(),
+        p.sms,
+        p.email,
+        DispatcherConfig {
+            holder,
+            concurrency: settings.notify.dispatch_concurrency,
+            status_callback: Some(format!("{}/hooks/twilio/status", settings.server.public_url.trim_end_matches('/'))),
+            failover_after: settings.notify.failover_after,
+            ..DispatcherConfig::default()
+        },
+    );
+    handles.push(tokio::spawn(dispatch_loop(dispatcher, outbox_changed.clone(), stop.clone())));
+    let timers = Timers::new(
+        state.db.clone(),
+        state.crypto.clone(),
+        planner,
+        settings.notify.sms_delivery_timeout,
+        settings.notify.sms_queue_budget,
+        settings.notify.ack_timeout,
+    );
+    handles.push(tokio::spawn(timer_loop(timers, state.clone(), outbox_changed, stop)));
+    Ok(handles)
+}
+
+async fn plan_loop(planner: Arc<Planner>, incident_changed: Arc<Notify>, outbox_changed: Arc<Notify>, stop: CancellationToken) {
+    loop {
+        match planner.plan_once(now_ms()).await {
+            Ok(stats) if stats.messages > 0 => outbox_changed.notify_waiters(),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "planning failed; will retry"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = incident_changed.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+        }
+    }
+}
+
+async fn dispatch_loop(dispatcher: Dispatcher, outbox_changed: Arc<Notify>, stop: CancellationToken) {
+    loop {
+        if stop.is_cancelled() {
+            return;
+        }
+        let handled = match dispatcher.run_once(now_ms()).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(error = %e, "dispatch failed; will retry");
+                0
+            }
+        };
+        if handled == 0 {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = outbox_changed.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+        }
+    }
+}
+
+async fn timer_loop(timers: Timers, state: AppState, outbox_changed: Arc<Notify>, stop: CancellationToken) {
+    loop {
+        let now = now_ms();
+        match timers.sweep_once(now).await {
+            Ok(s) if s.fallbacks + s.escalations > 0 => outbox_changed.notify_waiters(),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "timer sweep failed; will retry"),
+        }
+        if let Ok((depth, oldest_ms)) = outbox::depth(&state.db, now).await {
+            state.metrics.outbox_depth.set(depth);
+            state.metrics.outbox_oldest_age.set(oldest_ms / 1000);
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! The dispatcher: claims due outbox rows and sends them, never losing one.
+//!
+//! Claims expire (`lease`), so rows held by a process that died are taken over; a row the
+//! provider accepted is marked before anything else happens to it, so the only possible
+//! duplicate is a request in flight when the process died (at most `concurrency` of them).
+//! Transient failures retry with exponential backoff and jitter until the message's validity
+//! runs out; permanent ones send the contact's email at once. SMS providers are used in
+//! order: one that has failed transiently for `failover_after` hands new messages to the next
+//! and is tried again every 30 s.
+use crate::providers::{EmailMessage, EmailProvider, ProviderError, SmsProvider, SmsRequest};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use meoktong_metrics::Metrics;
+use meoktong_storage::entity::outbox as outbox_entity;
+use meoktong_storage::{Crypto, Db, StorageError, outbox};
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One SMS provider with its rate limit and health.
+pub struct SmsRoute {
+    pub provider: Arc<dyn SmsProvider>,
+    limiter: Option<DefaultDirectRateLimiter>,
+}
+
+impl SmsRoute {
+    /// `rate_per_second = 0` means unlimited.
+    pub fn new(provider: Arc<dyn SmsProvider>, rate_per_second: u32) -> SmsRoute {
+        let limiter =
+            NonZeroU32::new(rate_per_second).map(|r| RateLimiter::direct(Quota::per_second(r)));
+        SmsRoute { provider, limiter }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Health {
+    failing_since: Option<i64>,
+    last_try: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct DispatcherConfig {
+    /// This process's name in claims.
+    pub holder: String,
+    pub lease: Duration,
+    pub concurrency: usize,
+    /// `{public_url}/hooks/twilio/status`.
+    pub status_callback: Option<String>,
+    pub failover_after: Duration,
+    pub retry_first_every: Duration,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        DispatcherConfig {
+            holder: "meoktong".into(),
+            lease: Duration::from_secs(60),
+            concurrency: 32,
+            status_callback: None,
+            failover_after: Duration::from_secs(30),
+            retry_first_every: Duration::from_secs(30),
+        }
+    }
+}
+
+pub struct Dispatcher {
+    db: Db,
+    crypto: Arc<Crypto>,
+    metrics: Metrics,
+    sms: Vec<SmsRoute>,
+    health: Mutex<Vec<Health>>,
+    email: Option<Arc<dyn EmailProvider>>,
+    cfg: DispatcherConfig,
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Exponential backoff with jitter: `base × 2^(attempt-1)`, capped, ±20 %.
+pub fn backoff(attempt: i32, base: Duration, cap: Duration) -> Duration {
+    let exp = 2u32.saturating_pow(u32::try_from(attempt.max(1) - 1).unwrap_or(0).min(20));
+    let raw = base.saturating_mul(exp).min(cap);
+    let jitter = rand::random::<f64>() * 0.4 + 0.8;
+    raw.mul_f64(jitter)
+}
+
+impl Dispatcher {
+    pub fn new(
+        db: Db,
+        crypto: Arc<Crypto>,
+        metrics: Metrics,
+        sms: Vec<SmsRoute>,
+        email: Option<Arc<dyn EmailProvider>>,
+        cfg: DispatcherConfig,
+    ) -> Dispatcher {
+        let health = Mutex::new(vec![Health::default(); sms.len()]);
+        Dispatcher {
+            db,
+            crypto,
+            metrics,
+            sms,
+            health,
+            email,
+            cfg,
+        }
+    }
+
+    fn channels(&self) -> Vec<&'static str> {
+        let mut c = Vec::new();
+        if !self.sms.is_empty() {
+            c.push("sms");
+        }
+        if self.email.is_some() {
+            c.push("email");
+        }
+        c
+    }
+
+    /// Claims and sends one batch. Returns how many rows it handled.
+    pub async fn run_once(&self, now: i64) -> Result<usize, StorageError> {
+        let channels = self.channels();
+        if channels.is_empty() {
+            return Ok(0);
+        }
+        let rows = outbox::claim_due(
+            &self.db,
+            &self.cfg.holder,
+            now,
+            ms(self.cfg.lease),
+            self.cfg.concurrency as u64,
+            &channels,
+        )
+        .await?;
+        let n = rows.len();
+        let results = futures::future::join_all(rows.into_iter().map(|row| self.send(row))).await;
+        for r in results {
+            if let Err(e) = r {
+                tracing::error!(error = %e, "dispatch failed to record a result; the claim will expire and the row be retried");
+            }
+        }
+        Ok(n)
+    }
+
+    async fn send(&self, row: outbox_entity::Model) -> Result<(), StorageError> {
+        let recipient = self
+            .crypto
+            .decrypt(&row.recipient_enc)
+            .map_err(StorageError::Crypto)?;
+        match row.channel.as_str() {
+            "sms" => self.send_sms(row, recipient).await,
+            "email" => self.send_email(row, recipient).await,
+            other => {
+                outbox::mark_given_up(
+                    &self.db,
+                    row.id,
+                    "failed",
+                    &format!("no dispatcher for channel {other}"),
+                )
+                .await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// The provider to use now, by the failover rule.
+    fn choose(&self, now: i64) -> usize {
+        let Ok(mut health) = self.health.lock() else {
+            return 0;
+        };
+        let n = health.len();
+        for (i, h) in health.iter_mut().enumerate() {
+            let healthy = h
+                .failing_since
+                .is_none_or(|since| now - since < ms(self.cfg.failover_after));
+            if healthy || i == n - 1 {
+                return i;
+            }
+            if now - h.last_try >= ms(self.cfg.retry_first_every) {
+                h.last_try = now;
+                return i;
+            }
+        }
+        0
+    }
+
+    fn report_health(&self, index: usize, ok: bool, now: i64) {
+        if let Ok(mut health) = self.health.lock() {
+            if let Some(h) = health.get_mut(index) {
+                if ok {
+                    h.failing_since = None;
+                } else if h.failing_since.is_none() {
+                    h.failing_since = Some(now);
+                }
+                h.last_try = now;
+            }
+        }
+    }
+
+    async fn send_sms(&self, row: outbox_entity::Model, to: String) -> Result<(), StorageError> {
+        let now = meoktong_storage::now_ms();
+        let index = self.choose(now);
+        let Some(route) = self.sms.get(index) else {
+            return Ok(());
+        };
+        if let Some(l) = &route.limiter {
+            l.until_ready().await;
+        }
+        let req = SmsRequest {
+            to,
+            body: row.body.clone(),
+            status_callback: self.cfg.status_callback.clone(),
+        };
+        let result = route.provider.send(&req).await;
+        let now = meoktong_storage::now_ms();
+        let provider = route.provider.name().to_string();
+        match result {
+            Ok(accepted) => {
+                self.report_health(index, true, now);
+                outbox::mark_accepted(
+                    &self.db,
+                    row.id,
+                    index as i32,
+                    &accepted.provider_message_id,
+                    now,
+                )
+                .await?;
+                outbox::record_attempt(
+                    &self.db,
+                    row.id,
+                    &provider,
+                    "accepted",
+                    None,
+                    Some(&accepted.status),
+                    now,
+                )
+                .await?;
+                self.metrics
+                    .notifications
+                    .with_label_values(&["sms", "accepted"])
+                    .inc();
+                self.observe_time_to_notify(&row, now).await?;
+                if accepted.status == "delivered" {
+                    // The log provider "delivers" at once and never calls back.
+                    outbox::mark_delivered(&self.db, row.id, now).await?;
+                    outbox::cancel_waiting(&self.db, row.notice_id, row.contact_position).await?;
+                    self.metrics
+                        .notifications
+                        .with_label_values(&["sms", "delivered"])
+                        .inc();
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.report_health(index, e.is_permanent(), now);
+                self.failed(
+                    &row,
+                    &provider,
+                    e,
+                    now,
+                    Duration::from_secs(1),
+                    Duration::from_secs(60),
+                )
+                .await
+            }
+        }
+    }
+
+    async fn send_email(&self, row: outbox_entity::Model, to: String) -> Result<(), StorageError> {
+        let Some(email) = &self.email else {
+            return Ok(());
+        };
+        let msg = EmailMessage {
+            to,
+            subject: row.subject.clone().unwrap_or_default(),
+            text: row.body.clone(),
+            html: row.html.clone(),
+        };
+        let result = email.send(&msg).await;
+        let now = meoktong_storage::now_ms();
+        match result {
+            Ok(()) => {
+                outbox::mark_accepted(&self.db, row.id, 0, &format!("email-{}", row.id), now)
+                    .await?;
+                outbox::record_attempt(&self.db, row.id, "smtp", "accepted", None, None, now)
+                    .await?;
+                self.metrics
+                    .notifications
+                    .with_label_values(&["email", "accepted"])
+                    .inc();
+                self.observe_time_to_notify(&row, now).await?;
+                Ok(())
+            }
+            // Email backs off from 5 s doubling to 5 min, for up to an hour (its validity).
+            Err(e) => {
+                self.failed(
+                    &row,
+                    "smtp",
+                    e,
+                    now,
+                    Duration::from_secs(5),
+                    Duration::from_secs(300),
+                )
+                .await
+            }
+        }
+    }
+
+    async fn failed(
+        &self,
+        row: &outbox_entity::Model,
+        provider: &str,
+        e: ProviderError,
+        now: i64,
+        base: Duration,
+        cap: Duration,
+    ) -> Result<(), StorageError> {
+        let channel = row.channel.as_str();
+        outbox::record_attempt(
+            &self.db,
+            row.id,
+            provider,
+            if e.is_permanent() {
+                "permanent_error"
+            } else {
+                "transient_error"
+            },
+            e.code(),
+            Some(e.message()),
+            now,
+        )
+        .await?;
+        if e.is_permanent() {
+            tracing::warn!(outbox.id = row.id, channel, error.code = ?e.code(), error = %e.message(), "rejected for good");
+            outbox::mark_given_up(&self.db, row.id, "failed", e.message()).await?;
+            self.metrics
+                .notifications
+                .with_label_values(&[channel, "failed"])
+                .inc();
+            if channel == "sms" {
+                outbox::activate_fallback(&self.db, row.notice_id, row.contact_position, now)
+                    .await?;
+            }
+            return Ok(());
+        }
+        let wait = e
+            .retry_after()
+            .unwrap_or_else(|| backoff(row.attempts, base, cap));
+        let next = now + ms(wait);
+        if next > row.expires_at {
+            tracing::warn!(
+                outbox.id = row.id,
+                channel,
+                "gave up: validity ran out while the provider kept failing"
+            );
+            outbox::mark_given_up(&self.db, row.id, "expired", e.message()).await?;
+            self.metrics
+                .notifications
+                .with_label_values(&[channel, "failed"])
+                .inc();
+            if channel == "sms" {
+                outbox::activate_fallback(&self.db, row.notice_id, row.contact_position, now)
+                    .await?;
+            }
+            return Ok(());
+        }
+        tracing::info!(outbox.id = row.id, channel, retry_in_ms = ms(wait), error = %e.message(), "transient failure; will retry");
+        outbox::mark_retry(&self.db, row.id, next, e.message()).await?;
+        self.metrics
+            .notifications
+            .with_label_values(&[channel, "retried"])
+            .inc();
+        Ok(())
+    }
+
+    async fn observe_time_to_notify(
+        &self,
+        row: &outbox_entity::Model,
+        now: i64,
+    ) -> Result<(), StorageError> {
+        if let Some(n) = outbox::notice(&self.db, row.notice_id).await? {
+            if matches!(
+                n.kind.as_str(),
+                "down" | "followup" | "relapse" | "store_offline"
+            ) {
+                self.metrics
+                    .time_to_notify
+                    .observe(((now - n.since).max(0)) as f64 / 1000.0);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,141 @@
+//! The timers of the hub, as one sweep: SMS not delivered in time → email; SMS still queued
+//! past the queue budget → email too; no acknowledgement in time → the next contact.
+use crate::planner::Planner;
+use crate::text::Rendered;
+use meoktong_storage::{Crypto, Db, StorageError, contacts, outbox};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Timers {
+    db: Db,
+    crypto: Arc<Crypto>,
+    planner: Arc<Planner>,
+    pub sms_delivery_timeout: Duration,
+    pub sms_queue_budget: Duration,
+    pub ack_timeout: Duration,
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepStats {
+    pub fallbacks: u64,
+    pub escalations: u64,
+}
+
+impl Timers {
+    pub fn new(
+        db: Db,
+        crypto: Arc<Crypto>,
+        planner: Arc<Planner>,
+        sms_delivery_timeout: Duration,
+        sms_queue_budget: Duration,
+        ack_timeout: Duration,
+    ) -> Timers {
+        Timers {
+            db,
+            crypto,
+            planner,
+            sms_delivery_timeout,
+            sms_queue_budget,
+            ack_timeout,
+        }
+    }
+
+    pub async fn sweep_once(&self, now: i64) -> Result<SweepStats, StorageError> {
+        let mut stats = SweepStats::default();
+        for row in outbox::undelivered_sms(&self.db, now - ms(self.sms_delivery_timeout)).await? {
+            stats.fallbacks +=
+                outbox::activate_fallback(&self.db, row.notice_id, row.contact_position, now)
+                    .await?;
+            outbox::mark_fallback_done(&self.db, row.id, now).await?;
+            tracing::info!(
+                outbox.id = row.id,
+                "SMS not delivered in time; email fallback is due"
+            );
+        }
+        for row in outbox::stale_unsent_sms(&self.db, now - ms(self.sms_queue_budget)).await? {
+            stats.fallbacks +=
+                outbox::activate_fallback(&self.db, row.notice_id, row.contact_position, now)
+                    .await?;
+            outbox::mark_fallback_done(&self.db, row.id, now).await?;
+            tracing::info!(
+                outbox.id = row.id,
+                "SMS still queued past the queue budget; email goes out too"
+            );
+        }
+        for notice in outbox::due_escalations(&self.db, now).await? {
+            stats.escalations += u64::from(self.escalate(&notice, now).await?);
+        }
+        Ok(stats)
+    }
+
+    /// Sends the notice to the next contact with a usable channel, reusing its texts.
+    async fn escalate(
+        &self,
+        notice: &meoktong_storage::entity::notices::Model,
+        now: i64,
+    ) -> Result<bool, StorageError> {
+        let sent = outbox::messages_of_notice(&self.db, notice.id).await?;
+        let sms = sent.iter().find(|m| m.channel == "sms");
+        let email = sent.iter().find(|m| m.channel == "email");
+        let rendered = Rendered {
+            sms: sms.map(|m| m.body.clone()).unwrap_or_default(),
+            subject: email.and_then(|m| m.subject.clone()).unwrap_or_default(),
+            email_text: email
+                .map(|m| m.body.clone())
+                .unwrap_or_else(|| sms.map(|m| m.body.clone()).unwrap_or_default()),
+            email_html: email.and_then(|m| m.html.clone()).unwrap_or_default(),
+            priority: sent.first().map(|m| m.priority).unwrap_or(1),
+        };
+        let contacts = contacts::of_merchant(&self.db, &self.crypto, notice.merchant_id).await?;
+        let dep_ids: Vec<i64> = serde_json::from_str(&notice.dependency_ids).unwrap_or_default();
+        let deps = meoktong_storage::catalog::list_dependencies(&self.db).await?;
+        let failed: Vec<String> = deps
+            .iter()
+            .filter(|d| dep_ids.contains(&d.id))
+            .filter_map(|d| d.platform.clone())
+            .collect();
+        let mut queued = 0;
+        let (position, messages, skipped) = self.planner.messages_for_first_usable(
+            &contacts,
+            &failed,
+            &rendered,
+            &notice.dedupe_key,
+            notice.contact_position + 1,
+            &mut queued,
+            now,
+        );
+        for (pos, why) in skipped {
+            tracing::warn!(notice.id = notice.id, contact.position = pos, reason = %why, "contact skipped during escalation");
+        }
+        match position {
+            Some(p) => {
+                outbox::add_messages(&self.db, notice, &messages, now).await?;
+                outbox::escalate(
+                    &self.db,
+                    notice.id,
+                    Some(p),
+                    Some(now + ms(self.ack_timeout)),
+                )
+                .await?;
+                tracing::info!(
+                    notice.id = notice.id,
+                    contact.position = p,
+                    "not acknowledged in time; trying the next contact"
+                );
+                Ok(true)
+            }
+            None => {
+                outbox::escalate(&self.db, notice.id, None, None).await?;
+                tracing::warn!(
+                    notice.id = notice.id,
+                    "not acknowledged and no further contact"
+                );
+                Ok(false)
+            }
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! Built-in catalog of dependencies an operator enables by slug (`[catalog] enable`).
+//!
+//! Header values may hold `${VAR}` (the operator's keys). For presets, call
+//! [`expand_preset_env`] before running them (the config loader does this for file checks).
+//! The simulator ([`crate::simulator`]) serves every path used here, so
+//! `PresetBases::all(sim.base_url())` points the whole catalog at it.
+use base64::Engine;
+use meoktong_config::{CheckKind, CheckSettings, DependencySettings, Dialect, StepSettings};
+use meoktong_domain::Category;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Toss Payments' published documentation test secret key (public by design).
+pub const TOSS_DOCS_TEST_SECRET_KEY: &str = "test_gsk_docs_OaPz8L5KdmQXkzRz3y47BMw6";
+/// An order id no payment will ever have: looking it up must answer `NOT_FOUND_PAYMENT`.
+/// Fixed (not random per run) so the catalog stays the same across restarts.
+pub const TOSS_PROBE_ORDER_ID: &str = "meoktong-probe-no-such-order-7f3a9c";
+
+/// Where each preset's provider lives. `Default` is the real hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresetBases {
+    pub kakao_auth: String,
+    pub kakao_dapi: String,
+    pub kakaopay: String,
+    pub toss: String,
+    pub naver_nid: String,
+    /// The full URL of a public KakaoTalk channel page (not just a host).
+    pub kakao_talk_channel: String,
+    pub twilio_status: String,
+}
+
+impl Default for PresetBases {
+    fn default() -> Self {
+        PresetBases {
+            kakao_auth: "https://kauth.kakao.com".into(),
+            kakao_dapi: "https://dapi.kakao.com".into(),
+            kakaopay: "https://open-api.kakaopay.com".into(),
+            toss: "https://api.tosspayments.com".into(),
+            naver_nid: "https://nid.naver.com".into(),
+            kakao_talk_channel: "https://pf.kakao.com/_xxxx".into(),
+            twilio_status: "https://status.twilio.com".into(),
+        }
+    }
+}
+
+impl PresetBases {
+    /// Every provider at one base URL (the simulator's).
+    pub fn all(base: &str) -> Self {
+        let b = base.trim_end_matches('/').to_string();
+        PresetBases {
+            kakao_auth: b.clone(),
+            kakao_dapi: b.clone(),
+            kakaopay: b.clone(),
+            toss: b.clone(),
+            naver_nid: b.clone(),
+            kakao_talk_channel: format!("{b}/_meoktong"),
+            twilio_status: b,
+        }
+    }
+}
+
+/// A check with everything optional left empty.
+fn check(name: &str, kind: CheckKind, url: String) -> CheckSettings {
+    CheckSettings {
+        name: name.into(),
+        kind,
+        url: Some(url),
+        method: None,
+        headers: BTreeMap::new(),
+        body: None,
+        expect_status: Vec::new(),
+        expect_body_contains: None,
+        expect_json: BTreeMap::new(),
+        expect_json_exists: Vec::new(),
+        record_type: None,
+        expect_records: Vec::new(),
+        min_days_valid: None,
+        dialect: None,
+        steps: Vec::new(),
+        interval: None,
+        schedule: None,
+        timeout: None,
+        degraded_latency: None,
+    }
+}
+
+fn step(name: &str, url: String) -> StepSettings {
+    StepSettings {
+        name: name.into(),
+        url,
+        method: None,
+        headers: BTreeMap::new(),
+        body: None,
+        expect_status: vec![200],
+        expect_body_contains: None,
+        expect_json: BTreeMap::new(),
+        expect_json_exists: Vec::new(),
+        capture: BTreeMap::new(),
+    }
+}
+
+fn timing(mut c: CheckSettings, interval: u64, timeout_ms: u64, degraded_ms: u64) -> CheckSettings {
+    c.interval = Some(Duration::from_secs(interval));
+    c.timeout = Some(Duration::from_millis(timeout_ms));
+    c.degraded_latency = Some(Duration::from_millis(degraded_ms));
+    c
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+fn dep(
+    slug: &str,
+    name: &str,
+    name_en: &str,
+    category: Category,
+    platform: &str,
+    description: &str,
+    check: Vec<CheckSettings>,
+) -> DependencySettings {
+    DependencySettings {
+        slug: slug.into(),
+        name: name.into(),
+        name_en: Some(name_en.into()),
+        category,
+        platform: Some(platform.into()),
+        description: Some(description.into()),
+        check,
+    }
+}
+
+fn kakao_login(b: &PresetBases) -> DependencySettings {
+    let base = &b.kakao_auth;
+    let discovery_url = format!("{base}/.well-known/openid-configuration");
+    let mut discovery = check("oidc-discovery", CheckKind::Http, discovery_url.clone());
+    discovery.expect_status = vec![200];
+    discovery.dialect = Some(Dialect::Kakao);
+    for (key, value) in [
+        ("issuer", base.clone()),
+        ("authorization_endpoint", format!("{base}/oauth/authorize")),
+        ("token_endpoint", format!("{base}/oauth/token")),
+        ("jwks_uri", format!("{base}/.well-known/jwks.json")),
+    ] {
+        discovery
+            .expect_json
+            .insert(key.into(), Value::String(value));
+    }
+    let mut find = step("discovery", discovery_url);
+    find.capture.insert("jwks_uri".into(), "jwks_uri".into());
+    let mut keys = step("jwks", "${discovery.jwks_uri}".into());
+    keys.expect_json_exists = strings(&["keys", "keys[0].kid"]);
+    let mut jwks = check("jwks", CheckKind::Steps, String::new());
+    jwks.url = None;
+    jwks.dialect = Some(Dialect::Kakao);
+    jwks.steps = vec![find, keys];
+    dep(
+        "kakao-login",
+        "카카오 로그인",
+        "Kakao Login",
+        Category::Login,
+        "kakao",
+        "카카오 계정으로 로그인 (OIDC 설정과 서명 키)",
+        vec![
+            timing(discovery, 10, 3000, 1500),
+            timing(jwks, 30, 5000, 2500),
+        ],
+    )
+}
+
+fn kakao_map(b: &PresetBases) -> DependencySettings {
+    // query = 판교역로 235 (Kakao's Pangyo office)
+    let url = format!(
+        "{}/v2/local/search/address.json?query=%ED%8C%90%EA%B5%90%EC%97%AD%EB%A1%9C%20235",
+        b.kakao_dapi
+    );
+    let mut c = check("local-search-address", CheckKind::Http, url);
+    c.headers
+        .insert("Authorization".into(), "KakaoAK ${KAKAO_REST_KEY}".into());
+    c.expect_status = vec![200];
+    c.dialect = Some(Dialect::Kakao);
+    c.expect_json_exists = strings(&["meta", "documents"]);
+    dep(
+        "kakao-map",
+        "카카오맵",
+        "Kakao Map",
+        Category::Map,
+        "kakao",
+        "카카오맵 주소 검색 API (배달 거리 계산, 매장 위치)",
+        vec![timing(c, 30, 5000, 2000)],
+    )
+}
+
+fn kakaopay(b: &PresetBases) -> DependencySettings {
+    let mut c = check(
+        "payment-ready",
+        CheckKind::Http,
+        format!("{}/online/v1/payment/ready", b.kakaopay),
+    );
+    c.method = Some("POST".into());
+    c.headers.insert(
+        "Authorization".into(),
+        "SECRET_KEY ${KAKAOPAY_SECRET_KEY}".into(),
+    );
+    c.headers
+        .insert("Content-Type".into(), "application/json".into());
+    let body = json!({
+        "cid": "TC0ONETIME",
+        "partner_order_id": "meoktong-probe",
+        "partner_user_id": "meoktong",
+        "item_name": "meoktong health check",
+        "quantity": 1,
+        "total_amount": 100,
+        "tax_free_amount": 0,
+        "approval_url": "https://meoktong.example/probe/approve",
+        "cancel_url": "https://meoktong.example/probe/cancel",
+        "fail_url": "https://meoktong.example/probe/fail"
+    });
+    c.body = Some(body.to_string());
+    c.expect_status = vec![200];
+    c.dialect = Some(Dialect::Kakao);
+    c.expect_json_exists = strings(&["tid"]);
+    // Each call leaves an abandoned test payment: probe gently.
+    dep(
+        "kakaopay",
+        "카카오페이",
+        "KakaoPay",
+        Category::Payment,
+        "kakao",
+        "카카오페이 온라인 결제 준비 (테스트 가맹점 TC0ONETIME)",
+        vec![timing(c, 300, 5000, 2500)],
+    )
+}
+
+fn kakaotalk_channel(b: &PresetBases) -> DependencySettings {
+    let mut c = check(
+        "channel-page",
+        CheckKind::Http,
+        b.kakao_talk_channel.clone(),
+    );
+    c.expect_status = vec![200];
+    c.expect_body_contains = Some("kakao".into());
+    dep(
+        "kakaotalk-channel",
+        "카카오톡 채널",
+        "KakaoTalk Channel",
+        Category::Messenger,
+        "kakao",
+        "카카오톡 채널 (주문·상담 메시지가 들어오는 곳) 공개 페이지",
+        vec![timing(c, 30, 5000, 2500)],
+    )
+}
+
+fn naver_login(b: &PresetBases) -> DependencySettings {
+    let url = format!(
+        "{}/oauth2.0/authorize?response_type=code&client_id=meoktong-probe&redirect_uri=https%3A%2F%2Fmeoktong.example%2Fcallback&state=probe",
+        b.naver_nid
+    );
+    let mut c = check("authorize", CheckKind::Http, url);
+    c.expect_status = vec![200, 302];
+    dep(
+        "naver-login",
+        "네이버 로그인",
+        "Naver Login",
+        Category::Login,
+        "naver",
+        "네이버 아이디로 로그인 인증 화면",
+        vec![timing(c, 30, 5000, 2500)],
+    )
+}
+
+/// `Basic base64(key + ":")`, as Toss Payments authenticates.
+pub fn toss_basic_auth(secret_key: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{secret_key}:"))
+    )
+}
+
+fn toss_payments(b: &PresetBases) -> DependencySettings {
+    let mut c = check(
+        "order-lookup",
+        CheckKind::Http,
+        format!("{}/v1/payments/orders/{TOSS_PROBE_ORDER_ID}", b.toss),
+    );
+    c.headers.insert(
+        "Authorization".into(),
+        toss_basic_auth(TOSS_DOCS_TEST_SECRET_KEY),
+    );
+    c.expect_status = vec![404];
+    c.expect_json
+        .insert("code".into(), Value::String("NOT_FOUND_PAYMENT".into()));
+    c.dialect = Some(Dialect::Toss);
+    dep(
+        "toss-payments",
+        "토스페이먼츠",
+        "Toss Payments",
+        Category::Payment,
+        "toss",
+        "토스페이먼츠 결제 조회 API (문서용 테스트 키)",
+        vec![timing(c, 30, 5000, 2500)],
+    )
+}
+
+fn twilio(b: &PresetBases) -> DependencySettings {
+    let mut c = check(
+        "status-summary",
+        CheckKind::Http,
+        format!("{}/api/v2/summary.json", b.twilio_status),
+    );
+    c.expect_status = vec![200];
+    c.expect_json_exists = strings(&["status.indicator"]);
+    dep(
+        "twilio",
+        "트윌리오 (문자 발송)",
+        "Twilio (SMS)",
+        Category::Other,
+        "twilio",
+        "알림 문자를 보내는 Twilio의 공개 상태 페이지",
+        vec![timing(c, 60, 5000, 3000)],
+    )
+}
+
+/// The built-in presets: kakao-login, kakao-map, kakaopay, kakaotalk-channel, naver-login,
+/// toss-payments, twilio.
+pub fn catalog(bases: &PresetBases) -> Vec<DependencySettings> {
+    vec![
+        kakao_login(bases),
+        kakao_map(bases),
+        kakaopay(bases),
+        kakaotalk_channel(bases),
+        naver_login(bases),
+        toss_payments(bases),
+        twilio(bases),
+    ]
+}
+
+/// Expands `${VAR}` in the header values and bodies of a preset's checks and steps from the
+/// environment; a missing variable is an error naming it (`KAKAO_REST_KEY`, ...).
+pub fn expand_preset_env(dep: &DependencySettings) -> Result<DependencySettings, String> {
+    let mut out = dep.clone();
+    let file = "built-in catalog";
+    for c in &mut out.check {
+        let key = format!("catalog.{}.check.{}", dep.slug, c.name);
+        let expand = |v: &mut String| -> Result<(), String> {
+            *v = meoktong_config::expand_env(v, &key, file).map_err(|e| e.to_string())?;
+            Ok(())
+        };
+        c.headers.values_mut().try_for_each(expand)?;
+        c.body.iter_mut().try_for_each(expand)?;
+        for s in &mut c.steps {
+            s.headers.values_mut().try_for_each(expand)?;
+            s.body.iter_mut().try_for_each(expand)?;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[path = "presets_tests.rs"]
+mod tests;

@@ -1,0 +1,108 @@
+use super::*;
+
+#[test]
+fn every_preset_is_a_valid_check() {
+    let deps = catalog(&PresetBases::default());
+    let slugs: Vec<&str> = deps.iter().map(|d| d.slug.as_str()).collect();
+    assert_eq!(
+        slugs,
+        [
+            "kakao-login",
+            "kakao-map",
+            "kakaopay",
+            "kakaotalk-channel",
+            "naver-login",
+            "toss-payments",
+            "twilio"
+        ]
+    );
+    for d in &deps {
+        assert!(
+            d.name_en.is_some() && d.description.is_some() && d.platform.is_some(),
+            "{}",
+            d.slug
+        );
+        assert!(!d.check.is_empty(), "{}", d.slug);
+        for c in &d.check {
+            let key = format!("{}.{}", d.slug, c.name);
+            meoktong_config::validate_check(c, &key, "test")
+                .unwrap_or_else(|e| panic!("{key}: {e}"));
+            let interval = c.interval.map(|i| i.as_secs());
+            assert!(matches!(interval, Some(10..=300)), "{key}: {interval:?}");
+        }
+    }
+}
+
+#[test]
+fn catalog_round_trips_through_toml() {
+    // The operator may copy a preset into meoktong.toml: it must serialize as valid config.
+    for d in catalog(&PresetBases::default()) {
+        let text = toml::to_string(&d).unwrap_or_else(|e| panic!("{}: {e}", d.slug));
+        let back: DependencySettings =
+            toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}\n{text}", d.slug));
+        assert_eq!(back, d);
+    }
+}
+
+#[test]
+fn toss_uses_the_docs_test_key() {
+    assert_eq!(toss_basic_auth("test_sk:"), "Basic dGVzdF9zazo6");
+    let deps = catalog(&PresetBases::default());
+    let toss = deps
+        .iter()
+        .find(|d| d.slug == "toss-payments")
+        .map(|d| &d.check[0]);
+    let auth = toss
+        .and_then(|c| c.headers.get("Authorization"))
+        .cloned()
+        .unwrap_or_default();
+    let encoded = auth.trim_start_matches("Basic ");
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap_or_default();
+    assert_eq!(
+        decoded,
+        format!("{TOSS_DOCS_TEST_SECRET_KEY}:").into_bytes()
+    );
+    assert_eq!(toss.map(|c| c.expect_status.clone()), Some(vec![404]));
+}
+
+#[test]
+fn bases_all_points_everything_at_one_server() {
+    let b = PresetBases::all("http://127.0.0.1:9999/");
+    for d in catalog(&b) {
+        for c in &d.check {
+            let urls = c.url.iter().chain(c.steps.iter().map(|s| &s.url));
+            for u in urls {
+                assert!(
+                    u.starts_with("http://127.0.0.1:9999/") || u.starts_with("${"),
+                    "{}: {u}",
+                    d.slug
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn expanding_env_names_the_missing_variable() {
+    let deps = catalog(&PresetBases::default());
+    let map = deps.iter().find(|d| d.slug == "kakao-map").cloned();
+    let Some(map) = map else {
+        panic!("kakao-map preset")
+    };
+    // The variable name is unique to this test so no other test sets it.
+    let mut renamed = map.clone();
+    renamed.check[0].headers.insert(
+        "Authorization".into(),
+        "KakaoAK ${MEOKTONG_TEST_UNSET_KEY_7F3A}".into(),
+    );
+    let err = expand_preset_env(&renamed).err().unwrap_or_default();
+    assert!(err.contains("MEOKTONG_TEST_UNSET_KEY_7F3A"), "{err}");
+    // Presets without variables expand to themselves.
+    let toss = deps.iter().find(|d| d.slug == "toss-payments").cloned();
+    let Some(toss) = toss else {
+        panic!("toss preset")
+    };
+    assert_eq!(expand_preset_env(&toss), Ok(toss.clone()));
+}
