@@ -223,10 +223,8 @@ pub fn validate_check(check: &CheckSettings, key: &str, file: &str) -> Result<()
         }
         _ => {}
     }
-    if let Some(t) = check.timeout {
-        if t.is_zero() {
-            return Err(invalid(file, format!("{key}.timeout"), "must be more than 0"));
-        }
+    if check.timeout.is_some_and(|t| t.is_zero()) {
+        return Err(invalid(file, format!("{key}.timeout"), "must be more than 0"));
     }
     let needs_url = !matches!(check.kind, CheckKind::Steps);
     if needs_url && check.url.as_deref().is_none_or(str::is_empty) {

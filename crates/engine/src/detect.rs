@@ -127,7 +127,7 @@ impl DetectEngine {
         let json = serde_json::to_string(&next).map_err(|e| StorageError::Data(e.to_string()))?;
         probes::save_tracker(&self.db.conn, check_id, self.location_id, next.state().as_str(), &json, now).await?;
         let mut confirm = None;
-        let mut changed = false;
+        let mut changed = tracker.state() != next.state();
         for e in &effects {
             match e {
                 Effect::ScheduleConfirm { after } => confirm = Some(*after),

@@ -190,12 +190,11 @@ impl ProbeLoop {
         }
         let mut added = false;
         for (id, l) in &loaded {
-            if !self.checks.contains_key(id) {
-                if let Ok(c) = cadence(&l.settings) {
+            if !self.checks.contains_key(id)
+                && let Ok(c) = cadence(&l.settings) {
                     self.scheduler.insert(*id, c, now);
                     added = true;
                 }
-            }
         }
         if added {
             // New checks need the engine to know them: rebuild it with the same state.

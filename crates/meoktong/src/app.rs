@@ -69,6 +69,20 @@ pub async fn open_database_with(settings: &Settings, key: Option<[u8; 32]>) -> a
     Ok((db, Arc::new(crypto)))
 }
 
+/// Presets the operator enabled in `[catalog] enable`, with `${VAR}` read from the environment.
+pub fn enabled_presets(settings: &Settings) -> anyhow::Result<Vec<DependencySettings>> {
+    let all = meoktong_probe::presets::catalog(&meoktong_probe::presets::PresetBases::default());
+    let mut out = Vec::new();
+    for slug in &settings.catalog.enable {
+        let Some(d) = all.iter().find(|d| &d.slug == slug) else {
+            let known: Vec<&str> = all.iter().map(|d| d.slug.as_str()).collect();
+            anyhow::bail!("catalog.enable: unknown preset `{slug}` (known: {})", known.join(", "));
+        };
+        out.push(meoktong_probe::presets::expand_preset_env(d).map_err(|e| anyhow::anyhow!("catalog.enable `{slug}`: {e}"))?);
+    }
+    Ok(out)
+}
+
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
@@ -84,6 +98,7 @@ impl Application {
     pub async fn build(settings: Settings, opts: BuildOptions) -> anyhow::Result<Application> {
         let (db, crypto) = open_database_with(&settings, opts.data_key).await?;
         let mut deps = settings.dependency.clone();
+        deps.extend(enabled_presets(&settings)?);
         deps.extend(opts.extra_dependencies.iter().cloned());
         catalog::sync_dependencies(&db, &deps, "config").await.context("cannot store the dependency catalog")?;
         let listener = TcpListener::bind(&settings.server.listen)

@@ -184,8 +184,8 @@ impl Dispatcher {
     }
 
     fn report_health(&self, index: usize, ok: bool, now: i64) {
-        if let Ok(mut health) = self.health.lock() {
-            if let Some(h) = health.get_mut(index) {
+        if let Ok(mut health) = self.health.lock()
+            && let Some(h) = health.get_mut(index) {
                 if ok {
                     h.failing_since = None;
                 } else if h.failing_since.is_none() {
@@ -193,7 +193,6 @@ impl Dispatcher {
                 }
                 h.last_try = now;
             }
-        }
     }
 
     async fn send_sms(&self, row: outbox_entity::Model, to: String) -> Result<(), StorageError> {
@@ -377,8 +376,8 @@ impl Dispatcher {
         row: &outbox_entity::Model,
         now: i64,
     ) -> Result<(), StorageError> {
-        if let Some(n) = outbox::notice(&self.db, row.notice_id).await? {
-            if matches!(
+        if let Some(n) = outbox::notice(&self.db, row.notice_id).await?
+            && matches!(
                 n.kind.as_str(),
                 "down" | "followup" | "relapse" | "store_offline"
             ) {
@@ -386,7 +385,6 @@ impl Dispatcher {
                     .time_to_notify
                     .observe(((now - n.since).max(0)) as f64 / 1000.0);
             }
-        }
         Ok(())
     }
 }

@@ -184,8 +184,8 @@ impl Planner {
             .map(|i| i.id)
             .collect();
         let confirmed: Vec<(i64, i64)> = open.iter().map(|i| (i.id, i.confirmed_at)).collect();
-        if let Some(start) = meoktong_domain::grouping::next_window_start(&already, &confirmed) {
-            if now >= group_window_closes(start, window) {
+        if let Some(start) = meoktong_domain::grouping::next_window_start(&already, &confirmed)
+            && now >= group_window_closes(start, window) {
                 let (now_ids, _later) = partition_for_notice(&already, &confirmed, start, window);
                 let kind = if already.is_empty() {
                     NoticeKind::Down
@@ -206,7 +206,6 @@ impl Planner {
                     });
                 }
             }
-        }
         // Relapses: at most one notice per reopen window per incident.
         for i in &open {
             if i.relapse_count > 0 && was_told(i.id, "down") {
@@ -231,8 +230,8 @@ impl Planner {
             .filter(|i| i.resolved_at.is_some() && was_told(i.id, "down"))
             .filter(|i| !was_told(i.id, &format!("recovery:{}", i.relapse_count)))
             .collect();
-        if let Some(first) = resolved.iter().filter_map(|i| i.resolved_at).min() {
-            if now >= group_window_closes(first, window) {
+        if let Some(first) = resolved.iter().filter_map(|i| i.resolved_at).min()
+            && now >= group_window_closes(first, window) {
                 let closes = group_window_closes(first, window);
                 let group: Vec<incidents::Model> = resolved
                     .iter()
@@ -250,7 +249,6 @@ impl Planner {
                 }
                 merge_recoveries(&mut drafts, merchant_id);
             }
-        }
         drafts
     }
 

@@ -4,8 +4,8 @@
 //! (`service` is a preset slug; `mode` is `up`, `down`, `slow`, `provider_error`, `bad_key`, `hang`).
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -209,7 +209,10 @@ type Shared = State<Arc<SimState>>;
 
 mod providers;
 
-use providers::*;
+use providers::{
+    json_response, kakao_discovery, kakao_jwks, kakao_map, kakaopay_ready, naver_authorize,
+    talk_channel, toss_order, twilio_summary,
+};
 
 fn router(state: Arc<SimState>) -> Router {
     Router::new()

@@ -79,12 +79,11 @@ impl Crypto {
             Ok(v) if !v.trim().is_empty() => Some(KeyMaterial::new(&decode_key(PREVIOUS_DATA_KEY_ENV, &v)?)),
             _ => None,
         };
-        if let Ok(v) = std::env::var(DATA_KEY_ENV) {
-            if !v.trim().is_empty() {
+        if let Ok(v) = std::env::var(DATA_KEY_ENV)
+            && !v.trim().is_empty() {
                 let key = decode_key(DATA_KEY_ENV, &v)?;
                 return Ok((Crypto { current: KeyMaterial::new(&key), previous }, KeySource::Environment));
             }
-        }
         let Some(db) = sqlite_db else { return Err(DataKeyError::Missing) };
         let path = key_file_for(db);
         let file_err = |message: String| DataKeyError::File { path: path.display().to_string(), message };
@@ -186,11 +185,10 @@ pub fn key_file_for(db: &Path) -> PathBuf {
 
 fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
-    if let Some(parent) = path.parent() {
-        if !parent.as_os_str().is_empty() {
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent)?;
         }
-    }
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]

@@ -25,17 +25,14 @@ impl Db {
     /// wait for the writer.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Db, StorageError> {
         let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
-        if backend == Backend::Sqlite {
-            if let Some(path) = sqlite_path(url) {
-                if let Some(parent) = std::path::Path::new(&path).parent() {
-                    if !parent.as_os_str().is_empty() {
+        if backend == Backend::Sqlite
+            && let Some(path) = sqlite_path(url)
+                && let Some(parent) = std::path::Path::new(&path).parent()
+                    && !parent.as_os_str().is_empty() {
                         std::fs::create_dir_all(parent).map_err(|e| {
                             StorageError::Data(format!("cannot create directory {}: {e}", parent.display()))
                         })?;
                     }
-                }
-            }
-        }
         let mut opts = ConnectOptions::new(url.to_string());
         opts.max_connections(max_connections.max(1))
             .min_connections(1)

@@ -21,25 +21,6 @@ pub const DEMO_ASSOCIATION: &str = "소상공인연합회 (데모)";
 pub const DEMO_ASSOCIATION_EMAIL: &str = "association@meoktong.example";
 pub const DEMO_PASSWORD: &str = "meoktong-demo-1015";
 
-/// Presets the operator enabled in `[catalog] enable`, pointing at the real providers.
-pub fn enabled_presets(settings: &Settings) -> Result<Vec<DependencySettings>, Failure> {
-    let all = catalog(&PresetBases::default());
-    let mut out = Vec::new();
-    for slug in &settings.catalog.enable {
-        match all.iter().find(|d| &d.slug == slug) {
-            Some(d) => out.push(d.clone()),
-            None => {
-                let known: Vec<&str> = all.iter().map(|d| d.slug.as_str()).collect();
-                return Err(Failure::usage(format!(
-                    "catalog.enable: unknown preset `{slug}` (known: {})",
-                    known.join(", ")
-                )));
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// The demo's settings: loopback, SQLite in `data`, `log` providers.
 pub fn demo_settings(mut settings: Settings, args: &DemoArgs) -> Settings {
     settings.server.listen = args.listen.clone();
@@ -48,6 +29,9 @@ pub fn demo_settings(mut settings: Settings, args: &DemoArgs) -> Settings {
     settings.database.url = format!("sqlite://{}?mode=rwc", db.display());
     settings.sms = vec![SmsProviderSettings { provider: SmsProviderKind::Log, ..SmsProviderSettings::default() }];
     settings.email = None;
+    // The simulated checks run every 10 s with spread phases: a window longer than that makes
+    // the fire one SMS listing all four services, as it should read.
+    settings.detection.group_window = Duration::from_secs(12);
     settings
 }
 

@@ -12,7 +12,7 @@ pub async fn import(settings: Settings, file: &Path) -> CmdResult {
     let text = crate::import::decode(&bytes);
     let (db, crypto) = open_database(&settings).await?;
     let mut deps = settings.dependency.clone();
-    deps.extend(crate::commands::demo::enabled_presets(&settings)?);
+    deps.extend(crate::app::enabled_presets(&settings).map_err(|e| super::Failure::usage(format!("{e:#}")))?);
     catalog::sync_dependencies(&db, &deps, "config").await?;
     let known: HashSet<String> = catalog::list_dependencies(&db).await?.into_iter().map(|d| d.slug).collect();
     let records = match crate::import::parse(&text, &known, &settings.channels.platform_domains) {

@@ -1,0 +1,450 @@
+//! `/a/{token}`: the page an alert links to, and its acknowledge button.
+//!
+//! No login: the link's random token is the key. Only its keyed hash is stored, so the page
+//! hashes what it is given and looks the notice up; unknown or expired tokens get a 404 page.
+//! The page says what is down, since when, how each dependency is now, what to do (the
+//! merchant's own playbook or the default one) and offers a printable manual order sheet; a
+//! recovery page gives the outage's length and links to the pre-filled damage report.
+//! Because the token is in the URL, every answer is `no-store` and sends no Referer.
+use crate::AppState;
+use crate::error::WebError;
+use crate::i18n::Lang;
+use askama::Template;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use meoktong_domain::Category;
+use meoktong_domain::duration_text::{Locale, format_duration, format_since};
+use meoktong_domain::message::{NoticeKind, category_label, default_playbook_text};
+use meoktong_storage::entity::notices;
+use meoktong_storage::{contacts, incidents, now_ms, outbox, status};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+
+/// Headers of every answer under `/a/`: the token in the URL must not be cached, leak in a
+/// Referer, or sit under someone else's frame next to the acknowledge button.
+const PRIVATE_HEADERS: [(HeaderName, &str); 5] = [
+    (header::CACHE_CONTROL, "no-store"),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (HeaderName::from_static("x-robots-tag"), "noindex, nofollow"),
+];
+
+/// Blank rows of the printable order sheet.
+const ORDER_SHEET_ROWS: usize = 15;
+
+fn private(status: StatusCode, body: impl IntoResponse) -> Response {
+    (status, PRIVATE_HEADERS, body).into_response()
+}
+
+fn private_error(e: WebError) -> Response {
+    (PRIVATE_HEADERS, e).into_response()
+}
+
+/// The notice behind a link token, if the token is known and not expired. Every key a row may
+/// carry during a key rotation is tried.
+async fn find_notice(state: &AppState, token: &str, now: i64) -> Result<Option<notices::Model>, WebError> {
+    if token.is_empty() || token.len() > 128 {
+        return Ok(None);
+    }
+    for hash in state.crypto.lookup_hashes(token) {
+        if let Some(n) = outbox::notice_by_token_hash(&state.db, &hash).await? {
+            return Ok((n.token_expires_at > now).then_some(n));
+        }
+    }
+    Ok(None)
+}
+
+/// The CSRF token of a notice's acknowledge form: a keyed hash bound to the notice, so it is
+/// unguessable without the data key and the same on every replica.
+fn csrf_token(state: &AppState, notice: &notices::Model) -> String {
+    state.crypto.hash(&format!("csrf-ack:{}", notice.id))
+}
+
+fn csrf_ok(state: &AppState, notice: &notices::Model, given: &str) -> bool {
+    let expected = csrf_token(state, notice);
+    !given.is_empty() && bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
+}
+
+/// A path segment, percent-encoded (tokens are URL-safe base64, but never trust that).
+fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn locale_of(lang: Lang) -> Locale {
+    match lang {
+        Lang::Ko => Locale::Ko,
+        Lang::En => Locale::En,
+    }
+}
+
+fn notice_kind(kind: &str) -> NoticeKind {
+    match kind {
+        "relapse" => NoticeKind::Relapse,
+        "followup" => NoticeKind::FollowUp,
+        "recovery" => NoticeKind::Recovery,
+        "test" => NoticeKind::Test,
+        "store_offline" => NoticeKind::StoreOffline,
+        "store_back" => NoticeKind::StoreBack,
+        _ => NoticeKind::Down,
+    }
+}
+
+fn state_label(lang: Lang, state: &str) -> (&'static str, &'static str) {
+    match state {
+        "up" => (lang.t("정상", "Up"), "✓"),
+        "degraded" => (lang.t("느림", "Degraded"), "!"),
+        "down" => (lang.t("장애", "Down"), "✕"),
+        _ => (lang.t("확인 중", "Unknown"), "?"),
+    }
+}
+
+pub struct DepView {
+    pub name: String,
+    pub state: String,
+    pub state_label: &'static str,
+    pub icon: &'static str,
+    pub since: String,
+}
+
+pub struct PlaybookView {
+    pub label: &'static str,
+    pub lines: Vec<String>,
+}
+
+pub struct ReportLink {
+    pub dependency: String,
+    pub href: String,
+}
+
+/// Every fixed text of the page, in the reader's language.
+pub struct Texts {
+    pub what_is_down: &'static str,
+    pub what_was_down: &'static str,
+    pub since: &'static str,
+    pub back: &'static str,
+    pub outage: &'static str,
+    pub report: &'static str,
+    pub report_hint: &'static str,
+    pub what_to_do: &'static str,
+    pub now_state: &'static str,
+    pub ack_button: &'static str,
+    pub ack_hint: &'static str,
+    pub acked: &'static str,
+    pub sheet_title: &'static str,
+    pub print: &'static str,
+    pub col_time: &'static str,
+    pub col_phone: &'static str,
+    pub col_items: &'static str,
+    pub col_address: &'static str,
+    pub col_paid: &'static str,
+    pub status_page: &'static str,
+}
+
+impl Texts {
+    fn new(l: Lang) -> Texts {
+        Texts {
+            what_is_down: l.t("지금 안 되는 서비스", "What is down"),
+            what_was_down: l.t("장애가 있었던 서비스", "What was down"),
+            since: l.t("시작", "Since"),
+            back: l.t("복구되었어요.", "It's back."),
+            outage: l.t("장애 시간", "Outage"),
+            report: l.t("피해 신고하기", "File a damage report"),
+            report_hint: l.t(
+                "측정된 장애 시간이 미리 채워진 피해 신고서입니다.",
+                "The form comes pre-filled with the measured outage window.",
+            ),
+            what_to_do: l.t("지금 할 일", "What to do now"),
+            now_state: l.t("현재 상태", "Current state"),
+            ack_button: l.t("수동 주문으로 전환했어요", "I've switched to manual ordering"),
+            ack_hint: l.t(
+                "누르면 이 알림의 추가 연락(다음 연락처, 이메일)을 멈춥니다.",
+                "Pressing this stops further alerts for this incident (next contact, email).",
+            ),
+            acked: l.t("확인함", "Acknowledged at"),
+            sheet_title: l.t("수동 주문서", "Manual order sheet"),
+            print: l.t("주문서 인쇄", "Print the order sheet"),
+            col_time: l.t("시간", "Time"),
+            col_phone: l.t("손님 전화번호", "Customer phone"),
+            col_items: l.t("메뉴·수량", "Items"),
+            col_address: l.t("주소", "Address"),
+            col_paid: l.t("결제 방법", "Paid how"),
+            status_page: l.t("전체 서비스 상태 보기", "See every service's status"),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "alert/page.html")]
+struct AlertPage {
+    lang: &'static str,
+    title: String,
+    t: Texts,
+    is_back: bool,
+    deps: Vec<DepView>,
+    since: String,
+    outage: Option<String>,
+    playbooks: Vec<PlaybookView>,
+    reports: Vec<ReportLink>,
+    acked_at: Option<String>,
+    can_ack: bool,
+    ack_action: String,
+    csrf: String,
+    sheet_rows: Vec<usize>,
+}
+
+#[derive(Template)]
+#[template(path = "alert/message.html")]
+struct MessagePage {
+    lang: &'static str,
+    title: &'static str,
+    message: &'static str,
+}
+
+fn not_found(lang: Lang) -> Response {
+    let page = MessagePage {
+        lang: lang.code(),
+        title: lang.t("알림을 찾을 수 없어요", "Alert not found"),
+        message: lang.t(
+            "링크가 잘못되었거나 기간이 지났어요. 문자나 이메일의 링크를 다시 확인해 주세요.",
+            "This link is wrong or has expired. Check the link in your SMS or email.",
+        ),
+    };
+    match page.render() {
+        Ok(html) => private(StatusCode::NOT_FOUND, Html(html)),
+        Err(e) => private_error(e.into()),
+    }
+}
+
+fn forbidden(lang: Lang) -> Response {
+    let page = MessagePage {
+        lang: lang.code(),
+        title: lang.t("요청을 처리할 수 없어요", "Request refused"),
+        message: lang.t(
+            "페이지를 새로 고친 뒤 다시 눌러 주세요.",
+            "Reload the page and press the button again.",
+        ),
+    };
+    match page.render() {
+        Ok(html) => private(StatusCode::FORBIDDEN, Html(html)),
+        Err(e) => private_error(e.into()),
+    }
+}
+
+/// `GET /a/{token}`.
+pub async fn page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let asked = q.get("lang").map(String::as_str);
+    let now = now_ms();
+    let notice = match find_notice(&state, &token, now).await {
+        Ok(Some(n)) => n,
+        Ok(None) => return not_found(Lang::negotiate(asked, &headers)),
+        Err(e) => return private_error(e),
+    };
+    match render_page(&state, &notice, &token, asked, &headers, now).await {
+        Ok(html) => private(StatusCode::OK, Html(html)),
+        Err(e) => private_error(e),
+    }
+}
+
+/// `?lang=` when given, else the merchant's language, else Accept-Language.
+fn page_lang(asked: Option<&str>, merchant_locale: Option<&str>, headers: &HeaderMap) -> Lang {
+    match (asked, merchant_locale.and_then(Locale::parse)) {
+        (Some("ko" | "en"), _) | (_, None) => Lang::negotiate(asked, headers),
+        (_, Some(Locale::En)) => Lang::En,
+        (_, Some(Locale::Ko)) => Lang::Ko,
+    }
+}
+
+async fn render_page(
+    state: &AppState,
+    notice: &notices::Model,
+    token: &str,
+    asked: Option<&str>,
+    headers: &HeaderMap,
+    now: i64,
+) -> Result<String, WebError> {
+    let merchant = contacts::merchant(&state.db, notice.merchant_id).await?.ok_or(WebError::NotFound)?;
+    let lang = page_lang(asked, merchant.locale.as_deref(), headers);
+    let locale = locale_of(lang);
+    let tz = merchant
+        .time_zone
+        .as_deref()
+        .and_then(|t| chrono_tz::Tz::from_str(t).ok())
+        .or_else(|| chrono_tz::Tz::from_str(&state.settings.notify.time_zone).ok())
+        .unwrap_or(chrono_tz::Asia::Seoul);
+    let kind = notice_kind(&notice.kind);
+    let is_back = matches!(kind, NoticeKind::Recovery | NoticeKind::StoreBack);
+
+    // The notice's dependencies, in its order, with their current state.
+    let dep_ids: Vec<i64> = serde_json::from_str(&notice.dependency_ids).unwrap_or_default();
+    let overview = status::overview(&state.db).await?;
+    let mut deps = Vec::new();
+    let mut categories: Vec<Category> = Vec::new();
+    let mut names: HashMap<i64, String> = HashMap::new();
+    for id in &dep_ids {
+        let Some(d) = overview.iter().find(|d| d.dependency.id == *id) else { continue };
+        let name = match lang {
+            Lang::En => d.dependency.name_en.clone().unwrap_or_else(|| d.dependency.name.clone()),
+            Lang::Ko => d.dependency.name.clone(),
+        };
+        let category = Category::parse(&d.dependency.category).unwrap_or(Category::Other);
+        if !categories.contains(&category) {
+            categories.push(category);
+        }
+        let (state_label, icon) = state_label(lang, &d.state);
+        names.insert(*id, name.clone());
+        deps.push(DepView {
+            name,
+            state: d.state.clone(),
+            state_label,
+            icon,
+            since: format_since(locale, d.since, now, tz),
+        });
+    }
+    if categories.is_empty() && matches!(kind, NoticeKind::StoreOffline | NoticeKind::StoreBack) {
+        categories.push(Category::Network);
+    }
+
+    // Recoveries: how long it lasted, and a damage report per incident.
+    let incident_ids: Vec<i64> = serde_json::from_str(&notice.incident_ids).unwrap_or_default();
+    let mut outage = None;
+    let mut reports = Vec::new();
+    if is_back {
+        let mut resolved = Vec::new();
+        for id in &incident_ids {
+            if let Some(i) = incidents::get(&state.db, *id).await? {
+                resolved.extend(i.resolved_at);
+                reports.push(ReportLink {
+                    dependency: names.get(&i.dependency_id).cloned().unwrap_or_default(),
+                    href: format!("/reports/new?incident={}&token={}", i.id, encode_segment(token)),
+                });
+            }
+        }
+        outage = resolved.into_iter().max().map(|end| {
+            let ms = u64::try_from(end - notice.since).unwrap_or(0);
+            format_duration(locale, Duration::from_millis(ms))
+        });
+    }
+
+    // What to do: the merchant's own playbook per category, else the default.
+    let own = contacts::playbooks(&state.db, merchant.id).await?;
+    let playbooks = if is_back {
+        Vec::new()
+    } else {
+        categories
+            .iter()
+            .map(|c| {
+                let text = own
+                    .iter()
+                    .find(|p| p.category == c.as_str() && !p.text.trim().is_empty())
+                    .map(|p| p.text.clone())
+                    .unwrap_or_else(|| default_playbook_text(*c, locale).to_string());
+                PlaybookView {
+                    label: category_label(*c, locale),
+                    lines: text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect(),
+                }
+            })
+            .collect()
+    };
+
+    let acked_at = (notice.status == "acked").then(|| {
+        let at = notice.acked_at.map(|a| format_since(locale, a, now, tz)).unwrap_or_default();
+        match notice.acked_via.as_deref() {
+            Some("sms") => format!("{at} ({})", lang.t("문자", "SMS")),
+            Some("web") => format!("{at} ({})", lang.t("웹", "web")),
+            _ => at,
+        }
+    });
+    let name_list = deps.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ");
+    let page = AlertPage {
+        lang: lang.code(),
+        title: format!("{} {name_list}", kind.tag(locale)).trim().to_string(),
+        t: Texts::new(lang),
+        is_back,
+        deps,
+        since: format_since(locale, notice.since, now, tz),
+        outage,
+        playbooks,
+        reports,
+        can_ack: acked_at.is_none() && !is_back,
+        acked_at,
+        ack_action: format!("/a/{}/ack", encode_segment(token)),
+        csrf: csrf_token(state, notice),
+        sheet_rows: (1..=ORDER_SHEET_ROWS).collect(),
+    };
+    Ok(page.render()?)
+}
+
+#[derive(Deserialize)]
+pub struct AckForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /a/{token}/ack`: acknowledges the notice (idempotent), then back to the page.
+pub async fn ack(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<AckForm>, FormRejection>,
+) -> Response {
+    let lang = Lang::negotiate(None, &headers);
+    let now = now_ms();
+    let notice = match find_notice(&state, &token, now).await {
+        Ok(Some(n)) => n,
+        Ok(None) => return not_found(lang),
+        Err(e) => return private_error(e),
+    };
+    let given = form.map(|Form(f)| f.csrf).unwrap_or_default();
+    if !csrf_ok(&state, &notice, &given) {
+        tracing::warn!(notice.id = notice.id, "alert acknowledgement with a missing or wrong CSRF token");
+        return forbidden(lang);
+    }
+    match outbox::acknowledge(&state.db, notice.id, "web", None, now).await {
+        Ok(first) => {
+            tracing::info!(notice.id = notice.id, merchant.id = notice.merchant_id, first, "alert acknowledged on the web");
+            private(StatusCode::SEE_OTHER, Redirect::to(&format!("/a/{}", encode_segment(&token))))
+        }
+        Err(e) => private_error(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_percent_encoded() {
+        assert_eq!(encode_segment("aZ09-_.~"), "aZ09-_.~");
+        assert_eq!(encode_segment("a/b?c"), "a%2Fb%3Fc");
+        assert_eq!(encode_segment("확"), "%ED%99%95");
+    }
+
+    #[test]
+    fn an_explicit_lang_wins_then_the_merchants() {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT_LANGUAGE, "en".parse().expect("header"));
+        assert_eq!(page_lang(Some("ko"), Some("en"), &h), Lang::Ko);
+        assert_eq!(page_lang(None, Some("ko"), &h), Lang::Ko);
+        assert_eq!(page_lang(None, Some(""), &h), Lang::En);
+        assert_eq!(page_lang(None, None, &HeaderMap::new()), Lang::Ko);
+    }
+}
