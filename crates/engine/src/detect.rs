@@ -155,7 +155,12 @@ impl DetectEngine {
             }
         }
         if changed {
-            self.decide_dependency(info, &next, p, now).await?;
+            // The evidence time of a recovery is the first good probe of its streak.
+            let recovered_since = effects.iter().find_map(|e| match e {
+                Effect::Recovered { since, .. } | Effect::RecoveredFromDegraded { since, .. } => Some(*since),
+                _ => None,
+            });
+            self.decide_dependency(info, &next, recovered_since, p, now).await?;
         }
         Ok(confirm)
     }
@@ -188,7 +193,14 @@ impl DetectEngine {
 
     /// Recomputes the dependency's state across its checks and locations and applies the
     /// incident effects. Retries when another replica changed the state meanwhile.
-    async fn decide_dependency(&self, info: &CheckInfo, this_tracker: &Tracker, p: &ProbeOutcome, now: i64) -> Result<(), StorageError> {
+    async fn decide_dependency(
+        &self,
+        info: &CheckInfo,
+        this_tracker: &Tracker,
+        recovered_since: Option<i64>,
+        p: &ProbeOutcome,
+        now: i64,
+    ) -> Result<(), StorageError> {
         let check_ids = self.checks_of_dependency.get(&info.dependency_id).cloned().unwrap_or_default();
         let period = check_ids.iter().filter_map(|c| self.checks.get(c)).map(|c| c.period).max().unwrap_or(info.period);
         for _attempt in 0..5 {
@@ -208,15 +220,30 @@ impl DetectEngine {
                     };
                 }
             }
+            let names: HashMap<i64, String> = if per_location.len() > 1 {
+                probes::locations(&self.db).await?.into_iter().map(|l| (l.id, l.name)).collect()
+            } else {
+                self.location_names.clone()
+            };
             let views: Vec<LocationView> = per_location
                 .iter()
                 .map(|(loc, (state, at, _))| LocationView {
-                    location: self.location_names.get(loc).cloned().unwrap_or_else(|| format!("location-{loc}")),
+                    location: names.get(loc).cloned().unwrap_or_else(|| format!("location-{loc}")),
                     state: *state,
                     reported_at: *at,
                 })
                 .collect();
             let decision = quorum::decide(&views, now, period);
+            if per_location.len() > 1 {
+                // A location that calls a dependency down while the others see it up is
+                // flagged for operators: its own network may be the one failing.
+                for (id, name) in &names {
+                    if per_location.contains_key(id) {
+                        let suspect = decision.dissenting.contains(name);
+                        probes::set_network_suspect(&self.db, *id, suspect).await?;
+                    }
+                }
+            }
             if !decision.dissenting.is_empty() {
                 tracing::warn!(dependency.slug = %info.dependency_slug, locations = ?decision.dissenting, "locations disagree with the quorum; their own network may be failing");
             }
@@ -234,7 +261,7 @@ impl DetectEngine {
                     .filter_map(|(_, _, since)| *since)
                     .min()
                     .unwrap_or(p.started_at),
-                _ => this_tracker.since().unwrap_or(p.started_at),
+                _ => recovered_since.or(this_tracker.since()).unwrap_or(p.started_at),
             };
             let stored: StoredDependency = serde_json::from_str(&row.tracker).unwrap_or_default();
             let (next_tracker, effects) = stored.tracker.observe(&self.incident_policy, decision.state, evidence_at, now);

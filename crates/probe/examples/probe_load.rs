@@ -10,17 +10,36 @@ use std::time::Instant;
 /// User + system CPU seconds of this process.
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / 100.0
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let url = args.next().ok_or("usage: probe_load URL [PROBES] [CONCURRENCY]")?;
-    let probes: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(50_000);
+    let url = args
+        .next()
+        .ok_or("usage: probe_load URL [PROBES] [CONCURRENCY]")?;
+    let probes: usize = args
+        .next()
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(50_000);
     let concurrency: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(64);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let runner = Runner::new(RunnerOptions { ssrf: SsrfPolicy { allow_private: true }, ..RunnerOptions::default() });
         let check: CheckSettings = toml::from_str(&format!("name = \"load\"\ntype = \"http\"\nurl = \"{url}\"\n"))?;
@@ -35,10 +54,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 tokio::spawn(async move {
                     while next.fetch_add(1, Ordering::Relaxed) < probes {
                         let r = runner.run(&check, 0).await;
-                        if r.outcome != Outcome::Ok {
-                            if failed.fetch_add(1, Ordering::Relaxed) == 0 {
-                                eprintln!("first failure: {r:?}");
-                            }
+                        if r.outcome != Outcome::Ok && failed.fetch_add(1, Ordering::Relaxed) == 0 {
+                            eprintln!("first failure: {r:?}");
                         }
                     }
                 })

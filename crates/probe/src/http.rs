@@ -1,5 +1,7 @@
 //! One HTTP/1.1 exchange on a fresh connection: resolve, vet, connect to the vetted address, TLS,
-//! hyper's client connection, first byte, body (kept up to [`MAX_BODY`]).
+//! hyper's client connection, first byte, body (kept up to [`MAX_BODY`]). Redirects are not
+//! followed: a 3xx is the answer (the default `expect_status` accepts it), so a redirect can never
+//! lead a probe past the SSRF guard.
 use crate::net::{self, HostRef, NetError, Progress, Stage};
 use crate::runner::Shared;
 use bytes::Bytes;

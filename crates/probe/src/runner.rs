@@ -46,7 +46,7 @@ pub(crate) struct Shared {
     pub user_agent: HeaderValue,
     pub tls: Arc<ClientConfig>,
     /// Built on first use (`dns` checks only): reads the system's resolver configuration.
-    resolver: OnceLock<Result<TokioResolver, String>>,
+    resolver: Arc<OnceLock<Result<TokioResolver, String>>>,
 }
 
 impl Shared {
@@ -126,13 +126,27 @@ impl Runner {
                 ssrf: options.ssrf,
                 user_agent,
                 tls: tls_config(&options.extra_roots),
-                resolver: OnceLock::new(),
+                resolver: Arc::new(OnceLock::new()),
             }),
         }
     }
 
     pub fn ssrf_policy(&self) -> SsrfPolicy {
         self.shared.ssrf
+    }
+
+    /// The same runner (TLS config, resolver, user agent) under another SSRF policy: e.g. one
+    /// for the operator's file checks (`allow_private`) and one for merchant-supplied checks.
+    pub fn with_ssrf(&self, ssrf: SsrfPolicy) -> Runner {
+        let s = &self.shared;
+        Runner {
+            shared: Arc::new(Shared {
+                ssrf,
+                user_agent: s.user_agent.clone(),
+                tls: Arc::clone(&s.tls),
+                resolver: Arc::clone(&s.resolver),
+            }),
+        }
     }
 
     /// Probes `check` once. Never fails: every problem is a verdict in the report.

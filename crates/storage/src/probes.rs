@@ -217,3 +217,13 @@ pub async fn recent_results(db: &Db, dependency_id: i64, since: i64) -> Result<V
         .all(&db.conn)
         .await?)
 }
+
+/// Flags (or clears) a location whose own network looks broken.
+pub async fn set_network_suspect(db: &Db, location_id: i64, suspect: bool) -> Result<(), StorageError> {
+    probe_locations::Entity::update_many()
+        .col_expr(probe_locations::Column::NetworkSuspect, suspect.into())
+        .filter(probe_locations::Column::Id.eq(location_id))
+        .exec(&db.conn)
+        .await?;
+    Ok(())
+}

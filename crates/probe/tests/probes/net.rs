@@ -87,7 +87,12 @@ fn tls_runner(trust_test_ca: bool) -> Runner {
 #[tokio::test]
 async fn ssrf_guard_refuses_loopback_unless_allowed() {
     let (sim, _deps) = sim().await;
-    let public_only = Runner::new(RunnerOptions::default());
+    assert!(
+        !Runner::new(RunnerOptions::default())
+            .ssrf_policy()
+            .allow_private
+    );
+    let public_only = runner().with_ssrf(SsrfPolicy::default());
     let port = sim.addr().port();
     for url in [
         format!("{}/__sim", sim.base_url()),

@@ -48,7 +48,11 @@ fn private_error(e: WebError) -> Response {
 
 /// The notice behind a link token, if the token is known and not expired. Every key a row may
 /// carry during a key rotation is tried.
-async fn find_notice(state: &AppState, token: &str, now: i64) -> Result<Option<notices::Model>, WebError> {
+async fn find_notice(
+    state: &AppState,
+    token: &str,
+    now: i64,
+) -> Result<Option<notices::Model>, WebError> {
     if token.is_empty() || token.len() > 128 {
         return Ok(None);
     }
@@ -82,6 +86,16 @@ fn encode_segment(s: &str) -> String {
         }
     }
     out
+}
+
+/// A playbook line without its own `1. ` (the page numbers them).
+fn without_number(line: &str) -> &str {
+    let line = line.trim();
+    let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+    match line[digits..].strip_prefix(['.', ')']) {
+        Some(rest) if digits > 0 => rest.trim_start(),
+        _ => line,
+    }
 }
 
 fn locale_of(lang: Lang) -> Locale {
@@ -140,7 +154,6 @@ pub struct Texts {
     pub report: &'static str,
     pub report_hint: &'static str,
     pub what_to_do: &'static str,
-    pub now_state: &'static str,
     pub ack_button: &'static str,
     pub ack_hint: &'static str,
     pub acked: &'static str,
@@ -168,8 +181,10 @@ impl Texts {
                 "The form comes pre-filled with the measured outage window.",
             ),
             what_to_do: l.t("지금 할 일", "What to do now"),
-            now_state: l.t("현재 상태", "Current state"),
-            ack_button: l.t("수동 주문으로 전환했어요", "I've switched to manual ordering"),
+            ack_button: l.t(
+                "수동 주문으로 전환했어요",
+                "I've switched to manual ordering",
+            ),
             ack_hint: l.t(
                 "누르면 이 알림의 추가 연락(다음 연락처, 이메일)을 멈춥니다.",
                 "Pressing this stops further alerts for this incident (next contact, email).",
@@ -281,7 +296,9 @@ async fn render_page(
     headers: &HeaderMap,
     now: i64,
 ) -> Result<String, WebError> {
-    let merchant = contacts::merchant(&state.db, notice.merchant_id).await?.ok_or(WebError::NotFound)?;
+    let merchant = contacts::merchant(&state.db, notice.merchant_id)
+        .await?
+        .ok_or(WebError::NotFound)?;
     let lang = page_lang(asked, merchant.locale.as_deref(), headers);
     let locale = locale_of(lang);
     let tz = merchant
@@ -300,9 +317,15 @@ async fn render_page(
     let mut categories: Vec<Category> = Vec::new();
     let mut names: HashMap<i64, String> = HashMap::new();
     for id in &dep_ids {
-        let Some(d) = overview.iter().find(|d| d.dependency.id == *id) else { continue };
+        let Some(d) = overview.iter().find(|d| d.dependency.id == *id) else {
+            continue;
+        };
         let name = match lang {
-            Lang::En => d.dependency.name_en.clone().unwrap_or_else(|| d.dependency.name.clone()),
+            Lang::En => d
+                .dependency
+                .name_en
+                .clone()
+                .unwrap_or_else(|| d.dependency.name.clone()),
             Lang::Ko => d.dependency.name.clone(),
         };
         let category = Category::parse(&d.dependency.category).unwrap_or(Category::Other);
@@ -334,7 +357,11 @@ async fn render_page(
                 resolved.extend(i.resolved_at);
                 reports.push(ReportLink {
                     dependency: names.get(&i.dependency_id).cloned().unwrap_or_default(),
-                    href: format!("/reports/new?incident={}&token={}", i.id, encode_segment(token)),
+                    href: format!(
+                        "/reports/new?incident={}&token={}",
+                        i.id,
+                        encode_segment(token)
+                    ),
                 });
             }
         }
@@ -359,24 +386,38 @@ async fn render_page(
                     .unwrap_or_else(|| default_playbook_text(*c, locale).to_string());
                 PlaybookView {
                     label: category_label(*c, locale),
-                    lines: text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect(),
+                    lines: text
+                        .lines()
+                        .map(without_number)
+                        .filter(|l| !l.is_empty())
+                        .map(str::to_string)
+                        .collect(),
                 }
             })
             .collect()
     };
 
     let acked_at = (notice.status == "acked").then(|| {
-        let at = notice.acked_at.map(|a| format_since(locale, a, now, tz)).unwrap_or_default();
+        let at = notice
+            .acked_at
+            .map(|a| format_since(locale, a, now, tz))
+            .unwrap_or_default();
         match notice.acked_via.as_deref() {
             Some("sms") => format!("{at} ({})", lang.t("문자", "SMS")),
             Some("web") => format!("{at} ({})", lang.t("웹", "web")),
             _ => at,
         }
     });
-    let name_list = deps.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ");
+    let name_list = deps
+        .iter()
+        .map(|d| d.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     let page = AlertPage {
         lang: lang.code(),
-        title: format!("{} {name_list}", kind.tag(locale)).trim().to_string(),
+        title: format!("{} {name_list}", kind.tag(locale))
+            .trim()
+            .to_string(),
         t: Texts::new(lang),
         is_back,
         deps,
@@ -415,13 +456,24 @@ pub async fn ack(
     };
     let given = form.map(|Form(f)| f.csrf).unwrap_or_default();
     if !csrf_ok(&state, &notice, &given) {
-        tracing::warn!(notice.id = notice.id, "alert acknowledgement with a missing or wrong CSRF token");
+        tracing::warn!(
+            notice.id = notice.id,
+            "alert acknowledgement with a missing or wrong CSRF token"
+        );
         return forbidden(lang);
     }
     match outbox::acknowledge(&state.db, notice.id, "web", None, now).await {
         Ok(first) => {
-            tracing::info!(notice.id = notice.id, merchant.id = notice.merchant_id, first, "alert acknowledged on the web");
-            private(StatusCode::SEE_OTHER, Redirect::to(&format!("/a/{}", encode_segment(&token))))
+            tracing::info!(
+                notice.id = notice.id,
+                merchant.id = notice.merchant_id,
+                first,
+                "alert acknowledged on the web"
+            );
+            private(
+                StatusCode::SEE_OTHER,
+                Redirect::to(&format!("/a/{}", encode_segment(&token))),
+            )
         }
         Err(e) => private_error(e.into()),
     }
@@ -436,6 +488,14 @@ mod tests {
         assert_eq!(encode_segment("aZ09-_.~"), "aZ09-_.~");
         assert_eq!(encode_segment("a/b?c"), "a%2Fb%3Fc");
         assert_eq!(encode_segment("확"), "%ED%99%95");
+    }
+
+    #[test]
+    fn playbook_numbers_are_dropped() {
+        assert_eq!(without_number(" 1. 전화로 받으세요"), "전화로 받으세요");
+        assert_eq!(without_number("12) Call"), "Call");
+        assert_eq!(without_number("2022년에"), "2022년에");
+        assert_eq!(without_number("Plain"), "Plain");
     }
 
     #[test]

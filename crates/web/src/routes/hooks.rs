@@ -24,15 +24,27 @@ type Params = Vec<(String, String)>;
 const SIGNATURE_HEADER: &str = "x-twilio-signature";
 
 fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
-    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Whether the request was signed by one of the configured Twilio accounts.
-fn signed_by_twilio(state: &AppState, uri: &OriginalUri, headers: &HeaderMap, params: &Params) -> bool {
+fn signed_by_twilio(
+    state: &AppState,
+    uri: &OriginalUri,
+    headers: &HeaderMap,
+    params: &Params,
+) -> bool {
     let Some(given) = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let mut url = format!("{}{}", state.settings.server.public_url.trim_end_matches('/'), uri.path());
+    let mut url = format!(
+        "{}{}",
+        state.settings.server.public_url.trim_end_matches('/'),
+        uri.path()
+    );
     if let Some(query) = uri.query() {
         url.push('?');
         url.push_str(query);
@@ -55,7 +67,10 @@ fn verified(
     if signed_by_twilio(state, uri, headers, &params) {
         Ok(params)
     } else {
-        tracing::warn!(http.path = uri.path(), "Twilio webhook with a missing or wrong signature");
+        tracing::warn!(
+            http.path = uri.path(),
+            "Twilio webhook with a missing or wrong signature"
+        );
         Err(WebError::Forbidden)
     }
 }
@@ -72,7 +87,9 @@ pub async fn status(
         tracing::warn!("Twilio status callback without MessageSid; ignored");
         return Ok(StatusCode::OK);
     };
-    let status = param(&params, "MessageStatus").or_else(|| param(&params, "SmsStatus")).unwrap_or("");
+    let status = param(&params, "MessageStatus")
+        .or_else(|| param(&params, "SmsStatus"))
+        .unwrap_or("");
     let error_code = param(&params, "ErrorCode").filter(|c| !c.is_empty());
     apply_status(&state, sid, status, error_code).await?;
     Ok(StatusCode::OK)
@@ -80,15 +97,39 @@ pub async fn status(
 
 /// Moves the SMS with this sid forward; unknown sids are logged and dropped (Twilio must not
 /// retry them forever).
-async fn apply_status(state: &AppState, sid: &str, status: &str, error_code: Option<&str>) -> Result<(), StorageError> {
+async fn apply_status(
+    state: &AppState,
+    sid: &str,
+    status: &str,
+    error_code: Option<&str>,
+) -> Result<(), StorageError> {
     let now = now_ms();
     let db = &state.db;
     let Some(row) = outbox::by_provider_message_id(db, sid).await? else {
-        tracing::info!(twilio.sid = sid, twilio.status = status, "status callback for an unknown MessageSid; ignored");
+        tracing::info!(
+            twilio.sid = sid,
+            twilio.status = status,
+            "status callback for an unknown MessageSid; ignored"
+        );
         return Ok(());
     };
-    outbox::record_attempt(db, row.id, "twilio", status, error_code, Some("status callback"), now).await?;
-    let sms = |outcome: &str| state.metrics.notifications.with_label_values(&["sms", outcome]).inc();
+    outbox::record_attempt(
+        db,
+        row.id,
+        "twilio",
+        status,
+        error_code,
+        Some("status callback"),
+        now,
+    )
+    .await?;
+    let sms = |outcome: &str| {
+        state
+            .metrics
+            .notifications
+            .with_label_values(&["sms", outcome])
+            .inc()
+    };
     match status {
         "delivered" => {
             let changed = outbox::mark_delivered(db, row.id, now).await?;
@@ -99,17 +140,31 @@ async fn apply_status(state: &AppState, sid: &str, status: &str, error_code: Opt
             if changed {
                 sms("delivered");
             }
-            tracing::info!(outbox.id = row.id, twilio.sid = sid, changed, "SMS delivered");
+            tracing::info!(
+                outbox.id = row.id,
+                twilio.sid = sid,
+                changed,
+                "SMS delivered"
+            );
         }
         "failed" | "undelivered" => {
             if row.state == "delivered" {
-                tracing::info!(outbox.id = row.id, twilio.sid = sid, twilio.status = status, "late failure after delivery; ignored");
+                tracing::info!(
+                    outbox.id = row.id,
+                    twilio.sid = sid,
+                    twilio.status = status,
+                    "late failure after delivery; ignored"
+                );
                 return Ok(());
             }
-            let reason = format!("twilio {status}{}", error_code.map(|c| format!(" {c}")).unwrap_or_default());
+            let reason = format!(
+                "twilio {status}{}",
+                error_code.map(|c| format!(" {c}")).unwrap_or_default()
+            );
             let changed = outbox::mark_given_up(db, row.id, "failed", &reason).await?;
             if changed || row.state == "failed" {
-                let activated = outbox::activate_fallback(db, row.notice_id, row.contact_position, now).await?;
+                let activated =
+                    outbox::activate_fallback(db, row.notice_id, row.contact_position, now).await?;
                 outbox::mark_fallback_done(db, row.id, now).await?;
                 if activated > 0 {
                     state.outbox_changed.notify_waiters();
@@ -128,7 +183,12 @@ async fn apply_status(state: &AppState, sid: &str, status: &str, error_code: Opt
             }
         }
         // queued, sending, sent, accepted, scheduled, read, canceled, …: recorded only.
-        _ => tracing::debug!(outbox.id = row.id, twilio.sid = sid, twilio.status = status, "SMS status recorded"),
+        _ => tracing::debug!(
+            outbox.id = row.id,
+            twilio.sid = sid,
+            twilio.status = status,
+            "SMS status recorded"
+        ),
     }
     Ok(())
 }
@@ -149,7 +209,9 @@ fn command(body: &str) -> Command {
         .to_uppercase();
     match word.as_str() {
         "1" | "OK" | "확인" => Command::Acknowledge,
-        "STOP" | "STOPALL" | "UNSUBSCRIBE" | "CANCEL" | "END" | "QUIT" | "수신거부" => Command::OptOut,
+        "STOP" | "STOPALL" | "UNSUBSCRIBE" | "CANCEL" | "END" | "QUIT" | "수신거부" => {
+            Command::OptOut
+        }
         "START" | "YES" | "UNSTOP" => Command::OptIn,
         _ => Command::Other,
     }
@@ -160,11 +222,18 @@ fn twiml(message: Option<&str>) -> Response {
     let body = match message {
         Some(m) => format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>{}</Message></Response>",
-            m.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+            m.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
         ),
         None => "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>".to_string(),
     };
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/xml; charset=utf-8")], body).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 /// `POST /hooks/twilio/inbound`: a merchant's reply. Always 200 with TwiML once signed.
@@ -187,7 +256,11 @@ pub async fn inbound(
     Ok(twiml(reply))
 }
 
-async fn handle_inbound(state: &AppState, from: &str, cmd: Command) -> Result<Option<&'static str>, StorageError> {
+async fn handle_inbound(
+    state: &AppState,
+    from: &str,
+    cmd: Command,
+) -> Result<Option<&'static str>, StorageError> {
     let masked = mask_phone(from);
     if from.is_empty() || cmd == Command::Other {
         return Ok(None);
@@ -207,7 +280,9 @@ async fn handle_inbound(state: &AppState, from: &str, cmd: Command) -> Result<Op
             };
             let first = outbox::acknowledge(db, notice.id, "sms", Some(contact), now).await?;
             tracing::info!(notice.id = notice.id, merchant.id = notice.merchant_id, contact.id = contact, first, sms.from = %masked, "alert acknowledged by SMS");
-            Ok(Some("[먹통] 확인했어요. 이 알림은 더 보내지 않아요. Acknowledged."))
+            Ok(Some(
+                "[먹통] 확인했어요. 이 알림은 더 보내지 않아요. Acknowledged.",
+            ))
         }
         Command::OptOut | Command::OptIn => {
             let opted_out = cmd == Command::OptOut;
@@ -260,7 +335,11 @@ async fn notice_to_acknowledge(
         None => outbox::latest_open_notice(&state.db, &merchant_ids).await?,
     };
     Ok(notice.and_then(|n| {
-        let contact = known.iter().filter(|c| c.merchant_id == n.merchant_id).min_by_key(|c| c.position)?.id;
+        let contact = known
+            .iter()
+            .filter(|c| c.merchant_id == n.merchant_id)
+            .min_by_key(|c| c.position)?
+            .id;
         Some((n, contact))
     }))
 }
@@ -289,7 +368,9 @@ mod tests {
         let r = twiml(Some("a < b & c"));
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(
-            r.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+            r.headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
             Some("application/xml; charset=utf-8")
         );
     }
