@@ -196,3 +196,26 @@ fn postgres_without_a_data_key_fails_naming_the_variable() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("MEOKTONG_DATA_KEY"), "{}", stderr(&o));
 }
+
+#[test]
+fn check_prints_a_verdict_and_timings_and_exits_by_health() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let sim = rt
+        .block_on(meoktong_probe::simulator::Simulator::start("127.0.0.1:0".parse().expect("addr")))
+        .expect("simulator");
+    let dir = sqlite_dir();
+    let url = format!("{}/.well-known/openid-configuration", sim.base_url());
+    let ok = meoktong(dir.path(), &["check", &url, "--expect-status", "200", "--expect-json-exists", "issuer"]);
+    assert_eq!(ok.status.code(), Some(0), "{}{}", stdout(&ok), stderr(&ok));
+    let out = stdout(&ok);
+    assert!(out.contains("200"), "{out}");
+    assert!(out.to_lowercase().contains("connect") && out.to_lowercase().contains("total"), "timing breakdown: {out}");
+    let json = meoktong(dir.path(), &["check", &url, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("json");
+    assert_eq!(v["outcome"], "ok");
+    sim.set_mode(meoktong_probe::simulator::Service::KakaoLogin, meoktong_probe::simulator::Mode::Down);
+    let down = meoktong(dir.path(), &["check", &url]);
+    assert_eq!(down.status.code(), Some(1), "{}", stdout(&down));
+    let usage = meoktong(dir.path(), &["check", &url, "--timeout", "soon"]);
+    assert_eq!(usage.status.code(), Some(2));
+}

@@ -6,18 +6,23 @@
 //! - the remaining modules are the queries each use case needs, grouped by resource.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod audit;
 pub mod catalog;
+pub mod contact_book;
 pub mod contacts;
 pub mod crypto;
+pub mod dashboard;
 pub mod db;
 pub mod dev_outbox;
 pub mod entity;
 pub mod error;
 pub mod incidents;
 pub mod merchants;
+pub mod operator;
 pub mod outbox;
 pub mod probes;
+pub mod reports;
 pub mod sessions;
 pub mod sql;
 pub mod status;
