@@ -29,6 +29,10 @@ pub enum Command {
     Demo(DemoArgs),
     /// Apply pending database migrations (serve, demo and import also do this themselves).
     Migrate,
+    /// Rewrite every encrypted value and look-up hash with MEOKTONG_DATA_KEY (key rotation:
+    /// set the new key there and the old one in MEOKTONG_DATA_KEY_PREVIOUS, run this, then
+    /// drop the previous key).
+    Rekey,
     /// Run one probe and print its verdict and timing breakdown.
     Check(CheckArgs),
     /// Merchants: bulk import and listing.

@@ -73,6 +73,11 @@ impl Crypto {
         Crypto { current: KeyMaterial::new(raw), previous: None }
     }
 
+    /// A key being rotated in: `current` encrypts, both decrypt.
+    pub fn rotating(current: &[u8; 32], previous: &[u8; 32]) -> Crypto {
+        Crypto { current: KeyMaterial::new(current), previous: Some(KeyMaterial::new(previous)) }
+    }
+
     /// Loads the key as the contract says. `sqlite_db` is the database file when on SQLite.
     pub fn load(sqlite_db: Option<&Path>) -> Result<(Crypto, KeySource), DataKeyError> {
         let previous = match std::env::var(PREVIOUS_DATA_KEY_ENV) {

@@ -23,6 +23,7 @@ pub mod operator;
 pub mod outbox;
 pub mod probes;
 pub mod reports;
+pub mod rekey;
 pub mod sessions;
 pub mod sql;
 pub mod status;

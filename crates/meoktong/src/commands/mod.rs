@@ -60,11 +60,22 @@ async fn dispatch(cli: &Cli) -> CmdResult {
         Command::Serve => serve::serve(settings).await,
         Command::Demo(args) => demo::demo(settings, args).await,
         Command::Migrate => migrate(settings).await,
+        Command::Rekey => rekey(settings).await,
         Command::Check(args) => check::check(settings, args).await,
         Command::Merchant(MerchantCommand::Import { file }) => merchant::import(settings, file).await,
         Command::Merchant(MerchantCommand::List { format }) => merchant::list(settings, *format).await,
         Command::User(UserCommand::Create(args)) => user::create(settings, args).await,
     }
+}
+
+async fn rekey(settings: Settings) -> CmdResult {
+    let (db, crypto) = crate::app::open_database(&settings).await?;
+    let s = meoktong_storage::rekey::rekey(&db, &crypto).await?;
+    println!(
+        "re-encrypted {} merchants, {} contacts, {} users, {} outbox messages with the current key",
+        s.merchants, s.contacts, s.users, s.outbox
+    );
+    Ok(())
 }
 
 async fn migrate(settings: Settings) -> CmdResult {
