@@ -219,3 +219,46 @@ fn check_prints_a_verdict_and_timings_and_exits_by_health() {
     let usage = meoktong(dir.path(), &["check", &url, "--timeout", "soon"]);
     assert_eq!(usage.status.code(), Some(2));
 }
+
+#[test]
+fn serve_stops_cleanly_on_sigterm() {
+    let dir = sqlite_dir();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meoktong"))
+        .args(["serve"])
+        .current_dir(dir.path())
+        .env("MEOKTONG_DATA_KEY", KEY)
+        .env("MEOKTONG_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    // Ready when /healthz answers (generous deadline; polling, not sleeping on luck).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut up = false;
+    while std::time::Instant::now() < deadline {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let _ = s.write_all(b"GET /healthz HTTP/1.0\r\n\r\n");
+            let mut buf = String::new();
+            let _ = s.read_to_string(&mut buf);
+            if buf.contains("200") {
+                up = true;
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(up, "serve did not come up");
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(kill.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(std::time::Instant::now() < deadline, "serve did not stop after SIGTERM");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(0), "exit 0 after SIGTERM");
+}
