@@ -140,15 +140,18 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(Backend::default_for_tests(), |_| {}, BuildOptions::default()).await
 }
 
-/// Spawns the app; `tweak` adjusts settings (public_url is set to the real address after
-/// binding unless `tweak` set it).
+/// Spawns the app on a port bound first, so `server.public_url` is the real address (links in
+/// messages and Twilio callbacks reach it); `tweak` adjusts the settings after that.
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings), mut opts: BuildOptions) -> TestApp {
     let test_db = TestDb::new(backend).await;
     let mut settings = test_settings(&test_db.url);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let bound = listener.local_addr().expect("local addr");
+    settings.server.public_url = format!("http://{bound}");
     tweak(&mut settings);
     opts.data_key = Some(TEST_KEY);
     opts.dev_mode = true;
-    let app = Application::build(settings, opts).await.expect("build app");
+    let app = Application::build_with_listener(settings, opts, listener).await.expect("build app");
     let port = app.port();
     let address = format!("http://127.0.0.1:{port}");
     let db = app.state().db.clone();

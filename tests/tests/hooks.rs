@@ -482,17 +482,11 @@ async fn other_replies_and_strangers_get_an_empty_response() {
 async fn stand_in_callbacks_and_replies_drive_the_outbox() {
     let Some(token) = twilio_token() else { return };
     let twilio = TwilioStandIn::start("AC00000000000000000000000000000000", &token).await;
-    // public_url must be the address the stand-in calls back, so take a port first.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    // The harness sets public_url to the app's real address, which the stand-in calls back.
     let base = twilio.base_url();
     let app = spawn_app_with(
         Backend::default_for_tests(),
         |s| {
-            s.server.listen = format!("127.0.0.1:{port}");
-            s.server.public_url = format!("http://127.0.0.1:{port}");
             s.sms = vec![twilio_settings(&base)];
             s.dependency = vec![kakaotalk()];
             s.probe.enabled = false;
@@ -523,7 +517,7 @@ async fn stand_in_callbacks_and_replies_drive_the_outbox() {
     let sid = sent[0].sid.clone();
     assert_eq!(
         sent[0].status_callback.as_deref(),
-        Some(format!("http://127.0.0.1:{port}{STATUS}").as_str())
+        Some(format!("http://127.0.0.1:{}{STATUS}", app.port).as_str())
     );
     wait_for_state(&app, n.sms_id, "accepted").await;
     assert_eq!(

@@ -96,14 +96,20 @@ pub fn redact_url(url: &str) -> String {
 
 impl Application {
     pub async fn build(settings: Settings, opts: BuildOptions) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(&settings.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
+        Self::build_with_listener(settings, opts, listener).await
+    }
+
+    /// Like [`Application::build`] on a listener bound by the caller (tests bind port 0 first
+    /// so `server.public_url` can name the real address).
+    pub async fn build_with_listener(settings: Settings, opts: BuildOptions, listener: TcpListener) -> anyhow::Result<Application> {
         let (db, crypto) = open_database_with(&settings, opts.data_key).await?;
         let mut deps = settings.dependency.clone();
         deps.extend(enabled_presets(&settings)?);
         deps.extend(opts.extra_dependencies.iter().cloned());
         catalog::sync_dependencies(&db, &deps, "config").await.context("cannot store the dependency catalog")?;
-        let listener = TcpListener::bind(&settings.server.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
         let metrics = Metrics::new();
         let mut twilio_auth_tokens = Vec::new();
         for sms in settings.sms.iter().filter(|s| s.provider == meoktong_config::SmsProviderKind::Twilio) {

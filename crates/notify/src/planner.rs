@@ -317,6 +317,7 @@ impl Planner {
             token_expires_at: now + ms(self.cfg.alert_link_ttl),
             escalate_at: (wants_ack && position.is_some())
                 .then_some(now + ms(self.cfg.ack_timeout)),
+            status: if wants_ack { "open" } else { "closed" }.to_string(),
             now,
         };
         let n = messages.len();
@@ -325,6 +326,10 @@ impl Planner {
             .is_none()
         {
             return Ok(0);
+        }
+        if draft.kind == NoticeKind::Recovery {
+            let ids: Vec<i64> = draft.incidents.iter().map(|i| i.id).collect();
+            outbox::close_notices_for_incidents(&self.db, merchant.id, &ids).await?;
         }
         tracing::info!(
             merchant.id = merchant.id,

@@ -25,6 +25,8 @@ pub struct NewNotice {
     pub token_hash: String,
     pub token_expires_at: i64,
     pub escalate_at: Option<i64>,
+    /// `open` when the notice waits for an acknowledgement, `closed` when it needs none.
+    pub status: String,
     pub now: i64,
 }
 
@@ -89,7 +91,7 @@ pub async fn create_notice(db: &Db, n: NewNotice, messages: &[NewMessage]) -> Re
         since: Set(n.since),
         token_hash: Set(n.token_hash.clone()),
         token_expires_at: Set(n.token_expires_at),
-        status: Set("open".into()),
+        status: Set(n.status.clone()),
         contact_position: Set(messages.iter().map(|m| m.contact_position).min().unwrap_or(0)),
         escalate_at: Set(n.escalate_at),
         acked_at: Set(None),
@@ -419,4 +421,27 @@ pub async fn stale_unsent_sms(db: &Db, created_before: i64) -> Result<Vec<outbox
         .filter(outbox::Column::FallbackAt.is_null())
         .all(&db.conn)
         .await?)
+}
+
+/// An outage is over: its earlier notices stop waiting for acknowledgement and escalating.
+pub async fn close_notices_for_incidents(db: &Db, merchant_id: i64, incident_ids: &[i64]) -> Result<u64, StorageError> {
+    let notice_ids: Vec<i64> = notice_incidents::Entity::find()
+        .filter(notice_incidents::Column::MerchantId.eq(merchant_id))
+        .filter(notice_incidents::Column::IncidentId.is_in(incident_ids.to_vec()))
+        .all(&db.conn)
+        .await?
+        .into_iter()
+        .map(|n| n.notice_id)
+        .collect();
+    if notice_ids.is_empty() {
+        return Ok(0);
+    }
+    let res = notices::Entity::update_many()
+        .col_expr(notices::Column::Status, "closed".into())
+        .col_expr(notices::Column::EscalateAt, Option::<i64>::None.into())
+        .filter(notices::Column::Id.is_in(notice_ids))
+        .filter(notices::Column::Status.eq("open"))
+        .exec(&db.conn)
+        .await?;
+    Ok(res.rows_affected)
 }

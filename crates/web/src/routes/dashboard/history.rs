@@ -1,0 +1,112 @@
+//! `/dashboard/history`: every alert sent to the merchant — which channels were tried, how
+//! each delivery went, and whether and how it was acknowledged.
+use super::{Dash, Shell, with_shell};
+use crate::AppState;
+use crate::error::WebError;
+use crate::i18n::Lang;
+use crate::routes::ui::{Ctx, dep_name};
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use meoktong_domain::mask::{mask_email, mask_phone};
+use meoktong_storage::entity::{dependencies, notices, outbox};
+use meoktong_storage::{catalog, dashboard};
+use std::collections::HashMap;
+
+pub struct Attempt {
+    pub channel: &'static str,
+    pub to: String,
+    pub state: String,
+    pub state_label: &'static str,
+    pub error: String,
+}
+
+pub struct Entry {
+    pub id: i64,
+    pub kind: String,
+    pub tag: &'static str,
+    pub at: String,
+    pub deps: String,
+    pub acked: String,
+    pub status_label: &'static str,
+    pub attempts: Vec<Attempt>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/history.html")]
+struct HistoryPage {
+    shell: Shell,
+    entries: Vec<Entry>,
+}
+with_shell!(HistoryPage);
+
+pub async fn page(State(state): State<AppState>, dash: Dash) -> Result<Response, WebError> {
+    let l = dash.ctx.lang;
+    let list = dashboard::history(&state.db, dash.merchant_id, 100).await?;
+    let deps: HashMap<i64, dependencies::Model> = catalog::list_dependencies(&state.db).await?.into_iter().map(|d| (d.id, d)).collect();
+    let entries = list.iter().map(|(n, msgs)| entry(&dash.ctx, &state, &deps, n, msgs)).collect();
+    let page = HistoryPage { shell: dash.shell(l.t("알림 기록", "Alert history"), "history"), entries };
+    Ok(dash.ctx.ok(page.render()?))
+}
+
+pub fn kind_tag(l: Lang, kind: &str) -> &'static str {
+    match kind {
+        "down" => l.t("[장애]", "[DOWN]"),
+        "relapse" => l.t("[재장애]", "[DOWN AGAIN]"),
+        "followup" => l.t("[장애 추가]", "[ALSO DOWN]"),
+        "recovery" => l.t("[복구]", "[RECOVERED]"),
+        "test" => l.t("[테스트]", "[TEST]"),
+        "store_offline" => l.t("[매장 인터넷]", "[STORE OFFLINE]"),
+        "store_back" => l.t("[매장 인터넷 복구]", "[STORE BACK ONLINE]"),
+        _ => "",
+    }
+}
+
+pub fn delivery_label(l: Lang, state: &str) -> &'static str {
+    match state {
+        "waiting" => l.t("대기 (문자 실패 시 발송)", "waiting (sent if SMS fails)"),
+        "pending" | "sending" => l.t("보내는 중", "sending"),
+        "accepted" => l.t("통신사 접수", "accepted"),
+        "delivered" => l.t("도착", "delivered"),
+        "failed" => l.t("실패", "failed"),
+        "expired" => l.t("만료", "expired"),
+        "cancelled" => l.t("취소 (이미 확인함)", "cancelled (not needed)"),
+        _ => "",
+    }
+}
+
+fn entry(ctx: &Ctx, state: &AppState, deps: &HashMap<i64, dependencies::Model>, n: &notices::Model, msgs: &[outbox::Model]) -> Entry {
+    let l = ctx.lang;
+    let ids: Vec<i64> = serde_json::from_str(&n.dependency_ids).unwrap_or_default();
+    let names: Vec<String> = ids.iter().filter_map(|i| deps.get(i)).map(|d| dep_name(l, d)).collect();
+    let acked = match (n.acked_at, n.acked_via.as_deref()) {
+        (Some(at), via) => format!("{} ({})", ctx.time(at), via.unwrap_or("")),
+        _ => String::new(),
+    };
+    Entry {
+        id: n.id,
+        kind: n.kind.clone(),
+        tag: kind_tag(l, &n.kind),
+        at: ctx.time(n.created_at),
+        deps: names.join(", "),
+        acked,
+        status_label: match n.status.as_str() {
+            "acked" => l.t("확인함", "acknowledged"),
+            "exhausted" => l.t("모든 연락처에 보냈으나 확인 없음", "every contact tried, no acknowledgement"),
+            _ => l.t("확인 기다리는 중", "waiting for acknowledgement"),
+        },
+        attempts: msgs.iter().map(|m| attempt(state, l, m)).collect(),
+    }
+}
+
+fn attempt(state: &AppState, l: Lang, m: &outbox::Model) -> Attempt {
+    let to = state.crypto.decrypt(&m.recipient_enc).unwrap_or_default();
+    let sms = m.channel == "sms";
+    Attempt {
+        channel: if sms { l.t("문자", "SMS") } else if m.channel == "email" { l.t("이메일", "email") } else { "webhook" },
+        to: if sms { mask_phone(&to) } else { mask_email(&to) },
+        state: m.state.clone(),
+        state_label: delivery_label(l, &m.state),
+        error: m.last_error.clone().unwrap_or_default(),
+    }
+}

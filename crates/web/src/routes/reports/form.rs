@@ -1,0 +1,198 @@
+//! The report form's view: what was typed (or pre-filled), the field messages, and the lists
+//! to choose from.
+use super::choices::{KINDS, SIDO, TRADES};
+use super::validate::{FieldError, RawReport, field_label};
+use crate::AppState;
+use crate::error::WebError;
+use crate::i18n::Lang;
+use askama::Template;
+use chrono::TimeZone;
+use meoktong_domain::duration_text::{Locale, format_duration};
+use meoktong_storage::entity::{associations, dependencies, incidents};
+use meoktong_storage::{catalog, now_ms, reports, status};
+use std::time::Duration;
+
+/// Incidents offered when the form is opened without one: the last 90 days.
+const RECENT_MS: i64 = 90 * 24 * 3600 * 1000;
+
+/// The loss helper's inputs.
+#[derive(Debug, Clone, Default)]
+pub struct Helper {
+    pub daily_sales: String,
+    pub hours_down: String,
+    pub open_hours: String,
+}
+
+/// Everything the form chooses from, loaded once per request.
+pub struct FormContext {
+    pub deps: Vec<dependencies::Model>,
+    pub associations: Vec<associations::Model>,
+    pub recent: Vec<incidents::Model>,
+    pub tz: chrono_tz::Tz,
+}
+
+impl FormContext {
+    pub async fn load(state: &AppState) -> Result<FormContext, WebError> {
+        Ok(FormContext {
+            deps: catalog::list_dependencies(&state.db).await?,
+            associations: reports::associations(&state.db).await?,
+            recent: status::incidents_since(&state.db, now_ms() - RECENT_MS).await?,
+            tz: time_zone(state),
+        })
+    }
+
+    pub fn dependency_name(&self, id: i64, lang: Lang) -> String {
+        self.deps.iter().find(|d| d.id == id).map(|d| dep_label(d, lang)).unwrap_or_default()
+    }
+
+    pub fn service_slugs(&self) -> Vec<&str> {
+        self.deps.iter().map(|d| d.slug.as_str()).collect()
+    }
+
+    pub fn association_ids(&self) -> Vec<i64> {
+        self.associations.iter().map(|a| a.id).collect()
+    }
+}
+
+pub fn time_zone(state: &AppState) -> chrono_tz::Tz {
+    state.settings.notify.time_zone.parse().unwrap_or(chrono_tz::Asia::Seoul)
+}
+
+pub fn dep_label(d: &dependencies::Model, lang: Lang) -> String {
+    match lang {
+        Lang::En => d.name_en.clone().unwrap_or_else(|| d.name.clone()),
+        Lang::Ko => d.name.clone(),
+    }
+}
+
+/// `2022-10-15 15:30` in the service's time zone.
+pub fn fmt_time(tz: chrono_tz::Tz, ms: i64) -> String {
+    tz.timestamp_millis_opt(ms).single().map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+}
+
+pub fn fmt_duration(lang: Lang, ms: i64) -> String {
+    let locale = if lang == Lang::En { Locale::En } else { Locale::Ko };
+    format_duration(locale, Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
+}
+
+/// The measured outage a report is about.
+pub struct IncidentBox {
+    pub id: i64,
+    pub dependency: String,
+    pub start: String,
+    pub end: String,
+    pub duration: String,
+}
+
+impl IncidentBox {
+    pub fn new(ctx: &FormContext, i: &incidents::Model, lang: Lang) -> IncidentBox {
+        IncidentBox {
+            id: i.id,
+            dependency: ctx.dependency_name(i.dependency_id, lang),
+            start: fmt_time(ctx.tz, i.started_at),
+            end: i.resolved_at.map(|r| fmt_time(ctx.tz, r)).unwrap_or_else(|| lang.t("진행 중", "ongoing").into()),
+            duration: i.resolved_at.map(|r| fmt_duration(lang, r - i.started_at)).unwrap_or_default(),
+        }
+    }
+}
+
+/// One option of a select or one checkbox.
+pub struct Opt {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// The hidden fields that travel with the form.
+pub struct Hidden {
+    pub csrf: String,
+    pub stamp: String,
+    pub token: String,
+}
+
+#[derive(Template)]
+#[template(path = "reports/form.html")]
+pub struct FormPage {
+    pub lang: &'static str,
+    pub l: Lang,
+    pub title: String,
+    pub r: RawReport,
+    pub h: Helper,
+    pub hidden: Hidden,
+    pub errors: Vec<(String, String)>,
+    pub incident: Option<IncidentBox>,
+    pub incidents: Vec<Opt>,
+    pub sido: Vec<Opt>,
+    pub trades: Vec<Opt>,
+    pub kinds: Vec<Opt>,
+    pub services: Vec<Opt>,
+    pub associations: Vec<Opt>,
+    /// When the merchant's earlier report on this incident is being edited: when it was sent.
+    pub editing: Option<String>,
+    /// The loss helper's result, when asked for without JavaScript.
+    pub estimate: Option<String>,
+    pub signed_in: bool,
+}
+
+impl FormPage {
+    /// The message of a field, or "".
+    pub fn err(&self, field: &str) -> &str {
+        self.errors.iter().find(|(f, _)| f == field).map(|(_, m)| m.as_str()).unwrap_or("")
+    }
+
+    /// The `aria-invalid` value of a field.
+    pub fn invalid(&self, field: &str) -> &'static str {
+        if self.err(field).is_empty() { "false" } else { "true" }
+    }
+}
+
+/// What the page shows besides the values.
+pub struct Extras {
+    pub incident: Option<incidents::Model>,
+    pub editing: Option<i64>,
+    pub estimate: Option<String>,
+    pub signed_in: bool,
+}
+
+fn opts<'a>(items: impl Iterator<Item = (String, String)>, chosen: impl Fn(&str) -> bool + 'a) -> Vec<Opt> {
+    items.map(|(value, label)| Opt { selected: chosen(&value), value, label }).collect()
+}
+
+pub fn page(ctx: &FormContext, lang: Lang, r: RawReport, h: Helper, hidden: Hidden, errors: &[FieldError], x: Extras) -> FormPage {
+    let errors = errors.iter().map(|e| (e.field.to_string(), e.problem.message(lang))).collect();
+    let choice = |list: &[super::choices::Choice]| list.iter().map(|c| (c.code.to_string(), c.label(lang).to_string())).collect::<Vec<_>>();
+    let incidents = ctx.recent.iter().map(|i| {
+        let label = format!("{} · {}", ctx.dependency_name(i.dependency_id, lang), fmt_time(ctx.tz, i.started_at));
+        (i.id.to_string(), label)
+    });
+    FormPage {
+        lang: lang.code(),
+        l: lang,
+        title: lang.t("장애 피해 신고", "Report outage damage").to_string(),
+        incidents: opts(incidents, |v| v == r.incident.trim()),
+        sido: opts(choice(&SIDO).into_iter(), |v| v == r.region_sido),
+        trades: opts(choice(&TRADES).into_iter(), |v| v == r.trade),
+        kinds: opts(choice(&KINDS).into_iter(), |v| r.kinds.iter().any(|k| k == v)),
+        services: opts(ctx.deps.iter().map(|d| (d.slug.clone(), dep_label(d, lang))), |v| r.services.iter().any(|s| s == v)),
+        associations: opts(ctx.associations.iter().map(|a| (a.id.to_string(), a.name.clone())), |v| v == r.association.trim()),
+        incident: x.incident.as_ref().map(|i| IncidentBox::new(ctx, i, lang)),
+        editing: x.editing.map(|at| fmt_time(ctx.tz, at)),
+        estimate: x.estimate,
+        signed_in: x.signed_in,
+        errors,
+        r,
+        h,
+        hidden,
+    }
+}
+
+/// "Label: message" lines for the summary above the form.
+pub fn summary(errors: &[(String, String)], lang: Lang) -> Vec<String> {
+    errors.iter().map(|(f, m)| format!("{}: {m}", field_label(f, lang))).collect()
+}
+
+impl FormPage {
+    pub fn summary(&self) -> Vec<String> {
+        summary(&self.errors, self.l)
+    }
+}

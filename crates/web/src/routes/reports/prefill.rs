@@ -1,0 +1,145 @@
+//! Who is reporting, and what the form already knows: the merchant (signed in, or reached
+//! through their alert link's token), their earlier report on the incident, and the incident's
+//! probe-measured window.
+use super::choices::{match_trade, split_region};
+use super::form::{FormContext, Helper};
+use super::validate::RawReport;
+use crate::AppState;
+use crate::auth::session::CurrentUser;
+use crate::error::WebError;
+use meoktong_storage::entity::{incidents, memberships, merchants};
+use meoktong_storage::reports::Report;
+use meoktong_storage::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use meoktong_storage::{contacts, outbox, reports};
+
+/// Opening hours a day the loss helper assumes until told otherwise.
+pub const DEFAULT_OPEN_HOURS: &str = "12";
+
+/// The merchant a submission is for: the signed-in merchant, or the one whose alert link
+/// (`token`) names this incident. Anybody else reports anonymously.
+pub async fn merchant_for(
+    state: &AppState,
+    user: Option<&CurrentUser>,
+    token: &str,
+    incident_id: Option<i64>,
+    now: i64,
+) -> Result<Option<i64>, WebError> {
+    if let Some(m) = user.and_then(|u| u.merchant().ok()) {
+        return Ok(Some(m));
+    }
+    let (Some(incident_id), false) = (incident_id, token.is_empty() || token.len() > 128) else { return Ok(None) };
+    for hash in state.crypto.lookup_hashes(token) {
+        if let Some(n) = outbox::notice_by_token_hash(&state.db, &hash).await? {
+            let ids: Vec<i64> = serde_json::from_str(&n.incident_ids).unwrap_or_default();
+            return Ok((n.token_expires_at > now && ids.contains(&incident_id)).then_some(n.merchant_id));
+        }
+    }
+    Ok(None)
+}
+
+pub async fn incident(state: &AppState, raw: &str) -> Result<Option<incidents::Model>, WebError> {
+    match raw.trim().parse::<i64>() {
+        Ok(id) => Ok(meoktong_storage::incidents::get(&state.db, id).await?),
+        Err(_) => Ok(None),
+    }
+}
+
+/// The association a merchant belongs to, if any.
+async fn association_of(state: &AppState, m: &merchants::Model) -> Result<Option<i64>, WebError> {
+    if m.association_id.is_some() {
+        return Ok(m.association_id);
+    }
+    let first = memberships::Entity::find()
+        .filter(memberships::Column::MerchantId.eq(m.id))
+        .order_by_asc(memberships::Column::Id)
+        .one(&state.db.conn)
+        .await
+        .map_err(|e| WebError::Unexpected(e.to_string()))?;
+    Ok(first.map(|f| f.association_id))
+}
+
+/// The merchant's own details.
+async fn from_merchant(state: &AppState, merchant_id: i64, r: &mut RawReport) -> Result<(), WebError> {
+    let Some(m) = contacts::merchant(&state.db, merchant_id).await? else { return Ok(()) };
+    r.business_name = m.business_name.clone();
+    if let Some(enc) = &m.brn_enc {
+        r.brn = state.crypto.decrypt(enc).map_err(WebError::Unexpected)?;
+    }
+    let (sido, rest) = split_region(m.region.as_deref().unwrap_or_default());
+    r.region_sido = sido.unwrap_or_default().to_string();
+    r.region_sigungu = rest;
+    r.trade = m.trade.as_deref().and_then(match_trade).unwrap_or_default().to_string();
+    if let Some(a) = association_of(state, &m).await? {
+        r.association = a.to_string();
+    }
+    Ok(())
+}
+
+/// The values of an earlier report.
+pub fn from_report(rep: &Report) -> RawReport {
+    let row = &rep.row;
+    RawReport {
+        incident: row.incident_id.to_string(),
+        business_name: row.business_name.clone(),
+        brn: rep.brn.clone().unwrap_or_default(),
+        contact: rep.contact.clone().unwrap_or_default(),
+        region_sido: row.region_sido.clone(),
+        region_sigungu: row.region_sigungu.clone().unwrap_or_default(),
+        trade: row.trade.clone(),
+        services: rep.affected_services.clone(),
+        kinds: rep.damage_kinds.clone(),
+        estimated_loss: row.estimated_loss_krw.to_string(),
+        lost_orders: row.lost_orders.map(|n| n.to_string()).unwrap_or_default(),
+        description: row.description.clone(),
+        association: row.association_id.map(|a| a.to_string()).unwrap_or_default(),
+        consent: row.consent,
+    }
+}
+
+/// Hours down as the helper shows them: one decimal.
+pub fn hours_text(ms: i64) -> String {
+    let h = (ms.max(0) as f64 / 360_000.0).round() / 10.0;
+    format!("{h}")
+}
+
+/// The pre-filled form: the earlier report if there is one, else the merchant's details and
+/// the incident's dependency. Returns the values and when the earlier report was sent.
+pub async fn prefill(
+    state: &AppState,
+    ctx: &FormContext,
+    merchant: Option<i64>,
+    incident: Option<&incidents::Model>,
+) -> Result<(RawReport, Helper, Option<i64>), WebError> {
+    let helper = Helper {
+        open_hours: DEFAULT_OPEN_HOURS.into(),
+        hours_down: incident.and_then(|i| i.resolved_at.map(|r| hours_text(r - i.started_at))).unwrap_or_default(),
+        ..Helper::default()
+    };
+    if let (Some(m), Some(i)) = (merchant, incident)
+        && let Some(rep) = reports::of_merchant_incident(&state.db, &state.crypto, m, i.id).await?
+    {
+        return Ok((from_report(&rep), helper, Some(rep.row.created_at)));
+    }
+    let mut r = RawReport::default();
+    if let Some(m) = merchant {
+        from_merchant(state, m, &mut r).await?;
+    }
+    if let Some(i) = incident {
+        r.incident = i.id.to_string();
+        r.services = ctx.deps.iter().filter(|d| d.id == i.dependency_id).map(|d| d.slug.clone()).collect();
+    }
+    if r.association.is_empty() && ctx.associations.len() == 1 {
+        r.association = ctx.associations[0].id.to_string();
+    }
+    Ok((r, helper, None))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hours_are_shown_with_one_decimal() {
+        assert_eq!(super::hours_text(2 * 3_600_000 + 30 * 60_000), "2.5");
+        assert_eq!(super::hours_text(3_600_000), "1");
+        assert_eq!(super::hours_text(-5), "0");
+    }
+}
