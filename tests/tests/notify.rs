@@ -449,7 +449,7 @@ async fn a_failing_first_provider_hands_new_messages_to_the_second() {
     first.set_mode(Mode::Fail500);
     let second = TwilioStandIn::start(ACCOUNT_SID, &token).await;
     let smtp = SmtpServer::start().await;
-    let (app, _) = spawn(vec![first.base_url(), second.base_url()], &smtp, |s| {
+    let (app, public_url) = spawn(vec![first.base_url(), second.base_url()], &smtp, |s| {
         s.notify.failover_after = Duration::from_secs(1);
     })
     .await;
@@ -478,14 +478,10 @@ async fn a_failing_first_provider_hands_new_messages_to_the_second() {
     assert_eq!(first.request_count(), first_tries, "no new message tried the failing first");
     assert!(first.messages().is_empty());
     assert_eq!(second.messages().len(), 3, "each message once");
+    let status_callback = format!("{public_url}/hooks/twilio/status");
     for m in second.messages() {
-        assert_eq!(m.status_callback.as_deref(), Some(format!("{}/hooks/twilio/status", app_public(&app)).as_str()));
+        assert_eq!(m.status_callback.as_deref(), Some(status_callback.as_str()));
     }
-}
-
-/// The public URL a test app was given (its own address).
-fn app_public(app: &TestApp) -> String {
-    app.address.clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -50,12 +50,10 @@ impl ProbeLoop {
         let location_id = probes::ensure_location(&db, &settings.probe.location, "local", now).await?;
         let (infos, loaded) = load_checks(&db).await?;
         let mut scheduler = Scheduler::new();
-        for (id, info) in &infos {
-            if let Some(l) = loaded.get(id) {
-                if let Ok(c) = cadence(&l.settings) {
-                    scheduler.insert(*id, c, now);
-                }
-                let _ = info;
+        for (id, l) in &loaded {
+            match cadence(&l.settings) {
+                Ok(c) => scheduler.insert(*id, c, now),
+                Err(e) => tracing::error!(check.id = id, error = %e, "check has no usable schedule; skipped"),
             }
         }
         let policy = DetectorPolicy {

@@ -78,6 +78,7 @@ pub fn planner_config(settings: &Settings, providers: &Providers) -> PlannerConf
         sms_rate_per_second: settings.sms.first().map(|s| s.rate_per_second).unwrap_or(0),
         sms_validity: settings.sms.first().map(|s| s.validity).unwrap_or(Duration::from_secs(900)),
         email_enabled: providers.email.is_some(),
+        sms_enabled: !providers.sms.is_empty(),
         sms_platform: providers.sms_platform.clone(),
     }
 }

@@ -35,6 +35,9 @@ pub struct PlannerConfig {
     pub sms_validity: Duration,
     /// Whether an email channel exists.
     pub email_enabled: bool,
+    /// Whether any SMS provider exists; without one a contact's email is due at once
+    /// (an SMS row would never be sent, and its email would wait for the queue budget).
+    pub sms_enabled: bool,
     /// The platform SMS runs on (`twilio`), so a Twilio outage is not told by SMS.
     pub sms_platform: Option<String>,
 }
@@ -355,7 +358,8 @@ impl Planner {
     ) -> (Option<i32>, Vec<NewMessage>, Vec<(i32, String)>) {
         let mut skipped = Vec::new();
         for c in contacts.iter().filter(|c| c.position >= start) {
-            let sms_ok = c.phone.is_some()
+            let sms_ok = self.cfg.sms_enabled
+                && c.phone.is_some()
                 && !c.sms_opted_out
                 && !self
                     .cfg
