@@ -46,7 +46,13 @@ fn twilio_token() -> Option<String> {
     token
 }
 
-fn dep(slug: &str, name: &str, name_en: &str, category: Category, platform: &str) -> DependencySettings {
+fn dep(
+    slug: &str,
+    name: &str,
+    name_en: &str,
+    category: Category,
+    platform: &str,
+) -> DependencySettings {
     DependencySettings {
         slug: slug.into(),
         name: name.into(),
@@ -62,10 +68,22 @@ fn dep(slug: &str, name: &str, name_en: &str, category: Category, platform: &str
 fn catalog_deps() -> Vec<DependencySettings> {
     vec![
         dep(TALK, "카카오톡", "KakaoTalk", Category::Messenger, "kakao"),
-        dep(LOGIN, "카카오 로그인", "Kakao Login", Category::Login, "kakao"),
+        dep(
+            LOGIN,
+            "카카오 로그인",
+            "Kakao Login",
+            Category::Login,
+            "kakao",
+        ),
         dep(PAY, "카카오페이", "KakaoPay", Category::Payment, "kakao"),
         dep(MAP, "카카오맵", "Kakao Map", Category::Map, "kakao"),
-        dep(NAVER, "네이버 로그인", "Naver Login", Category::Login, "naver"),
+        dep(
+            NAVER,
+            "네이버 로그인",
+            "Naver Login",
+            Category::Login,
+            "naver",
+        ),
     ]
 }
 
@@ -81,32 +99,19 @@ fn twilio(base_url: String) -> SmsProviderSettings {
     }
 }
 
-/// A loopback port that was free a moment ago: the app listens on it and uses it in
-/// `public_url`, so Twilio's status callbacks (sent to `{public_url}/hooks/twilio/status`)
-/// reach it.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
 /// The app with its workers, the given Twilio stand-ins as `[[sms]]` in order, the SMTP
-/// server as `[email]`, no probes, a short group window; `tweak` adjusts the rest.
+/// server as `[email]`, no probes, a short group window; `tweak` adjusts the rest. Also
+/// returns `server.public_url` (the harness makes it the app's real address, so Twilio's
+/// status callbacks, sent to `{public_url}/hooks/twilio/status`, reach it).
 async fn spawn(
     twilio_urls: Vec<String>,
     smtp: &SmtpServer,
     tweak: impl FnOnce(&mut Settings),
 ) -> (TestApp, String) {
-    let port = free_port();
-    let public_url = format!("http://127.0.0.1:{port}");
     let smtp_url = smtp.url();
-    let public = public_url.clone();
     let app = spawn_app_with(
         Backend::default_for_tests(),
         move |s| {
-            s.server.listen = format!("127.0.0.1:{port}");
-            s.server.public_url = public;
             s.sms = twilio_urls.into_iter().map(twilio).collect();
             s.email = Some(EmailSettings {
                 smtp_url,
@@ -124,6 +129,7 @@ async fn spawn(
         },
     )
     .await;
+    let public_url = app.address.clone();
     (app, public_url)
 }
 
@@ -248,10 +254,30 @@ async fn the_1015_fire_gives_each_merchant_one_sms_naming_what_is_down() {
     import(
         &app,
         &[
-            Shop { name: "행복분식", phone: "+821011110001", email: "a@example.com", deps: &[TALK, LOGIN, PAY, MAP] },
-            Shop { name: "판교 치킨", phone: "+821011110002", email: "b@example.com", deps: &[TALK, LOGIN, PAY, MAP] },
-            Shop { name: "마포 꽃집", phone: "+821011110003", email: "c@example.com", deps: &[PAY] },
-            Shop { name: "네이버 전용", phone: "+821011110004", email: "d@example.com", deps: &[NAVER] },
+            Shop {
+                name: "행복분식",
+                phone: "+821011110001",
+                email: "a@example.com",
+                deps: &[TALK, LOGIN, PAY, MAP],
+            },
+            Shop {
+                name: "판교 치킨",
+                phone: "+821011110002",
+                email: "b@example.com",
+                deps: &[TALK, LOGIN, PAY, MAP],
+            },
+            Shop {
+                name: "마포 꽃집",
+                phone: "+821011110003",
+                email: "c@example.com",
+                deps: &[PAY],
+            },
+            Shop {
+                name: "네이버 전용",
+                phone: "+821011110004",
+                email: "d@example.com",
+                deps: &[NAVER],
+            },
         ],
     )
     .await;
@@ -262,34 +288,68 @@ async fn the_1015_fire_gives_each_merchant_one_sms_naming_what_is_down() {
     tokio::time::sleep(SETTLE).await;
     let messages = twilio.messages();
     let by_to = per_recipient(&messages);
-    assert_eq!(messages.len(), 3, "one SMS per subscribed merchant: {messages:#?}");
-    assert!(!by_to.contains_key("+821011110004"), "Naver only: nothing to tell");
+    assert_eq!(
+        messages.len(),
+        3,
+        "one SMS per subscribed merchant: {messages:#?}"
+    );
+    assert!(
+        !by_to.contains_key("+821011110004"),
+        "Naver only: nothing to tell"
+    );
     for phone in ["+821011110001", "+821011110002"] {
         let got = &by_to[phone];
-        assert_eq!(got.len(), 1, "{phone}: one SMS for four dependencies, got {got:#?}");
+        assert_eq!(
+            got.len(),
+            1,
+            "{phone}: one SMS for four dependencies, got {got:#?}"
+        );
         let body = &got[0].body;
         let names_all = ["카카오톡", "카카오 로그인", "카카오페이", "카카오맵"]
             .iter()
             .all(|n| body.contains(n));
-        assert!(names_all || body.contains("4개"), "{phone}: names the four (or their count): {body}");
+        assert!(
+            names_all || body.contains("4개"),
+            "{phone}: names the four (or their count): {body}"
+        );
     }
     let pay_only = &by_to["+821011110003"][0].body;
-    assert!(pay_only.contains("카카오페이") && !pay_only.contains("카카오톡"), "{pay_only}");
+    assert!(
+        pay_only.contains("카카오페이") && !pay_only.contains("카카오톡"),
+        "{pay_only}"
+    );
 
     let status_callback = format!("{public_url}/hooks/twilio/status");
     for m in &messages {
         assert!(m.body.starts_with("[장애]"), "{}", m.body);
-        assert!(count_segments(&m.body).segments <= 2, "at most two segments: {}", m.body);
-        assert!(m.body.contains(&format!("{public_url}/a/")), "link to the alert page: {}", m.body);
+        assert!(
+            count_segments(&m.body).segments <= 2,
+            "at most two segments: {}",
+            m.body
+        );
+        assert!(
+            m.body.contains(&format!("{public_url}/a/")),
+            "link to the alert page: {}",
+            m.body
+        );
         assert_eq!(m.from.as_deref(), Some(FROM));
         assert_eq!(m.status_callback.as_deref(), Some(status_callback.as_str()));
-        assert_eq!(m.validity_period, Some(900), "validity 15m as integer seconds");
+        assert_eq!(
+            m.validity_period,
+            Some(900),
+            "validity 15m as integer seconds"
+        );
     }
     for r in twilio.requests() {
-        assert!(r.authorized, "Basic auth with the account sid and token: {r:?}");
+        assert!(
+            r.authorized,
+            "Basic auth with the account sid and token: {r:?}"
+        );
         assert_eq!(r.path_account_sid, ACCOUNT_SID);
         assert!(
-            r.content_type.as_deref().is_some_and(|c| c.starts_with("application/x-www-form-urlencoded")),
+            r.content_type
+                .as_deref()
+                .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded")),
             "form-encoded: {r:?}"
         );
         assert_eq!(r.answered, Some(201));
@@ -305,7 +365,10 @@ async fn the_1015_fire_gives_each_merchant_one_sms_naming_what_is_down() {
     let page = app.client.get(&link).send().await.expect("alert page");
     assert_eq!(page.status().as_u16(), 200, "{link}");
 
-    assert!(smtp.received().is_empty(), "the SMS was accepted: no email yet");
+    assert!(
+        smtp.received().is_empty(),
+        "the SMS was accepted: no email yet"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,10 +378,21 @@ async fn an_invalid_number_21211_sends_the_email_at_once() {
     let smtp = SmtpServer::start().await;
     // Without the rejection, the email would wait for the 2 minute delivery timeout.
     let (app, _) = spawn(vec![twilio.base_url()], &smtp, |_| {}).await;
-    twilio.set_recipient_mode("+821022220001", Mode::TwilioError { http_status: 400, code: 21211 });
+    twilio.set_recipient_mode(
+        "+821022220001",
+        Mode::TwilioError {
+            http_status: 400,
+            code: 21211,
+        },
+    );
     import(
         &app,
-        &[Shop { name: "행복분식", phone: "+821022220001", email: "owner@example.com", deps: &[TALK] }],
+        &[Shop {
+            name: "행복분식",
+            phone: "+821022220001",
+            email: "owner@example.com",
+            deps: &[TALK],
+        }],
     )
     .await;
 
@@ -328,14 +402,21 @@ async fn an_invalid_number_21211_sends_the_email_at_once() {
     let mail = &mails[0];
     assert_eq!(mail.to, vec!["owner@example.com".to_string()]);
     let subject = mail.subject().expect("a subject");
-    assert!(subject.contains("[장애]") && subject.contains("카카오톡"), "decoded Korean subject: {subject}");
+    assert!(
+        subject.contains("[장애]") && subject.contains("카카오톡"),
+        "decoded Korean subject: {subject}"
+    );
     let text = mail.text().expect("a text part");
     assert!(text.contains("카카오톡"), "{text}");
     assert!(twilio.messages().is_empty(), "Twilio accepted nothing");
     let sms = outbox_rows(&app, "sms").await;
     assert_eq!(sms.len(), 1);
     assert_eq!(sms[0].state, "failed", "rejected for good, not retried");
-    assert_eq!(twilio.request_count(), 1, "a permanent error is not retried");
+    assert_eq!(
+        twilio.request_count(),
+        1,
+        "a permanent error is not retried"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -346,14 +427,22 @@ async fn an_undelivered_callback_sends_the_email() {
     let (app, _) = spawn(vec![twilio.base_url()], &smtp, |_| {}).await;
     import(
         &app,
-        &[Shop { name: "행복분식", phone: "+821033330001", email: "owner@example.com", deps: &[PAY] }],
+        &[Shop {
+            name: "행복분식",
+            phone: "+821033330001",
+            email: "owner@example.com",
+            deps: &[PAY],
+        }],
     )
     .await;
     open_incidents(&app, &[PAY], Duration::from_secs(30)).await;
 
     let sms = wait_sms(&twilio, 1).await;
     accepted_row(&app, &sms[0].sid).await;
-    assert!(smtp.received().is_empty(), "accepted and within the delivery timeout: no email yet");
+    assert!(
+        smtp.received().is_empty(),
+        "accepted and within the delivery timeout: no email yet"
+    );
 
     let answer = twilio
         .send_status_callback(&sms[0].sid, "undelivered", Some(30003))
@@ -371,7 +460,11 @@ async fn an_undelivered_callback_sends_the_email() {
         .expect("callback");
     assert_eq!(again, 200);
     tokio::time::sleep(SETTLE).await;
-    assert_eq!(smtp.received().len(), 1, "one email, however many callbacks");
+    assert_eq!(
+        smtp.received().len(),
+        1,
+        "one email, however many callbacks"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -382,7 +475,12 @@ async fn a_forged_callback_signature_is_refused() {
     let (app, _) = spawn(vec![twilio.base_url()], &smtp, |_| {}).await;
     import(
         &app,
-        &[Shop { name: "행복분식", phone: "+821044440001", email: "owner@example.com", deps: &[TALK] }],
+        &[Shop {
+            name: "행복분식",
+            phone: "+821044440001",
+            email: "owner@example.com",
+            deps: &[TALK],
+        }],
     )
     .await;
     open_incidents(&app, &[TALK], Duration::from_secs(30)).await;
@@ -411,23 +509,46 @@ async fn twilio_answering_500_for_a_while_loses_nothing_and_sends_once() {
     let smtp = SmtpServer::start().await;
     let (app, _) = spawn(vec![twilio.base_url()], &smtp, |_| {}).await;
     let shops = [
-        Shop { name: "가게 1", phone: "+821055550001", email: "s1@example.com", deps: &[TALK] },
-        Shop { name: "가게 2", phone: "+821055550002", email: "s2@example.com", deps: &[TALK] },
-        Shop { name: "가게 3", phone: "+821055550003", email: "s3@example.com", deps: &[TALK] },
+        Shop {
+            name: "가게 1",
+            phone: "+821055550001",
+            email: "s1@example.com",
+            deps: &[TALK],
+        },
+        Shop {
+            name: "가게 2",
+            phone: "+821055550002",
+            email: "s2@example.com",
+            deps: &[TALK],
+        },
+        Shop {
+            name: "가게 3",
+            phone: "+821055550003",
+            email: "s3@example.com",
+            deps: &[TALK],
+        },
     ];
     import(&app, &shops).await;
     open_incidents(&app, &[TALK], Duration::from_secs(30)).await;
 
-    // Every message was tried and retried at least twice while Twilio kept failing.
-    eventually("each SMS to be retried twice", PATIENCE, || async {
-        let tries = twilio.requests().iter().filter(|r| r.answered == Some(500)).fold(
-            HashMap::<String, usize>::new(),
-            |mut m, r| {
-                *m.entry(r.field("To").unwrap_or_default().to_string()).or_default() += 1;
-                m
-            },
-        );
-        (tries.len() == shops.len() && tries.values().all(|&n| n >= 3)).then_some(())
+    // Twilio keeps failing for 20 s, and until every message was retried at least twice.
+    eventually("20 s of 500s, each SMS retried twice", PATIENCE, || async {
+        let failed: Vec<_> = twilio
+            .requests()
+            .into_iter()
+            .filter(|r| r.answered == Some(500))
+            .collect();
+        let long_enough = failed
+            .first()
+            .and_then(|r| r.at.elapsed().ok())
+            .is_some_and(|e| e >= Duration::from_secs(20));
+        let mut tries = HashMap::<String, usize>::new();
+        for r in &failed {
+            *tries
+                .entry(r.field("To").unwrap_or_default().to_string())
+                .or_default() += 1;
+        }
+        (long_enough && tries.len() == shops.len() && tries.values().all(|&n| n >= 3)).then_some(())
     })
     .await;
     assert!(twilio.messages().is_empty());
@@ -437,9 +558,16 @@ async fn twilio_answering_500_for_a_while_loses_nothing_and_sends_once() {
     tokio::time::sleep(SETTLE).await;
     let by_to = per_recipient(&twilio.messages());
     assert_eq!(by_to.len(), shops.len(), "every merchant: {by_to:#?}");
-    assert!(by_to.values().all(|m| m.len() == 1), "accepted exactly once each: {by_to:#?}");
+    assert!(
+        by_to.values().all(|m| m.len() == 1),
+        "accepted exactly once each: {by_to:#?}"
+    );
     let rows = outbox_rows(&app, "sms").await;
-    assert!(rows.iter().all(|r| r.state == "accepted" && r.attempts >= 4), "{rows:#?}");
+    assert!(
+        rows.iter()
+            .all(|r| r.state == "accepted" && r.attempts >= 4),
+        "{rows:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -456,9 +584,24 @@ async fn a_failing_first_provider_hands_new_messages_to_the_second() {
     import(
         &app,
         &[
-            Shop { name: "가게 1", phone: "+821066660001", email: "s1@example.com", deps: &[TALK] },
-            Shop { name: "가게 2", phone: "+821066660002", email: "s2@example.com", deps: &[TALK] },
-            Shop { name: "지도 가게", phone: "+821066660003", email: "s3@example.com", deps: &[MAP] },
+            Shop {
+                name: "가게 1",
+                phone: "+821066660001",
+                email: "s1@example.com",
+                deps: &[TALK],
+            },
+            Shop {
+                name: "가게 2",
+                phone: "+821066660002",
+                email: "s2@example.com",
+                deps: &[TALK],
+            },
+            Shop {
+                name: "지도 가게",
+                phone: "+821066660003",
+                email: "s3@example.com",
+                deps: &[MAP],
+            },
         ],
     )
     .await;
@@ -466,8 +609,14 @@ async fn a_failing_first_provider_hands_new_messages_to_the_second() {
     open_incidents(&app, &[TALK], Duration::from_secs(30)).await;
     let taken_over = wait_sms(&second, 2).await;
     let phones: Vec<&str> = taken_over.iter().map(|m| m.to.as_str()).collect();
-    assert!(phones.contains(&"+821066660001") && phones.contains(&"+821066660002"), "{phones:?}");
-    assert!(first.request_count() >= 2, "the first was tried before failing over");
+    assert!(
+        phones.contains(&"+821066660001") && phones.contains(&"+821066660002"),
+        "{phones:?}"
+    );
+    assert!(
+        first.request_count() >= 2,
+        "the first was tried before failing over"
+    );
 
     // A later incident's messages go straight to the second while the first keeps failing.
     let first_tries = first.request_count();
@@ -475,7 +624,11 @@ async fn a_failing_first_provider_hands_new_messages_to_the_second() {
     let all = wait_sms(&second, 3).await;
     assert!(all.iter().any(|m| m.to == "+821066660003"));
     tokio::time::sleep(SETTLE).await;
-    assert_eq!(first.request_count(), first_tries, "no new message tried the failing first");
+    assert_eq!(
+        first.request_count(),
+        first_tries,
+        "no new message tried the failing first"
+    );
     assert!(first.messages().is_empty());
     assert_eq!(second.messages().len(), 3, "each message once");
     let status_callback = format!("{public_url}/hooks/twilio/status");
@@ -492,10 +645,21 @@ async fn smtp_refusing_for_a_while_sends_the_email_later() {
     smtp.set_refusing(true);
     let (app, _) = spawn(vec![twilio.base_url()], &smtp, |_| {}).await;
     // The SMS is rejected for good, so the email is due at once.
-    twilio.set_recipient_mode("+821077770001", Mode::TwilioError { http_status: 400, code: 21614 });
+    twilio.set_recipient_mode(
+        "+821077770001",
+        Mode::TwilioError {
+            http_status: 400,
+            code: 21614,
+        },
+    );
     import(
         &app,
-        &[Shop { name: "행복분식", phone: "+821077770001", email: "owner@example.com", deps: &[PAY] }],
+        &[Shop {
+            name: "행복분식",
+            phone: "+821077770001",
+            email: "owner@example.com",
+            deps: &[PAY],
+        }],
     )
     .await;
     open_incidents(&app, &[PAY], Duration::from_secs(30)).await;
@@ -515,7 +679,11 @@ async fn smtp_refusing_for_a_while_sends_the_email_later() {
     assert!(mails[0].subject().expect("subject").contains("카카오페이"));
     tokio::time::sleep(SETTLE).await;
     assert_eq!(smtp.received().len(), 1, "sent once");
-    let row = outbox_rows(&app, "email").await.into_iter().find(|r| r.id == refused.id).expect("row");
+    let row = outbox_rows(&app, "email")
+        .await
+        .into_iter()
+        .find(|r| r.id == refused.id)
+        .expect("row");
     assert_eq!(row.state, "accepted");
 }
 
@@ -528,13 +696,28 @@ async fn recovery_tells_each_merchant_once_with_the_outage_duration() {
     import(
         &app,
         &[
-            Shop { name: "행복분식", phone: "+821088880001", email: "a@example.com", deps: &[TALK, PAY] },
-            Shop { name: "판교 치킨", phone: "+821088880002", email: "b@example.com", deps: &[PAY] },
+            Shop {
+                name: "행복분식",
+                phone: "+821088880001",
+                email: "a@example.com",
+                deps: &[TALK, PAY],
+            },
+            Shop {
+                name: "판교 치킨",
+                phone: "+821088880002",
+                email: "b@example.com",
+                deps: &[PAY],
+            },
         ],
     )
     .await;
     // Down since 2 h 5 min 20 s ago (the first failed probe), confirmed now.
-    let ids = open_incidents(&app, &[TALK, PAY], Duration::from_secs(2 * 3600 + 5 * 60 + 20)).await;
+    let ids = open_incidents(
+        &app,
+        &[TALK, PAY],
+        Duration::from_secs(2 * 3600 + 5 * 60 + 20),
+    )
+    .await;
     wait_sms(&twilio, 2).await;
 
     let resolved_at = now_ms();
@@ -548,14 +731,24 @@ async fn recovery_tells_each_merchant_once_with_the_outage_duration() {
     let by_to = per_recipient(&twilio.messages());
     for phone in ["+821088880001", "+821088880002"] {
         let got = &by_to[phone];
-        assert_eq!(got.len(), 2, "{phone}: one down and one recovery notice: {got:#?}");
+        assert_eq!(
+            got.len(),
+            2,
+            "{phone}: one down and one recovery notice: {got:#?}"
+        );
         assert!(got[0].body.starts_with("[장애]"), "{}", got[0].body);
         let recovery = &got[1].body;
         assert!(recovery.starts_with("[복구]"), "{recovery}");
-        assert!(recovery.contains("2시간 5분"), "the outage duration: {recovery}");
+        assert!(
+            recovery.contains("2시간 5분"),
+            "the outage duration: {recovery}"
+        );
         assert!(recovery.contains(&format!("{public_url}/a/")), "{recovery}");
         assert!(count_segments(recovery).segments <= 2, "{recovery}");
     }
     let both = &by_to["+821088880001"][1].body;
-    assert!(both.contains("카카오톡") && both.contains("카카오페이") || both.contains("2개"), "{both}");
+    assert!(
+        both.contains("카카오톡") && both.contains("카카오페이") || both.contains("2개"),
+        "{both}"
+    );
 }

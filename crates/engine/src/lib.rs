@@ -4,8 +4,10 @@
 //! - [`schedule`]: when each check runs (pure).
 //! - [`detect`]: probe report → stored result → detector → dependency state → incidents.
 //! - [`runner`]: the loop that ties them together with real probes.
+//! - [`agent`]: remote probe agents' wire format and the server's side of it.
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod clock;
 pub mod detect;
 pub mod runner;

@@ -23,9 +23,9 @@ const HEARTBEAT_EVERY_MS: i64 = 10_000;
 const RETENTION_EVERY_MS: i64 = 3_600_000;
 
 /// A loaded check: how to run it and who runs it.
-struct Loaded {
-    settings: CheckSettings,
-    from_config: bool,
+pub(crate) struct Loaded {
+    pub(crate) settings: CheckSettings,
+    pub(crate) from_config: bool,
 }
 
 pub struct ProbeLoop {
@@ -228,7 +228,7 @@ fn cadence(c: &CheckSettings) -> Result<Cadence, String> {
 }
 
 /// Enabled checks: what the engine knows of each, and how to run each.
-async fn load_checks(db: &Db) -> Result<(HashMap<i64, CheckInfo>, HashMap<i64, Loaded>), StorageError> {
+pub(crate) async fn load_checks(db: &Db) -> Result<(HashMap<i64, CheckInfo>, HashMap<i64, Loaded>), StorageError> {
     let mut infos = HashMap::new();
     let mut loaded = HashMap::new();
     for (check, dep) in catalog::enabled_checks(db).await? {

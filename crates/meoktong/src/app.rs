@@ -160,7 +160,8 @@ impl Application {
         let Application { listener, state, stop, workers } = self;
         let router = meoktong_web::router(state);
         let stop_for_server = stop.clone();
-        let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        // Handlers see the peer address (per-IP rate limits on public forms).
+        let server = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).with_graceful_shutdown(async move {
             tokio::select! {
                 _ = shutdown => {}
                 _ = stop_for_server.cancelled() => {}

@@ -41,6 +41,80 @@ pub enum Command {
     /// Accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Store heartbeats: a URL the store's POS or router pings; silence is an alert.
+    #[command(subcommand)]
+    Heartbeat(HeartbeatCommand),
+    /// API tokens: `/api/v1` tokens for users, agent tokens for remote probe agents.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Run a remote probe agent: fetch the checks from the server, run them here, report back.
+    Agent(AgentArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HeartbeatCommand {
+    /// Create a heartbeat for a merchant and print its URL (shown once; only a hash is kept).
+    Create(HeartbeatCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HeartbeatCreateArgs {
+    /// The merchant, by mobile number.
+    #[arg(long = "merchant-phone")]
+    pub merchant_phone: String,
+    /// How often the store pings.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub period: std::time::Duration,
+    /// How late a ping may be before the merchant is told (counted after the period).
+    #[arg(long, default_value = "120s", value_parser = parse_duration)]
+    pub grace: std::time::Duration,
+    /// A name for it, e.g. "counter POS".
+    #[arg(long, default_value = "store")]
+    pub name: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it (shown once; only a hash is kept). With --location it is an
+    /// agent token for that probe location (issued by an operator), else an `/api/v1` token
+    /// acting as the user.
+    Create(TokenCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// The user the token belongs to (an operator for agent tokens).
+    #[arg(long)]
+    pub email: String,
+    /// Make an agent token reporting for this probe location (created if missing).
+    #[arg(long)]
+    pub location: Option<String>,
+    /// A name to recognise the token by.
+    #[arg(long, default_value = "cli")]
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The server's public URL, e.g. https://meoktong.example.
+    #[arg(long)]
+    pub server: String,
+    /// The agent token (`meoktong token create --email E --location NAME`).
+    #[arg(long, env = "MEOKTONG_AGENT_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// The probe location this agent reports as; must be its token's.
+    #[arg(long)]
+    pub location: String,
+    /// Results kept while the server is unreachable; beyond that the oldest are dropped.
+    #[arg(long, default_value_t = 10_000)]
+    pub buffer: usize,
+    /// Probes in flight at once.
+    #[arg(long, default_value_t = 64)]
+    pub max_concurrency: usize,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (e.g. 60s, 2m)"))
 }
 
 #[derive(Debug, Args)]

@@ -1,11 +1,13 @@
 //! The background workers of one process, each a loop around one testable step:
 //! probes (schedule → probe → detect), the planner (incidents → notices), the dispatcher
-//! (outbox → providers), the hub's timers (fallback and escalation) and the outbox gauges.
+//! (outbox → providers), the hub's timers (fallback and escalation) and the outbox gauges,
+//! and the store heartbeat sweeper.
 use anyhow::Context;
 use meoktong_config::{Settings, SmsProviderKind};
 use meoktong_engine::clock::{Clock, SystemClock};
 use meoktong_engine::runner::ProbeLoop;
 use meoktong_notify::dispatcher::{Dispatcher, DispatcherConfig, SmsRoute};
+use meoktong_notify::heartbeat::HeartbeatSweeper;
 use meoktong_notify::planner::{Planner, PlannerConfig};
 use meoktong_notify::timers::Timers;
 use meoktong_notify::{DevOutbox, EmailProvider, LogEmail, LogSms, SmtpEmail, SmsProvider, TwilioSms};
@@ -101,6 +103,8 @@ pub async fn spawn_all(state: &AppState, stop: CancellationToken) -> anyhow::Res
     let planner = Arc::new(Planner::new(state.db.clone(), state.crypto.clone(), planner_config(&settings, &p)));
     let outbox_changed = state.outbox_changed.clone();
     handles.push(tokio::spawn(plan_loop(planner.clone(), incident_changed, outbox_changed.clone(), stop.clone())));
+    let sweeper = HeartbeatSweeper::new(state.db.clone(), state.crypto.clone(), planner.clone());
+    handles.push(tokio::spawn(heartbeat_loop(sweeper, state.metrics.clone(), outbox_changed.clone(), stop.clone())));
     let dispatcher = Dispatcher::new(
         state.db.clone(),
         state.crypto.clone(),
@@ -139,6 +143,28 @@ async fn plan_loop(planner: Arc<Planner>, incident_changed: Arc<Notify>, outbox_
             _ = stop.cancelled() => return,
             _ = incident_changed.notified() => {}
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+        }
+    }
+}
+
+/// Store heartbeats: silent stores become incidents, and their notices are written.
+async fn heartbeat_loop(sweeper: HeartbeatSweeper, metrics: meoktong_metrics::Metrics, outbox_changed: Arc<Notify>, stop: CancellationToken) {
+    loop {
+        match sweeper.sweep_once(now_ms()).await {
+            Ok(s) => {
+                if s.opened > 0 {
+                    // One bounded label for every store: a label per merchant would not stay bounded.
+                    metrics.incidents_opened.with_label_values(&["store-internet"]).inc_by(s.opened as u64);
+                }
+                if s.messages > 0 {
+                    outbox_changed.notify_waiters();
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "heartbeat sweep failed; will retry"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
 }

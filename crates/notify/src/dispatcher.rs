@@ -84,6 +84,21 @@ pub fn backoff(attempt: i32, base: Duration, cap: Duration) -> Duration {
     raw.mul_f64(jitter)
 }
 
+/// How long an email is retried once it is due (DESIGN: "for up to one hour").
+const EMAIL_RETRY_WINDOW_MS: i64 = 3600 * 1000;
+
+/// Until when a transient failure is retried. An SMS lasts its validity; an email an hour
+/// from when it became due — a fallback email may become due long after it was planned
+/// (delivery timeout, validity running out), and must still get its full hour.
+fn retry_deadline(row: &outbox_entity::Model) -> i64 {
+    match (row.channel.as_str(), row.fallback_at) {
+        ("email", Some(due)) => row
+            .expires_at
+            .max(due.saturating_add(EMAIL_RETRY_WINDOW_MS)),
+        _ => row.expires_at,
+    }
+}
+
 impl Dispatcher {
     pub fn new(
         db: Db,
@@ -345,7 +360,7 @@ impl Dispatcher {
             .retry_after()
             .unwrap_or_else(|| backoff(row.attempts, base, cap));
         let next = now + ms(wait);
-        if next > row.expires_at {
+        if next > retry_deadline(row) {
             tracing::warn!(
                 outbox.id = row.id,
                 channel,
@@ -386,5 +401,73 @@ impl Dispatcher {
                     .observe(((now - n.since).max(0)) as f64 / 1000.0);
             }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(
+        channel: &str,
+        created_at: i64,
+        expires_at: i64,
+        fallback_at: Option<i64>,
+    ) -> outbox_entity::Model {
+        outbox_entity::Model {
+            id: 1,
+            notice_id: 1,
+            merchant_id: 1,
+            dedupe_key: "k".into(),
+            channel: channel.into(),
+            contact_id: None,
+            contact_position: 0,
+            recipient_enc: String::new(),
+            subject: None,
+            body: String::new(),
+            html: None,
+            priority: 0,
+            state: "sending".into(),
+            attempts: 1,
+            next_attempt_at: created_at,
+            claimed_by: None,
+            claim_expires_at: None,
+            provider_index: None,
+            provider_message_id: None,
+            last_error: None,
+            created_at,
+            expires_at,
+            accepted_at: None,
+            delivered_at: None,
+            fallback_at,
+        }
+    }
+
+    #[test]
+    fn sms_retries_for_its_validity() {
+        let r = row("sms", 0, 900_000, Some(60_000));
+        assert_eq!(retry_deadline(&r), 900_000);
+    }
+
+    #[test]
+    fn a_late_fallback_email_still_gets_its_hour() {
+        // Planned at 0 (expiring at 1 h), due only at 15 min when the SMS validity ran out.
+        let r = row("email", 0, EMAIL_RETRY_WINDOW_MS, Some(900_000));
+        assert_eq!(retry_deadline(&r), 900_000 + EMAIL_RETRY_WINDOW_MS);
+        let due_at_once = row("email", 0, EMAIL_RETRY_WINDOW_MS, None);
+        assert_eq!(retry_deadline(&due_at_once), EMAIL_RETRY_WINDOW_MS);
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_caps() {
+        let base = Duration::from_secs(5);
+        let cap = Duration::from_secs(300);
+        for (attempt, nominal) in [(1, 5.0), (2, 10.0), (3, 20.0), (7, 300.0), (40, 300.0)] {
+            let got = backoff(attempt, base, cap).as_secs_f64();
+            assert!(
+                got >= nominal * 0.8 - 1e-9 && got <= nominal * 1.2 + 1e-9,
+                "attempt {attempt}: {got}"
+            );
+        }
     }
 }

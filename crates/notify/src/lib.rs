@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod dispatcher;
+pub mod heartbeat;
 pub mod planner;
 pub mod providers;
 pub mod text;

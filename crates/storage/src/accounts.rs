@@ -29,7 +29,12 @@ pub enum Taken {
 
 /// Creates the merchant, its first contact and its user in one transaction.
 /// `Ok(Err(Taken))` when the email (any user) or phone + business name (a merchant) exists.
-pub async fn sign_up(db: &Db, crypto: &Crypto, s: SignUp<'_>, now: i64) -> Result<Result<(i64, i64), Taken>, StorageError> {
+pub async fn sign_up(
+    db: &Db,
+    crypto: &Crypto,
+    s: SignUp<'_>,
+    now: i64,
+) -> Result<Result<(i64, i64), Taken>, StorageError> {
     let txn = db.conn.begin().await?;
     let email_hash = crypto.hash(&s.email.to_lowercase());
     let taken = users::Entity::find()
@@ -120,7 +125,12 @@ pub async fn touch_login(db: &Db, user_id: i64, now: i64) -> Result<(), StorageE
     Ok(())
 }
 
-pub async fn set_password(db: &Db, user_id: i64, password_hash: &str, now: i64) -> Result<(), StorageError> {
+pub async fn set_password(
+    db: &Db,
+    user_id: i64,
+    password_hash: &str,
+    now: i64,
+) -> Result<(), StorageError> {
     let txn = db.conn.begin().await?;
     users::Entity::update_many()
         .col_expr(users::Column::PasswordHash, password_hash.into())
@@ -149,7 +159,15 @@ pub struct TokenOwner {
 }
 
 /// Stores a one-time token by its keyed hash (`secret` is whatever the link or SMS carries).
-pub async fn create_token(db: &Db, crypto: &Crypto, purpose: &str, secret: &str, owner: TokenOwner, expires_at: i64, now: i64) -> Result<i64, StorageError> {
+pub async fn create_token(
+    db: &Db,
+    crypto: &Crypto,
+    purpose: &str,
+    secret: &str,
+    owner: TokenOwner,
+    expires_at: i64,
+    now: i64,
+) -> Result<i64, StorageError> {
     let am = one_time_tokens::ActiveModel {
         id: NotSet,
         purpose: Set(purpose.to_string()),
@@ -162,11 +180,20 @@ pub async fn create_token(db: &Db, crypto: &Crypto, purpose: &str, secret: &str,
         used_at: Set(None),
         created_at: Set(now),
     };
-    Ok(one_time_tokens::Entity::insert(am).exec(&db.conn).await?.last_insert_id)
+    Ok(one_time_tokens::Entity::insert(am)
+        .exec(&db.conn)
+        .await?
+        .last_insert_id)
 }
 
 /// Uses a token once: only the first caller gets it, and only before it expires.
-pub async fn consume_token(db: &Db, crypto: &Crypto, purpose: &str, secret: &str, now: i64) -> Result<Option<one_time_tokens::Model>, StorageError> {
+pub async fn consume_token(
+    db: &Db,
+    crypto: &Crypto,
+    purpose: &str,
+    secret: &str,
+    now: i64,
+) -> Result<Option<one_time_tokens::Model>, StorageError> {
     let Some(t) = one_time_tokens::Entity::find()
         .filter(one_time_tokens::Column::Purpose.eq(purpose))
         .filter(one_time_tokens::Column::TokenHash.is_in(crypto.lookup_hashes(secret)))
@@ -182,7 +209,13 @@ pub async fn consume_token(db: &Db, crypto: &Crypto, purpose: &str, secret: &str
 }
 
 /// A token that is still valid, without using it (the reset form shows only for those).
-pub async fn peek_token(db: &Db, crypto: &Crypto, purpose: &str, secret: &str, now: i64) -> Result<Option<one_time_tokens::Model>, StorageError> {
+pub async fn peek_token(
+    db: &Db,
+    crypto: &Crypto,
+    purpose: &str,
+    secret: &str,
+    now: i64,
+) -> Result<Option<one_time_tokens::Model>, StorageError> {
     Ok(one_time_tokens::Entity::find()
         .filter(one_time_tokens::Column::Purpose.eq(purpose))
         .filter(one_time_tokens::Column::TokenHash.is_in(crypto.lookup_hashes(secret)))
@@ -213,7 +246,15 @@ pub enum CodeCheck {
 
 /// Checks the latest live SMS code of a contact. Codes are short, so they are hashed with the
 /// contact id (`{contact}:{code}`) and a code dies after `max_attempts` wrong tries.
-pub async fn check_contact_code(db: &Db, crypto: &Crypto, purpose: &str, contact_id: i64, code: &str, max_attempts: i32, now: i64) -> Result<CodeCheck, StorageError> {
+pub async fn check_contact_code(
+    db: &Db,
+    crypto: &Crypto,
+    purpose: &str,
+    contact_id: i64,
+    code: &str,
+    max_attempts: i32,
+    now: i64,
+) -> Result<CodeCheck, StorageError> {
     let Some(t) = one_time_tokens::Entity::find()
         .filter(one_time_tokens::Column::Purpose.eq(purpose))
         .filter(one_time_tokens::Column::ContactId.eq(contact_id))
@@ -229,8 +270,16 @@ pub async fn check_contact_code(db: &Db, crypto: &Crypto, purpose: &str, contact
         return Ok(CodeCheck::NoCode);
     }
     let given = format!("{contact_id}:{}", code.trim());
-    if crypto.lookup_hashes(&given).iter().any(|h| h == &t.token_hash) {
-        return Ok(if mark_used(db, t.id, now).await? { CodeCheck::Ok } else { CodeCheck::NoCode });
+    if crypto
+        .lookup_hashes(&given)
+        .iter()
+        .any(|h| h == &t.token_hash)
+    {
+        return Ok(if mark_used(db, t.id, now).await? {
+            CodeCheck::Ok
+        } else {
+            CodeCheck::NoCode
+        });
     }
     one_time_tokens::Entity::update_many()
         .col_expr(one_time_tokens::Column::Attempts, (t.attempts + 1).into())

@@ -6,7 +6,8 @@ use crate::entity::{contacts, notices, outbox};
 use crate::error::StorageError;
 use crate::{Db, audit};
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
 };
 
 /// A contact with its verification flags, decrypted.
@@ -24,7 +25,11 @@ pub struct ContactView {
 }
 
 fn view(crypto: &Crypto, c: contacts::Model) -> Result<ContactView, StorageError> {
-    let dec = |v: Option<String>| v.map(|x| crypto.decrypt(&x)).transpose().map_err(StorageError::Crypto);
+    let dec = |v: Option<String>| {
+        v.map(|x| crypto.decrypt(&x))
+            .transpose()
+            .map_err(StorageError::Crypto)
+    };
     Ok(ContactView {
         id: c.id,
         position: c.position,
@@ -38,7 +43,10 @@ fn view(crypto: &Crypto, c: contacts::Model) -> Result<ContactView, StorageError
     })
 }
 
-async fn rows<C: ConnectionTrait>(conn: &C, merchant_id: i64) -> Result<Vec<contacts::Model>, StorageError> {
+async fn rows<C: ConnectionTrait>(
+    conn: &C,
+    merchant_id: i64,
+) -> Result<Vec<contacts::Model>, StorageError> {
     Ok(contacts::Entity::find()
         .filter(contacts::Column::MerchantId.eq(merchant_id))
         .order_by_asc(contacts::Column::Position)
@@ -46,12 +54,25 @@ async fn rows<C: ConnectionTrait>(conn: &C, merchant_id: i64) -> Result<Vec<cont
         .await?)
 }
 
-pub async fn list(db: &Db, crypto: &Crypto, merchant_id: i64) -> Result<Vec<ContactView>, StorageError> {
-    rows(&db.conn, merchant_id).await?.into_iter().map(|c| view(crypto, c)).collect()
+pub async fn list(
+    db: &Db,
+    crypto: &Crypto,
+    merchant_id: i64,
+) -> Result<Vec<ContactView>, StorageError> {
+    rows(&db.conn, merchant_id)
+        .await?
+        .into_iter()
+        .map(|c| view(crypto, c))
+        .collect()
 }
 
 /// One of the merchant's contacts, or `None` (also for another merchant's id).
-pub async fn get(db: &Db, crypto: &Crypto, merchant_id: i64, id: i64) -> Result<Option<ContactView>, StorageError> {
+pub async fn get(
+    db: &Db,
+    crypto: &Crypto,
+    merchant_id: i64,
+    id: i64,
+) -> Result<Option<ContactView>, StorageError> {
     contacts::Entity::find_by_id(id)
         .filter(contacts::Column::MerchantId.eq(merchant_id))
         .one(&db.conn)
@@ -68,9 +89,21 @@ pub struct NewContact<'a> {
 }
 
 /// Appends a contact after the last one.
-pub async fn add(db: &Db, crypto: &Crypto, merchant_id: i64, c: NewContact<'_>, actor_user_id: i64, now: i64) -> Result<i64, StorageError> {
+pub async fn add(
+    db: &Db,
+    crypto: &Crypto,
+    merchant_id: i64,
+    c: NewContact<'_>,
+    actor_user_id: i64,
+    now: i64,
+) -> Result<i64, StorageError> {
     let txn = db.conn.begin().await?;
-    let next = rows(&txn, merchant_id).await?.iter().map(|c| c.position + 1).max().unwrap_or(0);
+    let next = rows(&txn, merchant_id)
+        .await?
+        .iter()
+        .map(|c| c.position + 1)
+        .max()
+        .unwrap_or(0);
     let am = contacts::ActiveModel {
         id: NotSet,
         merchant_id: Set(merchant_id),
@@ -86,13 +119,22 @@ pub async fn add(db: &Db, crypto: &Crypto, merchant_id: i64, c: NewContact<'_>, 
         created_at: Set(now),
         updated_at: Set(now),
     };
-    let id = contacts::Entity::insert(am).exec(&txn).await?.last_insert_id;
+    let id = contacts::Entity::insert(am)
+        .exec(&txn)
+        .await?
+        .last_insert_id;
     record(&txn, actor_user_id, "contact.add", id, now).await?;
     txn.commit().await?;
     Ok(id)
 }
 
-async fn record<C: ConnectionTrait>(conn: &C, user_id: i64, action: &str, contact_id: i64, now: i64) -> Result<(), StorageError> {
+async fn record<C: ConnectionTrait>(
+    conn: &C,
+    user_id: i64,
+    action: &str,
+    contact_id: i64,
+    now: i64,
+) -> Result<(), StorageError> {
     let actor = format!("user:{user_id}");
     let entry = audit::AuditEntry {
         actor_user_id: Some(user_id),
@@ -107,7 +149,11 @@ async fn record<C: ConnectionTrait>(conn: &C, user_id: i64, action: &str, contac
 
 /// Positions become 0..n again, in the given order (two passes: the unique index on
 /// (merchant, position) must hold after every statement).
-async fn renumber<C: ConnectionTrait>(conn: &C, ordered_ids: &[i64], now: i64) -> Result<(), StorageError> {
+async fn renumber<C: ConnectionTrait>(
+    conn: &C,
+    ordered_ids: &[i64],
+    now: i64,
+) -> Result<(), StorageError> {
     for temporary in [true, false] {
         for (i, id) in ordered_ids.iter().enumerate() {
             let i = i32::try_from(i).unwrap_or(i32::MAX);
@@ -124,7 +170,13 @@ async fn renumber<C: ConnectionTrait>(conn: &C, ordered_ids: &[i64], now: i64) -
 }
 
 /// Removes a contact; false when it is not the merchant's.
-pub async fn remove(db: &Db, merchant_id: i64, id: i64, actor_user_id: i64, now: i64) -> Result<bool, StorageError> {
+pub async fn remove(
+    db: &Db,
+    merchant_id: i64,
+    id: i64,
+    actor_user_id: i64,
+    now: i64,
+) -> Result<bool, StorageError> {
     let txn = db.conn.begin().await?;
     let all = rows(&txn, merchant_id).await?;
     if !all.iter().any(|c| c.id == id) {
@@ -139,10 +191,23 @@ pub async fn remove(db: &Db, merchant_id: i64, id: i64, actor_user_id: i64, now:
 }
 
 /// Moves a contact one place up (`-1`) or down (`+1`); false when it is not the merchant's.
-pub async fn move_by(db: &Db, merchant_id: i64, id: i64, delta: i32, actor_user_id: i64, now: i64) -> Result<bool, StorageError> {
+pub async fn move_by(
+    db: &Db,
+    merchant_id: i64,
+    id: i64,
+    delta: i32,
+    actor_user_id: i64,
+    now: i64,
+) -> Result<bool, StorageError> {
     let txn = db.conn.begin().await?;
-    let mut ids: Vec<i64> = rows(&txn, merchant_id).await?.iter().map(|c| c.id).collect();
-    let Some(at) = ids.iter().position(|c| *c == id) else { return Ok(false) };
+    let mut ids: Vec<i64> = rows(&txn, merchant_id)
+        .await?
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    let Some(at) = ids.iter().position(|c| *c == id) else {
+        return Ok(false);
+    };
     let to = (at as i64 + i64::from(delta)).clamp(0, ids.len() as i64 - 1) as usize;
     if to != at {
         ids.swap(at, to);
@@ -154,8 +219,18 @@ pub async fn move_by(db: &Db, merchant_id: i64, id: i64, delta: i32, actor_user_
 }
 
 /// Marks the phone or the email of a merchant's contact verified.
-pub async fn mark_verified(db: &Db, merchant_id: i64, id: i64, channel: &str, now: i64) -> Result<bool, StorageError> {
-    let col = if channel == "sms" { contacts::Column::PhoneVerified } else { contacts::Column::EmailVerified };
+pub async fn mark_verified(
+    db: &Db,
+    merchant_id: i64,
+    id: i64,
+    channel: &str,
+    now: i64,
+) -> Result<bool, StorageError> {
+    let col = if channel == "sms" {
+        contacts::Column::PhoneVerified
+    } else {
+        contacts::Column::EmailVerified
+    };
     let res = contacts::Entity::update_many()
         .col_expr(col, true.into())
         .col_expr(contacts::Column::UpdatedAt, now.into())
@@ -181,7 +256,12 @@ pub struct AccountMessage<'a> {
     pub validity_ms: i64,
 }
 
-pub async fn queue_account_message(db: &Db, crypto: &Crypto, m: AccountMessage<'_>, now: i64) -> Result<i64, StorageError> {
+pub async fn queue_account_message(
+    db: &Db,
+    crypto: &Crypto,
+    m: AccountMessage<'_>,
+    now: i64,
+) -> Result<i64, StorageError> {
     let txn = db.conn.begin().await?;
     let notice = notices::ActiveModel {
         id: NotSet,
@@ -200,7 +280,10 @@ pub async fn queue_account_message(db: &Db, crypto: &Crypto, m: AccountMessage<'
         acked_via: Set(None),
         created_at: Set(now),
     };
-    let notice_id = notices::Entity::insert(notice).exec(&txn).await?.last_insert_id;
+    let notice_id = notices::Entity::insert(notice)
+        .exec(&txn)
+        .await?
+        .last_insert_id;
     let msg = outbox::ActiveModel {
         id: NotSet,
         notice_id: Set(notice_id),

@@ -1,15 +1,26 @@
 //! Read and write models of the merchant dashboard: subscriptions, playbooks, latency
 //! series, notification history and store heartbeat monitors. Every query takes the
 //! merchant id, so one merchant never reaches another's rows.
-use crate::entity::{heartbeat_monitors, notices, outbox, playbooks, probe_results, probe_rollups_hourly, subscriptions};
+use crate::entity::{
+    heartbeat_monitors, notices, outbox, playbooks, probe_results, probe_rollups_hourly,
+    subscriptions,
+};
 use crate::error::StorageError;
 use crate::{Db, audit};
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
 };
 use std::collections::{BTreeMap, HashMap};
 
-pub async fn subscriptions_of(db: &Db, merchant_id: i64) -> Result<Vec<subscriptions::Model>, StorageError> {
+/// Notices about the account itself (verification codes and links, password resets): sent
+/// through the outbox like alerts, but not alerts, so not in the history.
+pub const ACCOUNT_KINDS: [&str; 2] = ["verify", "account"];
+
+pub async fn subscriptions_of(
+    db: &Db,
+    merchant_id: i64,
+) -> Result<Vec<subscriptions::Model>, StorageError> {
     Ok(subscriptions::Entity::find()
         .filter(subscriptions::Column::MerchantId.eq(merchant_id))
         .order_by_asc(subscriptions::Column::DependencyId)
@@ -18,7 +29,13 @@ pub async fn subscriptions_of(db: &Db, merchant_id: i64) -> Result<Vec<subscript
 }
 
 /// Makes the merchant's subscriptions exactly `wanted` (dependency id → notify on degraded).
-pub async fn set_subscriptions(db: &Db, merchant_id: i64, wanted: &BTreeMap<i64, bool>, actor_user_id: i64, now: i64) -> Result<(), StorageError> {
+pub async fn set_subscriptions(
+    db: &Db,
+    merchant_id: i64,
+    wanted: &BTreeMap<i64, bool>,
+    actor_user_id: i64,
+    now: i64,
+) -> Result<(), StorageError> {
     let txn = db.conn.begin().await?;
     let current = subscriptions::Entity::find()
         .filter(subscriptions::Column::MerchantId.eq(merchant_id))
@@ -67,7 +84,13 @@ pub async fn set_subscriptions(db: &Db, merchant_id: i64, wanted: &BTreeMap<i64,
 }
 
 /// Writes (or, with an empty text, deletes) the merchant's playbook for a category.
-pub async fn set_playbook(db: &Db, merchant_id: i64, category: &str, text: &str, now: i64) -> Result<(), StorageError> {
+pub async fn set_playbook(
+    db: &Db,
+    merchant_id: i64,
+    category: &str,
+    text: &str,
+    now: i64,
+) -> Result<(), StorageError> {
     let txn = db.conn.begin().await?;
     playbooks::Entity::delete_many()
         .filter(playbooks::Column::MerchantId.eq(merchant_id))
@@ -90,7 +113,12 @@ pub async fn set_playbook(db: &Db, merchant_id: i64, category: &str, text: &str,
 
 /// Mean latency in milliseconds per point, oldest first, per dependency: hourly rollups
 /// since `since`, or the raw results of the last hours when rollups are still few.
-pub async fn latency_series(db: &Db, dependency_ids: &[i64], since: i64, raw_since: i64) -> Result<HashMap<i64, Vec<f64>>, StorageError> {
+pub async fn latency_series(
+    db: &Db,
+    dependency_ids: &[i64],
+    since: i64,
+    raw_since: i64,
+) -> Result<HashMap<i64, Vec<f64>>, StorageError> {
     let mut out: HashMap<i64, Vec<f64>> = HashMap::new();
     if dependency_ids.is_empty() {
         return Ok(out);
@@ -104,15 +132,27 @@ pub async fn latency_series(db: &Db, dependency_ids: &[i64], since: i64, raw_sin
     let mut hourly: HashMap<i64, BTreeMap<i64, (i64, i64)>> = HashMap::new();
     for r in rollups {
         let n = r.ok_count + r.degraded_count + r.fail_count;
-        let e = hourly.entry(r.dependency_id).or_default().entry(r.hour_at).or_default();
+        let e = hourly
+            .entry(r.dependency_id)
+            .or_default()
+            .entry(r.hour_at)
+            .or_default();
         e.0 += r.total_us;
         e.1 += n;
     }
     for (dep, hours) in hourly {
-        let pts: Vec<f64> = hours.values().filter(|(_, n)| *n > 0).map(|(t, n)| *t as f64 / *n as f64 / 1000.0).collect();
+        let pts: Vec<f64> = hours
+            .values()
+            .filter(|(_, n)| *n > 0)
+            .map(|(t, n)| *t as f64 / *n as f64 / 1000.0)
+            .collect();
         out.insert(dep, pts);
     }
-    let sparse: Vec<i64> = dependency_ids.iter().copied().filter(|d| out.get(d).is_none_or(|p| p.len() < 3)).collect();
+    let sparse: Vec<i64> = dependency_ids
+        .iter()
+        .copied()
+        .filter(|d| out.get(d).is_none_or(|p| p.len() < 3))
+        .collect();
     if !sparse.is_empty() {
         let raw = probe_results::Entity::find()
             .filter(probe_results::Column::DependencyId.is_in(sparse))
@@ -123,7 +163,10 @@ pub async fn latency_series(db: &Db, dependency_ids: &[i64], since: i64, raw_sin
             .await?;
         let mut by_dep: HashMap<i64, Vec<f64>> = HashMap::new();
         for r in raw.into_iter().rev() {
-            by_dep.entry(r.dependency_id).or_default().push(r.duration_us as f64 / 1000.0);
+            by_dep
+                .entry(r.dependency_id)
+                .or_default()
+                .push(r.duration_us as f64 / 1000.0);
         }
         for (dep, mut pts) in by_dep {
             let keep = pts.len().saturating_sub(48);
@@ -136,10 +179,14 @@ pub async fn latency_series(db: &Db, dependency_ids: &[i64], since: i64, raw_sin
 
 /// The merchant's notices (alerts and tests, not account messages), newest first, with
 /// every message sent or planned for each.
-pub async fn history(db: &Db, merchant_id: i64, limit: u64) -> Result<Vec<(notices::Model, Vec<outbox::Model>)>, StorageError> {
+pub async fn history(
+    db: &Db,
+    merchant_id: i64,
+    limit: u64,
+) -> Result<Vec<(notices::Model, Vec<outbox::Model>)>, StorageError> {
     let list = notices::Entity::find()
         .filter(notices::Column::MerchantId.eq(merchant_id))
-        .filter(notices::Column::Status.ne("closed"))
+        .filter(notices::Column::Kind.is_not_in(ACCOUNT_KINDS))
         .order_by_desc(notices::Column::CreatedAt)
         .order_by_desc(notices::Column::Id)
         .limit(limit)
@@ -158,14 +205,24 @@ pub async fn history(db: &Db, merchant_id: i64, limit: u64) -> Result<Vec<(notic
             msgs.entry(m.notice_id).or_default().push(m);
         }
     }
-    Ok(list.into_iter().map(|n| { let m = msgs.remove(&n.id).unwrap_or_default(); (n, m) }).collect())
+    Ok(list
+        .into_iter()
+        .map(|n| {
+            let m = msgs.remove(&n.id).unwrap_or_default();
+            (n, m)
+        })
+        .collect())
 }
 
 /// One of the merchant's notices with its messages, or `None` (also for another's id).
-pub async fn notice_of(db: &Db, merchant_id: i64, id: i64) -> Result<Option<(notices::Model, Vec<outbox::Model>)>, StorageError> {
+pub async fn notice_of(
+    db: &Db,
+    merchant_id: i64,
+    id: i64,
+) -> Result<Option<(notices::Model, Vec<outbox::Model>)>, StorageError> {
     let Some(n) = notices::Entity::find_by_id(id)
         .filter(notices::Column::MerchantId.eq(merchant_id))
-        .filter(notices::Column::Status.ne("closed"))
+        .filter(notices::Column::Kind.is_not_in(ACCOUNT_KINDS))
         .one(&db.conn)
         .await?
     else {
@@ -179,7 +236,10 @@ pub async fn notice_of(db: &Db, merchant_id: i64, id: i64) -> Result<Option<(not
     Ok(Some((n, msgs)))
 }
 
-pub async fn heartbeats_of(db: &Db, merchant_id: i64) -> Result<Vec<heartbeat_monitors::Model>, StorageError> {
+pub async fn heartbeats_of(
+    db: &Db,
+    merchant_id: i64,
+) -> Result<Vec<heartbeat_monitors::Model>, StorageError> {
     Ok(heartbeat_monitors::Entity::find()
         .filter(heartbeat_monitors::Column::MerchantId.eq(merchant_id))
         .order_by_asc(heartbeat_monitors::Column::Id)
@@ -188,7 +248,15 @@ pub async fn heartbeats_of(db: &Db, merchant_id: i64) -> Result<Vec<heartbeat_mo
 }
 
 /// A new store heartbeat monitor; `token_hash` is the keyed hash of its URL's secret.
-pub async fn create_heartbeat(db: &Db, merchant_id: i64, name: &str, token_hash: &str, period_ms: i64, grace_ms: i64, now: i64) -> Result<i64, StorageError> {
+pub async fn create_heartbeat(
+    db: &Db,
+    merchant_id: i64,
+    name: &str,
+    token_hash: &str,
+    period_ms: i64,
+    grace_ms: i64,
+    now: i64,
+) -> Result<i64, StorageError> {
     let am = heartbeat_monitors::ActiveModel {
         id: NotSet,
         merchant_id: Set(merchant_id),
@@ -201,7 +269,10 @@ pub async fn create_heartbeat(db: &Db, merchant_id: i64, name: &str, token_hash:
         open_incident_id: Set(None),
         created_at: Set(now),
     };
-    Ok(heartbeat_monitors::Entity::insert(am).exec(&db.conn).await?.last_insert_id)
+    Ok(heartbeat_monitors::Entity::insert(am)
+        .exec(&db.conn)
+        .await?
+        .last_insert_id)
 }
 
 /// Deletes one of the merchant's monitors; false when it is not theirs.

@@ -47,6 +47,20 @@ impl Db {
         Ok(Db { conn, backend })
     }
 
+    /// Begins a transaction that is going to write. On SQLite it is `BEGIN IMMEDIATE`: a
+    /// deferred transaction that reads first and writes later fails at once with "database
+    /// is locked" when another connection holds the write lock at that moment (SQLite does
+    /// not wait on the busy timeout when upgrading a read transaction), which the workers of
+    /// a running `serve` make likely. PostgreSQL is unaffected.
+    pub async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction, StorageError> {
+        use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        Ok(self.conn.begin_with_options(options).await?)
+    }
+
     pub fn db_backend(&self) -> DbBackend {
         match self.backend {
             Backend::Sqlite => DbBackend::Sqlite,

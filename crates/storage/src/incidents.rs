@@ -151,9 +151,11 @@ pub async fn events(db: &Db, incident_id: i64) -> Result<Vec<incident_events::Mo
         .await?)
 }
 
-/// Incidents, newest first, optionally of one dependency.
+/// Public incidents (not a store heartbeat's), newest first, optionally of one dependency.
 pub async fn list(db: &Db, dependency_id: Option<i64>, limit: u64) -> Result<Vec<incidents::Model>, StorageError> {
-    let mut q = incidents::Entity::find().order_by_desc(incidents::Column::StartedAt);
+    let mut q = incidents::Entity::find()
+        .filter(crate::heartbeats::public_incidents())
+        .order_by_desc(incidents::Column::StartedAt);
     if let Some(d) = dependency_id {
         q = q.filter(incidents::Column::DependencyId.eq(d));
     }

@@ -17,6 +17,7 @@ pub mod db;
 pub mod dev_outbox;
 pub mod entity;
 pub mod error;
+pub mod heartbeats;
 pub mod incidents;
 pub mod merchants;
 pub mod operator;

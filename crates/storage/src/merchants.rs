@@ -51,7 +51,8 @@ const CHUNK: usize = 500;
 /// updates the existing merchant. Unknown dependency slugs are an error (the caller validates
 /// first; this re-checks inside the transaction).
 pub async fn import(db: &Db, crypto: &Crypto, records: &[MerchantRecord], now: i64) -> Result<ImportSummary, StorageError> {
-    let txn = db.conn.begin().await?;
+    // Reads, then writes: take the write lock first (SQLite), so a running `serve` is waited for.
+    let txn = db.begin_write().await?;
     let slug_ids: HashMap<String, i64> = dependencies::Entity::find()
         .all(&txn)
         .await?

@@ -32,6 +32,10 @@ pub async fn ensure_location(db: &Db, name: &str, kind: &str, now: i64) -> Resul
     }
 }
 
+pub async fn location(db: &Db, id: i64) -> Result<Option<probe_locations::Model>, StorageError> {
+    Ok(probe_locations::Entity::find_by_id(id).one(&db.conn).await?)
+}
+
 pub async fn locations(db: &Db) -> Result<Vec<probe_locations::Model>, StorageError> {
     Ok(probe_locations::Entity::find().all(&db.conn).await?)
 }
@@ -44,6 +48,17 @@ pub async fn set_location_health(db: &Db, id: i64, seen_at: i64, network_suspect
         ..Default::default()
     };
     probe_locations::Entity::update(am).exec(&db.conn).await?;
+    Ok(())
+}
+
+/// Records that a location reported (a remote agent's fetch or batch) without touching its
+/// network-suspect flag, which the detector owns.
+pub async fn touch_location(db: &Db, id: i64, seen_at: i64) -> Result<(), StorageError> {
+    probe_locations::Entity::update_many()
+        .col_expr(probe_locations::Column::LastSeenAt, Some(seen_at).into())
+        .filter(probe_locations::Column::Id.eq(id))
+        .exec(&db.conn)
+        .await?;
     Ok(())
 }
 

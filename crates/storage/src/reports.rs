@@ -8,10 +8,11 @@ use crate::entity::{associations, damage_reports, report_attachments};
 use crate::error::StorageError;
 use crate::{Db, audit};
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
 };
 
+pub mod lookup;
 pub mod review;
 
 pub use review::{ReviewAction, next_status};
@@ -81,11 +82,15 @@ pub struct AttachmentMeta {
 }
 
 fn decrypt_opt(crypto: &Crypto, v: &Option<String>) -> Result<Option<String>, StorageError> {
-    v.as_deref().map(|c| crypto.decrypt(c).map_err(StorageError::Crypto)).transpose()
+    v.as_deref()
+        .map(|c| crypto.decrypt(c).map_err(StorageError::Crypto))
+        .transpose()
 }
 
 fn open(crypto: &Crypto, row: damage_reports::Model) -> Result<Report, StorageError> {
-    let list = |s: &str| serde_json::from_str::<Vec<String>>(s).map_err(|e| StorageError::Data(e.to_string()));
+    let list = |s: &str| {
+        serde_json::from_str::<Vec<String>>(s).map_err(|e| StorageError::Data(e.to_string()))
+    };
     Ok(Report {
         brn: decrypt_opt(crypto, &row.brn_enc)?,
         contact: decrypt_opt(crypto, &row.contact_enc)?,
@@ -126,8 +131,13 @@ fn fill(am: &mut damage_reports::ActiveModel, crypto: &Crypto, d: &ReportData, n
     am.updated_at = Set(now);
 }
 
-async fn existing<C: ConnectionTrait>(conn: &C, d: &ReportData) -> Result<Option<damage_reports::Model>, StorageError> {
-    let Some(merchant_id) = d.merchant_id else { return Ok(None) };
+async fn existing<C: ConnectionTrait>(
+    conn: &C,
+    d: &ReportData,
+) -> Result<Option<damage_reports::Model>, StorageError> {
+    let Some(merchant_id) = d.merchant_id else {
+        return Ok(None);
+    };
     Ok(damage_reports::Entity::find()
         .filter(damage_reports::Column::MerchantId.eq(merchant_id))
         .filter(damage_reports::Column::IncidentId.eq(d.incident_id))
@@ -153,7 +163,9 @@ pub async fn save(
             other => return other,
         }
     }
-    Err(StorageError::Conflict("the report changed while it was being saved; submit again".into()))
+    Err(StorageError::Conflict(
+        "the report changed while it was being saved; submit again".into(),
+    ))
 }
 
 async fn try_save(
@@ -176,9 +188,18 @@ async fn try_save(
             Saved::Updated(row.id)
         }
         None => {
-            let mut am = damage_reports::ActiveModel { id: NotSet, created_at: Set(now), ..Default::default() };
+            let mut am = damage_reports::ActiveModel {
+                id: NotSet,
+                created_at: Set(now),
+                ..Default::default()
+            };
             fill(&mut am, crypto, data, now);
-            Saved::Created(damage_reports::Entity::insert(am).exec(&txn).await?.last_insert_id)
+            Saved::Created(
+                damage_reports::Entity::insert(am)
+                    .exec(&txn)
+                    .await?
+                    .last_insert_id,
+            )
         }
     };
     for f in files {
@@ -193,7 +214,11 @@ async fn try_save(
         };
         report_attachments::Entity::insert(am).exec(&txn).await?;
     }
-    let action = if matches!(saved, Saved::Created(_)) { "report.create" } else { "report.update" };
+    let action = if matches!(saved, Saved::Created(_)) {
+        "report.create"
+    } else {
+        "report.update"
+    };
     let entry = audit::AuditEntry {
         actor_user_id: None,
         actor,
@@ -208,7 +233,11 @@ async fn try_save(
 }
 
 /// A merchant's own reports, newest first.
-pub async fn of_merchant(db: &Db, crypto: &Crypto, merchant_id: i64) -> Result<Vec<Report>, StorageError> {
+pub async fn of_merchant(
+    db: &Db,
+    crypto: &Crypto,
+    merchant_id: i64,
+) -> Result<Vec<Report>, StorageError> {
     let rows = damage_reports::Entity::find()
         .filter(damage_reports::Column::MerchantId.eq(merchant_id))
         .order_by_desc(damage_reports::Column::CreatedAt)
@@ -219,7 +248,12 @@ pub async fn of_merchant(db: &Db, crypto: &Crypto, merchant_id: i64) -> Result<V
 }
 
 /// One of a merchant's reports; `None` for anybody else's.
-pub async fn one_of_merchant(db: &Db, crypto: &Crypto, merchant_id: i64, id: i64) -> Result<Option<Report>, StorageError> {
+pub async fn one_of_merchant(
+    db: &Db,
+    crypto: &Crypto,
+    merchant_id: i64,
+    id: i64,
+) -> Result<Option<Report>, StorageError> {
     let row = damage_reports::Entity::find_by_id(id)
         .filter(damage_reports::Column::MerchantId.eq(merchant_id))
         .one(&db.conn)
@@ -250,8 +284,14 @@ pub struct Filter {
 }
 
 /// Reports sent to one association, oldest first (a queue).
-pub async fn of_association(db: &Db, crypto: &Crypto, association_id: i64, f: &Filter) -> Result<Vec<Report>, StorageError> {
-    let mut q = damage_reports::Entity::find().filter(damage_reports::Column::AssociationId.eq(association_id));
+pub async fn of_association(
+    db: &Db,
+    crypto: &Crypto,
+    association_id: i64,
+    f: &Filter,
+) -> Result<Vec<Report>, StorageError> {
+    let mut q = damage_reports::Entity::find()
+        .filter(damage_reports::Column::AssociationId.eq(association_id));
     if let Some(s) = &f.status {
         q = q.filter(damage_reports::Column::Status.eq(s.as_str()));
     }
@@ -267,7 +307,12 @@ pub async fn of_association(db: &Db, crypto: &Crypto, association_id: i64, f: &F
 }
 
 /// One report of an association's scope; `None` for any other association's.
-pub async fn one_of_association(db: &Db, crypto: &Crypto, association_id: i64, id: i64) -> Result<Option<Report>, StorageError> {
+pub async fn one_of_association(
+    db: &Db,
+    crypto: &Crypto,
+    association_id: i64,
+    id: i64,
+) -> Result<Option<Report>, StorageError> {
     let row = damage_reports::Entity::find_by_id(id)
         .filter(damage_reports::Column::AssociationId.eq(association_id))
         .one(&db.conn)
@@ -277,7 +322,10 @@ pub async fn one_of_association(db: &Db, crypto: &Crypto, association_id: i64, i
 
 /// Incidents with reports in an association's scope: (incident id, number of reports), newest
 /// incident first.
-pub async fn incidents_of_association(db: &Db, association_id: i64) -> Result<Vec<(i64, i64)>, StorageError> {
+pub async fn incidents_of_association(
+    db: &Db,
+    association_id: i64,
+) -> Result<Vec<(i64, i64)>, StorageError> {
     let rows: Vec<(i64, i64)> = damage_reports::Entity::find()
         .select_only()
         .column(damage_reports::Column::IncidentId)
@@ -293,7 +341,10 @@ pub async fn incidents_of_association(db: &Db, association_id: i64) -> Result<Ve
 
 /// Every association, by name (the form's list of where to send a report).
 pub async fn associations(db: &Db) -> Result<Vec<associations::Model>, StorageError> {
-    Ok(associations::Entity::find().order_by_asc(associations::Column::Name).all(&db.conn).await?)
+    Ok(associations::Entity::find()
+        .order_by_asc(associations::Column::Name)
+        .all(&db.conn)
+        .await?)
 }
 
 /// A report's attachments, without their content.
@@ -311,7 +362,15 @@ pub async fn attachments(db: &Db, report_id: i64) -> Result<Vec<AttachmentMeta>,
         .into_tuple()
         .all(&db.conn)
         .await?;
-    Ok(rows.into_iter().map(|(id, filename, content_type, size)| AttachmentMeta { id, filename, content_type, size }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(id, filename, content_type, size)| AttachmentMeta {
+            id,
+            filename,
+            content_type,
+            size,
+        })
+        .collect())
 }
 
 /// One attachment of a report, decrypted.
@@ -328,7 +387,14 @@ pub async fn attachment(
     else {
         return Ok(None);
     };
-    let data = crypto.decrypt_bytes(&row.data_enc).map_err(StorageError::Crypto)?;
-    let meta = AttachmentMeta { id: row.id, filename: row.filename, content_type: row.content_type, size: row.size };
+    let data = crypto
+        .decrypt_bytes(&row.data_enc)
+        .map_err(StorageError::Crypto)?;
+    let meta = AttachmentMeta {
+        id: row.id,
+        filename: row.filename,
+        content_type: row.content_type,
+        size: row.size,
+    };
     Ok(Some((meta, data)))
 }

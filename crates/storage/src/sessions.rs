@@ -46,6 +46,11 @@ pub async fn delete_user_sessions(db: &Db, user_id: i64) -> Result<(), StorageEr
     Ok(())
 }
 
+/// Scope of a token that acts as its user on `/api/v1`.
+pub const SCOPE_API: &str = "api";
+/// Scope of a token that lets a remote probe agent report for one probe location, and nothing else.
+pub const SCOPE_AGENT: &str = "agent";
+
 pub async fn create_api_token(db: &Db, crypto: &Crypto, user_id: i64, name: &str, token: &str, scope: &str, now: i64) -> Result<i64, StorageError> {
     let am = api_tokens::ActiveModel {
         id: NotSet,
@@ -62,10 +67,12 @@ pub async fn create_api_token(db: &Db, crypto: &Crypto, user_id: i64, name: &str
     Ok(api_tokens::Entity::insert(am).exec(&db.conn).await?.last_insert_id)
 }
 
-/// The user behind a bearer token (not revoked, not expired, user not disabled).
+/// The user behind a bearer token (scope `api`, not revoked, not expired, user not disabled).
+/// An agent token never acts as its user.
 pub async fn find_api_token(db: &Db, crypto: &Crypto, token: &str, now: i64) -> Result<Option<(api_tokens::Model, users::Model)>, StorageError> {
     let Some(t) = api_tokens::Entity::find()
         .filter(api_tokens::Column::TokenHash.is_in(crypto.lookup_hashes(token)))
+        .filter(api_tokens::Column::Scope.eq(SCOPE_API))
         .filter(api_tokens::Column::Revoked.eq(false))
         .one(&db.conn)
         .await?
@@ -82,4 +89,49 @@ pub async fn find_api_token(db: &Db, crypto: &Crypto, token: &str, now: i64) -> 
         .exec(&db.conn)
         .await?;
     Ok(user.filter(|u| !u.disabled).map(|u| (t, u)))
+}
+
+/// A token for a remote probe agent reporting as `location_id`, issued by an operator.
+pub async fn create_agent_token(db: &Db, crypto: &Crypto, user_id: i64, name: &str, token: &str, location_id: i64, now: i64) -> Result<i64, StorageError> {
+    let am = api_tokens::ActiveModel {
+        id: NotSet,
+        user_id: Set(user_id),
+        name: Set(name.to_string()),
+        token_hash: Set(crypto.hash(token)),
+        scope: Set(SCOPE_AGENT.to_string()),
+        location_id: Set(Some(location_id)),
+        revoked: Set(false),
+        created_at: Set(now),
+        last_used_at: Set(None),
+        expires_at: Set(None),
+    };
+    Ok(api_tokens::Entity::insert(am).exec(&db.conn).await?.last_insert_id)
+}
+
+/// The agent token behind a bearer token and its location id (scope `agent`, not revoked,
+/// not expired, issuer not disabled).
+pub async fn find_agent_token(db: &Db, crypto: &Crypto, token: &str, now: i64) -> Result<Option<(api_tokens::Model, i64)>, StorageError> {
+    let Some(t) = api_tokens::Entity::find()
+        .filter(api_tokens::Column::TokenHash.is_in(crypto.lookup_hashes(token)))
+        .filter(api_tokens::Column::Scope.eq(SCOPE_AGENT))
+        .filter(api_tokens::Column::Revoked.eq(false))
+        .one(&db.conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(location_id) = t.location_id else { return Ok(None) };
+    if t.expires_at.is_some_and(|e| e <= now) {
+        return Ok(None);
+    }
+    let issuer = users::Entity::find_by_id(t.user_id).one(&db.conn).await?;
+    if issuer.is_none_or(|u| u.disabled) {
+        return Ok(None);
+    }
+    api_tokens::Entity::update_many()
+        .col_expr(api_tokens::Column::LastUsedAt, Some(now).into())
+        .filter(api_tokens::Column::Id.eq(t.id))
+        .exec(&db.conn)
+        .await?;
+    Ok(Some((t, location_id)))
 }

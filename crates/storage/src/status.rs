@@ -33,9 +33,11 @@ pub async fn overview(db: &Db) -> Result<Vec<DependencyStatus>, StorageError> {
         .collect())
 }
 
-/// Incidents that started at or after `since` or are still open, newest first.
+/// Incidents that started at or after `since` or are still open, newest first. A store
+/// heartbeat's incidents are that merchant's alone and never listed here.
 pub async fn incidents_since(db: &Db, since: i64) -> Result<Vec<incidents::Model>, StorageError> {
     Ok(incidents::Entity::find()
+        .filter(crate::heartbeats::public_incidents())
         .filter(
             sea_orm::Condition::any()
                 .add(incidents::Column::StartedAt.gte(since))

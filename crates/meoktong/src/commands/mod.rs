@@ -1,12 +1,15 @@
 //! One module per subcommand; `run` turns their errors into one line on stderr and an exit code.
-use crate::cli::{Cli, Command, LogFormatArg, MerchantCommand, UserCommand};
+use crate::cli::{Cli, Command, HeartbeatCommand, LogFormatArg, MerchantCommand, TokenCommand, UserCommand};
 use meoktong_config::{LogFormat, Settings};
 use std::process::ExitCode;
 
+pub mod agent;
 pub mod check;
 pub mod demo;
+pub mod heartbeat;
 pub mod merchant;
 pub mod serve;
+pub mod token;
 pub mod user;
 
 /// A failure with the exit code it deserves: 2 for bad input, 1 for everything else.
@@ -65,6 +68,9 @@ async fn dispatch(cli: &Cli) -> CmdResult {
         Command::Merchant(MerchantCommand::Import { file }) => merchant::import(settings, file).await,
         Command::Merchant(MerchantCommand::List { format }) => merchant::list(settings, *format).await,
         Command::User(UserCommand::Create(args)) => user::create(settings, args).await,
+        Command::Heartbeat(HeartbeatCommand::Create(args)) => heartbeat::create(settings, args).await,
+        Command::Token(TokenCommand::Create(args)) => token::create(settings, args).await,
+        Command::Agent(args) => agent::run(settings, args).await,
     }
 }
 

@@ -67,7 +67,11 @@ pub async fn apply(db: &Db, r: Review<'_>) -> Result<damage_reports::Model, Stor
         return Err(StorageError::NotFound(format!("report {}", r.report_id)));
     };
     let Some(to) = next_status(&row.status, r.action) else {
-        return Err(StorageError::Conflict(format!("cannot {} a report that is {}", r.action.as_str(), row.status)));
+        return Err(StorageError::Conflict(format!(
+            "cannot {} a report that is {}",
+            r.action.as_str(),
+            row.status
+        )));
     };
     let mut update = damage_reports::Entity::update_many()
         .col_expr(damage_reports::Column::Status, to.into())
@@ -75,9 +79,17 @@ pub async fn apply(db: &Db, r: Review<'_>) -> Result<damage_reports::Model, Stor
         .col_expr(damage_reports::Column::ReviewedAt, Some(r.now).into())
         .col_expr(damage_reports::Column::UpdatedAt, r.now.into());
     update = match r.action {
-        ReviewAction::Reject => update.col_expr(damage_reports::Column::ReviewReason, r.reason.map(str::to_string).into()),
-        ReviewAction::Verify => update.col_expr(damage_reports::Column::ReviewReason, Option::<String>::None.into()),
-        ReviewAction::Forward => update.col_expr(damage_reports::Column::ForwardedAt, Some(r.now).into()),
+        ReviewAction::Reject => update.col_expr(
+            damage_reports::Column::ReviewReason,
+            r.reason.map(str::to_string).into(),
+        ),
+        ReviewAction::Verify => update.col_expr(
+            damage_reports::Column::ReviewReason,
+            Option::<String>::None.into(),
+        ),
+        ReviewAction::Forward => {
+            update.col_expr(damage_reports::Column::ForwardedAt, Some(r.now).into())
+        }
     };
     let res = update
         .filter(damage_reports::Column::Id.eq(row.id))
@@ -85,7 +97,9 @@ pub async fn apply(db: &Db, r: Review<'_>) -> Result<damage_reports::Model, Stor
         .exec(&txn)
         .await?;
     if res.rows_affected != 1 {
-        return Err(StorageError::Conflict("the report changed meanwhile".into()));
+        return Err(StorageError::Conflict(
+            "the report changed meanwhile".into(),
+        ));
     }
     let actor = format!("user:{}", r.user_id);
     let entry = audit::AuditEntry {
@@ -115,7 +129,11 @@ mod tests {
         use ReviewAction::*;
         assert_eq!(next_status("received", Verify), Some("verified"));
         assert_eq!(next_status("received", Reject), Some("rejected"));
-        assert_eq!(next_status("received", Forward), None, "verify before forwarding");
+        assert_eq!(
+            next_status("received", Forward),
+            None,
+            "verify before forwarding"
+        );
         assert_eq!(next_status("verified", Forward), Some("forwarded"));
         assert_eq!(next_status("verified", Reject), Some("rejected"));
         assert_eq!(next_status("rejected", Verify), Some("verified"));

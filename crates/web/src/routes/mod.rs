@@ -4,11 +4,23 @@ use axum::Router;
 use axum::routing::get;
 use axum::routing::post;
 
+pub mod account;
+pub mod agent;
 pub mod alert;
+pub mod api;
+pub mod dashboard;
 pub mod dev;
+pub mod feed;
 pub mod health;
+pub mod heartbeat;
 pub mod hooks;
+pub mod merchant_ops;
+pub mod operator;
+pub mod reports;
 pub mod status;
+pub mod status_page;
+pub mod ui;
+pub mod uptime;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -23,6 +35,15 @@ pub fn router(state: AppState) -> Router {
         .route("/hooks/twilio/inbound", post(hooks::inbound))
         .route("/a/{token}", get(alert::page))
         .route("/a/{token}/ack", post(alert::ack))
+        .route("/hb/{token}", get(heartbeat::ping).post(heartbeat::ping))
+        .merge(agent::routes())
         .route("/static/app.css", get(status::stylesheet))
+        .merge(account::routes())
+        .merge(dashboard::routes())
+        .merge(api::routes())
+        .merge(operator::routes())
+        .route("/status/feed.atom", get(feed::atom))
+        .route("/status/{slug}", get(status::dependency_page))
+        .merge(reports::router())
         .with_state(state)
 }

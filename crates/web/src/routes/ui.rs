@@ -24,21 +24,43 @@ pub struct Ctx {
 }
 
 pub fn service_tz(state: &AppState) -> chrono_tz::Tz {
-    state.settings.notify.time_zone.parse().unwrap_or(chrono_tz::Asia::Seoul)
+    state
+        .settings
+        .notify
+        .time_zone
+        .parse()
+        .unwrap_or(chrono_tz::Asia::Seoul)
 }
 
 impl Ctx {
     /// `?lang=`, then the remembered choice, then the user's locale, then Accept-Language.
-    pub fn new(state: &AppState, q: &HashMap<String, String>, headers: &HeaderMap, user: Option<&CurrentUser>) -> Ctx {
-        let asked = q.get("lang").map(String::as_str).filter(|l| matches!(*l, "ko" | "en"));
+    pub fn new(
+        state: &AppState,
+        q: &HashMap<String, String>,
+        headers: &HeaderMap,
+        user: Option<&CurrentUser>,
+    ) -> Ctx {
+        let asked = q
+            .get("lang")
+            .map(String::as_str)
+            .filter(|l| matches!(*l, "ko" | "en"));
         let remembered = cookie_value(headers, LANG_COOKIE);
-        let chosen = asked.map(str::to_string).or(remembered).or_else(|| user.and_then(|u| u.locale.clone()));
+        let chosen = asked
+            .map(str::to_string)
+            .or(remembered)
+            .or_else(|| user.and_then(|u| u.locale.clone()));
         let lang = Lang::negotiate(chosen.as_deref(), headers);
         let mut cookies = Vec::new();
         if let Some(l) = asked {
-            cookies.push(format!("{LANG_COOKIE}={l}; Path=/; SameSite=Lax; Max-Age=31536000"));
+            cookies.push(format!(
+                "{LANG_COOKIE}={l}; Path=/; SameSite=Lax; Max-Age=31536000"
+            ));
         }
-        Ctx { lang, tz: service_tz(state), cookies }
+        Ctx {
+            lang,
+            tz: service_tz(state),
+            cookies,
+        }
     }
 
     pub fn t(&self, ko: &'static str, en: &'static str) -> &'static str {
@@ -47,7 +69,11 @@ impl Ctx {
 
     /// `2026-11-22 15:20` in the reader's time zone.
     pub fn time(&self, ms: i64) -> String {
-        self.tz.timestamp_millis_opt(ms).single().map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+        self.tz
+            .timestamp_millis_opt(ms)
+            .single()
+            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default()
     }
 
     pub fn add_cookie(&mut self, cookie: String) {
@@ -91,8 +117,14 @@ impl Ctx {
             return t;
         }
         let token = random_token(32);
-        let secure = if state.settings.server.public_url.starts_with("https://") { "; Secure" } else { "" };
-        self.cookies.push(format!("{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}"));
+        let secure = if state.settings.server.public_url.starts_with("https://") {
+            "; Secure"
+        } else {
+            ""
+        };
+        self.cookies.push(format!(
+            "{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}"
+        ));
         token
     }
 }
@@ -149,8 +181,21 @@ pub struct Field {
 }
 
 impl Field {
-    pub fn new(name: &'static str, label: &'static str, kind: &'static str, autocomplete: &'static str) -> Field {
-        Field { name, label, kind, value: String::new(), error: String::new(), autocomplete, hint: "" }
+    pub fn new(
+        name: &'static str,
+        label: &'static str,
+        kind: &'static str,
+        autocomplete: &'static str,
+    ) -> Field {
+        Field {
+            name,
+            label,
+            kind,
+            value: String::new(),
+            error: String::new(),
+            autocomplete,
+            hint: "",
+        }
     }
 
     pub fn value(mut self, v: &str) -> Field {
@@ -190,11 +235,43 @@ impl Errors {
 
     /// The first message as an API error.
     pub fn into_web_error(self) -> Option<WebError> {
-        self.0.into_iter().next().map(|(field, message)| WebError::Validation { field: field.to_string(), message })
+        self.0
+            .into_iter()
+            .next()
+            .map(|(field, message)| WebError::Validation {
+                field: field.to_string(),
+                message,
+            })
     }
 }
 
 /// The value of `name` in a posted form with repeated keys.
 pub fn form_value<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
-    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("")
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+/// A Korean mobile number the way people write it (`010-1234-5678`); others stay E.164.
+pub fn display_phone(e164: &str) -> String {
+    match e164.strip_prefix("+82") {
+        Some(rest)
+            if rest.len() == 10
+                && rest.starts_with('1')
+                && rest.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            format!("0{}-{}-{}", &rest[..2], &rest[2..6], &rest[6..])
+        }
+        _ => e164.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn korean_mobiles_read_the_korean_way() {
+        assert_eq!(super::display_phone("+821012345678"), "010-1234-5678");
+        assert_eq!(super::display_phone("+15005550006"), "+15005550006");
+    }
 }

@@ -9,8 +9,8 @@ pub mod validate;
 pub use reset::{EMAIL_PURPOSE, RESET_PURPOSE};
 
 use crate::AppState;
-use crate::auth::session::{self, CurrentUser, Role};
 use crate::auth::password;
+use crate::auth::session::{self, CurrentUser, Role};
 use crate::error::WebError;
 use crate::i18n::Lang;
 use crate::routes::ui::{Ctx, Errors, Field, check_anon_csrf};
@@ -29,8 +29,14 @@ pub fn routes() -> Router<AppState> {
         .route("/signup", get(signup_page).post(signup))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
-        .route("/password/forgot", get(reset::forgot_page).post(reset::forgot))
-        .route("/password/reset/{token}", get(reset::reset_page).post(reset::reset))
+        .route(
+            "/password/forgot",
+            get(reset::forgot_page).post(reset::forgot),
+        )
+        .route(
+            "/password/reset/{token}",
+            get(reset::reset_page).post(reset::reset),
+        )
         .route("/verify/email/{token}", get(reset::verify_email))
 }
 
@@ -51,7 +57,13 @@ pub struct FormPage {
 }
 
 impl FormPage {
-    pub fn new(ctx: &Ctx, title: &'static str, action: String, csrf: String, submit: &'static str) -> FormPage {
+    pub fn new(
+        ctx: &Ctx,
+        title: &'static str,
+        action: String,
+        csrf: String,
+        submit: &'static str,
+    ) -> FormPage {
         FormPage {
             lang: ctx.lang.code(),
             title,
@@ -69,43 +81,90 @@ impl FormPage {
 
 fn signup_fields(l: Lang, f: &validate::SignUpForm) -> Vec<Field> {
     vec![
-        Field::new("business_name", l.t("상호", "Business name"), "text", "organization").value(&f.business_name),
-        Field::new("owner_name", l.t("대표자 이름", "Owner's name"), "text", "name").value(&f.owner_name),
+        Field::new(
+            "business_name",
+            l.t("상호", "Business name"),
+            "text",
+            "organization",
+        )
+        .value(&f.business_name),
+        Field::new(
+            "owner_name",
+            l.t("대표자 이름", "Owner's name"),
+            "text",
+            "name",
+        )
+        .value(&f.owner_name),
         Field::new("phone", l.t("휴대폰 번호", "Mobile number"), "tel", "tel")
             .value(&f.phone)
-            .hint(l.t("장애 알림 문자를 받을 번호 (예: 010-1234-5678)", "Outage alerts go here by SMS (e.g. 010-1234-5678)")),
+            .hint(l.t(
+                "장애 알림 문자를 받을 번호 (예: 010-1234-5678)",
+                "Outage alerts go here by SMS (e.g. 010-1234-5678)",
+            )),
         Field::new("email", l.t("이메일", "Email"), "email", "email").value(&f.email),
-        Field::new("password", l.t("비밀번호 (10자 이상)", "Password (10+ characters)"), "password", "new-password"),
+        Field::new(
+            "password",
+            l.t("비밀번호 (10자 이상)", "Password (10+ characters)"),
+            "password",
+            "new-password",
+        ),
     ]
 }
 
 fn signup_form(ctx: &Ctx, csrf: String, f: &validate::SignUpForm, errors: &Errors) -> FormPage {
     let l = ctx.lang;
-    let mut page = FormPage::new(ctx, l.t("먹통 가입", "Sign up for Meoktong"), "/signup".into(), csrf, l.t("가입하기", "Sign up"));
+    let mut page = FormPage::new(
+        ctx,
+        l.t("먹통 가입", "Sign up for Meoktong"),
+        "/signup".into(),
+        csrf,
+        l.t("가입하기", "Sign up"),
+    );
     page.intro = l.t(
         "카카오·네이버·토스가 멈추면 몇 초 안에 문자로 알려 드리고, 무엇을 하면 되는지 안내합니다.",
         "When Kakao, Naver or Toss stop, we text you within seconds and tell you what to do.",
     );
     page.fields = signup_fields(l, f);
     errors.apply(&mut page.fields);
-    page.links = vec![("/login".into(), l.t("이미 가입하셨나요? 로그인", "Already signed up? Log in"))];
+    page.links = vec![(
+        "/login".into(),
+        l.t("이미 가입하셨나요? 로그인", "Already signed up? Log in"),
+    )];
     page
 }
 
-pub async fn signup_page(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Result<Response, WebError> {
+pub async fn signup_page(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
     let mut ctx = Ctx::new(&state, &q, &headers, None);
     let csrf = ctx.anon_csrf(&state, &headers);
-    let page = signup_form(&ctx, csrf, &validate::SignUpForm::default(), &Errors::default());
+    let page = signup_form(
+        &ctx,
+        csrf,
+        &validate::SignUpForm::default(),
+        &Errors::default(),
+    );
     Ok(ctx.ok(page.render()?))
 }
 
-pub async fn signup(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap, Form(f): Form<validate::SignUpForm>) -> Result<Response, WebError> {
+pub async fn signup(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    Form(f): Form<validate::SignUpForm>,
+) -> Result<Response, WebError> {
     check_anon_csrf(&headers, &f.csrf)?;
     let mut ctx = Ctx::new(&state, &q, &headers, None);
     let l = ctx.lang;
     let v = match validate::sign_up(&f, l, &state.settings.channels.platform_domains) {
         Ok(v) => v,
-        Err(errors) => return Ok(ctx.clone().invalid(signup_form(&ctx, f.csrf.clone(), &f, &errors).render()?)),
+        Err(errors) => {
+            return Ok(ctx
+                .clone()
+                .invalid(signup_form(&ctx, f.csrf.clone(), &f, &errors).render()?));
+        }
     };
     let hash = hash_password(v.password.clone()).await?;
     let new = accounts::SignUp {
@@ -122,10 +181,24 @@ pub async fn signup(State(state): State<AppState>, Query(q): Query<HashMap<Strin
         Err(taken) => {
             let mut errors = Errors::default();
             match taken {
-                accounts::Taken::Email => errors.add("email", l.t("이미 가입된 이메일입니다.", "This email is already registered.")),
-                accounts::Taken::Phone => errors.add("phone", l.t("이 번호와 상호로 이미 가입되어 있습니다.", "This number and business name are already registered.")),
+                accounts::Taken::Email => errors.add(
+                    "email",
+                    l.t(
+                        "이미 가입된 이메일입니다.",
+                        "This email is already registered.",
+                    ),
+                ),
+                accounts::Taken::Phone => errors.add(
+                    "phone",
+                    l.t(
+                        "이 번호와 상호로 이미 가입되어 있습니다.",
+                        "This number and business name are already registered.",
+                    ),
+                ),
             }
-            return Ok(ctx.clone().invalid(signup_form(&ctx, f.csrf.clone(), &f, &errors).render()?));
+            return Ok(ctx
+                .clone()
+                .invalid(signup_form(&ctx, f.csrf.clone(), &f, &errors).render()?));
         }
     };
     start_session(&state, &mut ctx, user_id).await?;
@@ -141,14 +214,25 @@ pub async fn hash_password(plain: String) -> Result<String, WebError> {
 }
 
 async fn verify_password(plain: String, phc: String) -> bool {
-    tokio::task::spawn_blocking(move || password::verify(&plain, &phc)).await.unwrap_or(false)
+    tokio::task::spawn_blocking(move || password::verify(&plain, &phc))
+        .await
+        .unwrap_or(false)
 }
 
 /// A new session for `user_id`: its cookie goes out with the response.
 pub async fn start_session(state: &AppState, ctx: &mut Ctx, user_id: i64) -> Result<(), WebError> {
     let token = session::random_token(32);
     let csrf = session::random_token(32);
-    sessions::create_session(&state.db, &state.crypto, &token, user_id, &csrf, now_ms(), session::SESSION_TTL_MS).await?;
+    sessions::create_session(
+        &state.db,
+        &state.crypto,
+        &token,
+        user_id,
+        &csrf,
+        now_ms(),
+        session::SESSION_TTL_MS,
+    )
+    .await?;
     ctx.add_cookie(session::session_cookie(state, Some(&token)));
     Ok(())
 }
@@ -169,42 +253,88 @@ fn login_form(ctx: &Ctx, csrf: String, email: &str, q: &HashMap<String, String>)
         Some(n) => format!("/login?next={}", n.replace('&', "%26").replace('"', "%22")),
         None => "/login".into(),
     };
-    let mut page = FormPage::new(ctx, l.t("로그인", "Log in"), action, csrf, l.t("로그인", "Log in"));
+    let mut page = FormPage::new(
+        ctx,
+        l.t("로그인", "Log in"),
+        action,
+        csrf,
+        l.t("로그인", "Log in"),
+    );
     page.fields = vec![
         Field::new("email", l.t("이메일", "Email"), "email", "username").value(email),
-        Field::new("password", l.t("비밀번호", "Password"), "password", "current-password"),
+        Field::new(
+            "password",
+            l.t("비밀번호", "Password"),
+            "password",
+            "current-password",
+        ),
     ];
     if q.contains_key("reset") {
-        page.notice = l.t("비밀번호를 바꿨습니다. 새 비밀번호로 로그인하세요.", "Password changed. Log in with the new one.").into();
+        page.notice = l
+            .t(
+                "비밀번호를 바꿨습니다. 새 비밀번호로 로그인하세요.",
+                "Password changed. Log in with the new one.",
+            )
+            .into();
     }
     page.links = vec![
-        ("/password/forgot".into(), l.t("비밀번호를 잊으셨나요?", "Forgot your password?")),
-        ("/signup".into(), l.t("처음이신가요? 가입하기", "New here? Sign up")),
+        (
+            "/password/forgot".into(),
+            l.t("비밀번호를 잊으셨나요?", "Forgot your password?"),
+        ),
+        (
+            "/signup".into(),
+            l.t("처음이신가요? 가입하기", "New here? Sign up"),
+        ),
     ];
     page
 }
 
-pub async fn login_page(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Result<Response, WebError> {
+pub async fn login_page(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
     let mut ctx = Ctx::new(&state, &q, &headers, None);
     let csrf = ctx.anon_csrf(&state, &headers);
     let page = login_form(&ctx, csrf, "", &q);
     Ok(ctx.ok(page.render()?))
 }
 
-pub async fn login(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap, Form(f): Form<LoginForm>) -> Result<Response, WebError> {
+pub async fn login(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Result<Response, WebError> {
     check_anon_csrf(&headers, &f.csrf)?;
     let mut ctx = Ctx::new(&state, &q, &headers, None);
     let l = ctx.lang;
     let mut page = login_form(&ctx, f.csrf.clone(), &f.email, &q);
     if !limiter::login_allowed(&headers, &f.email) {
-        page.error = l.t("로그인 시도가 너무 많습니다. 몇 분 뒤에 다시 해 주세요.", "Too many attempts. Try again in a few minutes.").into();
+        page.error = l
+            .t(
+                "로그인 시도가 너무 많습니다. 몇 분 뒤에 다시 해 주세요.",
+                "Too many attempts. Try again in a few minutes.",
+            )
+            .into();
         return Ok(ctx.page(StatusCode::TOO_MANY_REQUESTS, page.render()?));
     }
-    let user = users::find_by_email(&state.db, &state.crypto, f.email.trim()).await?.filter(|u| !u.disabled);
-    let phc = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.clone());
+    let user = users::find_by_email(&state.db, &state.crypto, f.email.trim())
+        .await?
+        .filter(|u| !u.disabled);
+    let phc = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| DUMMY_HASH.clone());
     let ok = verify_password(f.password.clone(), phc).await && user.is_some();
     let Some(user) = user.filter(|_| ok) else {
-        page.error = l.t("이메일 또는 비밀번호가 맞지 않습니다.", "Wrong email or password.").into();
+        page.error = l
+            .t(
+                "이메일 또는 비밀번호가 맞지 않습니다.",
+                "Wrong email or password.",
+            )
+            .into();
         return Ok(ctx.invalid(page.render()?));
     };
     accounts::touch_login(&state.db, user.id, now_ms()).await?;
@@ -214,7 +344,8 @@ pub async fn login(State(state): State<AppState>, Query(q): Query<HashMap<String
         Some(Role::Merchant) => "/dashboard",
         _ => "/status",
     };
-    let to = validate::safe_next(q.get("next").map(String::as_str)).unwrap_or_else(|| home.to_string());
+    let to =
+        validate::safe_next(q.get("next").map(String::as_str)).unwrap_or_else(|| home.to_string());
     Ok(ctx.redirect(&to))
 }
 
@@ -228,7 +359,12 @@ pub struct CsrfForm {
     pub csrf: String,
 }
 
-pub async fn logout(State(state): State<AppState>, user: CurrentUser, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Result<Response, WebError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, WebError> {
     user.check_csrf(Some(&f.csrf))?;
     if let Some(token) = session::cookie_value(&headers, session::COOKIE) {
         sessions::delete_session(&state.db, &state.crypto, &token).await?;

@@ -34,9 +34,18 @@ pub struct ValidSignUp {
 
 pub fn phone_message(lang: Lang, e: PhoneError) -> &'static str {
     match e {
-        PhoneError::Landline => lang.t("유선 전화는 문자를 받을 수 없습니다. 휴대폰 번호를 적어 주세요.", "A landline cannot receive SMS; give a mobile number."),
-        PhoneError::NotMobile => lang.t("문자를 받을 수 있는 휴대폰 번호가 아닙니다.", "This number cannot receive SMS; give a mobile number."),
-        PhoneError::Invalid => lang.t("휴대폰 번호를 확인해 주세요 (예: 010-1234-5678).", "Check the mobile number (e.g. 010-1234-5678)."),
+        PhoneError::Landline => lang.t(
+            "유선 전화는 문자를 받을 수 없습니다. 휴대폰 번호를 적어 주세요.",
+            "A landline cannot receive SMS; give a mobile number.",
+        ),
+        PhoneError::NotMobile => lang.t(
+            "문자를 받을 수 있는 휴대폰 번호가 아닙니다.",
+            "This number cannot receive SMS; give a mobile number.",
+        ),
+        PhoneError::Invalid => lang.t(
+            "휴대폰 번호를 확인해 주세요 (예: 010-1234-5678).",
+            "Check the mobile number (e.g. 010-1234-5678).",
+        ),
     }
 }
 
@@ -45,7 +54,13 @@ pub fn email_message(lang: Lang) -> &'static str {
 }
 
 /// A required short text: trimmed, 1..=max characters.
-pub fn short_text(errors: &mut Errors, field: &'static str, value: &str, max: usize, lang: Lang) -> String {
+pub fn short_text(
+    errors: &mut Errors,
+    field: &'static str,
+    value: &str,
+    max: usize,
+    lang: Lang,
+) -> String {
     let v = value.trim();
     if v.is_empty() {
         errors.add(field, lang.t("필수 항목입니다.", "Required."));
@@ -57,13 +72,26 @@ pub fn short_text(errors: &mut Errors, field: &'static str, value: &str, max: us
 
 pub fn password(errors: &mut Errors, value: &str, lang: Lang) {
     if value.chars().count() < MIN_LENGTH {
-        errors.add("password", lang.t("비밀번호는 10자 이상이어야 합니다.", "The password needs at least 10 characters."));
+        errors.add(
+            "password",
+            lang.t(
+                "비밀번호는 10자 이상이어야 합니다.",
+                "The password needs at least 10 characters.",
+            ),
+        );
     } else if value.chars().count() > 256 {
-        errors.add("password", lang.t("비밀번호가 너무 깁니다.", "The password is too long."));
+        errors.add(
+            "password",
+            lang.t("비밀번호가 너무 깁니다.", "The password is too long."),
+        );
     }
 }
 
-pub fn sign_up(f: &SignUpForm, lang: Lang, domains: &BTreeMap<String, Vec<String>>) -> Result<ValidSignUp, Errors> {
+pub fn sign_up(
+    f: &SignUpForm,
+    lang: Lang,
+    domains: &BTreeMap<String, Vec<String>>,
+) -> Result<ValidSignUp, Errors> {
     let mut errors = Errors::default();
     let business_name = short_text(&mut errors, "business_name", &f.business_name, 100, lang);
     let owner_name = short_text(&mut errors, "owner_name", &f.owner_name, 60, lang);
@@ -88,12 +116,22 @@ pub fn sign_up(f: &SignUpForm, lang: Lang, domains: &BTreeMap<String, Vec<String
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(ValidSignUp { business_name, owner_name, phone, email, email_platform, password: f.password.clone() })
+    Ok(ValidSignUp {
+        business_name,
+        owner_name,
+        phone,
+        email,
+        email_platform,
+        password: f.password.clone(),
+    })
 }
 
 /// A local path to go to after signing in; anything else becomes the default.
 pub fn safe_next(next: Option<&str>) -> Option<String> {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.len() < 512).map(str::to_string)
+    next.filter(|n| {
+        n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.len() < 512
+    })
+    .map(str::to_string)
 }
 
 #[cfg(test)]
@@ -113,15 +151,25 @@ mod tests {
 
     #[test]
     fn a_good_form_is_normalised() {
-        let v = sign_up(&form(), Lang::Ko, &BTreeMap::new()).ok().expect("valid");
+        let v = sign_up(&form(), Lang::Ko, &BTreeMap::new())
+            .ok()
+            .expect("valid");
         assert_eq!(v.phone, "+821012345678");
         assert_eq!(v.email, "owner@example.com");
     }
 
     #[test]
     fn bad_fields_each_get_a_message() {
-        let f = SignUpForm { phone: "02-123-4567".into(), email: "nope".into(), password: "short".into(), business_name: " ".into(), ..form() };
-        let errors = sign_up(&f, Lang::En, &BTreeMap::new()).err().expect("invalid");
+        let f = SignUpForm {
+            phone: "02-123-4567".into(),
+            email: "nope".into(),
+            password: "short".into(),
+            business_name: " ".into(),
+            ..form()
+        };
+        let errors = sign_up(&f, Lang::En, &BTreeMap::new())
+            .err()
+            .expect("invalid");
         let fields: Vec<&str> = errors.0.iter().map(|(f, _)| *f).collect();
         assert_eq!(fields, ["business_name", "phone", "email", "password"]);
         assert!(errors.0[1].1.contains("landline"));

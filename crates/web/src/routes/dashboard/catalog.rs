@@ -46,7 +46,9 @@ pub async fn page(State(state): State<AppState>, dash: Dash) -> Result<Response,
             label: category_label(*cat, locale(l)),
             items: deps
                 .iter()
-                .filter(|d| Category::parse(&d.dependency.category).unwrap_or(Category::Other) == *cat)
+                .filter(|d| {
+                    Category::parse(&d.dependency.category).unwrap_or(Category::Other) == *cat
+                })
                 .map(|d| {
                     let sub = subs.iter().find(|s| s.dependency_id == d.dependency.id);
                     let (state_label, icon) = state_words(l, &d.state);
@@ -65,17 +67,38 @@ pub async fn page(State(state): State<AppState>, dash: Dash) -> Result<Response,
         })
         .filter(|g: &Group| !g.items.is_empty())
         .collect();
-    let page = CatalogPage { shell: dash.shell(l.t("서비스 선택", "Choose services"), "catalog"), groups };
+    let page = CatalogPage {
+        shell: dash.shell(l.t("서비스 선택", "Choose services"), "catalog"),
+        groups,
+    };
     Ok(dash.ctx.ok(page.render()?))
 }
 
 /// The form posts `dep=<slug>` for each ticked dependency and `degraded=<slug>` for each
 /// degraded opt-in.
-pub async fn save(State(state): State<AppState>, dash: Dash, Form(form): Form<Vec<(String, String)>>) -> Result<Response, WebError> {
+pub async fn save(
+    State(state): State<AppState>,
+    dash: Dash,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
     dash.csrf(crate::routes::ui::form_value(&form, "csrf"))?;
-    let degraded: Vec<&str> = form.iter().filter(|(k, _)| k == "degraded").map(|(_, v)| v.as_str()).collect();
-    let wanted: Vec<(String, bool)> =
-        form.iter().filter(|(k, _)| k == "dep").map(|(_, v)| (v.clone(), degraded.contains(&v.as_str()))).collect();
-    merchant_ops::set_subscriptions(&state, dash.merchant_id, dash.user.user_id, &wanted, dash.ctx.lang).await?;
+    let degraded: Vec<&str> = form
+        .iter()
+        .filter(|(k, _)| k == "degraded")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let wanted: Vec<(String, bool)> = form
+        .iter()
+        .filter(|(k, _)| k == "dep")
+        .map(|(_, v)| (v.clone(), degraded.contains(&v.as_str())))
+        .collect();
+    merchant_ops::set_subscriptions(
+        &state,
+        dash.merchant_id,
+        dash.user.user_id,
+        &wanted,
+        dash.ctx.lang,
+    )
+    .await?;
     Ok(dash.ctx.redirect("/dashboard?done=saved"))
 }

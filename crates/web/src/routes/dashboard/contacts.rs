@@ -76,33 +76,62 @@ async fn render(state: &AppState, dash: Dash, p: Problems) -> Result<Response, W
             id: c.id,
             number: c.position + 1,
             label: c.label.unwrap_or_default(),
-            phone: c.phone.unwrap_or_default(),
+            phone: c
+                .phone
+                .as_deref()
+                .map(crate::routes::ui::display_phone)
+                .unwrap_or_default(),
             email: c.email.unwrap_or_default(),
             phone_verified: c.phone_verified,
             email_verified: c.email_verified,
             opted_out: c.sms_opted_out,
-            code_error: p.code.as_ref().filter(|(id, _)| *id == c.id).map(|(_, m)| m.clone()).unwrap_or_default(),
+            code_error: p
+                .code
+                .as_ref()
+                .filter(|(id, _)| *id == c.id)
+                .map(|(_, m)| m.clone())
+                .unwrap_or_default(),
             first: i == 0,
             last: i + 1 == n,
         })
         .collect();
     let mut fields = vec![
-        Field::new("label", l.t("이름 (예: 직원 김민수)", "Name (e.g. manager Kim)"), "text", "name").value(&p.add.label),
+        Field::new(
+            "label",
+            l.t("이름 (예: 직원 김민수)", "Name (e.g. manager Kim)"),
+            "text",
+            "name",
+        )
+        .value(&p.add.label),
         Field::new("phone", l.t("휴대폰 번호", "Mobile number"), "tel", "tel").value(&p.add.phone),
         Field::new("email", l.t("이메일", "Email"), "email", "email").value(&p.add.email),
     ];
     p.add_errors.apply(&mut fields);
     let invalid = !p.add_errors.is_empty() || p.code.is_some() || !p.form_error.is_empty();
-    let page = ContactsPage { shell: dash.shell(l.t("연락처", "Contacts"), "contacts"), rows, warnings, fields, form_error: p.form_error };
+    let page = ContactsPage {
+        shell: dash.shell(l.t("연락처", "Contacts"), "contacts"),
+        rows,
+        warnings,
+        fields,
+        form_error: p.form_error,
+    };
     let html = page.render()?;
-    Ok(if invalid { dash.ctx.invalid(html) } else { dash.ctx.ok(html) })
+    Ok(if invalid {
+        dash.ctx.invalid(html)
+    } else {
+        dash.ctx.ok(html)
+    })
 }
 
 pub async fn page(State(state): State<AppState>, dash: Dash) -> Result<Response, WebError> {
     render(&state, dash, Problems::default()).await
 }
 
-pub async fn add(State(state): State<AppState>, dash: Dash, Form(f): Form<AddForm>) -> Result<Response, WebError> {
+pub async fn add(
+    State(state): State<AppState>,
+    dash: Dash,
+    Form(f): Form<AddForm>,
+) -> Result<Response, WebError> {
     dash.csrf(&f.csrf)?;
     let domains = &state.settings.channels.platform_domains;
     match merchant_ops::parse_contact(&f.label, &f.phone, &f.email, dash.ctx.lang, domains) {
@@ -110,7 +139,18 @@ pub async fn add(State(state): State<AppState>, dash: Dash, Form(f): Form<AddFor
             merchant_ops::add_contact(&state, dash.merchant_id, dash.user.user_id, &c).await?;
             Ok(dash.ctx.redirect("/dashboard/contacts?done=added"))
         }
-        Err(add_errors) => render(&state, dash, Problems { add: f, add_errors, ..Problems::default() }).await,
+        Err(add_errors) => {
+            render(
+                &state,
+                dash,
+                Problems {
+                    add: f,
+                    add_errors,
+                    ..Problems::default()
+                },
+            )
+            .await
+        }
     }
 }
 
@@ -124,51 +164,132 @@ pub struct ActionForm {
     code: String,
 }
 
-pub async fn remove(State(state): State<AppState>, dash: Dash, Path(id): Path<i64>, Form(f): Form<ActionForm>) -> Result<Response, WebError> {
+pub async fn remove(
+    State(state): State<AppState>,
+    dash: Dash,
+    Path(id): Path<i64>,
+    Form(f): Form<ActionForm>,
+) -> Result<Response, WebError> {
     dash.csrf(&f.csrf)?;
     let c = merchant_ops::contact(&state, dash.merchant_id, id).await?;
-    if contact_book::list(&state.db, &state.crypto, dash.merchant_id).await?.len() <= 1 {
-        let form_error = dash.ctx.t("마지막 연락처는 지울 수 없습니다. 다른 연락처를 먼저 추가하세요.", "The last contact cannot be removed; add another first.").to_string();
-        return render(&state, dash, Problems { form_error, ..Problems::default() }).await;
+    if contact_book::list(&state.db, &state.crypto, dash.merchant_id)
+        .await?
+        .len()
+        <= 1
+    {
+        let form_error = dash
+            .ctx
+            .t(
+                "마지막 연락처는 지울 수 없습니다. 다른 연락처를 먼저 추가하세요.",
+                "The last contact cannot be removed; add another first.",
+            )
+            .to_string();
+        return render(
+            &state,
+            dash,
+            Problems {
+                form_error,
+                ..Problems::default()
+            },
+        )
+        .await;
     }
-    contact_book::remove(&state.db, dash.merchant_id, c.id, dash.user.user_id, now_ms()).await?;
+    contact_book::remove(
+        &state.db,
+        dash.merchant_id,
+        c.id,
+        dash.user.user_id,
+        now_ms(),
+    )
+    .await?;
     Ok(dash.ctx.redirect("/dashboard/contacts?done=removed"))
 }
 
-pub async fn reorder(State(state): State<AppState>, dash: Dash, Path(id): Path<i64>, Form(f): Form<ActionForm>) -> Result<Response, WebError> {
+pub async fn reorder(
+    State(state): State<AppState>,
+    dash: Dash,
+    Path(id): Path<i64>,
+    Form(f): Form<ActionForm>,
+) -> Result<Response, WebError> {
     dash.csrf(&f.csrf)?;
     let delta = if f.dir == "up" { -1 } else { 1 };
-    if !contact_book::move_by(&state.db, dash.merchant_id, id, delta, dash.user.user_id, now_ms()).await? {
+    if !contact_book::move_by(
+        &state.db,
+        dash.merchant_id,
+        id,
+        delta,
+        dash.user.user_id,
+        now_ms(),
+    )
+    .await?
+    {
         return Err(WebError::NotFound);
     }
     Ok(dash.ctx.redirect("/dashboard/contacts?done=saved"))
 }
 
-pub async fn send_code(State(state): State<AppState>, dash: Dash, Path(id): Path<i64>, Form(f): Form<ActionForm>) -> Result<Response, WebError> {
+pub async fn send_code(
+    State(state): State<AppState>,
+    dash: Dash,
+    Path(id): Path<i64>,
+    Form(f): Form<ActionForm>,
+) -> Result<Response, WebError> {
     dash.csrf(&f.csrf)?;
     let c = merchant_ops::contact(&state, dash.merchant_id, id).await?;
     merchant_ops::send_sms_code(&state, dash.merchant_id, &c, dash.ctx.lang).await?;
-    Ok(dash.ctx.redirect(&format!("/dashboard/contacts?done=code-sent#c{id}")))
+    Ok(dash
+        .ctx
+        .redirect(&format!("/dashboard/contacts?done=code-sent#c{id}")))
 }
 
-pub async fn verify_phone(State(state): State<AppState>, dash: Dash, Path(id): Path<i64>, Form(f): Form<ActionForm>) -> Result<Response, WebError> {
+pub async fn verify_phone(
+    State(state): State<AppState>,
+    dash: Dash,
+    Path(id): Path<i64>,
+    Form(f): Form<ActionForm>,
+) -> Result<Response, WebError> {
     dash.csrf(&f.csrf)?;
     let c = merchant_ops::contact(&state, dash.merchant_id, id).await?;
-    match merchant_ops::verify_sms_code(&state, dash.merchant_id, &c, &f.code, dash.ctx.lang).await {
-        Ok(()) => Ok(dash.ctx.redirect(&format!("/dashboard/contacts?done=verified#c{id}"))),
-        Err(WebError::Validation { message, .. }) => render(&state, dash, Problems { code: Some((id, message)), ..Problems::default() }).await,
+    match merchant_ops::verify_sms_code(&state, dash.merchant_id, &c, &f.code, dash.ctx.lang).await
+    {
+        Ok(()) => Ok(dash
+            .ctx
+            .redirect(&format!("/dashboard/contacts?done=verified#c{id}"))),
+        Err(WebError::Validation { message, .. }) => {
+            render(
+                &state,
+                dash,
+                Problems {
+                    code: Some((id, message)),
+                    ..Problems::default()
+                },
+            )
+            .await
+        }
         Err(e) => Err(e),
     }
 }
 
-pub async fn send_email_link(State(state): State<AppState>, dash: Dash, Path(id): Path<i64>, Form(f): Form<ActionForm>) -> Result<Response, WebError> {
+pub async fn send_email_link(
+    State(state): State<AppState>,
+    dash: Dash,
+    Path(id): Path<i64>,
+    Form(f): Form<ActionForm>,
+) -> Result<Response, WebError> {
     dash.csrf(&f.csrf)?;
     let c = merchant_ops::contact(&state, dash.merchant_id, id).await?;
     merchant_ops::send_email_link(&state, dash.merchant_id, &c, dash.ctx.lang).await?;
-    Ok(dash.ctx.redirect(&format!("/dashboard/contacts?done=link-sent#c{id}")))
+    Ok(dash
+        .ctx
+        .redirect(&format!("/dashboard/contacts?done=link-sent#c{id}")))
 }
 
-pub async fn test_alert(State(state): State<AppState>, dash: Dash, Path(id): Path<i64>, Form(f): Form<ActionForm>) -> Result<Response, WebError> {
+pub async fn test_alert(
+    State(state): State<AppState>,
+    dash: Dash,
+    Path(id): Path<i64>,
+    Form(f): Form<ActionForm>,
+) -> Result<Response, WebError> {
     dash.csrf(&f.csrf)?;
     let c = merchant_ops::contact(&state, dash.merchant_id, id).await?;
     merchant_ops::send_test_alert(&state, dash.merchant_id, Some(c.id), dash.ctx.lang).await?;

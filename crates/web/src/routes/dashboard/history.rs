@@ -43,9 +43,19 @@ with_shell!(HistoryPage);
 pub async fn page(State(state): State<AppState>, dash: Dash) -> Result<Response, WebError> {
     let l = dash.ctx.lang;
     let list = dashboard::history(&state.db, dash.merchant_id, 100).await?;
-    let deps: HashMap<i64, dependencies::Model> = catalog::list_dependencies(&state.db).await?.into_iter().map(|d| (d.id, d)).collect();
-    let entries = list.iter().map(|(n, msgs)| entry(&dash.ctx, &state, &deps, n, msgs)).collect();
-    let page = HistoryPage { shell: dash.shell(l.t("알림 기록", "Alert history"), "history"), entries };
+    let deps: HashMap<i64, dependencies::Model> = catalog::list_dependencies(&state.db)
+        .await?
+        .into_iter()
+        .map(|d| (d.id, d))
+        .collect();
+    let entries = list
+        .iter()
+        .map(|(n, msgs)| entry(&dash.ctx, &state, &deps, n, msgs))
+        .collect();
+    let page = HistoryPage {
+        shell: dash.shell(l.t("알림 기록", "Alert history"), "history"),
+        entries,
+    };
     Ok(dash.ctx.ok(page.render()?))
 }
 
@@ -75,10 +85,20 @@ pub fn delivery_label(l: Lang, state: &str) -> &'static str {
     }
 }
 
-fn entry(ctx: &Ctx, state: &AppState, deps: &HashMap<i64, dependencies::Model>, n: &notices::Model, msgs: &[outbox::Model]) -> Entry {
+fn entry(
+    ctx: &Ctx,
+    state: &AppState,
+    deps: &HashMap<i64, dependencies::Model>,
+    n: &notices::Model,
+    msgs: &[outbox::Model],
+) -> Entry {
     let l = ctx.lang;
     let ids: Vec<i64> = serde_json::from_str(&n.dependency_ids).unwrap_or_default();
-    let names: Vec<String> = ids.iter().filter_map(|i| deps.get(i)).map(|d| dep_name(l, d)).collect();
+    let names: Vec<String> = ids
+        .iter()
+        .filter_map(|i| deps.get(i))
+        .map(|d| dep_name(l, d))
+        .collect();
     let acked = match (n.acked_at, n.acked_via.as_deref()) {
         (Some(at), via) => format!("{} ({})", ctx.time(at), via.unwrap_or("")),
         _ => String::new(),
@@ -92,7 +112,11 @@ fn entry(ctx: &Ctx, state: &AppState, deps: &HashMap<i64, dependencies::Model>, 
         acked,
         status_label: match n.status.as_str() {
             "acked" => l.t("확인함", "acknowledged"),
-            "exhausted" => l.t("모든 연락처에 보냈으나 확인 없음", "every contact tried, no acknowledgement"),
+            "exhausted" => l.t(
+                "모든 연락처에 보냈으나 확인 없음",
+                "every contact tried, no acknowledgement",
+            ),
+            "closed" => l.t("확인이 필요 없는 알림", "needs no acknowledgement"),
             _ => l.t("확인 기다리는 중", "waiting for acknowledgement"),
         },
         attempts: msgs.iter().map(|m| attempt(state, l, m)).collect(),
@@ -103,8 +127,18 @@ fn attempt(state: &AppState, l: Lang, m: &outbox::Model) -> Attempt {
     let to = state.crypto.decrypt(&m.recipient_enc).unwrap_or_default();
     let sms = m.channel == "sms";
     Attempt {
-        channel: if sms { l.t("문자", "SMS") } else if m.channel == "email" { l.t("이메일", "email") } else { "webhook" },
-        to: if sms { mask_phone(&to) } else { mask_email(&to) },
+        channel: if sms {
+            l.t("문자", "SMS")
+        } else if m.channel == "email" {
+            l.t("이메일", "email")
+        } else {
+            "webhook"
+        },
+        to: if sms {
+            mask_phone(&to)
+        } else {
+            mask_email(&to)
+        },
         state: m.state.clone(),
         state_label: delivery_label(l, &m.state),
         error: m.last_error.clone().unwrap_or_default(),

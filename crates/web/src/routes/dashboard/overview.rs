@@ -37,20 +37,32 @@ with_shell!(OverviewPage);
 pub async fn page(State(state): State<AppState>, dash: Dash) -> Result<Response, WebError> {
     let l = dash.ctx.lang;
     let m = dash.merchant_id;
-    let business = contacts::merchant(&state.db, m).await?.map(|m| m.business_name).unwrap_or_default();
+    let business = contacts::merchant(&state.db, m)
+        .await?
+        .map(|m| m.business_name)
+        .unwrap_or_default();
     let subs = dashboard::subscriptions_of(&state.db, m).await?;
     let all = status::overview(&state.db).await?;
-    let mine: Vec<_> = all.into_iter().filter(|d| subs.iter().any(|s| s.dependency_id == d.dependency.id)).collect();
+    let mine: Vec<_> = all
+        .into_iter()
+        .filter(|d| subs.iter().any(|s| s.dependency_id == d.dependency.id))
+        .collect();
     let ids: Vec<i64> = mine.iter().map(|d| d.dependency.id).collect();
     let now = now_ms();
-    let mut series = dashboard::latency_series(&state.db, &ids, now - DAY_MS, now - 2 * 3600 * 1000).await?;
+    let mut series =
+        dashboard::latency_series(&state.db, &ids, now - DAY_MS, now - 2 * 3600 * 1000).await?;
     let deps = mine
         .iter()
         .map(|d| {
             let (state_label, icon) = state_words(l, &d.state);
             let pts = series.remove(&d.dependency.id).unwrap_or_default();
-            let latency = sparkline::mean_ms(&pts).map(|v| format!("{v} ms")).unwrap_or_default();
-            let label = format!("{} {latency}", l.t("최근 응답 시간, 평균", "Recent response time, mean"));
+            let latency = sparkline::mean_ms(&pts)
+                .map(|v| format!("{v} ms"))
+                .unwrap_or_default();
+            let label = format!(
+                "{} {latency}",
+                l.t("최근 응답 시간, 평균", "Recent response time, mean")
+            );
             DepCard {
                 slug: d.dependency.slug.clone(),
                 name: dep_name(l, &d.dependency),
@@ -64,7 +76,10 @@ pub async fn page(State(state): State<AppState>, dash: Dash) -> Result<Response,
         })
         .collect();
     let contact_list = contact_book::list(&state.db, &state.crypto, m).await?;
-    let on_platform: Vec<(String, Option<String>)> = mine.iter().map(|d| (dep_name(l, &d.dependency), d.dependency.platform.clone())).collect();
+    let on_platform: Vec<(String, Option<String>)> = mine
+        .iter()
+        .map(|d| (dep_name(l, &d.dependency), d.dependency.platform.clone()))
+        .collect();
     let page = OverviewPage {
         shell: dash.shell(l.t("현황", "Overview"), "overview"),
         business,
@@ -75,10 +90,20 @@ pub async fn page(State(state): State<AppState>, dash: Dash) -> Result<Response,
 }
 
 /// Unverified channels and fallbacks that share a platform with a subscribed dependency.
-pub fn contact_warnings(l: Lang, list: &[ContactView], subscribed: &[(String, Option<String>)]) -> Vec<String> {
+pub fn contact_warnings(
+    l: Lang,
+    list: &[ContactView],
+    subscribed: &[(String, Option<String>)],
+) -> Vec<String> {
     let mut out = Vec::new();
     if list.iter().any(|c| c.phone.is_some() && !c.phone_verified) {
-        out.push(l.t("확인하지 않은 휴대폰 번호가 있습니다. 연락처에서 인증번호로 확인해 주세요.", "A mobile number is not verified yet: verify it with a code on the contacts page.").to_string());
+        out.push(
+            l.t(
+                "확인하지 않은 휴대폰 번호가 있습니다. 연락처에서 인증번호로 확인해 주세요.",
+                "A mobile number is not verified yet: verify it with a code on the contacts page.",
+            )
+            .to_string(),
+        );
     }
     for w in warnings::shared_platforms(list, subscribed) {
         out.push(match l {

@@ -39,12 +39,17 @@ pub async fn page(State(state): State<AppState>, dash: Dash) -> Result<Response,
             Book {
                 category: c.as_str(),
                 label: category_label(*c, locale(l)),
-                text: mine.map(|p| p.text.clone()).unwrap_or_else(|| default_playbook_text(*c, locale(l)).to_string()),
+                text: mine
+                    .map(|p| p.text.clone())
+                    .unwrap_or_else(|| default_playbook_text(*c, locale(l)).to_string()),
                 custom: mine.is_some(),
             }
         })
         .collect();
-    let page = PlaybooksPage { shell: dash.shell(l.t("대응 방법", "Playbooks"), "playbooks"), books };
+    let page = PlaybooksPage {
+        shell: dash.shell(l.t("대응 방법", "Playbooks"), "playbooks"),
+        books,
+    };
     Ok(dash.ctx.ok(page.render()?))
 }
 
@@ -56,8 +61,15 @@ pub struct BookForm {
     text: String,
 }
 
-pub async fn save(State(state): State<AppState>, dash: Dash, Path(category): Path<String>, Form(f): Form<BookForm>) -> Result<Response, WebError> {
+pub async fn save(
+    State(state): State<AppState>,
+    dash: Dash,
+    Path(category): Path<String>,
+    Form(f): Form<BookForm>,
+) -> Result<Response, WebError> {
     dash.csrf(&f.csrf)?;
     merchant_ops::set_playbook(&state, dash.merchant_id, &category, &f.text, dash.ctx.lang).await?;
-    Ok(dash.ctx.redirect(&format!("/dashboard/playbooks?done=saved#p-{category}")))
+    Ok(dash
+        .ctx
+        .redirect(&format!("/dashboard/playbooks?done=saved#p-{category}")))
 }

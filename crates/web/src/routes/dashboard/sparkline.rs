@@ -16,9 +16,18 @@ pub fn svg(points_ms: &[f64], label: &str) -> Option<String> {
     let coords: Vec<String> = points_ms
         .iter()
         .enumerate()
-        .map(|(i, v)| format!("{:.1},{:.1}", i as f64 * step, HEIGHT - 2.0 - (v - min) / span * (HEIGHT - 4.0)))
+        .map(|(i, v)| {
+            format!(
+                "{:.1},{:.1}",
+                i as f64 * step,
+                HEIGHT - 2.0 - (v - min) / span * (HEIGHT - 4.0)
+            )
+        })
         .collect();
-    let label = label.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;");
+    let label = label
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('"', "&quot;");
     Some(format!(
         r#"<svg class="spark" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{label}"><polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{}"/></svg>"#,
         coords.join(" ")
@@ -27,7 +36,8 @@ pub fn svg(points_ms: &[f64], label: &str) -> Option<String> {
 
 /// Mean of the points, rounded to milliseconds.
 pub fn mean_ms(points_ms: &[f64]) -> Option<i64> {
-    (!points_ms.is_empty()).then(|| (points_ms.iter().sum::<f64>() / points_ms.len() as f64).round() as i64)
+    (!points_ms.is_empty())
+        .then(|| (points_ms.iter().sum::<f64>() / points_ms.len() as f64).round() as i64)
 }
 
 #[cfg(test)]
@@ -35,7 +45,10 @@ mod tests {
     #[test]
     fn draws_a_scaled_polyline_with_an_escaped_label() {
         let s = super::svg(&[100.0, 300.0, 200.0], "a<b").expect("svg");
-        assert!(s.contains(r#"points="0.0,26.0 60.0,2.0 120.0,14.0""#), "{s}");
+        assert!(
+            s.contains(r#"points="0.0,26.0 60.0,2.0 120.0,14.0""#),
+            "{s}"
+        );
         assert!(s.contains("aria-label=\"a&lt;b\""));
         assert_eq!(super::svg(&[1.0], "x"), None);
         assert_eq!(super::mean_ms(&[100.0, 200.0]), Some(150));

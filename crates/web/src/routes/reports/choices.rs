@@ -76,7 +76,11 @@ pub const TRADES: [Choice; 11] = [
     c("lodging", "숙박", "Lodging"),
     c("education", "교육·학원", "Education"),
     c("health", "병원·약국", "Clinic / pharmacy"),
-    c("transport", "운수·대리운전", "Transport / designated driving"),
+    c(
+        "transport",
+        "운수·대리운전",
+        "Transport / designated driving",
+    ),
     c("service", "생활 서비스", "Personal services"),
     c("other", "기타", "Other"),
 ];
@@ -85,7 +89,11 @@ pub const KINDS: [Choice; 5] = [
     c("lost_orders", "주문 누락·유실", "Lost orders"),
     c("failed_payments", "결제 실패", "Failed payments"),
     c("delivery_failures", "배달·배차 실패", "Delivery failures"),
-    c("customer_complaints", "고객 불만·환불", "Customer complaints / refunds"),
+    c(
+        "customer_complaints",
+        "고객 불만·환불",
+        "Customer complaints / refunds",
+    ),
     c("other", "기타", "Other"),
 ];
 
@@ -95,18 +103,27 @@ pub fn find(list: &[Choice], code: &str) -> Option<Choice> {
 
 /// The label of a stored code, or the code itself if the list no longer has it.
 pub fn label(list: &[Choice], code: &str, lang: Lang) -> String {
-    find(list, code).map(|c| c.label(lang).to_string()).unwrap_or_else(|| code.to_string())
+    find(list, code)
+        .map(|c| c.label(lang).to_string())
+        .unwrap_or_else(|| code.to_string())
 }
 
 /// A merchant's free-text region split into an official 시/도 and the rest (시/군/구).
 pub fn split_region(region: &str) -> (Option<&'static str>, String) {
     let region = region.trim();
-    let (first, rest) = region.split_once(char::is_whitespace).unwrap_or((region, ""));
+    let (first, rest) = region
+        .split_once(char::is_whitespace)
+        .unwrap_or((region, ""));
     let sido = SIDO
         .iter()
         .find(|c| c.code == first)
         .map(|c| c.code)
-        .or_else(|| SIDO_ALIASES.iter().find(|(alias, _)| *alias == first).map(|(_, full)| *full));
+        .or_else(|| {
+            SIDO_ALIASES
+                .iter()
+                .find(|(alias, _)| *alias == first)
+                .map(|(_, full)| *full)
+        });
     match sido {
         Some(s) => (Some(s), rest.trim().to_string()),
         None => (None, region.to_string()),
@@ -116,7 +133,10 @@ pub fn split_region(region: &str) -> (Option<&'static str>, String) {
 /// A merchant's free-text trade mapped onto the list (by code or either label).
 pub fn match_trade(trade: &str) -> Option<&'static str> {
     let t = trade.trim();
-    TRADES.iter().find(|c| c.code == t || c.ko == t || c.en.eq_ignore_ascii_case(t)).map(|c| c.code)
+    TRADES
+        .iter()
+        .find(|c| c.code == t || c.ko == t || c.en.eq_ignore_ascii_case(t))
+        .map(|c| c.code)
 }
 
 #[cfg(test)]
@@ -125,11 +145,26 @@ mod tests {
 
     #[test]
     fn merchant_regions_map_onto_official_names() {
-        assert_eq!(split_region("서울 마포구"), (Some("서울특별시"), "마포구".to_string()));
-        assert_eq!(split_region("경기도 성남시 분당구"), (Some("경기도"), "성남시 분당구".to_string()));
-        assert_eq!(split_region("강원도 춘천시"), (Some("강원특별자치도"), "춘천시".to_string()));
-        assert_eq!(split_region("세종"), (Some("세종특별자치시"), String::new()));
-        assert_eq!(split_region("Springfield"), (None, "Springfield".to_string()));
+        assert_eq!(
+            split_region("서울 마포구"),
+            (Some("서울특별시"), "마포구".to_string())
+        );
+        assert_eq!(
+            split_region("경기도 성남시 분당구"),
+            (Some("경기도"), "성남시 분당구".to_string())
+        );
+        assert_eq!(
+            split_region("강원도 춘천시"),
+            (Some("강원특별자치도"), "춘천시".to_string())
+        );
+        assert_eq!(
+            split_region("세종"),
+            (Some("세종특별자치시"), String::new())
+        );
+        assert_eq!(
+            split_region("Springfield"),
+            (None, "Springfield".to_string())
+        );
         assert_eq!(match_trade("음식점"), Some("restaurant"));
         assert_eq!(match_trade("restaurant"), Some("restaurant"));
         assert_eq!(match_trade("우주선"), None);

@@ -42,7 +42,11 @@ impl FormContext {
     }
 
     pub fn dependency_name(&self, id: i64, lang: Lang) -> String {
-        self.deps.iter().find(|d| d.id == id).map(|d| dep_label(d, lang)).unwrap_or_default()
+        self.deps
+            .iter()
+            .find(|d| d.id == id)
+            .map(|d| dep_label(d, lang))
+            .unwrap_or_default()
     }
 
     pub fn service_slugs(&self) -> Vec<&str> {
@@ -55,7 +59,12 @@ impl FormContext {
 }
 
 pub fn time_zone(state: &AppState) -> chrono_tz::Tz {
-    state.settings.notify.time_zone.parse().unwrap_or(chrono_tz::Asia::Seoul)
+    state
+        .settings
+        .notify
+        .time_zone
+        .parse()
+        .unwrap_or(chrono_tz::Asia::Seoul)
 }
 
 pub fn dep_label(d: &dependencies::Model, lang: Lang) -> String {
@@ -67,12 +76,22 @@ pub fn dep_label(d: &dependencies::Model, lang: Lang) -> String {
 
 /// `2022-10-15 15:30` in the service's time zone.
 pub fn fmt_time(tz: chrono_tz::Tz, ms: i64) -> String {
-    tz.timestamp_millis_opt(ms).single().map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+    tz.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
 }
 
 pub fn fmt_duration(lang: Lang, ms: i64) -> String {
-    let locale = if lang == Lang::En { Locale::En } else { Locale::Ko };
-    format_duration(locale, Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
+    let locale = if lang == Lang::En {
+        Locale::En
+    } else {
+        Locale::Ko
+    };
+    format_duration(
+        locale,
+        Duration::from_millis(u64::try_from(ms).unwrap_or(0)),
+    )
 }
 
 /// The measured outage a report is about.
@@ -90,8 +109,14 @@ impl IncidentBox {
             id: i.id,
             dependency: ctx.dependency_name(i.dependency_id, lang),
             start: fmt_time(ctx.tz, i.started_at),
-            end: i.resolved_at.map(|r| fmt_time(ctx.tz, r)).unwrap_or_else(|| lang.t("진행 중", "ongoing").into()),
-            duration: i.resolved_at.map(|r| fmt_duration(lang, r - i.started_at)).unwrap_or_default(),
+            end: i
+                .resolved_at
+                .map(|r| fmt_time(ctx.tz, r))
+                .unwrap_or_else(|| lang.t("진행 중", "ongoing").into()),
+            duration: i
+                .resolved_at
+                .map(|r| fmt_duration(lang, r - i.started_at))
+                .unwrap_or_default(),
         }
     }
 }
@@ -137,12 +162,20 @@ pub struct FormPage {
 impl FormPage {
     /// The message of a field, or "".
     pub fn err(&self, field: &str) -> &str {
-        self.errors.iter().find(|(f, _)| f == field).map(|(_, m)| m.as_str()).unwrap_or("")
+        self.errors
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
+            .unwrap_or("")
     }
 
     /// The `aria-invalid` value of a field.
     pub fn invalid(&self, field: &str) -> &'static str {
-        if self.err(field).is_empty() { "false" } else { "true" }
+        if self.err(field).is_empty() {
+            "false"
+        } else {
+            "true"
+        }
     }
 }
 
@@ -154,15 +187,43 @@ pub struct Extras {
     pub signed_in: bool,
 }
 
-fn opts<'a>(items: impl Iterator<Item = (String, String)>, chosen: impl Fn(&str) -> bool + 'a) -> Vec<Opt> {
-    items.map(|(value, label)| Opt { selected: chosen(&value), value, label }).collect()
+fn opts<'a>(
+    items: impl Iterator<Item = (String, String)>,
+    chosen: impl Fn(&str) -> bool + 'a,
+) -> Vec<Opt> {
+    items
+        .map(|(value, label)| Opt {
+            selected: chosen(&value),
+            value,
+            label,
+        })
+        .collect()
 }
 
-pub fn page(ctx: &FormContext, lang: Lang, r: RawReport, h: Helper, hidden: Hidden, errors: &[FieldError], x: Extras) -> FormPage {
-    let errors = errors.iter().map(|e| (e.field.to_string(), e.problem.message(lang))).collect();
-    let choice = |list: &[super::choices::Choice]| list.iter().map(|c| (c.code.to_string(), c.label(lang).to_string())).collect::<Vec<_>>();
+pub fn page(
+    ctx: &FormContext,
+    lang: Lang,
+    r: RawReport,
+    h: Helper,
+    hidden: Hidden,
+    errors: &[FieldError],
+    x: Extras,
+) -> FormPage {
+    let errors = errors
+        .iter()
+        .map(|e| (e.field.to_string(), e.problem.message(lang)))
+        .collect();
+    let choice = |list: &[super::choices::Choice]| {
+        list.iter()
+            .map(|c| (c.code.to_string(), c.label(lang).to_string()))
+            .collect::<Vec<_>>()
+    };
     let incidents = ctx.recent.iter().map(|i| {
-        let label = format!("{} · {}", ctx.dependency_name(i.dependency_id, lang), fmt_time(ctx.tz, i.started_at));
+        let label = format!(
+            "{} · {}",
+            ctx.dependency_name(i.dependency_id, lang),
+            fmt_time(ctx.tz, i.started_at)
+        );
         (i.id.to_string(), label)
     });
     FormPage {
@@ -172,9 +233,21 @@ pub fn page(ctx: &FormContext, lang: Lang, r: RawReport, h: Helper, hidden: Hidd
         incidents: opts(incidents, |v| v == r.incident.trim()),
         sido: opts(choice(&SIDO).into_iter(), |v| v == r.region_sido),
         trades: opts(choice(&TRADES).into_iter(), |v| v == r.trade),
-        kinds: opts(choice(&KINDS).into_iter(), |v| r.kinds.iter().any(|k| k == v)),
-        services: opts(ctx.deps.iter().map(|d| (d.slug.clone(), dep_label(d, lang))), |v| r.services.iter().any(|s| s == v)),
-        associations: opts(ctx.associations.iter().map(|a| (a.id.to_string(), a.name.clone())), |v| v == r.association.trim()),
+        kinds: opts(choice(&KINDS).into_iter(), |v| {
+            r.kinds.iter().any(|k| k == v)
+        }),
+        services: opts(
+            ctx.deps
+                .iter()
+                .map(|d| (d.slug.clone(), dep_label(d, lang))),
+            |v| r.services.iter().any(|s| s == v),
+        ),
+        associations: opts(
+            ctx.associations
+                .iter()
+                .map(|a| (a.id.to_string(), a.name.clone())),
+            |v| v == r.association.trim(),
+        ),
         incident: x.incident.as_ref().map(|i| IncidentBox::new(ctx, i, lang)),
         editing: x.editing.map(|at| fmt_time(ctx.tz, at)),
         estimate: x.estimate,
@@ -188,7 +261,10 @@ pub fn page(ctx: &FormContext, lang: Lang, r: RawReport, h: Helper, hidden: Hidd
 
 /// "Label: message" lines for the summary above the form.
 pub fn summary(errors: &[(String, String)], lang: Lang) -> Vec<String> {
-    errors.iter().map(|(f, m)| format!("{}: {m}", field_label(f, lang))).collect()
+    errors
+        .iter()
+        .map(|(f, m)| format!("{}: {m}", field_label(f, lang)))
+        .collect()
 }
 
 impl FormPage {

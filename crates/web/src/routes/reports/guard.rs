@@ -37,7 +37,9 @@ pub struct Limiter(Arc<DefaultKeyedRateLimiter<String>>);
 impl Limiter {
     pub fn new() -> Limiter {
         let burst = NonZeroU32::new(BURST).unwrap_or(NonZeroU32::MIN);
-        let quota = Quota::with_period(REFILL).unwrap_or_else(|| Quota::per_minute(burst)).allow_burst(burst);
+        let quota = Quota::with_period(REFILL)
+            .unwrap_or_else(|| Quota::per_minute(burst))
+            .allow_burst(burst);
         Limiter(Arc::new(RateLimiter::keyed(quota)))
     }
 
@@ -65,7 +67,10 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
         Ok(ClientIp(client_ip(peer, &parts.headers)))
     }
 }
@@ -93,7 +98,10 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap) -> String {
 
 /// The signed timestamp a form carries: `{issued_ms}.{keyed hash}`.
 pub fn form_stamp(crypto: &Crypto, issued_ms: i64) -> String {
-    format!("{issued_ms}.{}", crypto.hash(&format!("report-form:v1:{issued_ms}")))
+    format!(
+        "{issued_ms}.{}",
+        crypto.hash(&format!("report-form:v1:{issued_ms}"))
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,9 +113,16 @@ pub enum StampCheck {
 }
 
 pub fn check_stamp(crypto: &Crypto, stamp: &str, now: i64) -> StampCheck {
-    let Some((issued, mac)) = stamp.split_once('.') else { return StampCheck::Stale };
-    let Ok(issued_ms) = issued.parse::<i64>() else { return StampCheck::Stale };
-    let genuine = crypto.lookup_hashes(&format!("report-form:v1:{issued_ms}")).iter().any(|h| same_secret(h, mac));
+    let Some((issued, mac)) = stamp.split_once('.') else {
+        return StampCheck::Stale;
+    };
+    let Ok(issued_ms) = issued.parse::<i64>() else {
+        return StampCheck::Stale;
+    };
+    let genuine = crypto
+        .lookup_hashes(&format!("report-form:v1:{issued_ms}"))
+        .iter()
+        .any(|h| same_secret(h, mac));
     let age = now - issued_ms;
     if !genuine || !(0..=MAX_FORM_AGE_MS).contains(&age) {
         StampCheck::Stale
@@ -119,7 +134,11 @@ pub fn check_stamp(crypto: &Crypto, stamp: &str, now: i64) -> StampCheck {
 }
 
 /// The CSRF token the form should carry, and the cookie to set when a new one was made.
-pub fn csrf_for_form(state: &AppState, user: Option<&CurrentUser>, headers: &HeaderMap) -> (String, Option<String>) {
+pub fn csrf_for_form(
+    state: &AppState,
+    user: Option<&CurrentUser>,
+    headers: &HeaderMap,
+) -> (String, Option<String>) {
     if let Some(u) = user {
         return (u.csrf.clone(), None);
     }
@@ -127,13 +146,23 @@ pub fn csrf_for_form(state: &AppState, user: Option<&CurrentUser>, headers: &Hea
         return (existing, None);
     }
     let token = random_token(24);
-    let secure = if state.settings.server.public_url.starts_with("https://") { "; Secure" } else { "" };
-    let cookie = format!("{CSRF_COOKIE}={token}; Path=/reports; HttpOnly; SameSite=Strict; Max-Age=86400{secure}");
+    let secure = if state.settings.server.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{CSRF_COOKIE}={token}; Path=/reports; HttpOnly; SameSite=Strict; Max-Age=86400{secure}"
+    );
     (token, Some(cookie))
 }
 
 /// A submission's CSRF token: the session's, or equal to the double-submit cookie.
-pub fn check_csrf(user: Option<&CurrentUser>, headers: &HeaderMap, submitted: &str) -> Result<(), WebError> {
+pub fn check_csrf(
+    user: Option<&CurrentUser>,
+    headers: &HeaderMap,
+    submitted: &str,
+) -> Result<(), WebError> {
     if let Some(u) = user {
         return u.check_csrf(Some(submitted));
     }
@@ -152,10 +181,23 @@ mod tests {
     fn stamps_are_signed_and_timed() {
         let c = Crypto::from_key(&[3u8; 32]);
         let now = 1_000_000_000;
-        assert_eq!(check_stamp(&c, &form_stamp(&c, now - 10_000), now), StampCheck::Ok);
-        assert_eq!(check_stamp(&c, &form_stamp(&c, now - 1_000), now), StampCheck::TooFast);
-        assert_eq!(check_stamp(&c, &form_stamp(&c, now - MAX_FORM_AGE_MS - 1), now), StampCheck::Stale);
-        assert_eq!(check_stamp(&c, &form_stamp(&c, now + 60_000), now), StampCheck::Stale, "from the future");
+        assert_eq!(
+            check_stamp(&c, &form_stamp(&c, now - 10_000), now),
+            StampCheck::Ok
+        );
+        assert_eq!(
+            check_stamp(&c, &form_stamp(&c, now - 1_000), now),
+            StampCheck::TooFast
+        );
+        assert_eq!(
+            check_stamp(&c, &form_stamp(&c, now - MAX_FORM_AGE_MS - 1), now),
+            StampCheck::Stale
+        );
+        assert_eq!(
+            check_stamp(&c, &form_stamp(&c, now + 60_000), now),
+            StampCheck::Stale,
+            "from the future"
+        );
         let forged = form_stamp(&Crypto::from_key(&[4u8; 32]), now - 10_000);
         assert_eq!(check_stamp(&c, &forged, now), StampCheck::Stale);
         assert_eq!(check_stamp(&c, "", now), StampCheck::Stale);
@@ -164,11 +206,18 @@ mod tests {
     #[test]
     fn forwarded_addresses_count_only_behind_a_private_proxy() {
         let mut h = HeaderMap::new();
-        h.insert("x-forwarded-for", HeaderValue::from_static("1.1.1.1, 203.0.113.9"));
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("1.1.1.1, 203.0.113.9"),
+        );
         let lb: IpAddr = "10.0.0.5".parse().expect("ip");
         let direct: IpAddr = "198.51.100.7".parse().expect("ip");
         assert_eq!(client_ip(Some(lb), &h), "203.0.113.9");
-        assert_eq!(client_ip(Some(direct), &h), "198.51.100.7", "a client cannot pick its own bucket");
+        assert_eq!(
+            client_ip(Some(direct), &h),
+            "198.51.100.7",
+            "a client cannot pick its own bucket"
+        );
         assert_eq!(client_ip(None, &HeaderMap::new()), "unknown");
     }
 

@@ -4,13 +4,14 @@ use super::form::{self, Extras, FormContext, FormPage, Helper, Hidden};
 use super::guard::{self, StampCheck};
 use super::prefill;
 use super::upload::RawForm;
-use super::validate::{self, Context, FieldError, MAX_HOURS_DOWN, Problem, RawReport};
+use super::validate::{self, Context, FieldError, MAX_HOURS_DOWN, Problem, RawReport, ValidReport};
 use crate::AppState;
 use crate::auth::session::CurrentUser;
 use crate::error::WebError;
 use crate::i18n::Lang;
-use meoktong_storage::reports::{self, ReportData};
 use meoktong_storage::StorageError;
+use meoktong_storage::entity::incidents;
+use meoktong_storage::reports::{self, ReportData};
 
 /// What `/reports/new?incident=&token=` shows.
 pub struct Opening<'a> {
@@ -20,15 +21,34 @@ pub struct Opening<'a> {
     pub now: i64,
 }
 
-pub async fn open(state: &AppState, user: Option<&CurrentUser>, lang: Lang, o: Opening<'_>) -> Result<FormPage, WebError> {
+pub async fn open(
+    state: &AppState,
+    user: Option<&CurrentUser>,
+    lang: Lang,
+    o: Opening<'_>,
+) -> Result<FormPage, WebError> {
     let ctx = FormContext::load(state).await?;
     let incident = prefill::incident(state, o.incident).await?;
-    let merchant = prefill::merchant_for(state, user, o.token, incident.as_ref().map(|i| i.id), o.now).await?;
+    let merchant =
+        prefill::merchant_for(state, user, o.token, incident.as_ref().map(|i| i.id), o.now).await?;
     let (r, h, editing) = prefill::prefill(state, &ctx, merchant, incident.as_ref()).await?;
     // The token travels on only when it proved who is reporting.
-    let token = if merchant.is_some() && user.is_none() { o.token.to_string() } else { String::new() };
-    let hidden = Hidden { csrf: o.csrf, stamp: guard::form_stamp(&state.crypto, o.now), token };
-    let extras = Extras { incident, editing, estimate: None, signed_in: user.is_some() };
+    let token = if merchant.is_some() && user.is_none() {
+        o.token.to_string()
+    } else {
+        String::new()
+    };
+    let hidden = Hidden {
+        csrf: o.csrf,
+        stamp: guard::form_stamp(&state.crypto, o.now),
+        token,
+    };
+    let extras = Extras {
+        incident,
+        editing,
+        estimate: None,
+        signed_in: user.is_some(),
+    };
     Ok(form::page(&ctx, lang, r, h, hidden, &[], extras))
 }
 
@@ -64,89 +84,211 @@ fn estimate(h: &Helper) -> Result<i64, Vec<FieldError>> {
     let daily = validate::krw(&h.daily_sales).map_err(|p| ("daily_sales", p));
     let down = validate::hours(&h.hours_down, MAX_HOURS_DOWN).map_err(|p| ("hours_down", p));
     let open = validate::hours(&h.open_hours, 24.0)
-        .and_then(|o| if o > 0.0 { Ok(o) } else { Err(Problem::Required) })
+        .and_then(|o| {
+            if o > 0.0 {
+                Ok(o)
+            } else {
+                Err(Problem::Required)
+            }
+        })
         .map_err(|p| ("open_hours", p));
     match (daily, down, open) {
         (Ok(d), Ok(h), Ok(o)) => Ok(validate::estimate_loss(d, h, o)),
-        (d, h, o) => Err([d.err(), h.err(), o.err()].into_iter().flatten().map(|(field, problem)| FieldError { field, problem }).collect()),
+        (d, h, o) => Err([d.err(), h.err(), o.err()]
+            .into_iter()
+            .flatten()
+            .map(|(field, problem)| FieldError { field, problem })
+            .collect()),
     }
 }
 
-pub async fn submit(state: &AppState, user: Option<&CurrentUser>, f: &RawForm, lang: Lang, now: i64) -> Result<Outcome, WebError> {
-    let ctx = FormContext::load(state).await?;
-    let mut r = raw_report(f);
-    let h = Helper { daily_sales: f.get("daily_sales").into(), hours_down: f.get("hours_down").into(), open_hours: f.get("open_hours").into() };
-    let incident = prefill::incident(state, &r.incident).await?;
-    let token = f.get("token").to_string();
-    let merchant = prefill::merchant_for(state, user, &token, incident.as_ref().map(|i| i.id), now).await?;
-    let stamp_check = guard::check_stamp(&state.crypto, f.get("stamp"), now);
-    let stamp = if stamp_check == StampCheck::Stale { guard::form_stamp(&state.crypto, now) } else { f.get("stamp").to_string() };
-    let hidden = Hidden { csrf: f.get("csrf").to_string(), stamp, token };
-    let signed_in = user.is_some();
+/// A submission as read, with everything needed to show the form again.
+struct Submission {
+    ctx: FormContext,
+    r: RawReport,
+    h: Helper,
+    hidden: Hidden,
+    incident: Option<incidents::Model>,
+    merchant: Option<i64>,
+    signed_in: bool,
+    lang: Lang,
+}
 
-    if f.get("action") == "estimate" {
-        let (errors, estimate) = match estimate(&h) {
-            Ok(v) => {
-                r.estimated_loss = v.to_string();
-                (Vec::new(), Some(validate::group_digits(v)))
-            }
-            Err(e) => (e, None),
+impl Submission {
+    async fn read(
+        state: &AppState,
+        user: Option<&CurrentUser>,
+        f: &RawForm,
+        lang: Lang,
+        now: i64,
+    ) -> Result<(Submission, StampCheck), WebError> {
+        let r = raw_report(f);
+        let h = Helper {
+            daily_sales: f.get("daily_sales").into(),
+            hours_down: f.get("hours_down").into(),
+            open_hours: f.get("open_hours").into(),
         };
-        let x = Extras { incident, editing: None, estimate, signed_in };
-        return Ok(Outcome::Estimated(Box::new(form::page(&ctx, lang, r, h, hidden, &errors, x))));
+        let incident = prefill::incident(state, &r.incident).await?;
+        let token = f.get("token").to_string();
+        let incident_id = incident.as_ref().map(|i| i.id);
+        let merchant = prefill::merchant_for(state, user, &token, incident_id, now).await?;
+        let check = guard::check_stamp(&state.crypto, f.get("stamp"), now);
+        // A stale stamp is replaced, so the form shown again can be sent.
+        let stamp = match check {
+            StampCheck::Stale => guard::form_stamp(&state.crypto, now),
+            _ => f.get("stamp").to_string(),
+        };
+        let hidden = Hidden {
+            csrf: f.get("csrf").to_string(),
+            stamp,
+            token,
+        };
+        let ctx = FormContext::load(state).await?;
+        let signed_in = user.is_some();
+        Ok((
+            Submission {
+                ctx,
+                r,
+                h,
+                hidden,
+                incident,
+                merchant,
+                signed_in,
+                lang,
+            },
+            check,
+        ))
     }
 
-    let (slugs, assocs) = (ctx.service_slugs(), ctx.association_ids());
-    let valid = validate::validate(&r, &Context { services: &slugs, associations: &assocs });
-    let mut errors = valid.as_ref().err().cloned().unwrap_or_default();
-    if incident.is_none() && !errors.iter().any(|e| e.field == "incident") {
-        errors.push(FieldError { field: "incident", problem: Problem::Unknown });
+    fn page(self, errors: &[FieldError], estimate: Option<String>) -> Box<FormPage> {
+        let x = Extras {
+            incident: self.incident,
+            editing: None,
+            estimate,
+            signed_in: self.signed_in,
+        };
+        Box::new(form::page(
+            &self.ctx,
+            self.lang,
+            self.r,
+            self.h,
+            self.hidden,
+            errors,
+            x,
+        ))
     }
-    errors.extend(f.file_errors.iter().cloned());
-    match stamp_check {
-        StampCheck::Ok => {}
-        StampCheck::TooFast => errors.push(FieldError { field: "form", problem: Problem::TooFast }),
-        StampCheck::Stale => errors.push(FieldError { field: "form", problem: Problem::Expired }),
+
+    /// The loss helper without JavaScript: the estimate goes into the loss field.
+    fn estimated(mut self) -> Outcome {
+        match estimate(&self.h) {
+            Ok(v) => {
+                self.r.estimated_loss = v.to_string();
+                Outcome::Estimated(self.page(&[], Some(validate::group_digits(v))))
+            }
+            Err(errors) => Outcome::Estimated(self.page(&errors, None)),
+        }
     }
-    let invalid = |errors: &[FieldError], r: RawReport, h: Helper, hidden: Hidden, incident| {
-        let x = Extras { incident, editing: None, estimate: None, signed_in };
-        Ok(Outcome::Invalid(Box::new(form::page(&ctx, lang, r, h, hidden, errors, x))))
-    };
-    let (Ok(v), Some(inc), true) = (valid, incident.clone(), errors.is_empty()) else {
-        return invalid(&errors, r, h, hidden, incident);
-    };
-    let data = ReportData {
-        incident_id: inc.id,
-        merchant_id: merchant,
-        association_id: v.association_id,
-        business_name: v.business_name,
-        brn: v.brn,
-        contact: v.contact,
-        region_sido: v.region_sido,
-        region_sigungu: v.region_sigungu,
-        trade: v.trade,
-        affected_services: v.services,
-        damage_kinds: v.kinds,
-        estimated_loss_krw: v.estimated_loss_krw,
-        lost_orders: v.lost_orders,
-        description: v.description,
-        // The probe-measured window is the evidence; the reporter does not edit it.
-        outage_start: inc.started_at,
-        outage_end: inc.resolved_at,
-        consent: true,
-    };
-    let actor = match (user, merchant) {
+
+    /// Every field, the attachments, the fill time and the incident.
+    fn check(
+        &self,
+        f: &RawForm,
+        stamp: StampCheck,
+    ) -> Result<(ValidReport, incidents::Model), Vec<FieldError>> {
+        let (slugs, associations) = (self.ctx.service_slugs(), self.ctx.association_ids());
+        let valid = validate::validate(
+            &self.r,
+            &Context {
+                services: &slugs,
+                associations: &associations,
+            },
+        );
+        let mut errors = valid.as_ref().err().cloned().unwrap_or_default();
+        if self.incident.is_none() && !errors.iter().any(|e| e.field == "incident") {
+            errors.push(FieldError {
+                field: "incident",
+                problem: Problem::Unknown,
+            });
+        }
+        errors.extend(f.file_errors.iter().cloned());
+        match stamp {
+            StampCheck::Ok => {}
+            StampCheck::TooFast => errors.push(FieldError {
+                field: "form",
+                problem: Problem::TooFast,
+            }),
+            StampCheck::Stale => errors.push(FieldError {
+                field: "form",
+                problem: Problem::Expired,
+            }),
+        }
+        match (valid, self.incident.clone()) {
+            (Ok(v), Some(i)) if errors.is_empty() => Ok((v, i)),
+            _ => Err(errors),
+        }
+    }
+
+    fn data(&self, v: ValidReport, inc: &incidents::Model) -> ReportData {
+        ReportData {
+            incident_id: inc.id,
+            merchant_id: self.merchant,
+            association_id: v.association_id,
+            business_name: v.business_name,
+            brn: v.brn,
+            contact: v.contact,
+            region_sido: v.region_sido,
+            region_sigungu: v.region_sigungu,
+            trade: v.trade,
+            affected_services: v.services,
+            damage_kinds: v.kinds,
+            estimated_loss_krw: v.estimated_loss_krw,
+            lost_orders: v.lost_orders,
+            description: v.description,
+            // The probe-measured window is the evidence; the reporter does not edit it.
+            outage_start: inc.started_at,
+            outage_end: inc.resolved_at,
+            consent: true,
+        }
+    }
+}
+
+/// Who submitted, for the audit log.
+fn actor(user: Option<&CurrentUser>, merchant: Option<i64>) -> String {
+    match (user, merchant) {
         (Some(u), _) => format!("user:{}", u.user_id),
         (None, Some(m)) => format!("merchant:{m}"),
         (None, None) => "public".into(),
+    }
+}
+
+pub async fn submit(
+    state: &AppState,
+    user: Option<&CurrentUser>,
+    f: &RawForm,
+    lang: Lang,
+    now: i64,
+) -> Result<Outcome, WebError> {
+    let (s, stamp) = Submission::read(state, user, f, lang, now).await?;
+    if f.get("action") == "estimate" {
+        return Ok(s.estimated());
+    }
+    let (v, inc) = match s.check(f, stamp) {
+        Ok(checked) => checked,
+        Err(errors) => return Ok(Outcome::Invalid(s.page(&errors, None))),
     };
+    let data = s.data(v, &inc);
+    let actor = actor(user, s.merchant);
     match reports::save(&state.db, &state.crypto, &data, &f.files, &actor, now).await {
         Ok(saved) => {
-            tracing::info!(report.id = saved.id(), incident.id = inc.id, merchant.id = ?merchant, "damage report saved");
+            tracing::info!(report.id = saved.id(), incident.id = inc.id, merchant.id = ?s.merchant, "damage report saved");
             Ok(Outcome::Saved)
         }
         Err(StorageError::Conflict(_)) => {
-            invalid(&[FieldError { field: "form", problem: Problem::AlreadyForwarded }], r, h, hidden, incident)
+            let forwarded = FieldError {
+                field: "form",
+                problem: Problem::AlreadyForwarded,
+            };
+            Ok(Outcome::Invalid(s.page(&[forwarded], None)))
         }
         Err(e) => Err(e.into()),
     }

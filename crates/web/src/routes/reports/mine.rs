@@ -35,8 +35,16 @@ pub async fn list(
     let mine = reports::of_merchant(&state.db, &state.crypto, merchant).await?;
     let ids: Vec<i64> = mine.iter().map(|r| r.row.incident_id).collect();
     let names = Names::load(&state, &ids, lang).await?;
-    let rows = mine.iter().map(|r| ReportView::new(r, &names, &[], None)).collect();
-    let page = MinePage { lang: lang.code(), l: lang, title: lang.t("내 피해 신고", "My damage reports").into(), rows };
+    let rows = mine
+        .iter()
+        .map(|r| ReportView::new(r, &names, &[], None))
+        .collect();
+    let page = MinePage {
+        lang: lang.code(),
+        l: lang,
+        title: lang.t("내 피해 신고", "My damage reports").into(),
+        rows,
+    };
     render(StatusCode::OK, &page, None)
 }
 
@@ -58,10 +66,17 @@ pub async fn detail(
 ) -> Result<Response, WebError> {
     let merchant = user.merchant()?;
     let lang = lang_of(q.lang.as_deref(), &headers, Some(&user));
-    let rep = reports::one_of_merchant(&state.db, &state.crypto, merchant, id).await?.ok_or(WebError::NotFound)?;
+    let rep = reports::one_of_merchant(&state.db, &state.crypto, merchant, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
     let names = Names::load(&state, &[rep.row.incident_id], lang).await?;
     let files = reports::attachments(&state.db, rep.row.id).await?;
     let d = ReportView::new(&rep, &names, &files, None);
-    let page = MineDetail { lang: lang.code(), l: lang, title: format!("{} #{}", lang.t("피해 신고", "Damage report"), d.id), d };
+    let page = MineDetail {
+        lang: lang.code(),
+        l: lang,
+        title: format!("{} #{}", lang.t("피해 신고", "Damage report"), d.id),
+        d,
+    };
     render(StatusCode::OK, &page, None)
 }

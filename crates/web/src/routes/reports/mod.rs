@@ -42,17 +42,28 @@ pub use guard::form_stamp;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/reports", get(mine::list))
-        .route("/reports/new", get(pages::new_form).post(pages::submit).layer(DefaultBodyLimit::max(upload::MAX_BODY_BYTES)))
+        .route(
+            "/reports/new",
+            get(pages::new_form)
+                .post(pages::submit)
+                .layer(DefaultBodyLimit::max(upload::MAX_BODY_BYTES)),
+        )
         .route("/reports/submitted", get(pages::submitted))
         .route("/reports/{id}", get(mine::detail))
         .route("/association/reports", get(review::queue))
         .route("/association/reports/{id}", get(review::detail))
         .route("/association/reports/{id}/review", post(review::act))
-        .route("/association/reports/{id}/attachments/{attachment}", get(review::attachment))
+        .route(
+            "/association/reports/{id}/attachments/{attachment}",
+            get(review::attachment),
+        )
         .route("/association/incidents", get(incidents::list))
         .route("/association/incidents/{id}", get(incidents::totals_page))
         .route("/association/incidents/{id}/reports.csv", get(export::csv))
-        .route("/association/incidents/{id}/evidence", get(export::evidence))
+        .route(
+            "/association/incidents/{id}/evidence",
+            get(export::evidence),
+        )
         .route("/api/v1/reports", get(api::list))
         .route("/api/v1/reports/{id}", get(api::one))
         .route("/api/v1/reports/{id}/review", post(api::review))
@@ -88,7 +99,11 @@ pub const PRIVATE_HEADERS: [(HeaderName, &str); 4] = [
 ];
 
 /// Renders a page with [`PRIVATE_HEADERS`] (and a cookie to set, if any).
-pub fn render(status: StatusCode, page: &impl Template, cookie: Option<String>) -> Result<Response, WebError> {
+pub fn render(
+    status: StatusCode,
+    page: &impl Template,
+    cookie: Option<String>,
+) -> Result<Response, WebError> {
     let mut resp = (status, PRIVATE_HEADERS, Html(page.render()?)).into_response();
     if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         resp.headers_mut().append(header::SET_COOKIE, c);

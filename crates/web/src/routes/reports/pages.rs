@@ -52,7 +52,10 @@ pub async fn submit(
 ) -> Result<Response, WebError> {
     let lang = lang_of(q.lang.as_deref(), &headers, user.as_ref());
     if !limiter.allow(&ip) {
-        let msg = lang.t("제출이 너무 많습니다. 잠시 후 다시 시도해 주세요.", "Too many submissions; try again in a few minutes.");
+        let msg = lang.t(
+            "제출이 너무 많습니다. 잠시 후 다시 시도해 주세요.",
+            "Too many submissions; try again in a few minutes.",
+        );
         return Ok((StatusCode::TOO_MANY_REQUESTS, [("retry-after", "60")], msg).into_response());
     }
     let form = match upload::read(multipart).await {
@@ -81,7 +84,11 @@ struct Submitted {
     signed_in: bool,
 }
 
-pub async fn submitted(MaybeUser(user): MaybeUser, Query(q): Query<LangQuery>, headers: HeaderMap) -> Result<Response, WebError> {
+pub async fn submitted(
+    MaybeUser(user): MaybeUser,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
     let lang = lang_of(q.lang.as_deref(), &headers, user.as_ref());
     let page = Submitted {
         lang: lang.code(),

@@ -7,9 +7,8 @@ use super::validate::RawReport;
 use crate::AppState;
 use crate::auth::session::CurrentUser;
 use crate::error::WebError;
-use meoktong_storage::entity::{incidents, memberships, merchants};
+use meoktong_storage::entity::incidents;
 use meoktong_storage::reports::Report;
-use meoktong_storage::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use meoktong_storage::{contacts, outbox, reports};
 
 /// Opening hours a day the loss helper assumes until told otherwise.
@@ -27,11 +26,15 @@ pub async fn merchant_for(
     if let Some(m) = user.and_then(|u| u.merchant().ok()) {
         return Ok(Some(m));
     }
-    let (Some(incident_id), false) = (incident_id, token.is_empty() || token.len() > 128) else { return Ok(None) };
+    let (Some(incident_id), false) = (incident_id, token.is_empty() || token.len() > 128) else {
+        return Ok(None);
+    };
     for hash in state.crypto.lookup_hashes(token) {
         if let Some(n) = outbox::notice_by_token_hash(&state.db, &hash).await? {
             let ids: Vec<i64> = serde_json::from_str(&n.incident_ids).unwrap_or_default();
-            return Ok((n.token_expires_at > now && ids.contains(&incident_id)).then_some(n.merchant_id));
+            return Ok(
+                (n.token_expires_at > now && ids.contains(&incident_id)).then_some(n.merchant_id)
+            );
         }
     }
     Ok(None)
@@ -44,23 +47,15 @@ pub async fn incident(state: &AppState, raw: &str) -> Result<Option<incidents::M
     }
 }
 
-/// The association a merchant belongs to, if any.
-async fn association_of(state: &AppState, m: &merchants::Model) -> Result<Option<i64>, WebError> {
-    if m.association_id.is_some() {
-        return Ok(m.association_id);
-    }
-    let first = memberships::Entity::find()
-        .filter(memberships::Column::MerchantId.eq(m.id))
-        .order_by_asc(memberships::Column::Id)
-        .one(&state.db.conn)
-        .await
-        .map_err(|e| WebError::Unexpected(e.to_string()))?;
-    Ok(first.map(|f| f.association_id))
-}
-
 /// The merchant's own details.
-async fn from_merchant(state: &AppState, merchant_id: i64, r: &mut RawReport) -> Result<(), WebError> {
-    let Some(m) = contacts::merchant(&state.db, merchant_id).await? else { return Ok(()) };
+async fn from_merchant(
+    state: &AppState,
+    merchant_id: i64,
+    r: &mut RawReport,
+) -> Result<(), WebError> {
+    let Some(m) = contacts::merchant(&state.db, merchant_id).await? else {
+        return Ok(());
+    };
     r.business_name = m.business_name.clone();
     if let Some(enc) = &m.brn_enc {
         r.brn = state.crypto.decrypt(enc).map_err(WebError::Unexpected)?;
@@ -68,8 +63,13 @@ async fn from_merchant(state: &AppState, merchant_id: i64, r: &mut RawReport) ->
     let (sido, rest) = split_region(m.region.as_deref().unwrap_or_default());
     r.region_sido = sido.unwrap_or_default().to_string();
     r.region_sigungu = rest;
-    r.trade = m.trade.as_deref().and_then(match_trade).unwrap_or_default().to_string();
-    if let Some(a) = association_of(state, &m).await? {
+    r.trade = m
+        .trade
+        .as_deref()
+        .and_then(match_trade)
+        .unwrap_or_default()
+        .to_string();
+    if let Some(a) = reports::lookup::association_of_merchant(&state.db, &m).await? {
         r.association = a.to_string();
     }
     Ok(())
@@ -91,7 +91,10 @@ pub fn from_report(rep: &Report) -> RawReport {
         estimated_loss: row.estimated_loss_krw.to_string(),
         lost_orders: row.lost_orders.map(|n| n.to_string()).unwrap_or_default(),
         description: row.description.clone(),
-        association: row.association_id.map(|a| a.to_string()).unwrap_or_default(),
+        association: row
+            .association_id
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
         consent: row.consent,
     }
 }
@@ -112,7 +115,9 @@ pub async fn prefill(
 ) -> Result<(RawReport, Helper, Option<i64>), WebError> {
     let helper = Helper {
         open_hours: DEFAULT_OPEN_HOURS.into(),
-        hours_down: incident.and_then(|i| i.resolved_at.map(|r| hours_text(r - i.started_at))).unwrap_or_default(),
+        hours_down: incident
+            .and_then(|i| i.resolved_at.map(|r| hours_text(r - i.started_at)))
+            .unwrap_or_default(),
         ..Helper::default()
     };
     if let (Some(m), Some(i)) = (merchant, incident)
@@ -126,7 +131,12 @@ pub async fn prefill(
     }
     if let Some(i) = incident {
         r.incident = i.id.to_string();
-        r.services = ctx.deps.iter().filter(|d| d.id == i.dependency_id).map(|d| d.slug.clone()).collect();
+        r.services = ctx
+            .deps
+            .iter()
+            .filter(|d| d.id == i.dependency_id)
+            .map(|d| d.slug.clone())
+            .collect();
     }
     if r.association.is_empty() && ctx.associations.len() == 1 {
         r.association = ctx.associations[0].id.to_string();

@@ -29,19 +29,42 @@ pub async fn apply(
     lang: Lang,
 ) -> Result<damage_reports::Model, WebError> {
     let association_id = staff_of(user)?;
-    let invalid = |field: &str, message: String| WebError::Validation { field: field.into(), message };
-    let action = ReviewAction::parse(action)
-        .ok_or_else(|| invalid("action", lang.t("알 수 없는 처리입니다.", "Unknown action.").into()))?;
+    let invalid = |field: &str, message: String| WebError::Validation {
+        field: field.into(),
+        message,
+    };
+    let action = ReviewAction::parse(action).ok_or_else(|| {
+        invalid(
+            "action",
+            lang.t("알 수 없는 처리입니다.", "Unknown action.").into(),
+        )
+    })?;
     let reason = match action {
-        ReviewAction::Reject => Some(text(reason, MAX_REASON, true).map_err(|p| invalid("reason", format!("{}: {}", field_label("reason", lang), p.message(lang))))?),
+        ReviewAction::Reject => Some(text(reason, MAX_REASON, true).map_err(|p| {
+            invalid(
+                "reason",
+                format!("{}: {}", field_label("reason", lang), p.message(lang)),
+            )
+        })?),
         _ => None,
     };
-    let step = Review { association_id, report_id: id, action, reason: reason.as_deref(), user_id: user.user_id, now: now_ms() };
+    let step = Review {
+        association_id,
+        report_id: id,
+        action,
+        reason: reason.as_deref(),
+        user_id: user.user_id,
+        now: now_ms(),
+    };
     match review::apply(&state.db, step).await {
         Ok(row) => Ok(row),
         Err(StorageError::Conflict(_)) => Err(invalid(
             "action",
-            lang.t("지금 상태에서는 할 수 없는 처리입니다.", "That action is not possible in the report's current status.").into(),
+            lang.t(
+                "지금 상태에서는 할 수 없는 처리입니다.",
+                "That action is not possible in the report's current status.",
+            )
+            .into(),
         )),
         Err(e) => Err(e.into()),
     }
@@ -71,10 +94,16 @@ struct QueuePage {
 }
 
 fn tabs(status: &str, incident: Option<i64>, lang: Lang) -> Vec<Tab> {
-    let inc = incident.map(|i| format!("&incident={i}")).unwrap_or_default();
+    let inc = incident
+        .map(|i| format!("&incident={i}"))
+        .unwrap_or_default();
     std::iter::once(("all", lang.t("전체", "All")))
         .chain(STATUSES.iter().map(|s| (*s, status_label(s, lang))))
-        .map(|(s, label)| Tab { href: format!("/association/reports?status={s}{inc}"), label, current: s == status })
+        .map(|(s, label)| Tab {
+            href: format!("/association/reports?status={s}{inc}"),
+            label,
+            current: s == status,
+        })
         .collect()
 }
 
@@ -86,13 +115,38 @@ pub async fn queue(
 ) -> Result<Response, WebError> {
     let association_id = staff_of(&user)?;
     let lang = lang_of(q.lang.as_deref(), &headers, Some(&user));
-    let status = q.status.as_deref().filter(|s| *s == "all" || STATUSES.contains(s)).unwrap_or("received");
-    let filter = Filter { status: Some(status.to_string()).filter(|s| s != "all"), incident_id: q.incident };
+    let status = q
+        .status
+        .as_deref()
+        .filter(|s| *s == "all" || STATUSES.contains(s))
+        .unwrap_or("received");
+    let filter = Filter {
+        status: Some(status.to_string()).filter(|s| s != "all"),
+        incident_id: q.incident,
+    };
     let list = reports::of_association(&state.db, &state.crypto, association_id, &filter).await?;
-    let names = Names::load(&state, &list.iter().map(|r| r.row.incident_id).collect::<Vec<_>>(), lang).await?;
-    let rows = list.iter().map(|r| ReportView::new(r, &names, &[], None)).collect();
+    let names = Names::load(
+        &state,
+        &list.iter().map(|r| r.row.incident_id).collect::<Vec<_>>(),
+        lang,
+    )
+    .await?;
+    let rows = list
+        .iter()
+        .map(|r| ReportView::new(r, &names, &[], None))
+        .collect();
     let title = lang.t("피해 신고 검토", "Damage reports to review").into();
-    render(StatusCode::OK, &QueuePage { lang: lang.code(), l: lang, title, tabs: tabs(status, q.incident, lang), rows }, None)
+    render(
+        StatusCode::OK,
+        &QueuePage {
+            lang: lang.code(),
+            l: lang,
+            title,
+            tabs: tabs(status, q.incident, lang),
+            rows,
+        },
+        None,
+    )
 }
 
 #[derive(Template)]
@@ -110,12 +164,24 @@ struct DetailPage {
     reason: String,
 }
 
-async fn detail_page(state: &AppState, user: &CurrentUser, id: i64, lang: Lang) -> Result<DetailPage, WebError> {
+async fn detail_page(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    lang: Lang,
+) -> Result<DetailPage, WebError> {
     let association_id = staff_of(user)?;
-    let rep = reports::one_of_association(&state.db, &state.crypto, association_id, id).await?.ok_or(WebError::NotFound)?;
+    let rep = reports::one_of_association(&state.db, &state.crypto, association_id, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
     let names = Names::load(state, &[rep.row.incident_id], lang).await?;
     let files = reports::attachments(&state.db, id).await?;
-    let d = ReportView::new(&rep, &names, &files, Some(&format!("/association/reports/{id}/attachments")));
+    let d = ReportView::new(
+        &rep,
+        &names,
+        &files,
+        Some(&format!("/association/reports/{id}/attachments")),
+    );
     let can = |a| next_status(&rep.row.status, a).is_some();
     Ok(DetailPage {
         lang: lang.code(),
@@ -139,7 +205,11 @@ pub async fn detail(
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let lang = lang_of(q.lang.as_deref(), &headers, Some(&user));
-    render(StatusCode::OK, &detail_page(&state, &user, id, lang).await?, None)
+    render(
+        StatusCode::OK,
+        &detail_page(&state, &user, id, lang).await?,
+        None,
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -165,7 +235,11 @@ pub async fn act(
     match apply(&state, &user, id, &f.action, &f.reason, lang).await {
         Ok(_) => Ok(Redirect::to(&format!("/association/reports/{id}")).into_response()),
         Err(WebError::Validation { message, .. }) => {
-            let page = DetailPage { error: message, reason: f.reason, ..detail_page(&state, &user, id, lang).await? };
+            let page = DetailPage {
+                error: message,
+                reason: f.reason,
+                ..detail_page(&state, &user, id, lang).await?
+            };
             render(StatusCode::UNPROCESSABLE_ENTITY, &page, None)
         }
         Err(e) => Err(e),
@@ -189,9 +263,17 @@ pub async fn attachment(
     Path((id, attachment)): Path<(i64, i64)>,
 ) -> Result<Response, WebError> {
     let association_id = staff_of(&user)?;
-    reports::one_of_association(&state.db, &state.crypto, association_id, id).await?.ok_or(WebError::NotFound)?;
-    let (meta, data) = reports::attachment(&state.db, &state.crypto, id, attachment).await?.ok_or(WebError::NotFound)?;
-    let disposition = format!("attachment; filename=\"attachment-{}\"; filename*=UTF-8''{}", meta.id, encode_filename(&meta.filename));
+    reports::one_of_association(&state.db, &state.crypto, association_id, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let (meta, data) = reports::attachment(&state.db, &state.crypto, id, attachment)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let disposition = format!(
+        "attachment; filename=\"attachment-{}\"; filename*=UTF-8''{}",
+        meta.id,
+        encode_filename(&meta.filename)
+    );
     let headers = [
         (header::CONTENT_TYPE, meta.content_type),
         (header::CONTENT_DISPOSITION, disposition),

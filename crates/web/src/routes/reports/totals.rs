@@ -55,8 +55,20 @@ fn add(groups: &mut BTreeMap<String, (usize, i64)>, key: &str, loss: i64) {
 
 /// Largest loss first, then most reports, then by key.
 fn sorted(groups: BTreeMap<String, (usize, i64)>) -> Vec<Group> {
-    let mut v: Vec<Group> = groups.into_iter().map(|(key, (reports, loss_krw))| Group { key, reports, loss_krw }).collect();
-    v.sort_by(|a, b| b.loss_krw.cmp(&a.loss_krw).then(b.reports.cmp(&a.reports)).then(a.key.cmp(&b.key)));
+    let mut v: Vec<Group> = groups
+        .into_iter()
+        .map(|(key, (reports, loss_krw))| Group {
+            key,
+            reports,
+            loss_krw,
+        })
+        .collect();
+    v.sort_by(|a, b| {
+        b.loss_krw
+            .cmp(&a.loss_krw)
+            .then(b.reports.cmp(&a.reports))
+            .then(a.key.cmp(&b.key))
+    });
     v
 }
 
@@ -103,12 +115,14 @@ pub struct Bar {
 pub struct Chart {
     pub title: String,
     pub height: u32,
+    /// Where every bar starts (labels sit left of it).
+    pub bar_x: u32,
     pub bars: Vec<Bar>,
 }
 
 pub const CHART_WIDTH: u32 = 640;
 const LABEL_WIDTH: u32 = 180;
-const BAR_MAX: u32 = 340;
+const BAR_MAX: u32 = 290;
 const ROW: u32 = 26;
 
 /// A horizontal bar chart of `(label, value, value as text)`.
@@ -120,11 +134,27 @@ pub fn chart(title: &str, items: &[(String, i64, String)]) -> Chart {
         .map(|(n, (label, value, text))| {
             let y = n as u32 * ROW + 4;
             let width = ((*value).max(0) as f64 / max as f64 * f64::from(BAR_MAX)).round() as u32;
-            let label = if label.chars().count() > 16 { format!("{}…", label.chars().take(15).collect::<String>()) } else { label.clone() };
-            Bar { label, value: text.clone(), y, text_y: y + 14, width: width.max(1), text_x: LABEL_WIDTH + width + 6 }
+            let label = if label.chars().count() > 16 {
+                format!("{}…", label.chars().take(15).collect::<String>())
+            } else {
+                label.clone()
+            };
+            Bar {
+                label,
+                value: text.clone(),
+                y,
+                text_y: y + 14,
+                width: width.max(1),
+                text_x: LABEL_WIDTH + width + 6,
+            }
         })
         .collect();
-    Chart { title: title.to_string(), height: items.len() as u32 * ROW + 8, bars }
+    Chart {
+        title: title.to_string(),
+        height: items.len() as u32 * ROW + 8,
+        bar_x: LABEL_WIDTH,
+        bars,
+    }
 }
 
 #[cfg(test)]
@@ -144,10 +174,38 @@ mod tests {
         let talk = vec!["kakao-talk".to_string()];
         let both = vec!["kakao-talk".to_string(), "kakao-pay".to_string()];
         let rows = [
-            Row { status: "verified", region: "서울특별시", trade: "restaurant", services: &both, loss: 1_000_000, lost_orders: Some(10) },
-            Row { status: "received", region: "서울특별시", trade: "cafe", services: &talk, loss: 200_000, lost_orders: None },
-            Row { status: "forwarded", region: "부산광역시", trade: "restaurant", services: &talk, loss: 300_000, lost_orders: Some(5) },
-            Row { status: "rejected", region: "제주특별자치도", trade: "cafe", services: &talk, loss: 9_000_000, lost_orders: Some(99) },
+            Row {
+                status: "verified",
+                region: "서울특별시",
+                trade: "restaurant",
+                services: &both,
+                loss: 1_000_000,
+                lost_orders: Some(10),
+            },
+            Row {
+                status: "received",
+                region: "서울특별시",
+                trade: "cafe",
+                services: &talk,
+                loss: 200_000,
+                lost_orders: None,
+            },
+            Row {
+                status: "forwarded",
+                region: "부산광역시",
+                trade: "restaurant",
+                services: &talk,
+                loss: 300_000,
+                lost_orders: Some(5),
+            },
+            Row {
+                status: "rejected",
+                region: "제주특별자치도",
+                trade: "cafe",
+                services: &talk,
+                loss: 9_000_000,
+                lost_orders: Some(99),
+            },
         ];
         let t = compute(&rows);
         assert_eq!(t.reports, 3);
@@ -155,16 +213,55 @@ mod tests {
         assert_eq!(t.median_loss_krw, 300_000);
         assert_eq!(t.lost_orders, 15);
         assert_eq!(t.by_status.get("rejected"), Some(&1));
-        assert_eq!(t.by_region[0], Group { key: "서울특별시".into(), reports: 2, loss_krw: 1_200_000 });
-        assert_eq!(t.by_region.len(), 2, "the rejected report's region is not counted");
-        assert_eq!(t.by_trade[0], Group { key: "restaurant".into(), reports: 2, loss_krw: 1_300_000 });
-        assert_eq!(t.by_service[0], Group { key: "kakao-talk".into(), reports: 3, loss_krw: 1_500_000 });
-        assert_eq!(t.by_service[1], Group { key: "kakao-pay".into(), reports: 1, loss_krw: 1_000_000 });
+        assert_eq!(
+            t.by_region[0],
+            Group {
+                key: "서울특별시".into(),
+                reports: 2,
+                loss_krw: 1_200_000
+            }
+        );
+        assert_eq!(
+            t.by_region.len(),
+            2,
+            "the rejected report's region is not counted"
+        );
+        assert_eq!(
+            t.by_trade[0],
+            Group {
+                key: "restaurant".into(),
+                reports: 2,
+                loss_krw: 1_300_000
+            }
+        );
+        assert_eq!(
+            t.by_service[0],
+            Group {
+                key: "kakao-talk".into(),
+                reports: 3,
+                loss_krw: 1_500_000
+            }
+        );
+        assert_eq!(
+            t.by_service[1],
+            Group {
+                key: "kakao-pay".into(),
+                reports: 1,
+                loss_krw: 1_000_000
+            }
+        );
     }
 
     #[test]
     fn bars_scale_to_the_largest_value() {
-        let c = chart("t", &[("a".into(), 100, "100".into()), ("b".into(), 50, "50".into()), ("c".into(), 0, "0".into())]);
+        let c = chart(
+            "t",
+            &[
+                ("a".into(), 100, "100".into()),
+                ("b".into(), 50, "50".into()),
+                ("c".into(), 0, "0".into()),
+            ],
+        );
         assert_eq!(c.bars[0].width, BAR_MAX);
         assert_eq!(c.bars[1].width, BAR_MAX / 2);
         assert_eq!(c.bars[2].width, 1, "an empty bar still shows");

@@ -17,7 +17,13 @@ const MAX_FIELDS: usize = 200;
 const FILE_FIELD: &str = "attachments";
 
 /// What may be attached: images a phone takes or a screenshot, and PDF.
-const ALLOWED_TYPES: [&str; 5] = ["image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf"];
+const ALLOWED_TYPES: [&str; 5] = [
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+];
 
 /// The form as received.
 #[derive(Debug, Default)]
@@ -30,12 +36,20 @@ pub struct RawForm {
 impl RawForm {
     /// The first value of a field, or "".
     pub fn get(&self, name: &str) -> &str {
-        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("")
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
     }
 
     /// Every value of a repeated field (checkboxes).
     pub fn all(&self, name: &str) -> Vec<String> {
-        self.fields.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
+        self.fields
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 }
 
@@ -49,26 +63,38 @@ pub struct Refused {
 /// Reads the whole form. Per-file problems become field errors, so the form can say so.
 pub async fn read(mut multipart: Multipart) -> Result<RawForm, Refused> {
     let mut form = RawForm::default();
-    let refused = |e: axum::extract::multipart::MultipartError| Refused { status: e.status(), reason: e.body_text() };
+    let refused = |e: axum::extract::multipart::MultipartError| Refused {
+        status: e.status(),
+        reason: e.body_text(),
+    };
     let mut seen = 0;
     while let Some(mut field) = multipart.next_field().await.map_err(refused)? {
         seen += 1;
         if seen > MAX_FIELDS {
-            return Err(Refused { status: StatusCode::PAYLOAD_TOO_LARGE, reason: "too many fields".into() });
+            return Err(Refused {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                reason: "too many fields".into(),
+            });
         }
         let name = field.name().unwrap_or_default().to_string();
         if name == FILE_FIELD {
             read_file(&mut form, field).await.map_err(refused)?;
             continue;
         }
-        let bytes = read_capped(&mut field, MAX_TEXT_BYTES).await.map_err(refused)?;
-        form.fields.push((name, String::from_utf8_lossy(&bytes.0).into_owned()));
+        let bytes = read_capped(&mut field, MAX_TEXT_BYTES)
+            .await
+            .map_err(refused)?;
+        form.fields
+            .push((name, String::from_utf8_lossy(&bytes.0).into_owned()));
     }
     Ok(form)
 }
 
 /// Up to `cap` bytes of a field, and whether there was more (the rest is skipped).
-async fn read_capped(field: &mut Field<'_>, cap: usize) -> Result<(Vec<u8>, bool), axum::extract::multipart::MultipartError> {
+async fn read_capped(
+    field: &mut Field<'_>,
+    cap: usize,
+) -> Result<(Vec<u8>, bool), axum::extract::multipart::MultipartError> {
     let mut buf = Vec::new();
     while let Some(chunk) = field.chunk().await? {
         if buf.len() + chunk.len() > cap {
@@ -81,7 +107,10 @@ async fn read_capped(field: &mut Field<'_>, cap: usize) -> Result<(Vec<u8>, bool
     Ok((buf, false))
 }
 
-async fn read_file(form: &mut RawForm, mut field: Field<'_>) -> Result<(), axum::extract::multipart::MultipartError> {
+async fn read_file(
+    form: &mut RawForm,
+    mut field: Field<'_>,
+) -> Result<(), axum::extract::multipart::MultipartError> {
     let filename = safe_filename(field.file_name().unwrap_or_default());
     let (data, too_large) = read_capped(&mut field, MAX_FILE_BYTES).await?;
     if data.is_empty() && filename.is_empty() {
@@ -95,16 +124,26 @@ async fn read_file(form: &mut RawForm, mut field: Field<'_>) -> Result<(), axum:
         None
     };
     if let Some(problem) = problem {
-        form.file_errors.push(FieldError { field: FILE_FIELD, problem });
+        form.file_errors.push(FieldError {
+            field: FILE_FIELD,
+            problem,
+        });
         return Ok(());
     }
     match sniff(&data) {
         Some(content_type) => form.files.push(NewAttachment {
-            filename: if filename.is_empty() { format!("attachment.{}", extension(content_type)) } else { filename },
+            filename: if filename.is_empty() {
+                format!("attachment.{}", extension(content_type))
+            } else {
+                filename
+            },
             content_type: content_type.to_string(),
             data,
         }),
-        None => form.file_errors.push(FieldError { field: FILE_FIELD, problem: Problem::FileType }),
+        None => form.file_errors.push(FieldError {
+            field: FILE_FIELD,
+            problem: Problem::FileType,
+        }),
     }
     Ok(())
 }
@@ -129,7 +168,12 @@ fn extension(content_type: &str) -> &'static str {
 /// at most 100 characters (it goes into a Content-Disposition header later).
 pub fn safe_filename(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    base.chars().filter(|c| !c.is_control() && !matches!(c, '"' | ';' | '\\')).take(100).collect::<String>().trim().to_string()
+    base.chars()
+        .filter(|c| !c.is_control() && !matches!(c, '"' | ';' | '\\'))
+        .take(100)
+        .collect::<String>()
+        .trim()
+        .to_string()
 }
 
 #[cfg(test)]
@@ -138,10 +182,17 @@ mod tests {
 
     #[test]
     fn types_come_from_the_content_not_the_name() {
-        assert_eq!(sniff(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"), Some("application/pdf"));
+        assert_eq!(
+            sniff(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"),
+            Some("application/pdf")
+        );
         assert_eq!(sniff(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), Some("image/png"));
         assert_eq!(sniff(b"\xff\xd8\xff\xe0\0\x10JFIF\0"), Some("image/jpeg"));
-        assert_eq!(sniff(b"MZ\x90\0\x03\0\0\0"), None, "a Windows executable named photo.jpg");
+        assert_eq!(
+            sniff(b"MZ\x90\0\x03\0\0\0"),
+            None,
+            "a Windows executable named photo.jpg"
+        );
         assert_eq!(sniff(b"<html><script>alert(1)</script>"), None);
         assert_eq!(sniff(b"PK\x03\x04"), None, "zip");
         assert_eq!(sniff(b""), None);

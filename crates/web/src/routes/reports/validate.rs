@@ -84,7 +84,7 @@ pub fn group_digits(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -109,7 +109,11 @@ pub fn krw(s: &str) -> Result<i64, Problem> {
         return Err(Problem::NotANumber);
     }
     if negative {
-        return Err(if digits.bytes().all(|b| b == b'0') { Problem::NotANumber } else { Problem::Negative });
+        return Err(if digits.bytes().all(|b| b == b'0') {
+            Problem::NotANumber
+        } else {
+            Problem::Negative
+        });
     }
     match digits.parse::<i64>() {
         Ok(n) if n <= MAX_LOSS_KRW => Ok(n),
@@ -169,7 +173,8 @@ pub fn brn(s: &str) -> Result<String, Problem> {
     if t.is_empty() {
         return Err(Problem::Required);
     }
-    let shape_ok = t.len() == 10 || (t.len() == 12 && t.as_bytes()[3] == b'-' && t.as_bytes()[6] == b'-');
+    let shape_ok =
+        t.len() == 10 || (t.len() == 12 && t.as_bytes()[3] == b'-' && t.as_bytes()[6] == b'-');
     let digits: Vec<u8> = t.bytes().filter(|b| *b != b'-').collect();
     if !shape_ok || digits.len() != 10 || !digits.iter().all(u8::is_ascii_digit) {
         return Err(Problem::BrnFormat);
@@ -195,7 +200,9 @@ pub fn text(s: &str, max: usize, required: bool) -> Result<String, Problem> {
     if t.chars().count() > max {
         return Err(Problem::TooLong(max));
     }
-    Ok(t.chars().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect())
+    Ok(t.chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect())
 }
 
 /// One code of a fixed list.
@@ -204,7 +211,11 @@ pub fn one_of<'a>(s: &str, mut allowed: impl Iterator<Item = &'a str>) -> Result
     if t.is_empty() {
         return Err(Problem::Required);
     }
-    if allowed.any(|a| a == t) { Ok(t.to_string()) } else { Err(Problem::Unknown) }
+    if allowed.any(|a| a == t) {
+        Ok(t.to_string())
+    } else {
+        Err(Problem::Unknown)
+    }
 }
 
 /// A non-empty set of codes of a fixed list, deduplicated, in the list's order.
@@ -215,7 +226,11 @@ pub fn some_of(values: &[String], allowed: &[&str]) -> Result<Vec<String>, Probl
     if values.iter().any(|v| !allowed.contains(&v.trim())) {
         return Err(Problem::Unknown);
     }
-    Ok(allowed.iter().filter(|a| values.iter().any(|v| v.trim() == **a)).map(|a| a.to_string()).collect())
+    Ok(allowed
+        .iter()
+        .filter(|a| values.iter().any(|v| v.trim() == **a))
+        .map(|a| a.to_string())
+        .collect())
 }
 
 /// A damage report as the form sends it.
@@ -260,32 +275,82 @@ pub struct ValidReport {
     pub description: String,
 }
 
+fn check<T>(errors: &mut Vec<FieldError>, field: &'static str, r: Result<T, Problem>) -> Option<T> {
+    r.map_err(|problem| errors.push(FieldError { field, problem }))
+        .ok()
+}
+
 /// Every field checked; all problems reported at once.
 pub fn validate(raw: &RawReport, ctx: &Context<'_>) -> Result<ValidReport, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let mut check = |field: &'static str, r: Result<_, Problem>| {
-        r.map_err(|problem| errors.push(FieldError { field, problem })).ok()
-    };
-    let incident = check("incident", raw.incident.trim().parse::<i64>().map_err(|_| Problem::Required));
-    let association = check(
-        "association",
-        raw.association.trim().parse::<i64>().ok().filter(|a| ctx.associations.contains(a)).ok_or(
-            if raw.association.trim().is_empty() { Problem::Required } else { Problem::Unknown },
-        ),
+    let e = &mut errors;
+    let incident = check(
+        e,
+        "incident",
+        raw.incident
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| Problem::Required),
     );
-    let business_name = check("business_name", text(&raw.business_name, MAX_BUSINESS_NAME, true));
-    let brn_no = check("brn", brn(&raw.brn));
-    let contact = check("contact", text(&raw.contact, MAX_CONTACT, false));
-    let sido = check("region_sido", one_of(&raw.region_sido, SIDO.iter().map(|c| c.code)));
-    let sigungu = check("region_sigungu", text(&raw.region_sigungu, MAX_SIGUNGU, false));
-    let trade = check("trade", one_of(&raw.trade, TRADES.iter().map(|c| c.code)));
-    let services = check("services", some_of(&raw.services, ctx.services));
+    let association = check(
+        e,
+        "association",
+        raw.association
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|a| ctx.associations.contains(a))
+            .ok_or(if raw.association.trim().is_empty() {
+                Problem::Required
+            } else {
+                Problem::Unknown
+            }),
+    );
+    let business_name = check(
+        e,
+        "business_name",
+        text(&raw.business_name, MAX_BUSINESS_NAME, true),
+    );
+    let brn_no = check(e, "brn", brn(&raw.brn));
+    let contact = check(e, "contact", text(&raw.contact, MAX_CONTACT, false));
+    let sido = check(
+        e,
+        "region_sido",
+        one_of(&raw.region_sido, SIDO.iter().map(|c| c.code)),
+    );
+    let sigungu = check(
+        e,
+        "region_sigungu",
+        text(&raw.region_sigungu, MAX_SIGUNGU, false),
+    );
+    let trade = check(
+        e,
+        "trade",
+        one_of(&raw.trade, TRADES.iter().map(|c| c.code)),
+    );
+    let services = check(e, "services", some_of(&raw.services, ctx.services));
     let kind_codes: Vec<&str> = KINDS.iter().map(|c| c.code).collect();
-    let kinds = check("kinds", some_of(&raw.kinds, &kind_codes));
-    let loss = check("estimated_loss", krw(&raw.estimated_loss));
-    let lost_orders = check("lost_orders", optional_count(&raw.lost_orders, MAX_LOST_ORDERS));
-    let description = check("description", text(&raw.description, MAX_DESCRIPTION, false));
-    check("consent", if raw.consent { Ok(()) } else { Err(Problem::ConsentRequired) });
+    let kinds = check(e, "kinds", some_of(&raw.kinds, &kind_codes));
+    let loss = check(e, "estimated_loss", krw(&raw.estimated_loss));
+    let lost_orders = check(
+        e,
+        "lost_orders",
+        optional_count(&raw.lost_orders, MAX_LOST_ORDERS),
+    );
+    let description = check(
+        e,
+        "description",
+        text(&raw.description, MAX_DESCRIPTION, false),
+    );
+    check(
+        e,
+        "consent",
+        if raw.consent {
+            Ok(())
+        } else {
+            Err(Problem::ConsentRequired)
+        },
+    );
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -339,5 +404,9 @@ mod tests;
 
 /// Kind labels for a stored list of codes, joined for reading.
 pub fn kinds_text(codes: &[String], lang: Lang) -> String {
-    codes.iter().map(|c| choices::label(&KINDS, c, lang)).collect::<Vec<_>>().join(", ")
+    codes
+        .iter()
+        .map(|c| choices::label(&KINDS, c, lang))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

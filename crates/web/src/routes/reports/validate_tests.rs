@@ -13,7 +13,10 @@ fn won_amounts_are_whole_non_negative_and_capped() {
     assert_eq!(krw("1e6"), Err(Problem::NotANumber));
     assert_eq!(krw("10000000000"), Ok(MAX_LOSS_KRW));
     assert_eq!(krw("10000000001"), Err(Problem::TooLarge(MAX_LOSS_KRW)));
-    assert_eq!(krw("99999999999999999999999"), Err(Problem::TooLarge(MAX_LOSS_KRW)));
+    assert_eq!(
+        krw("99999999999999999999999"),
+        Err(Problem::TooLarge(MAX_LOSS_KRW))
+    );
     assert_eq!(optional_count("", 10), Ok(None));
     assert_eq!(optional_count("7", 10), Ok(Some(7)));
     assert_eq!(optional_count("11", 10), Err(Problem::TooLarge(10)));
@@ -28,10 +31,16 @@ fn registration_numbers_need_ten_digits_and_the_official_check_digit() {
     assert_eq!(brn("220-81-6251"), Err(Problem::BrnFormat));
     assert_eq!(brn("22-081-62517"), Err(Problem::BrnFormat));
     assert_eq!(brn("220-81-6251A"), Err(Problem::BrnFormat));
-    assert_eq!(brn("２２０-８１-６２５１７"), Err(Problem::BrnFormat), "full-width digits are not ASCII digits");
+    assert_eq!(
+        brn("２２０-８１-６２５１７"),
+        Err(Problem::BrnFormat),
+        "full-width digits are not ASCII digits"
+    );
     assert_eq!(brn(""), Err(Problem::Required));
     // Every last digit but one is wrong.
-    let valid = (0..10).filter(|d| brn(&format!("220816251{d}")).is_ok()).count();
+    let valid = (0..10)
+        .filter(|d| brn(&format!("220816251{d}")).is_ok())
+        .count();
     assert_eq!(valid, 1);
 }
 
@@ -46,11 +55,26 @@ fn text_is_trimmed_and_counted_in_characters() {
 
 #[test]
 fn fixed_lists_accept_only_their_codes() {
-    assert_eq!(one_of("서울특별시", SIDO.iter().map(|c| c.code)).as_deref(), Ok("서울특별시"));
-    assert_eq!(one_of("서울", SIDO.iter().map(|c| c.code)), Err(Problem::Unknown));
-    assert_eq!(one_of("", SIDO.iter().map(|c| c.code)), Err(Problem::Required));
+    assert_eq!(
+        one_of("서울특별시", SIDO.iter().map(|c| c.code)).as_deref(),
+        Ok("서울특별시")
+    );
+    assert_eq!(
+        one_of("서울", SIDO.iter().map(|c| c.code)),
+        Err(Problem::Unknown)
+    );
+    assert_eq!(
+        one_of("", SIDO.iter().map(|c| c.code)),
+        Err(Problem::Required)
+    );
     let allowed = ["kakao-talk", "kakao-pay"];
-    assert_eq!(some_of(&["kakao-pay".into(), "kakao-talk".into(), "kakao-pay".into()], &allowed), Ok(vec!["kakao-talk".into(), "kakao-pay".into()]));
+    assert_eq!(
+        some_of(
+            &["kakao-pay".into(), "kakao-talk".into(), "kakao-pay".into()],
+            &allowed
+        ),
+        Ok(vec!["kakao-talk".into(), "kakao-pay".into()])
+    );
     assert_eq!(some_of(&[], &allowed), Err(Problem::NoneChosen));
     assert_eq!(some_of(&["naver".into()], &allowed), Err(Problem::Unknown));
 }
@@ -60,7 +84,10 @@ fn the_loss_helper_prorates_daily_sales_over_opening_hours() {
     assert_eq!(estimate_loss(1_200_000, 3.0, 12.0), 300_000);
     assert_eq!(estimate_loss(1_000_000, 2.5, 10.0), 250_000);
     assert_eq!(estimate_loss(1_000_000, 2.0, 0.0), 0);
-    assert_eq!(estimate_loss(MAX_LOSS_KRW, MAX_HOURS_DOWN, 1.0), MAX_LOSS_KRW);
+    assert_eq!(
+        estimate_loss(MAX_LOSS_KRW, MAX_HOURS_DOWN, 1.0),
+        MAX_LOSS_KRW
+    );
     assert_eq!(hours("2,5", 24.0), Ok(2.5));
     assert_eq!(hours("-1", 24.0), Err(Problem::Negative));
     assert_eq!(hours("NaN", 24.0), Err(Problem::NotANumber));
@@ -90,7 +117,10 @@ fn raw() -> RawReport {
 
 #[test]
 fn a_good_report_parses_and_a_bad_one_lists_every_problem() {
-    let ctx = Context { services: &["kakao-talk", "kakao-pay"], associations: &[3] };
+    let ctx = Context {
+        services: &["kakao-talk", "kakao-pay"],
+        associations: &[3],
+    };
     let v = validate(&raw(), &ctx).expect("valid");
     assert_eq!(v.estimated_loss_krw, 1_200_000);
     assert_eq!(v.lost_orders, Some(35));
@@ -106,6 +136,18 @@ fn a_good_report_parses_and_a_bad_one_lists_every_problem() {
     };
     let errors = validate(&bad, &ctx).expect_err("invalid");
     let fields: Vec<&str> = errors.iter().map(|e| e.field).collect();
-    assert_eq!(fields, ["association", "brn", "services", "estimated_loss", "description", "consent"]);
-    assert!(errors.iter().all(|e| !e.problem.message(Lang::Ko).is_empty() && !e.problem.message(Lang::En).is_empty()));
+    assert_eq!(
+        fields,
+        [
+            "association",
+            "brn",
+            "services",
+            "estimated_loss",
+            "description",
+            "consent"
+        ]
+    );
+    assert!(errors.iter().all(
+        |e| !e.problem.message(Lang::Ko).is_empty() && !e.problem.message(Lang::En).is_empty()
+    ));
 }

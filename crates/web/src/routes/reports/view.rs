@@ -6,8 +6,8 @@ use crate::AppState;
 use crate::error::WebError;
 use crate::i18n::Lang;
 use meoktong_storage::entity::{dependencies, incidents};
+use meoktong_storage::reports::lookup;
 use meoktong_storage::reports::{AttachmentMeta, Report};
-use meoktong_storage::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::collections::HashMap;
 
 pub fn status_label(status: &str, lang: Lang) -> &'static str {
@@ -30,13 +30,13 @@ pub struct Names {
 }
 
 impl Names {
-    pub async fn load(state: &AppState, incident_ids: &[i64], lang: Lang) -> Result<Names, WebError> {
-        let deps = dependencies::Entity::find().all(&state.db.conn).await.map_err(|e| WebError::Unexpected(e.to_string()))?;
-        let incidents = incidents::Entity::find()
-            .filter(incidents::Column::Id.is_in(incident_ids.to_vec()))
-            .all(&state.db.conn)
-            .await
-            .map_err(|e| WebError::Unexpected(e.to_string()))?;
+    pub async fn load(
+        state: &AppState,
+        incident_ids: &[i64],
+        lang: Lang,
+    ) -> Result<Names, WebError> {
+        let deps = lookup::all_dependencies(&state.db).await?;
+        let incidents = lookup::incidents_by_ids(&state.db, incident_ids).await?;
         Ok(Names {
             by_slug: deps.iter().map(|d| (d.slug.clone(), d.clone())).collect(),
             deps: deps.into_iter().map(|d| (d.id, d)).collect(),
@@ -47,19 +47,29 @@ impl Names {
     }
 
     pub fn service(&self, slug: &str) -> String {
-        self.by_slug.get(slug).map(|d| dep_label(d, self.lang)).unwrap_or_else(|| slug.to_string())
+        self.by_slug
+            .get(slug)
+            .map(|d| dep_label(d, self.lang))
+            .unwrap_or_else(|| slug.to_string())
     }
 
     /// `카카오톡 · 2022-10-15 15:30`.
     pub fn incident(&self, id: i64) -> String {
         match self.incidents.get(&id) {
-            Some(i) => format!("{} · {}", self.dependency_of(i), fmt_time(self.tz, i.started_at)),
+            Some(i) => format!(
+                "{} · {}",
+                self.dependency_of(i),
+                fmt_time(self.tz, i.started_at)
+            ),
             None => format!("#{id}"),
         }
     }
 
     pub fn dependency_of(&self, i: &incidents::Model) -> String {
-        self.deps.get(&i.dependency_id).map(|d| dep_label(d, self.lang)).unwrap_or_default()
+        self.deps
+            .get(&i.dependency_id)
+            .map(|d| dep_label(d, self.lang))
+            .unwrap_or_default()
     }
 
     pub fn time(&self, ms: i64) -> String {
@@ -107,10 +117,21 @@ pub fn size_text(bytes: i64) -> String {
 
 impl ReportView {
     /// `attachment_base`: where attachments are served (`None`: listed without links).
-    pub fn new(rep: &Report, names: &Names, attachments: &[AttachmentMeta], attachment_base: Option<&str>) -> ReportView {
+    pub fn new(
+        rep: &Report,
+        names: &Names,
+        attachments: &[AttachmentMeta],
+        attachment_base: Option<&str>,
+    ) -> ReportView {
         let (row, lang) = (&rep.row, names.lang);
-        let end = row.outage_end.map(|e| names.time(e)).unwrap_or_else(|| lang.t("진행 중", "ongoing").into());
-        let duration = row.outage_end.map(|e| format!(" ({})", fmt_duration(lang, e - row.outage_start))).unwrap_or_default();
+        let end = row
+            .outage_end
+            .map(|e| names.time(e))
+            .unwrap_or_else(|| lang.t("진행 중", "ongoing").into());
+        let duration = row
+            .outage_end
+            .map(|e| format!(" ({})", fmt_duration(lang, e - row.outage_start)))
+            .unwrap_or_default();
         ReportView {
             id: row.id,
             incident_id: row.incident_id,
@@ -122,19 +143,35 @@ impl ReportView {
             business_name: row.business_name.clone(),
             brn: rep.brn.clone().unwrap_or_default(),
             contact: rep.contact.clone().unwrap_or_default(),
-            region: format!("{} {}", choices::label(&choices::SIDO, &row.region_sido, lang), row.region_sigungu.as_deref().unwrap_or_default()).trim().to_string(),
+            region: format!(
+                "{} {}",
+                choices::label(&choices::SIDO, &row.region_sido, lang),
+                row.region_sigungu.as_deref().unwrap_or_default()
+            )
+            .trim()
+            .to_string(),
             trade: choices::label(&TRADES, &row.trade, lang),
-            services: rep.affected_services.iter().map(|s| names.service(s)).collect::<Vec<_>>().join(", "),
+            services: rep
+                .affected_services
+                .iter()
+                .map(|s| names.service(s))
+                .collect::<Vec<_>>()
+                .join(", "),
             kinds: kinds_text(&rep.damage_kinds, lang),
             loss: group_digits(row.estimated_loss_krw),
-            lost_orders: row.lost_orders.map(|n| group_digits(i64::from(n))).unwrap_or_default(),
+            lost_orders: row
+                .lost_orders
+                .map(|n| group_digits(i64::from(n)))
+                .unwrap_or_default(),
             description: row.description.clone(),
             submitted: names.time(row.created_at),
             updated: names.time(row.updated_at),
             attachments: attachments
                 .iter()
                 .map(|a| AttachmentView {
-                    href: attachment_base.map(|b| format!("{b}/{}", a.id)).unwrap_or_default(),
+                    href: attachment_base
+                        .map(|b| format!("{b}/{}", a.id))
+                        .unwrap_or_default(),
                     filename: a.filename.clone(),
                     size: size_text(a.size),
                 })

@@ -1,0 +1,146 @@
+//! The heartbeat sweeper: a store whose heartbeat stopped is an incident for that merchant
+//! alone, told like any other (SMS first, email as fallback, the next contact on no ack).
+//!
+//! Each pass is a reconciler, safe on every replica at once: it opens incidents for monitors
+//! silent past period + grace (a conditional update on the monitor's row, so one replica wins),
+//! then makes sure every open heartbeat incident has its `store_offline` notice and every
+//! ended one its `store_back` notice. Notices carry the same (merchant, incident, kind) keys
+//! as the planner's, so no merchant hears the same thing twice, whatever crashes or races.
+//! Notices are written here rather than by the planner: the planner speaks of dependencies
+//! merchants subscribe to, while this is the store's own line, with its own wording.
+use crate::planner::{Planner, kind_str};
+use crate::text;
+use meoktong_domain::message::NoticeKind;
+use meoktong_storage::entity::{dependencies, heartbeat_monitors, incidents};
+use meoktong_storage::outbox::{self, NewNotice};
+use meoktong_storage::{Crypto, Db, StorageError, contacts, heartbeats, incidents as store_incidents};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepStats {
+    /// Incidents opened (monitors gone silent).
+    pub opened: usize,
+    /// Notices written (offline and back).
+    pub notices: usize,
+    /// Outbox messages written.
+    pub messages: usize,
+}
+
+pub struct HeartbeatSweeper {
+    db: Db,
+    crypto: Arc<Crypto>,
+    planner: Arc<Planner>,
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl HeartbeatSweeper {
+    /// `planner` lends its configuration and its choice of contact and channel.
+    pub fn new(db: Db, crypto: Arc<Crypto>, planner: Arc<Planner>) -> HeartbeatSweeper {
+        HeartbeatSweeper { db, crypto, planner }
+    }
+
+    /// One pass at `now`.
+    pub async fn sweep_once(&self, now: i64) -> Result<SweepStats, StorageError> {
+        let mut stats = SweepStats::default();
+        for m in heartbeats::overdue(&self.db, now).await? {
+            let dep = heartbeats::store_dependency(&self.db, m.merchant_id, now).await?;
+            if heartbeats::mark_down(&self.db, &m, dep.id, now).await?.is_some() {
+                stats.opened += 1;
+                tracing::warn!(merchant.id = m.merchant_id, heartbeat.id = m.id, "store heartbeat stopped: the store's internet looks down");
+            }
+        }
+        let pending = heartbeats::with_open_incident(&self.db).await?;
+        if pending.is_empty() {
+            return Ok(stats);
+        }
+        let incident_ids: Vec<i64> = pending.iter().filter_map(|m| m.open_incident_id).collect();
+        let told: HashSet<(i64, i64, String)> = outbox::told_for_incidents(&self.db, &incident_ids)
+            .await?
+            .into_iter()
+            .map(|t| (t.merchant_id, t.incident_id, t.kind))
+            .collect();
+        for m in &pending {
+            let Some(incident_id) = m.open_incident_id else { continue };
+            let Some(incident) = store_incidents::get(&self.db, incident_id).await? else { continue };
+            let offline_told = told.contains(&(m.merchant_id, incident_id, "down".to_string()));
+            match (m.state.as_str(), incident.resolved_at) {
+                ("down", _) if !offline_told => {
+                    stats.messages += self.tell(m, &incident, NoticeKind::StoreOffline, now).await?;
+                    stats.notices += 1;
+                }
+                ("up", Some(_)) => {
+                    // Back: told only to those who heard it was down.
+                    let back_told = told.contains(&(m.merchant_id, incident_id, "recovery:0".to_string()));
+                    if offline_told && !back_told {
+                        stats.messages += self.tell(m, &incident, NoticeKind::StoreBack, now).await?;
+                        stats.notices += 1;
+                    }
+                    heartbeats::release_incident(&self.db, m.id, incident_id).await?;
+                }
+                _ => {}
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Writes one notice and its first usable contact's messages. Returns how many messages.
+    async fn tell(
+        &self,
+        m: &heartbeat_monitors::Model,
+        incident: &incidents::Model,
+        kind: NoticeKind,
+        now: i64,
+    ) -> Result<usize, StorageError> {
+        let cfg = self.planner.config();
+        let Some(merchant) = contacts::merchants_by_ids(&self.db, &[m.merchant_id]).await?.into_iter().next() else {
+            return Ok(0);
+        };
+        let dep = heartbeats::store_dependency(&self.db, m.merchant_id, now).await?;
+        let deps: HashMap<i64, dependencies::Model> = HashMap::from([(dep.id, dep.clone())]);
+        let token = text::new_token();
+        let mut ctx = text::NoticeContext::new(cfg, &merchant, std::slice::from_ref(incident), &deps, kind, &token, now);
+        if kind == NoticeKind::StoreBack {
+            let end = incident.resolved_at.unwrap_or(now);
+            ctx.input.outage = Some(Duration::from_millis(u64::try_from(end - incident.started_at).unwrap_or(0)));
+        }
+        let since = ctx.since;
+        let rendered = ctx.render(&contacts::playbooks(&self.db, merchant.id).await?);
+        let incident_kind = if kind == NoticeKind::StoreBack { "recovery:0" } else { "down" };
+        let dedupe = format!("{incident_kind}:{}:{}:{}", merchant.id, incident.id, kind_str(kind));
+        let people = contacts::of_merchant(&self.db, &self.crypto, merchant.id).await?;
+        let (mut queued_sms, _) = outbox::depth(&self.db, now).await?;
+        let (position, messages, skipped) = self.planner.messages_for_first_usable(&people, &[], &rendered, &dedupe, 0, &mut queued_sms, now);
+        for (pos, why) in &skipped {
+            tracing::warn!(merchant.id = merchant.id, contact.position = pos, reason = %why, "contact skipped");
+        }
+        let wants_ack = kind == NoticeKind::StoreOffline;
+        let notice = NewNotice {
+            merchant_id: merchant.id,
+            kind: kind_str(kind).to_string(),
+            dedupe_key: dedupe,
+            dependency_ids: vec![dep.id],
+            incident_ids: vec![incident.id],
+            incident_kind: incident_kind.to_string(),
+            since,
+            token_hash: self.crypto.hash(&token),
+            token_expires_at: now + ms(cfg.alert_link_ttl),
+            escalate_at: (wants_ack && position.is_some()).then_some(now + ms(cfg.ack_timeout)),
+            status: if wants_ack { "open" } else { "closed" }.to_string(),
+            now,
+        };
+        let n = messages.len();
+        if outbox::create_notice(&self.db, notice, &messages).await?.is_none() {
+            return Ok(0);
+        }
+        if kind == NoticeKind::StoreBack {
+            outbox::close_notices_for_incidents(&self.db, merchant.id, &[incident.id]).await?;
+        }
+        tracing::info!(merchant.id = merchant.id, notice.kind = kind_str(kind), messages = n, "store heartbeat notice planned");
+        Ok(n)
+    }
+}

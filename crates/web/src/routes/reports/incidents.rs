@@ -1,0 +1,276 @@
+//! `/association/incidents…`: the outages an association has reports on, and per outage the
+//! totals (number of reports, total and median loss, by region, trade and affected service)
+//! beside the measured outage duration, with bar charts.
+use super::choices::{self, SIDO, TRADES};
+use super::form::{fmt_duration, fmt_time};
+use super::totals::{self, Chart, Group, Totals};
+use super::validate::group_digits;
+use super::view::{Names, status_label};
+use super::{LangQuery, lang_of, render, staff_of};
+use crate::AppState;
+use crate::auth::session::CurrentUser;
+use crate::error::WebError;
+use crate::i18n::Lang;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use meoktong_storage::entity::incidents;
+use meoktong_storage::reports::{self, Filter, Report};
+
+/// One incident's reports in an association's scope, with their totals.
+pub struct IncidentTotals {
+    pub incident: incidents::Model,
+    pub reports: Vec<Report>,
+    pub totals: Totals,
+    pub names: Names,
+}
+
+pub async fn load(
+    state: &AppState,
+    association_id: i64,
+    incident_id: i64,
+    lang: Lang,
+) -> Result<IncidentTotals, WebError> {
+    let incident = meoktong_storage::incidents::get(&state.db, incident_id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let filter = Filter {
+        status: None,
+        incident_id: Some(incident_id),
+    };
+    let reports =
+        reports::of_association(&state.db, &state.crypto, association_id, &filter).await?;
+    let rows: Vec<totals::Row<'_>> = reports
+        .iter()
+        .map(|r| totals::Row {
+            status: &r.row.status,
+            region: &r.row.region_sido,
+            trade: &r.row.trade,
+            services: &r.affected_services,
+            loss: r.row.estimated_loss_krw,
+            lost_orders: r.row.lost_orders,
+        })
+        .collect();
+    let totals = totals::compute(&rows);
+    let names = Names::load(state, &[incident_id], lang).await?;
+    Ok(IncidentTotals {
+        incident,
+        reports,
+        totals,
+        names,
+    })
+}
+
+impl IncidentTotals {
+    /// The measured outage: start, end and duration as text.
+    pub fn outage(&self) -> (String, String, String) {
+        let (i, lang, tz) = (&self.incident, self.names.lang, self.names.tz);
+        let end = i
+            .resolved_at
+            .map(|r| fmt_time(tz, r))
+            .unwrap_or_else(|| lang.t("진행 중", "ongoing").into());
+        let duration = i
+            .resolved_at
+            .map(|r| fmt_duration(lang, r - i.started_at))
+            .unwrap_or_default();
+        (fmt_time(tz, i.started_at), end, duration)
+    }
+
+    pub fn dependency(&self) -> String {
+        self.names.dependency_of(&self.incident)
+    }
+}
+
+pub struct GroupRow {
+    pub label: String,
+    pub reports: usize,
+    pub loss: String,
+}
+
+pub struct Section {
+    pub title: String,
+    pub chart: Chart,
+    pub rows: Vec<GroupRow>,
+}
+
+fn section(title: &str, groups: &[Group], label: impl Fn(&str) -> String, lang: Lang) -> Section {
+    let (won, count) = (lang.t("원", " KRW"), lang.t("건", " reports"));
+    let items: Vec<(String, i64, String)> = groups
+        .iter()
+        .map(|g| {
+            (
+                label(&g.key),
+                g.loss_krw,
+                format!("{}{won} · {}{count}", group_digits(g.loss_krw), g.reports),
+            )
+        })
+        .collect();
+    Section {
+        title: title.to_string(),
+        chart: totals::chart(title, &items),
+        rows: groups
+            .iter()
+            .map(|g| GroupRow {
+                label: label(&g.key),
+                reports: g.reports,
+                loss: group_digits(g.loss_krw),
+            })
+            .collect(),
+    }
+}
+
+/// The three breakdowns, labelled in the reader's language.
+pub fn sections(t: &IncidentTotals) -> Vec<Section> {
+    let lang = t.names.lang;
+    vec![
+        section(
+            lang.t("지역별", "By region"),
+            &t.totals.by_region,
+            |k| choices::label(&SIDO, k, lang),
+            lang,
+        ),
+        section(
+            lang.t("업종별", "By trade"),
+            &t.totals.by_trade,
+            |k| choices::label(&TRADES, k, lang),
+            lang,
+        ),
+        section(
+            lang.t("서비스별", "By affected service"),
+            &t.totals.by_service,
+            |k| t.names.service(k),
+            lang,
+        ),
+    ]
+}
+
+/// The headline numbers.
+pub struct Summary {
+    pub dependency: String,
+    pub start: String,
+    pub end: String,
+    pub duration: String,
+    pub reports: usize,
+    pub total: String,
+    pub median: String,
+    pub lost_orders: String,
+    pub by_status: Vec<(&'static str, usize)>,
+}
+
+pub fn summary(t: &IncidentTotals) -> Summary {
+    let (start, end, duration) = t.outage();
+    let lang = t.names.lang;
+    Summary {
+        dependency: t.dependency(),
+        start,
+        end,
+        duration,
+        reports: t.totals.reports,
+        total: group_digits(t.totals.total_loss_krw),
+        median: group_digits(t.totals.median_loss_krw),
+        lost_orders: group_digits(t.totals.lost_orders),
+        by_status: super::review::STATUSES
+            .iter()
+            .map(|s| {
+                (
+                    status_label(s, lang),
+                    t.totals.by_status.get(*s).copied().unwrap_or(0),
+                )
+            })
+            .collect(),
+    }
+}
+
+pub struct IncidentRow {
+    pub id: i64,
+    pub name: String,
+    pub reports: i64,
+}
+
+#[derive(Template)]
+#[template(path = "reports/incidents.html")]
+struct ListPage {
+    lang: &'static str,
+    l: Lang,
+    title: String,
+    rows: Vec<IncidentRow>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    let association_id = staff_of(&user)?;
+    let lang = lang_of(q.lang.as_deref(), &headers, Some(&user));
+    let counts = reports::incidents_of_association(&state.db, association_id).await?;
+    let names = Names::load(
+        &state,
+        &counts.iter().map(|c| c.0).collect::<Vec<_>>(),
+        lang,
+    )
+    .await?;
+    let rows = counts
+        .into_iter()
+        .map(|(id, reports)| IncidentRow {
+            id,
+            name: names.incident(id),
+            reports,
+        })
+        .collect();
+    let title = lang
+        .t("장애별 피해 합계", "Damage totals per outage")
+        .into();
+    render(
+        StatusCode::OK,
+        &ListPage {
+            lang: lang.code(),
+            l: lang,
+            title,
+            rows,
+        },
+        None,
+    )
+}
+
+#[derive(Template)]
+#[template(path = "reports/totals.html")]
+struct TotalsPage {
+    lang: &'static str,
+    l: Lang,
+    title: String,
+    id: i64,
+    s: Summary,
+    sections: Vec<Section>,
+    width: u32,
+}
+
+pub async fn totals_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    let association_id = staff_of(&user)?;
+    let lang = lang_of(q.lang.as_deref(), &headers, Some(&user));
+    let t = load(&state, association_id, id, lang).await?;
+    let s = summary(&t);
+    let title = format!(
+        "{} · {}",
+        s.dependency,
+        lang.t("피해 합계", "damage totals")
+    );
+    let page = TotalsPage {
+        lang: lang.code(),
+        l: lang,
+        title,
+        id,
+        sections: sections(&t),
+        s,
+        width: totals::CHART_WIDTH,
+    };
+    render(StatusCode::OK, &page, None)
+}

@@ -1,0 +1,231 @@
+//! The public status pages: `/status` (every dependency with its state and 90 days of daily
+//! uptime bars, then the incident history with durations) and `/status/{slug}`.
+//! A gentle meta refresh keeps them live without a reload storm.
+use crate::AppState;
+use crate::error::WebError;
+use crate::i18n::Lang;
+use crate::routes::dashboard::sparkline;
+use crate::routes::ui::{Ctx, dep_name, duration_words, state_words};
+use crate::routes::uptime::{self, DayBar};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use meoktong_storage::entity::incidents;
+use meoktong_storage::{dashboard, now_ms, operator, status};
+use std::collections::HashMap;
+
+const NINETY_DAYS_MS: i64 = 90 * 24 * 3600 * 1000;
+
+pub struct DepRow {
+    pub slug: String,
+    pub name: String,
+    pub state: String,
+    pub state_label: &'static str,
+    pub icon: &'static str,
+    pub since: String,
+    pub uptime: String,
+    pub bars: Vec<DayBar>,
+}
+
+pub struct IncidentRow {
+    pub id: i64,
+    pub slug: String,
+    pub dependency: String,
+    pub severity: &'static str,
+    pub started: String,
+    pub resolved: String,
+    pub duration: String,
+    pub open: bool,
+}
+
+#[derive(Template)]
+#[template(path = "status/index.html")]
+struct StatusPage {
+    lang: &'static str,
+    title: &'static str,
+    l: Lang,
+    deps: Vec<DepRow>,
+    incidents: Vec<IncidentRow>,
+    dev_mode: bool,
+}
+
+#[derive(Template)]
+#[template(path = "status/dependency.html")]
+struct DependencyPage {
+    lang: &'static str,
+    title: String,
+    l: Lang,
+    dep: DepRow,
+    description: String,
+    checks: Vec<String>,
+    spark: Option<String>,
+    latency: String,
+    incidents: Vec<IncidentRow>,
+}
+
+fn dep_row(
+    ctx: &Ctx,
+    d: &status::DependencyStatus,
+    list: &[&incidents::Model],
+    bounds: &[i64],
+    now: i64,
+) -> DepRow {
+    let l = ctx.lang;
+    let (state_label, icon) = state_words(l, &d.state);
+    let mine: Vec<incidents::Model> = list
+        .iter()
+        .filter(|i| i.dependency_id == d.dependency.id)
+        .map(|i| (*i).clone())
+        .collect();
+    let known = d.dependency.created_at;
+    DepRow {
+        slug: d.dependency.slug.clone(),
+        name: dep_name(l, &d.dependency),
+        state: d.state.clone(),
+        state_label,
+        icon,
+        since: ctx.time(d.since),
+        uptime: format!(
+            "{:.2}%",
+            uptime::uptime_percent(&mine, bounds.first().copied().unwrap_or(now), known, now)
+        ),
+        bars: uptime::bars(l, ctx.tz, &mine, bounds, known, now),
+    }
+}
+
+pub fn incident_row(
+    ctx: &Ctx,
+    names: &HashMap<i64, (String, String)>,
+    i: &incidents::Model,
+    now: i64,
+) -> IncidentRow {
+    let l = ctx.lang;
+    let (slug, name) = names.get(&i.dependency_id).cloned().unwrap_or_default();
+    IncidentRow {
+        id: i.id,
+        slug,
+        dependency: name,
+        severity: if i.severity == "down" {
+            l.t("장애", "Down")
+        } else {
+            l.t("느림", "Degraded")
+        },
+        started: ctx.time(i.started_at),
+        resolved: i
+            .resolved_at
+            .map(|r| ctx.time(r))
+            .unwrap_or_else(|| l.t("진행 중", "ongoing").to_string()),
+        duration: duration_words(l, i.resolved_at.unwrap_or(now) - i.started_at),
+        open: i.resolved_at.is_none(),
+    }
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    let ctx = Ctx::new(&state, &q, &headers, None);
+    let l = ctx.lang;
+    let now = now_ms();
+    let overview = status::overview(&state.db).await?;
+    let list = status::incidents_since(&state.db, now - NINETY_DAYS_MS).await?;
+    let refs: Vec<&incidents::Model> = list.iter().collect();
+    let bounds = uptime::day_bounds(ctx.tz, now);
+    let names: HashMap<i64, (String, String)> = overview
+        .iter()
+        .map(|d| {
+            (
+                d.dependency.id,
+                (d.dependency.slug.clone(), dep_name(l, &d.dependency)),
+            )
+        })
+        .collect();
+    let page = StatusPage {
+        lang: l.code(),
+        title: l.t("먹통 — 서비스 상태", "Meoktong — service status"),
+        l,
+        deps: overview
+            .iter()
+            .map(|d| dep_row(&ctx, d, &refs, &bounds, now))
+            .collect(),
+        incidents: list
+            .iter()
+            .take(100)
+            .map(|i| incident_row(&ctx, &names, i, now))
+            .collect(),
+        dev_mode: state.dev_mode,
+    };
+    Ok(ctx.ok(page.render()?))
+}
+
+pub async fn dependency_page(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    let ctx = Ctx::new(&state, &q, &headers, None);
+    let l = ctx.lang;
+    let now = now_ms();
+    let d = status::overview(&state.db)
+        .await?
+        .into_iter()
+        .find(|d| d.dependency.slug == slug)
+        .ok_or(WebError::NotFound)?;
+    let list: Vec<incidents::Model> = status::incidents_since(&state.db, now - NINETY_DAYS_MS)
+        .await?
+        .into_iter()
+        .filter(|i| i.dependency_id == d.dependency.id)
+        .collect();
+    let refs: Vec<&incidents::Model> = list.iter().collect();
+    let bounds = uptime::day_bounds(ctx.tz, now);
+    let names = HashMap::from([(
+        d.dependency.id,
+        (d.dependency.slug.clone(), dep_name(l, &d.dependency)),
+    )]);
+    let pts = dashboard::latency_series(
+        &state.db,
+        &[d.dependency.id],
+        now - 24 * 3600 * 1000,
+        now - 2 * 3600 * 1000,
+    )
+    .await?
+    .remove(&d.dependency.id)
+    .unwrap_or_default();
+    let latency = sparkline::mean_ms(&pts)
+        .map(|v| format!("{v} ms"))
+        .unwrap_or_default();
+    let checks = operator::checks(&state.db)
+        .await?
+        .into_iter()
+        .filter(|c| c.dependency_id == d.dependency.id && c.enabled)
+        .map(|c| format!("{} ({})", c.name, c.kind))
+        .collect();
+    let page = DependencyPage {
+        lang: l.code(),
+        title: format!(
+            "{} — {}",
+            dep_name(l, &d.dependency),
+            l.t("서비스 상태", "status")
+        ),
+        l,
+        description: d.dependency.description.clone().unwrap_or_default(),
+        checks,
+        spark: sparkline::svg(
+            &pts,
+            &format!(
+                "{} {latency}",
+                l.t("최근 응답 시간, 평균", "Recent response time, mean")
+            ),
+        ),
+        latency,
+        incidents: list
+            .iter()
+            .map(|i| incident_row(&ctx, &names, i, now))
+            .collect(),
+        dep: dep_row(&ctx, &d, &refs, &bounds, now),
+    };
+    Ok(ctx.ok(page.render()?))
+}

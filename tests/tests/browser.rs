@@ -1,0 +1,297 @@
+//! The merchant's whole story in headless Chromium, driven through chromedriver: sign up,
+//! subscribe to Kakao Login, add and verify a contact with the SMS code, watch Kakao Login
+//! turn red, open the alert page from the SMS link and acknowledge. Phone-width (390×844)
+//! screenshots of the main pages are saved to `web/screenshots/`.
+//!
+//! Needs `chromium` and `chromedriver` (Debian: `chromium`, `chromium-driver`; `.ci/run`
+//! installs them). Without them the test says so and passes.
+mod common;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use meoktong::BuildOptions;
+use meoktong_config::SmsProviderSettings;
+use meoktong_storage::entity::{dependency_states, outbox};
+use meoktong_storage::{catalog, incidents, now_ms};
+use meoktong_tests::{Backend, TestApp, spawn_app_with};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_driver() -> (Driver, String) {
+    let port = free_port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if reqwest::get(format!("{url}/status")).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (Driver(child), url)
+}
+
+async fn browser(driver: &str, profile: &Path) -> Client {
+    let args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=390,844",
+        "--hide-scrollbars",
+        "--lang=ko-KR",
+    ];
+    let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    args.push(format!("--user-data-dir={}", profile.display()));
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), "chrome".into());
+    // A phone's viewport (headless windows are never narrower than 500 px) and Korean first.
+    let options = serde_json::json!({
+        "binary": CHROMIUM,
+        "args": args,
+        "mobileEmulation": { "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 1.0 } },
+        "prefs": { "intl.accept_languages": "ko-KR,ko" },
+    });
+    caps.insert("goog:chromeOptions".into(), options);
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(driver)
+        .await
+        .expect("a WebDriver session")
+}
+
+fn shots_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn shot(c: &Client, name: &str) {
+    c.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(shots_dir().join(format!("{name}.png")), png).unwrap();
+}
+
+async fn fill(c: &Client, css: &str, text: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Clicks and waits (up to 5 s) until the page's path starts with `to`.
+async fn click_to(c: &Client, css: &str, to: &str) {
+    click(c, css).await;
+    for _ in 0..50 {
+        if path(c).await.starts_with(to) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} did not lead to {to} but to {}", path(c).await);
+}
+
+async fn path(c: &Client) -> String {
+    let u = c.current_url().await.unwrap();
+    format!(
+        "{}{}",
+        u.path(),
+        u.query().map(|q| format!("?{q}")).unwrap_or_default()
+    )
+}
+
+/// Waits up to 20 s for the newest SMS whose text starts with `prefix`.
+async fn sms_starting(app: &TestApp, prefix: &str) -> String {
+    for _ in 0..200 {
+        let rows = outbox::Entity::find()
+            .filter(outbox::Column::Channel.eq("sms"))
+            .order_by_desc(outbox::Column::Id)
+            .all(&app.db.conn)
+            .await
+            .unwrap();
+        if let Some(m) = rows.into_iter().find(|m| m.body.starts_with(prefix)) {
+            return m.body;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no SMS starting with {prefix}");
+}
+
+/// Kakao Login goes down the way the detector records it: an incident and the state.
+async fn kakao_login_goes_down(app: &TestApp) {
+    let dep = catalog::dependency_by_slug(&app.db, "kakao-login")
+        .await
+        .unwrap()
+        .unwrap();
+    let now = now_ms();
+    let evidence = serde_json::json!({"note": "browser test"});
+    let id = incidents::open(
+        &app.db.conn,
+        dep.id,
+        "down",
+        now - 20_000,
+        now - 10_000,
+        &evidence,
+    )
+    .await
+    .unwrap();
+    dependency_states::Entity::update_many()
+        .col_expr(dependency_states::Column::State, "down".into())
+        .col_expr(dependency_states::Column::Since, (now - 20_000).into())
+        .col_expr(dependency_states::Column::OpenIncidentId, Some(id).into())
+        .filter(dependency_states::Column::DependencyId.eq(dep.id))
+        .exec(&app.db.conn)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_merchant_signs_up_subscribes_verifies_and_acknowledges_an_outage() {
+    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+        eprintln!(
+            "SKIPPED: chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
+        );
+        return;
+    }
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        |s| {
+            s.catalog.enable = common::PRESETS.iter().map(|p| p.to_string()).collect();
+            s.probe.enabled = false;
+            s.sms = vec![SmsProviderSettings::default()];
+            s.detection.group_window = Duration::from_secs(1);
+        },
+        BuildOptions {
+            run_workers: true,
+            ..BuildOptions::default()
+        },
+    )
+    .await;
+    let (_driver, driver_url) = start_driver().await;
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver_url, profile.path()).await;
+
+    // Status page first, as a passer-by sees it.
+    c.goto(&app.url("/status")).await.unwrap();
+    shot(&c, "status").await;
+
+    // Sign up.
+    c.goto(&app.url("/signup")).await.unwrap();
+    fill(&c, "#f-business_name", "행복분식").await;
+    fill(&c, "#f-owner_name", "김민지").await;
+    fill(&c, "#f-phone", "010-2345-6789").await;
+    fill(&c, "#f-email", "minji@example.com").await;
+    fill(&c, "#f-password", "correct horse battery").await;
+    shot(&c, "signup").await;
+    click_to(&c, "button.primary", "/dashboard/catalog").await;
+
+    // Subscribe to Kakao Login.
+    click(&c, "#dep-kakao-login").await;
+    shot(&c, "catalog").await;
+    click_to(&c, "form.catalog button.primary", "/dashboard?done=saved").await;
+
+    // Verify the mobile number with the code from the SMS.
+    c.goto(&app.url("/dashboard/contacts")).await.unwrap();
+    click_to(
+        &c,
+        "form[action$='/send-code'] button",
+        "/dashboard/contacts?done=code-sent",
+    )
+    .await;
+    let code = common::six_digits(&sms_starting(&app, "[먹통] 인증번호").await);
+    fill(&c, "input[name=code]", &code).await;
+    click_to(
+        &c,
+        "form[action$='/verify-phone'] button",
+        "/dashboard/contacts?done=verified",
+    )
+    .await;
+    let page = c.source().await.unwrap();
+    assert!(page.contains("확인되었습니다"), "{page}");
+    shot(&c, "contacts").await;
+
+    // Kakao Login goes dark: the overview turns red, with words and an icon.
+    kakao_login_goes_down(&app).await;
+    c.goto(&app.url("/dashboard")).await.unwrap();
+    let card = c
+        .find(Locator::Css("li.dep[data-slug='kakao-login']"))
+        .await
+        .unwrap();
+    assert_eq!(
+        card.attr("data-state").await.unwrap().as_deref(),
+        Some("down")
+    );
+    let text = card.text().await.unwrap();
+    assert!(text.contains("장애") && text.contains("✕"), "{text}");
+    let colour = c.execute("return getComputedStyle(document.querySelector(\"li.dep[data-slug='kakao-login'] .state\")).color", vec![]).await.unwrap();
+    assert_eq!(colour, "rgb(176, 0, 32)", "red");
+    shot(&c, "overview-down").await;
+
+    // The SMS links to the alert page; acknowledge there.
+    let sms = sms_starting(&app, "[장애]").await;
+    let link = sms
+        .split_whitespace()
+        .find(|w| w.contains("/a/"))
+        .expect("a link in the SMS")
+        .to_string();
+    assert!(link.starts_with(&app.address), "{link}");
+    c.goto(&link).await.unwrap();
+    shot(&c, "alert").await;
+    click(&c, "form.ack button").await;
+    c.wait()
+        .at_most(Duration::from_secs(5))
+        .for_element(Locator::Css("p.acked"))
+        .await
+        .expect("acknowledged");
+
+    // The history shows the alert, its channels and the acknowledgement.
+    c.goto(&app.url("/dashboard/history")).await.unwrap();
+    let page = c.source().await.unwrap();
+    assert!(page.contains("[장애]") && page.contains("확인함"), "{page}");
+    shot(&c, "history").await;
+    c.goto(&app.url("/dashboard/playbooks")).await.unwrap();
+    shot(&c, "playbooks").await;
+    c.goto(&app.url("/status/kakao-login")).await.unwrap();
+    shot(&c, "status-dependency").await;
+    c.close().await.unwrap();
+}
