@@ -70,6 +70,12 @@ impl TestDb {
         }
     }
 
+    /// Another handle on the same database that drops nothing: replicas share one database,
+    /// and the handle it was made from owns it (keep that one alive longest).
+    pub fn share(&self) -> TestDb {
+        TestDb { url: self.url.clone(), admin_url: None, name: None, _dir: None }
+    }
+
     pub async fn connect(&self) -> Db {
         let db = Db::connect(&self.url, 5).await.expect("connect");
         db.migrate().await.expect("migrate");
@@ -142,8 +148,17 @@ pub async fn spawn_app() -> TestApp {
 
 /// Spawns the app on a port bound first, so `server.public_url` is the real address (links in
 /// messages and Twilio callbacks reach it); `tweak` adjusts the settings after that.
-pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings), mut opts: BuildOptions) -> TestApp {
-    let test_db = TestDb::new(backend).await;
+pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings), opts: BuildOptions) -> TestApp {
+    spawn_on(TestDb::new(backend).await, tweak, opts).await
+}
+
+/// Spawns another app on an existing database, like a second replica of the service: same
+/// data key, its own port and workers. `db` must outlive every app spawned on it.
+pub async fn spawn_app_on(db: &TestDb, tweak: impl FnOnce(&mut Settings), opts: BuildOptions) -> TestApp {
+    spawn_on(db.share(), tweak, opts).await
+}
+
+async fn spawn_on(test_db: TestDb, tweak: impl FnOnce(&mut Settings), mut opts: BuildOptions) -> TestApp {
     let mut settings = test_settings(&test_db.url);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
     let bound = listener.local_addr().expect("local addr");

@@ -1,4 +1,5 @@
 //! Accounts and the merchant dashboard, end to end over HTTP.
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 mod common;
 
 use common::{Client, app, last_outbox_body, six_digits};

@@ -5,8 +5,10 @@
 //! - [`telemetry`]: tracing set-up; phone numbers and emails masked in every log line.
 //! - [`import`]: CSV import of merchants (validation first, then all or nothing).
 //! - [`commands`]: one module per subcommand.
+//! - [`agent`]: the remote probe agent (`meoktong agent`).
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod app;
 pub mod cli;
 pub mod commands;

@@ -5,7 +5,6 @@ use crate::error::StorageError;
 use crate::{Db, audit};
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
 };
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};

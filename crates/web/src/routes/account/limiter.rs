@@ -2,9 +2,10 @@
 //! emails per address, with governor's keyed GCRA limiters (in memory, per process; with N
 //! replicas an attacker gets N times the budget, which still stops online guessing).
 //!
-//! The client address is the first `X-Forwarded-For` hop when a load balancer sets it;
-//! without it the key is the email alone.
-use axum::http::HeaderMap;
+//! Keys: the account (email) for the strict limit, so rotating addresses does not buy more
+//! guesses at one account; and the client address ([`ClientIp`], which trusts
+//! `X-Forwarded-For` only from a private-network proxy) for the looser per-address limit.
+use crate::routes::reports::guard::ClientIp;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
 use std::sync::LazyLock;
@@ -24,31 +25,30 @@ static LOGIN: LazyLock<DefaultKeyedRateLimiter<String>> =
 static RESET: LazyLock<DefaultKeyedRateLimiter<String>> =
     LazyLock::new(|| RateLimiter::keyed(Quota::per_hour(n(3)).allow_burst(n(3))));
 
-fn client(headers: &HeaderMap) -> String {
-    headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_string())
-        .unwrap_or_else(|| "-".into())
+/// Thirty sign-in attempts at once from one address, then one every two seconds.
+static LOGIN_PER_ADDRESS: LazyLock<DefaultKeyedRateLimiter<String>> =
+    LazyLock::new(|| RateLimiter::keyed(Quota::per_minute(n(30)).allow_burst(n(30))));
+
+fn account(email: &str) -> String {
+    email.trim().to_lowercase()
 }
 
-fn key(headers: &HeaderMap, email: &str) -> String {
-    format!("{}|{}", client(headers), email.trim().to_lowercase())
-}
-
-pub fn login_allowed(headers: &HeaderMap, email: &str) -> bool {
-    let ok = LOGIN.check_key(&key(headers, email)).is_ok();
-    if LOGIN.len() > 100_000 {
-        LOGIN.retain_recent();
+fn trim(l: &DefaultKeyedRateLimiter<String>) {
+    if l.len() > 100_000 {
+        l.retain_recent();
     }
-    ok
 }
 
-pub fn reset_allowed(headers: &HeaderMap, email: &str) -> bool {
-    let ok = RESET.check_key(&key(headers, email)).is_ok();
-    if RESET.len() > 100_000 {
-        RESET.retain_recent();
-    }
+pub fn login_allowed(ip: &ClientIp, email: &str) -> bool {
+    let per_address = LOGIN_PER_ADDRESS.check_key(&ip.0).is_ok();
+    let per_account = per_address && LOGIN.check_key(&account(email)).is_ok();
+    trim(&LOGIN);
+    trim(&LOGIN_PER_ADDRESS);
+    per_address && per_account
+}
+
+pub fn reset_allowed(ip: &ClientIp, email: &str) -> bool {
+    let ok = LOGIN_PER_ADDRESS.check_key(&ip.0).is_ok() && RESET.check_key(&account(email)).is_ok();
+    trim(&RESET);
     ok
 }

@@ -305,13 +305,14 @@ pub async fn login(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
+    ip: crate::routes::reports::guard::ClientIp,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, WebError> {
     check_anon_csrf(&headers, &f.csrf)?;
     let mut ctx = Ctx::new(&state, &q, &headers, None);
     let l = ctx.lang;
     let mut page = login_form(&ctx, f.csrf.clone(), &f.email, &q);
-    if !limiter::login_allowed(&headers, &f.email) {
+    if !limiter::login_allowed(&ip, &f.email) {
         page.error = l
             .t(
                 "로그인 시도가 너무 많습니다. 몇 분 뒤에 다시 해 주세요.",

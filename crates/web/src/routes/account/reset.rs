@@ -63,6 +63,7 @@ pub async fn forgot(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
+    ip: crate::routes::reports::guard::ClientIp,
     Form(f): Form<ForgotForm>,
 ) -> Result<Response, WebError> {
     check_anon_csrf(&headers, &f.csrf)?;
@@ -71,7 +72,7 @@ pub async fn forgot(
     let user = users::find_by_email(&state.db, &state.crypto, f.email.trim())
         .await?
         .filter(|u| !u.disabled);
-    if let Some(user) = user.filter(|_| limiter::reset_allowed(&headers, &f.email)) {
+    if let Some(user) = user.filter(|_| limiter::reset_allowed(&ip, &f.email)) {
         send_reset_link(&state, &ctx, &user).await?;
     }
     let mut page = forgot_form(&ctx, f.csrf.clone());

@@ -151,9 +151,9 @@ mod tests {
 
     #[test]
     fn a_good_form_is_normalised() {
-        let v = sign_up(&form(), Lang::Ko, &BTreeMap::new())
-            .ok()
-            .expect("valid");
+        let Ok(v) = sign_up(&form(), Lang::Ko, &BTreeMap::new()) else {
+            panic!("valid")
+        };
         assert_eq!(v.phone, "+821012345678");
         assert_eq!(v.email, "owner@example.com");
     }
@@ -167,9 +167,9 @@ mod tests {
             business_name: " ".into(),
             ..form()
         };
-        let errors = sign_up(&f, Lang::En, &BTreeMap::new())
-            .err()
-            .expect("invalid");
+        let Err(errors) = sign_up(&f, Lang::En, &BTreeMap::new()) else {
+            panic!("invalid")
+        };
         let fields: Vec<&str> = errors.0.iter().map(|(f, _)| *f).collect();
         assert_eq!(fields, ["business_name", "phone", "email", "password"]);
         assert!(errors.0[1].1.contains("landline"));
