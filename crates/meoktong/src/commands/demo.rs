@@ -20,6 +20,7 @@ pub const FIRE: [Service; 4] = [Service::KakaoTalkChannel, Service::KakaoLogin, 
 pub const DEMO_ASSOCIATION: &str = "소상공인연합회 (데모)";
 pub const DEMO_ASSOCIATION_EMAIL: &str = "association@meoktong.example";
 pub const DEMO_PASSWORD: &str = "meoktong-demo-1015";
+pub const DEMO_MERCHANT_EMAIL: &str = "owner@happy-bunsik.example";
 
 /// The demo's settings: loopback, SQLite in `data`, `log` providers.
 pub fn demo_settings(mut settings: Settings, args: &DemoArgs) -> Settings {
@@ -60,7 +61,9 @@ pub async fn demo(settings: Settings, args: &DemoArgs) -> CmdResult {
     println!("Meoktong demo is running.");
     println!("  status page:   {url}/status");
     println!("  sent messages: {url}/dev/outbox");
-    println!("  association:   {DEMO_ASSOCIATION_EMAIL} / {DEMO_PASSWORD}");
+    println!("  sign in:       {url}/login");
+    println!("    merchant     {DEMO_MERCHANT_EMAIL} / {DEMO_PASSWORD}  (행복분식)");
+    println!("    association  {DEMO_ASSOCIATION_EMAIL} / {DEMO_PASSWORD}");
     println!("  simulator:     {}/__sim", sim.base_url());
     println!(
         "The \"1015 fire\" (KakaoTalk channel, Kakao Login, KakaoPay, Kakao Map dark together) starts in {} s, lasts {} s and repeats every {} min.",
@@ -158,6 +161,44 @@ async fn seed(app: &Application) -> CmdResult {
             "demo",
         )
         .await?;
+    }
+    if users::find_by_email(&state.db, &state.crypto, DEMO_MERCHANT_EMAIL).await?.is_none() {
+        let merchant = merchants::find_by_phone(&state.db, &state.crypto, "+821020221015").await?;
+        if let Some(m) = merchant.first() {
+            let hash = meoktong_web::auth::password::hash(DEMO_PASSWORD)?;
+            users::create(
+                &state.db,
+                &state.crypto,
+                users::NewUser {
+                    email: DEMO_MERCHANT_EMAIL,
+                    password_hash: &hash,
+                    role: "merchant",
+                    merchant_id: Some(m.id),
+                    association_id: None,
+                },
+                "demo",
+            )
+            .await?;
+        }
+    }
+    if users::find_by_email(&state.db, &state.crypto, DEMO_MERCHANT_EMAIL).await?.is_none() {
+        let merchant = merchants::find_by_phone(&state.db, &state.crypto, "+821020221015").await?;
+        if let Some(m) = merchant.first() {
+            let hash = meoktong_web::auth::password::hash(DEMO_PASSWORD)?;
+            users::create(
+                &state.db,
+                &state.crypto,
+                users::NewUser {
+                    email: DEMO_MERCHANT_EMAIL,
+                    password_hash: &hash,
+                    role: "merchant",
+                    merchant_id: Some(m.id),
+                    association_id: None,
+                },
+                "demo",
+            )
+            .await?;
+        }
     }
     Ok(())
 }

@@ -343,7 +343,8 @@ pub async fn login(
     let home = match Role::parse(&user.role) {
         Some(Role::Operator) => "/operator",
         Some(Role::Merchant) => "/dashboard",
-        _ => "/status",
+        Some(Role::Association) => "/association/reports",
+        None => "/status",
     };
     let to =
         validate::safe_next(q.get("next").map(String::as_str)).unwrap_or_else(|| home.to_string());
