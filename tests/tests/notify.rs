@@ -496,8 +496,17 @@ async fn a_forged_callback_signature_is_refused() {
     }
 
     tokio::time::sleep(SETTLE).await;
-    let row = accepted_row(&app, &sms[0].sid).await;
-    assert_eq!(row.state, "accepted", "a forged callback changes nothing");
+    let rows = outbox_rows(&app, "sms").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        rows[0].state, "accepted",
+        "a forged callback changes nothing"
+    );
+    let email = outbox_rows(&app, "email").await;
+    assert_eq!(
+        email[0].state, "waiting",
+        "the email fallback is not triggered"
+    );
     assert!(smtp.received().is_empty(), "and sends no email");
 }
 
@@ -750,5 +759,35 @@ async fn recovery_tells_each_merchant_once_with_the_outage_duration() {
     assert!(
         both.contains("카카오톡") && both.contains("카카오페이") || both.contains("2개"),
         "{both}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_sms_provider_the_email_is_due_at_once() {
+    let smtp = SmtpServer::start().await;
+    let (app, _) = spawn(Vec::new(), &smtp, |_| {}).await;
+    import(
+        &app,
+        &[Shop {
+            name: "행복분식",
+            phone: "+821099990001",
+            email: "owner@example.com",
+            deps: &[TALK],
+        }],
+    )
+    .await;
+    open_incidents(&app, &[TALK], Duration::from_secs(30)).await;
+
+    let mails = wait_mail(&smtp, 1).await;
+    assert_eq!(mails[0].to, vec!["owner@example.com".to_string()]);
+    assert!(
+        outbox_rows(&app, "sms").await.is_empty(),
+        "no SMS row that nothing would ever send (its email would wait for the queue budget)"
+    );
+    let email = outbox_rows(&app, "email").await;
+    assert_eq!(email.len(), 1);
+    assert_eq!(
+        email[0].fallback_at, None,
+        "due from the start, not as a fallback"
     );
 }
