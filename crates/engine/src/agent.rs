@@ -73,19 +73,29 @@ pub struct ConfirmRequest {
 pub const MAX_BATCH: usize = 1000;
 
 /// The checks an agent runs: every enabled check.
-pub async fn checks_for_agent(db: &Db, settings: &Settings, location: &str) -> Result<AgentChecks, StorageError> {
+pub async fn checks_for_agent(
+    db: &Db,
+    settings: &Settings,
+    location: &str,
+) -> Result<AgentChecks, StorageError> {
     let (infos, loaded) = load_checks(db).await?;
     let mut checks: Vec<AgentCheck> = loaded
         .into_iter()
         .map(|(id, l)| AgentCheck {
             id,
-            dependency: infos.get(&id).map(|i| i.dependency_slug.clone()).unwrap_or_default(),
+            dependency: infos
+                .get(&id)
+                .map(|i| i.dependency_slug.clone())
+                .unwrap_or_default(),
             check: l.settings,
             allow_private: l.from_config || settings.probe.allow_private_targets,
         })
         .collect();
     checks.sort_by_key(|c| c.id);
-    Ok(AgentChecks { location: location.to_string(), checks })
+    Ok(AgentChecks {
+        location: location.to_string(),
+        checks,
+    })
 }
 
 /// Who the results come from.
@@ -113,12 +123,16 @@ pub async fn ingest(
             confirm_after: settings.detection.confirm_after.clone(),
             recovery_successes: settings.detection.recovery_successes,
         },
-        IncidentPolicy { reopen_window: settings.detection.reopen_window },
+        IncidentPolicy {
+            reopen_window: settings.detection.reopen_window,
+        },
         source.location_id,
         source.location_name.to_string(),
         infos.into_values().collect::<Vec<CheckInfo>>(),
     );
-    batch.results.sort_by_key(|r| (r.report.started_at, r.check_id));
+    batch
+        .results
+        .sort_by_key(|r| (r.report.started_at, r.check_id));
     let mut ack = AgentAck::default();
     for r in &batch.results {
         if engine.check(r.check_id).is_none() {
@@ -127,14 +141,24 @@ pub async fn ingest(
         }
         // Confirmations are keyed apart from scheduled slots (negative), so a re-check due at
         // a slot's time never collides with it.
-        let key = if r.confirmation { -r.slot_at } else { r.slot_at };
+        let key = if r.confirmation {
+            -r.slot_at
+        } else {
+            r.slot_at
+        };
         if !probes::claim_slot(db, r.check_id, source.location_id, key, source.holder, now).await? {
             ack.ignored += 1;
             continue;
         }
-        if let Some(after) = engine.process(r.check_id, r.slot_at, &to_outcome(&r.report), now).await? {
+        if let Some(after) = engine
+            .process(r.check_id, r.slot_at, &to_outcome(&r.report), now)
+            .await?
+        {
             ack.confirm.retain(|c| c.check_id != r.check_id);
-            ack.confirm.push(ConfirmRequest { check_id: r.check_id, after_ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX) });
+            ack.confirm.push(ConfirmRequest {
+                check_id: r.check_id,
+                after_ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
+            });
         }
         ack.accepted += 1;
     }

@@ -10,7 +10,6 @@ use meoktong_domain::{DepState, FailureClass, Outcome};
 use meoktong_metrics::Metrics;
 use meoktong_storage::probes::{self, ResultRow};
 use meoktong_storage::{Db, StorageError, incidents};
-use meoktong_storage::sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -266,7 +265,7 @@ impl DetectEngine {
             let stored: StoredDependency = serde_json::from_str(&row.tracker).unwrap_or_default();
             let (next_tracker, effects) = stored.tracker.observe(&self.incident_policy, decision.state, evidence_at, now);
             let mut next = StoredDependency { tracker: next_tracker, ..stored.clone() };
-            let txn = self.db.conn.begin().await?;
+            let txn = self.db.begin_write().await?;
             let mut opened = false;
             for e in &effects {
                 match *e {

@@ -85,6 +85,14 @@ pub fn planner_config(settings: &Settings, providers: &Providers) -> PlannerConf
     }
 }
 
+/// A claim must outlive the wait for the slowest provider's rate limit plus a request, or
+/// another replica could take over rows still waiting to be sent.
+pub fn lease_for(settings: &Settings) -> Duration {
+    let slowest = settings.sms.iter().map(|s| s.rate_per_second).filter(|r| *r > 0).min();
+    let wait = slowest.map(|r| settings.notify.dispatch_concurrency as u64 / u64::from(r)).unwrap_or(0);
+    Duration::from_secs(60.max(wait + 30))
+}
+
 /// Starts every worker; each returns soon after `stop` is cancelled.
 pub async fn spawn_all(state: &AppState, stop: CancellationToken) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let settings = state.settings.clone();
@@ -116,10 +124,11 @@ pub async fn spawn_all(state: &AppState, stop: CancellationToken) -> anyhow::Res
             concurrency: settings.notify.dispatch_concurrency,
             status_callback: Some(format!("{}/hooks/twilio/status", settings.server.public_url.trim_end_matches('/'))),
             failover_after: settings.notify.failover_after,
+            lease: lease_for(&settings),
             ..DispatcherConfig::default()
         },
     );
-    handles.push(tokio::spawn(dispatch_loop(dispatcher, outbox_changed.clone(), stop.clone())));
+    handles.push(tokio::spawn(Arc::new(dispatcher).run_until_stopped(outbox_changed.clone(), stop.clone())));
     let timers = Timers::new(
         state.db.clone(),
         state.crypto.clone(),
@@ -165,28 +174,6 @@ async fn heartbeat_loop(sweeper: HeartbeatSweeper, metrics: meoktong_metrics::Me
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-    }
-}
-
-async fn dispatch_loop(dispatcher: Dispatcher, outbox_changed: Arc<Notify>, stop: CancellationToken) {
-    loop {
-        if stop.is_cancelled() {
-            return;
-        }
-        let handled = match dispatcher.run_once(now_ms()).await {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::error!(error = %e, "dispatch failed; will retry");
-                0
-            }
-        };
-        if handled == 0 {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = outbox_changed.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-            }
         }
     }
 }

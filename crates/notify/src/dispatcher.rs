@@ -156,6 +156,56 @@ impl Dispatcher {
         Ok(n)
     }
 
+    /// Sends continuously until `stop`: claims only as many rows as there are free places
+    /// (`concurrency`), so a hanging request holds one place, never a whole batch. On stop it
+    /// waits for the requests in flight (bounded by the caller's grace period).
+    pub async fn run_until_stopped(
+        self: Arc<Self>,
+        wake: Arc<tokio::sync::Notify>,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        let places = Arc::new(tokio::sync::Semaphore::new(self.cfg.concurrency.max(1)));
+        let channels = self.channels();
+        while !stop.is_cancelled() && !channels.is_empty() {
+            let free = places.available_permits();
+            if free == 0 {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    p = places.clone().acquire_owned() => drop(p),
+                }
+                continue;
+            }
+            let now = meoktong_storage::now_ms();
+            let rows = match outbox::claim_due(&self.db, &self.cfg.holder, now, ms(self.cfg.lease), free as u64, &channels).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot claim outbox rows; will retry");
+                    Vec::new()
+                }
+            };
+            if rows.is_empty() {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                }
+                continue;
+            }
+            for row in rows {
+                let Ok(place) = places.clone().acquire_owned().await else { break };
+                let me = self.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = me.send(row).await {
+                        tracing::error!(error = %e, "dispatch failed to record a result; the claim will expire and the row be retried");
+                    }
+                    drop(place);
+                });
+            }
+        }
+        // Finish what was claimed: every place back means every request in flight ended.
+        let _ = places.acquire_many(self.cfg.concurrency.max(1) as u32).await;
+    }
+
     async fn send(&self, row: outbox_entity::Model) -> Result<(), StorageError> {
         let recipient = self
             .crypto

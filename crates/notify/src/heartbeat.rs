@@ -13,7 +13,9 @@ use crate::text;
 use meoktong_domain::message::NoticeKind;
 use meoktong_storage::entity::{dependencies, heartbeat_monitors, incidents};
 use meoktong_storage::outbox::{self, NewNotice};
-use meoktong_storage::{Crypto, Db, StorageError, contacts, heartbeats, incidents as store_incidents};
+use meoktong_storage::{
+    Crypto, Db, StorageError, contacts, heartbeats, incidents as store_incidents,
+};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,7 +43,11 @@ fn ms(d: Duration) -> i64 {
 impl HeartbeatSweeper {
     /// `planner` lends its configuration and its choice of contact and channel.
     pub fn new(db: Db, crypto: Arc<Crypto>, planner: Arc<Planner>) -> HeartbeatSweeper {
-        HeartbeatSweeper { db, crypto, planner }
+        HeartbeatSweeper {
+            db,
+            crypto,
+            planner,
+        }
     }
 
     /// One pass at `now`.
@@ -49,9 +55,16 @@ impl HeartbeatSweeper {
         let mut stats = SweepStats::default();
         for m in heartbeats::overdue(&self.db, now).await? {
             let dep = heartbeats::store_dependency(&self.db, m.merchant_id, now).await?;
-            if heartbeats::mark_down(&self.db, &m, dep.id, now).await?.is_some() {
+            if heartbeats::mark_down(&self.db, &m, dep.id, now)
+                .await?
+                .is_some()
+            {
                 stats.opened += 1;
-                tracing::warn!(merchant.id = m.merchant_id, heartbeat.id = m.id, "store heartbeat stopped: the store's internet looks down");
+                tracing::warn!(
+                    merchant.id = m.merchant_id,
+                    heartbeat.id = m.id,
+                    "store heartbeat stopped: the store's internet looks down"
+                );
             }
         }
         let pending = heartbeats::with_open_incident(&self.db).await?;
@@ -65,19 +78,27 @@ impl HeartbeatSweeper {
             .map(|t| (t.merchant_id, t.incident_id, t.kind))
             .collect();
         for m in &pending {
-            let Some(incident_id) = m.open_incident_id else { continue };
-            let Some(incident) = store_incidents::get(&self.db, incident_id).await? else { continue };
+            let Some(incident_id) = m.open_incident_id else {
+                continue;
+            };
+            let Some(incident) = store_incidents::get(&self.db, incident_id).await? else {
+                continue;
+            };
             let offline_told = told.contains(&(m.merchant_id, incident_id, "down".to_string()));
             match (m.state.as_str(), incident.resolved_at) {
                 ("down", _) if !offline_told => {
-                    stats.messages += self.tell(m, &incident, NoticeKind::StoreOffline, now).await?;
+                    stats.messages += self
+                        .tell(m, &incident, NoticeKind::StoreOffline, now)
+                        .await?;
                     stats.notices += 1;
                 }
                 ("up", Some(_)) => {
                     // Back: told only to those who heard it was down.
-                    let back_told = told.contains(&(m.merchant_id, incident_id, "recovery:0".to_string()));
+                    let back_told =
+                        told.contains(&(m.merchant_id, incident_id, "recovery:0".to_string()));
                     if offline_told && !back_told {
-                        stats.messages += self.tell(m, &incident, NoticeKind::StoreBack, now).await?;
+                        stats.messages +=
+                            self.tell(m, &incident, NoticeKind::StoreBack, now).await?;
                         stats.notices += 1;
                     }
                     heartbeats::release_incident(&self.db, m.id, incident_id).await?;
@@ -97,24 +118,55 @@ impl HeartbeatSweeper {
         now: i64,
     ) -> Result<usize, StorageError> {
         let cfg = self.planner.config();
-        let Some(merchant) = contacts::merchants_by_ids(&self.db, &[m.merchant_id]).await?.into_iter().next() else {
+        let Some(merchant) = contacts::merchants_by_ids(&self.db, &[m.merchant_id])
+            .await?
+            .into_iter()
+            .next()
+        else {
             return Ok(0);
         };
         let dep = heartbeats::store_dependency(&self.db, m.merchant_id, now).await?;
         let deps: HashMap<i64, dependencies::Model> = HashMap::from([(dep.id, dep.clone())]);
         let token = text::new_token();
-        let mut ctx = text::NoticeContext::new(cfg, &merchant, std::slice::from_ref(incident), &deps, kind, &token, now);
+        let mut ctx = text::NoticeContext::new(
+            cfg,
+            &merchant,
+            std::slice::from_ref(incident),
+            &deps,
+            kind,
+            &token,
+            now,
+        );
         if kind == NoticeKind::StoreBack {
             let end = incident.resolved_at.unwrap_or(now);
-            ctx.input.outage = Some(Duration::from_millis(u64::try_from(end - incident.started_at).unwrap_or(0)));
+            ctx.input.outage = Some(Duration::from_millis(
+                u64::try_from(end - incident.started_at).unwrap_or(0),
+            ));
         }
         let since = ctx.since;
         let rendered = ctx.render(&contacts::playbooks(&self.db, merchant.id).await?);
-        let incident_kind = if kind == NoticeKind::StoreBack { "recovery:0" } else { "down" };
-        let dedupe = format!("{incident_kind}:{}:{}:{}", merchant.id, incident.id, kind_str(kind));
+        let incident_kind = if kind == NoticeKind::StoreBack {
+            "recovery:0"
+        } else {
+            "down"
+        };
+        let dedupe = format!(
+            "{incident_kind}:{}:{}:{}",
+            merchant.id,
+            incident.id,
+            kind_str(kind)
+        );
         let people = contacts::of_merchant(&self.db, &self.crypto, merchant.id).await?;
         let (mut queued_sms, _) = outbox::depth(&self.db, now).await?;
-        let (position, messages, skipped) = self.planner.messages_for_first_usable(&people, &[], &rendered, &dedupe, 0, &mut queued_sms, now);
+        let (position, messages, skipped) = self.planner.messages_for_first_usable(
+            &people,
+            &[],
+            &rendered,
+            &dedupe,
+            0,
+            &mut queued_sms,
+            now,
+        );
         for (pos, why) in &skipped {
             tracing::warn!(merchant.id = merchant.id, contact.position = pos, reason = %why, "contact skipped");
         }
@@ -134,13 +186,21 @@ impl HeartbeatSweeper {
             now,
         };
         let n = messages.len();
-        if outbox::create_notice(&self.db, notice, &messages).await?.is_none() {
+        if outbox::create_notice(&self.db, notice, &messages)
+            .await?
+            .is_none()
+        {
             return Ok(0);
         }
         if kind == NoticeKind::StoreBack {
             outbox::close_notices_for_incidents(&self.db, merchant.id, &[incident.id]).await?;
         }
-        tracing::info!(merchant.id = merchant.id, notice.kind = kind_str(kind), messages = n, "store heartbeat notice planned");
+        tracing::info!(
+            merchant.id = merchant.id,
+            notice.kind = kind_str(kind),
+            messages = n,
+            "store heartbeat notice planned"
+        );
         Ok(n)
     }
 }

@@ -6,7 +6,7 @@ use crate::entity::{api_tokens, contacts, merchants, one_time_tokens, users};
 use crate::error::{StorageError, is_unique_violation};
 use crate::{Db, audit};
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 
 /// A validated sign-up (phone E.164, email normalised, password already hashed).
@@ -35,7 +35,7 @@ pub async fn sign_up(
     s: SignUp<'_>,
     now: i64,
 ) -> Result<Result<(i64, i64), Taken>, StorageError> {
-    let txn = db.conn.begin().await?;
+    let txn = db.begin_write().await?;
     let email_hash = crypto.hash(&s.email.to_lowercase());
     let taken = users::Entity::find()
         .filter(users::Column::EmailHash.is_in(crypto.lookup_hashes(&s.email.to_lowercase())))
@@ -131,7 +131,7 @@ pub async fn set_password(
     password_hash: &str,
     now: i64,
 ) -> Result<(), StorageError> {
-    let txn = db.conn.begin().await?;
+    let txn = db.begin_write().await?;
     users::Entity::update_many()
         .col_expr(users::Column::PasswordHash, password_hash.into())
         .filter(users::Column::Id.eq(user_id))

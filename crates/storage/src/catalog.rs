@@ -3,14 +3,14 @@ use crate::entity::{checks, dependencies, dependency_states, subscriptions};
 use crate::error::StorageError;
 use crate::{Db, now_ms};
 use meoktong_config::{CheckSettings, DependencySettings};
-use sea_orm::{ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+use sea_orm::{ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 /// Inserts or updates every dependency and check named in `deps` (source `config` or `preset`).
 /// Checks of those dependencies that are no longer configured are disabled, never deleted
 /// (their results are evidence).
 pub async fn sync_dependencies(db: &Db, deps: &[DependencySettings], source: &str) -> Result<(), StorageError> {
     let now = now_ms();
-    let txn = db.conn.begin().await?;
+    let txn = db.begin_write().await?;
     for dep in deps {
         let existing = dependencies::Entity::find()
             .filter(dependencies::Column::Slug.eq(&dep.slug))

@@ -7,7 +7,6 @@ use crate::error::StorageError;
 use crate::{Db, audit};
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 
 /// A contact with its verification flags, decrypted.
@@ -97,7 +96,7 @@ pub async fn add(
     actor_user_id: i64,
     now: i64,
 ) -> Result<i64, StorageError> {
-    let txn = db.conn.begin().await?;
+    let txn = db.begin_write().await?;
     let next = rows(&txn, merchant_id)
         .await?
         .iter()
@@ -177,7 +176,7 @@ pub async fn remove(
     actor_user_id: i64,
     now: i64,
 ) -> Result<bool, StorageError> {
-    let txn = db.conn.begin().await?;
+    let txn = db.begin_write().await?;
     let all = rows(&txn, merchant_id).await?;
     if !all.iter().any(|c| c.id == id) {
         return Ok(false);
@@ -199,7 +198,7 @@ pub async fn move_by(
     actor_user_id: i64,
     now: i64,
 ) -> Result<bool, StorageError> {
-    let txn = db.conn.begin().await?;
+    let txn = db.begin_write().await?;
     let mut ids: Vec<i64> = rows(&txn, merchant_id)
         .await?
         .iter()
@@ -262,7 +261,7 @@ pub async fn queue_account_message(
     m: AccountMessage<'_>,
     now: i64,
 ) -> Result<i64, StorageError> {
-    let txn = db.conn.begin().await?;
+    let txn = db.begin_write().await?;
     let notice = notices::ActiveModel {
         id: NotSet,
         merchant_id: Set(m.merchant_id),

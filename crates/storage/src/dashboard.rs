@@ -9,7 +9,6 @@ use crate::error::StorageError;
 use crate::{Db, audit};
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -36,7 +35,7 @@ pub async fn set_subscriptions(
     actor_user_id: i64,
     now: i64,
 ) -> Result<(), StorageError> {
-    let txn = db.conn.begin().await?;
+    let txn = db.begin_write().await?;
     let current = subscriptions::Entity::find()
         .filter(subscriptions::Column::MerchantId.eq(merchant_id))
         .all(&txn)
@@ -91,7 +90,7 @@ pub async fn set_playbook(
     text: &str,
     now: i64,
 ) -> Result<(), StorageError> {
-    let txn = db.conn.begin().await?;
+    let txn = db.begin_write().await?;
     playbooks::Entity::delete_many()
         .filter(playbooks::Column::MerchantId.eq(merchant_id))
         .filter(playbooks::Column::Category.eq(category))

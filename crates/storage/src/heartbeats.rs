@@ -11,7 +11,7 @@ use crate::entity::{dependencies, heartbeat_monitors, incidents as incident_enti
 use crate::error::{StorageError, is_unique_violation};
 use crate::{Db, incidents};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+use sea_orm::{ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 /// Slug prefix of the per-merchant store-internet pseudo-dependencies.
 pub const STORE_DEPENDENCY_PREFIX: &str = "store-internet-";
@@ -41,12 +41,21 @@ pub async fn ping(db: &Db, hashes: &[String], now: i64) -> Result<Option<Pinged>
         else {
             return Ok(None);
         };
-        let pinged = |came_back| Some(Pinged { monitor_id: m.id, merchant_id: m.merchant_id, came_back });
+        let pinged = |came_back| {
+            Some(Pinged {
+                monitor_id: m.id,
+                merchant_id: m.merchant_id,
+                came_back,
+            })
+        };
         if m.state == "down" {
-            let txn = db.conn.begin().await?;
+            let txn = db.begin_write().await?;
             let res = heartbeat_monitors::Entity::update_many()
                 .col_expr(heartbeat_monitors::Column::State, Expr::value("up"))
-                .col_expr(heartbeat_monitors::Column::LastPingAt, Expr::value(Some(now)))
+                .col_expr(
+                    heartbeat_monitors::Column::LastPingAt,
+                    Expr::value(Some(now)),
+                )
                 .filter(heartbeat_monitors::Column::Id.eq(m.id))
                 .filter(heartbeat_monitors::Column::State.eq("down"))
                 .exec(&txn)
@@ -54,8 +63,16 @@ pub async fn ping(db: &Db, hashes: &[String], now: i64) -> Result<Option<Pinged>
             if res.rows_affected == 1 {
                 if let Some(incident_id) = m.open_incident_id {
                     incidents::resolve(&txn, incident_id, now, now).await?;
-                    incidents::add_event(&txn, incident_id, now, "recovered", None, None, &serde_json::json!({"first_ping": now}))
-                        .await?;
+                    incidents::add_event(
+                        &txn,
+                        incident_id,
+                        now,
+                        "recovered",
+                        None,
+                        None,
+                        &serde_json::json!({"first_ping": now}),
+                    )
+                    .await?;
                 }
                 txn.commit().await?;
                 return Ok(pinged(true));
@@ -65,7 +82,10 @@ pub async fn ping(db: &Db, hashes: &[String], now: i64) -> Result<Option<Pinged>
         }
         let res = heartbeat_monitors::Entity::update_many()
             .col_expr(heartbeat_monitors::Column::State, Expr::value("up"))
-            .col_expr(heartbeat_monitors::Column::LastPingAt, Expr::value(Some(now)))
+            .col_expr(
+                heartbeat_monitors::Column::LastPingAt,
+                Expr::value(Some(now)),
+            )
             .filter(heartbeat_monitors::Column::Id.eq(m.id))
             .filter(heartbeat_monitors::Column::State.ne("down"))
             .exec(&db.conn)
@@ -75,7 +95,9 @@ pub async fn ping(db: &Db, hashes: &[String], now: i64) -> Result<Option<Pinged>
         }
         // It went down between the read and the write: bring it back.
     }
-    Err(StorageError::Conflict("heartbeat monitor kept changing under us".into()))
+    Err(StorageError::Conflict(
+        "heartbeat monitor kept changing under us".into(),
+    ))
 }
 
 /// Monitors that are up, have no incident pending, and were silent past period + grace.
@@ -105,9 +127,17 @@ pub async fn with_open_incident(db: &Db) -> Result<Vec<heartbeat_monitors::Model
 }
 
 /// The merchant's store-internet pseudo-dependency, created on first use.
-pub async fn store_dependency(db: &Db, merchant_id: i64, now: i64) -> Result<dependencies::Model, StorageError> {
+pub async fn store_dependency(
+    db: &Db,
+    merchant_id: i64,
+    now: i64,
+) -> Result<dependencies::Model, StorageError> {
     let slug = format!("{STORE_DEPENDENCY_PREFIX}{merchant_id}");
-    let find = || dependencies::Entity::find().filter(dependencies::Column::Slug.eq(slug.clone())).one(&db.conn);
+    let find = || {
+        dependencies::Entity::find()
+            .filter(dependencies::Column::Slug.eq(slug.clone()))
+            .one(&db.conn)
+    };
     if let Some(d) = find().await? {
         return Ok(d);
     }
@@ -130,7 +160,9 @@ pub async fn store_dependency(db: &Db, merchant_id: i64, now: i64) -> Result<dep
         Err(e) if is_unique_violation(&e) => {}
         Err(e) => return Err(e.into()),
     }
-    find().await?.ok_or_else(|| StorageError::NotFound(format!("dependency {slug}")))
+    find()
+        .await?
+        .ok_or_else(|| StorageError::NotFound(format!("dependency {slug}")))
 }
 
 /// Marks a silent monitor down and opens its incident (started at the last ping), in one
@@ -142,8 +174,10 @@ pub async fn mark_down(
     dependency_id: i64,
     now: i64,
 ) -> Result<Option<incident_entity::Model>, StorageError> {
-    let Some(last_ping) = m.last_ping_at else { return Ok(None) };
-    let txn = db.conn.begin().await?;
+    let Some(last_ping) = m.last_ping_at else {
+        return Ok(None);
+    };
+    let txn = db.begin_write().await?;
     let res = heartbeat_monitors::Entity::update_many()
         .col_expr(heartbeat_monitors::Column::State, Expr::value("down"))
         .filter(heartbeat_monitors::Column::Id.eq(m.id))
@@ -178,10 +212,31 @@ pub async fn mark_down(
         Some(i) => i.id,
         None => incidents::open(&txn, dependency_id, "down", last_ping, now, &evidence).await?,
     };
-    incidents::add_event(&txn, id, last_ping, "last_heartbeat", None, None, &serde_json::json!({"monitor": m.name})).await?;
-    incidents::add_event(&txn, id, now, "confirmed_down", None, None, &evidence["sample"]).await?;
+    incidents::add_event(
+        &txn,
+        id,
+        last_ping,
+        "last_heartbeat",
+        None,
+        None,
+        &serde_json::json!({"monitor": m.name}),
+    )
+    .await?;
+    incidents::add_event(
+        &txn,
+        id,
+        now,
+        "confirmed_down",
+        None,
+        None,
+        &evidence["sample"],
+    )
+    .await?;
     heartbeat_monitors::Entity::update_many()
-        .col_expr(heartbeat_monitors::Column::OpenIncidentId, Expr::value(Some(id)))
+        .col_expr(
+            heartbeat_monitors::Column::OpenIncidentId,
+            Expr::value(Some(id)),
+        )
         .filter(heartbeat_monitors::Column::Id.eq(m.id))
         .exec(&txn)
         .await?;
@@ -192,9 +247,16 @@ pub async fn mark_down(
 
 /// Lets go of a monitor's incident once its back notice is written (only if it is still the
 /// same incident and the monitor is up).
-pub async fn release_incident(db: &Db, monitor_id: i64, incident_id: i64) -> Result<bool, StorageError> {
+pub async fn release_incident(
+    db: &Db,
+    monitor_id: i64,
+    incident_id: i64,
+) -> Result<bool, StorageError> {
     let res = heartbeat_monitors::Entity::update_many()
-        .col_expr(heartbeat_monitors::Column::OpenIncidentId, Expr::value(Option::<i64>::None))
+        .col_expr(
+            heartbeat_monitors::Column::OpenIncidentId,
+            Expr::value(Option::<i64>::None),
+        )
         .filter(heartbeat_monitors::Column::Id.eq(monitor_id))
         .filter(heartbeat_monitors::Column::OpenIncidentId.eq(incident_id))
         .filter(heartbeat_monitors::Column::State.eq("up"))

@@ -9,7 +9,7 @@ use crate::error::{StorageError, is_unique_violation};
 use crate::{Db, sql};
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 
 pub struct NewNotice {
@@ -80,7 +80,7 @@ fn message_model(notice_id: i64, merchant_id: i64, m: &NewMessage, now: i64) -> 
 /// Writes a notice, its (merchant, incident, kind) keys and its first messages in one
 /// transaction. `Ok(None)` when the notice already exists (another planner or an earlier run).
 pub async fn create_notice(db: &Db, n: NewNotice, messages: &[NewMessage]) -> Result<Option<i64>, StorageError> {
-    let txn = db.conn.begin().await?;
+    let txn = db.begin_write().await?;
     let am = notices::ActiveModel {
         id: NotSet,
         merchant_id: Set(n.merchant_id),
@@ -301,7 +301,7 @@ pub async fn mark_fallback_done(db: &Db, id: i64, now: i64) -> Result<(), Storag
 /// Acknowledges a notice: records it, stops every message not yet sent. False if it was
 /// already acknowledged.
 pub async fn acknowledge(db: &Db, notice_id: i64, via: &str, contact_id: Option<i64>, now: i64) -> Result<bool, StorageError> {
-    let txn = db.conn.begin().await?;
+    let txn = db.begin_write().await?;
     let res = notices::Entity::update_many()
         .col_expr(notices::Column::Status, "acked".into())
         .col_expr(notices::Column::AckedAt, Some(now).into())

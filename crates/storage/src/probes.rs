@@ -3,7 +3,7 @@ use crate::entity::{check_slots, detector_states, probe_locations, probe_results
 use crate::error::{StorageError, is_unique_violation};
 use crate::{Db, sql};
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
 };
 
 /// The id of the location named `name`, created if missing.
@@ -104,7 +104,7 @@ pub async fn record_results(db: &Db, rows: &[ResultRow]) -> Result<(), StorageEr
     if rows.is_empty() {
         return Ok(());
     }
-    let txn = db.conn.begin().await?;
+    let txn = db.begin_write().await?;
     let models: Vec<probe_results::ActiveModel> = rows
         .iter()
         .map(|r| probe_results::ActiveModel {

@@ -9,7 +9,7 @@ use crate::error::StorageError;
 use crate::{Db, audit};
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 
 pub mod lookup;
@@ -176,7 +176,7 @@ async fn try_save(
     actor: &str,
     now: i64,
 ) -> Result<Saved, StorageError> {
-    let txn = db.conn.begin().await?;
+    let txn = db.begin_write().await?;
     let saved = match existing(&txn, data).await? {
         Some(row) if row.status == "forwarded" => {
             return Err(StorageError::Conflict("already forwarded".into()));

@@ -3,7 +3,7 @@ use crate::crypto::Crypto;
 use crate::entity::{associations, users};
 use crate::error::StorageError;
 use crate::{Db, audit, now_ms};
-use sea_orm::{ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 pub struct NewUser<'a> {
     pub email: &'a str,
@@ -16,7 +16,7 @@ pub struct NewUser<'a> {
 /// Creates a user; an email already in use is a conflict.
 pub async fn create(db: &Db, crypto: &Crypto, u: NewUser<'_>, actor: &str) -> Result<i64, StorageError> {
     let now = now_ms();
-    let txn = db.conn.begin().await?;
+    let txn = db.begin_write().await?;
     let hash = crypto.hash(&u.email.to_lowercase());
     if users::Entity::find().filter(users::Column::EmailHash.eq(&hash)).one(&txn).await?.is_some() {
         return Err(StorageError::Conflict(format!("a user with email {} already exists", u.email)));

@@ -4,7 +4,7 @@
 use crate::entity::damage_reports;
 use crate::error::StorageError;
 use crate::{Db, audit};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReviewAction {
@@ -58,7 +58,7 @@ pub struct Review<'a> {
 /// Applies a review step. `NotFound` outside the association's scope; `Conflict` when the
 /// action is not allowed from the report's current status.
 pub async fn apply(db: &Db, r: Review<'_>) -> Result<damage_reports::Model, StorageError> {
-    let txn = db.conn.begin().await?;
+    let txn = db.begin_write().await?;
     let Some(row) = damage_reports::Entity::find_by_id(r.report_id)
         .filter(damage_reports::Column::AssociationId.eq(r.association_id))
         .one(&txn)
