@@ -124,3 +124,23 @@ async fn a_key_rotation_rewrites_every_ciphertext_and_hash() {
         assert_eq!((s.created, s.updated), (0, 1), "same merchant after rotation");
     }
 }
+
+#[tokio::test]
+async fn a_relapsed_incident_counts_only_its_down_episodes() {
+    let tdb = TestDb::new(Backend::Sqlite).await;
+    let db = tdb.connect().await;
+    seed_catalog(&db).await;
+    let dep = catalog::dependency_by_slug(&db, "kakao-login").await.expect("q").expect("dep");
+    let json = serde_json::json!({});
+    let id = meoktong_storage::incidents::open(&db.conn, dep.id, "down", 1_000, 1_500, &json).await.expect("open");
+    meoktong_storage::incidents::resolve(&db.conn, id, 4_000, 4_000).await.expect("resolve");
+    meoktong_storage::incidents::add_event(&db.conn, id, 4_000, "recovered", None, None, &json).await.expect("event");
+    meoktong_storage::incidents::relapse(&db.conn, id, 9_000).await.expect("relapse");
+    meoktong_storage::incidents::add_event(&db.conn, id, 9_000, "relapsed", None, None, &json).await.expect("event");
+    meoktong_storage::incidents::resolve(&db.conn, id, 12_000, 12_000).await.expect("resolve again");
+    meoktong_storage::incidents::add_event(&db.conn, id, 12_000, "recovered", None, None, &json).await.expect("event");
+    let list = meoktong_storage::status::incidents_since(&db, 0).await.expect("list");
+    let eps = meoktong_storage::status::episodes(&db, &list).await.expect("episodes");
+    let spans: Vec<(i64, Option<i64>)> = eps.iter().map(|e| (e.started_at, e.resolved_at)).collect();
+    assert_eq!(spans, vec![(1_000, Some(4_000)), (9_000, Some(12_000))], "the 5 s between is uptime");
+}

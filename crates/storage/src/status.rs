@@ -47,3 +47,45 @@ pub async fn incidents_since(db: &Db, since: i64) -> Result<Vec<incidents::Model
         .all(&db.conn)
         .await?)
 }
+
+/// Down (and degraded) episodes for uptime: an incident that relapsed within its reopen window
+/// is one record with several episodes, separated by its `recovered` / `relapsed` events. Each
+/// episode comes back as a copy of the incident with its own start and end.
+pub async fn episodes(db: &Db, list: &[incidents::Model]) -> Result<Vec<incidents::Model>, StorageError> {
+    use crate::entity::incident_events;
+    let relapsed: Vec<i64> = list.iter().filter(|i| i.relapse_count > 0).map(|i| i.id).collect();
+    let mut events: HashMap<i64, Vec<incident_events::Model>> = HashMap::new();
+    if !relapsed.is_empty() {
+        for e in incident_events::Entity::find()
+            .filter(incident_events::Column::IncidentId.is_in(relapsed))
+            .filter(incident_events::Column::Kind.is_in(["recovered", "relapsed"]))
+            .order_by_asc(incident_events::Column::At)
+            .all(&db.conn)
+            .await?
+        {
+            events.entry(e.incident_id).or_default().push(e);
+        }
+    }
+    let mut out = Vec::with_capacity(list.len());
+    for i in list {
+        let Some(evs) = events.get(&i.id) else {
+            out.push(i.clone());
+            continue;
+        };
+        let mut start = Some(i.started_at);
+        for e in evs {
+            match (e.kind.as_str(), start) {
+                ("recovered", Some(s)) => {
+                    out.push(incidents::Model { started_at: s, resolved_at: Some(e.at), ..i.clone() });
+                    start = None;
+                }
+                ("relapsed", None) => start = Some(e.at),
+                _ => {}
+            }
+        }
+        if let Some(s) = start {
+            out.push(incidents::Model { started_at: s, resolved_at: i.resolved_at, ..i.clone() });
+        }
+    }
+    Ok(out)
+}

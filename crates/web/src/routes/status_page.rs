@@ -131,7 +131,8 @@ pub async fn page(
     let now = now_ms();
     let overview = status::overview(&state.db).await?;
     let list = status::incidents_since(&state.db, now - NINETY_DAYS_MS).await?;
-    let refs: Vec<&incidents::Model> = list.iter().collect();
+    let episodes = status::episodes(&state.db, &list).await?;
+    let refs: Vec<&incidents::Model> = episodes.iter().collect();
     let bounds = uptime::day_bounds(ctx.tz, now);
     let names: HashMap<i64, (String, String)> = overview
         .iter()
@@ -179,7 +180,8 @@ pub async fn dependency_page(
         .into_iter()
         .filter(|i| i.dependency_id == d.dependency.id)
         .collect();
-    let refs: Vec<&incidents::Model> = list.iter().collect();
+    let episodes = status::episodes(&state.db, &list).await?;
+    let refs: Vec<&incidents::Model> = episodes.iter().collect();
     let bounds = uptime::day_bounds(ctx.tz, now);
     let names = HashMap::from([(
         d.dependency.id,
