@@ -90,8 +90,14 @@ async fn browser(driver: &str, profile: &Path) -> Client {
         .expect("a WebDriver session")
 }
 
+/// `web/screenshots/` when `MEOKTONG_UPDATE_SCREENSHOTS=1` (to refresh the README's
+/// pictures), else a scratch directory, so a test run leaves the work tree clean.
 fn shots_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/screenshots");
+    let dir = if std::env::var("MEOKTONG_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/screenshots")
+    } else {
+        std::env::temp_dir().join("meoktong-screenshots")
+    };
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
