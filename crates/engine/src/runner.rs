@@ -41,6 +41,25 @@ pub struct ProbeLoop {
     max_concurrency: usize,
     retention_days: u32,
     settings_sig: Settings,
+    resolver: ResolverWatch,
+}
+
+/// Whether name resolution is failing for every dependency at this location: then the
+/// location's own resolver is broken, and those failures are blamed on our network (operators
+/// are told, merchants are not).
+#[derive(Debug, Default)]
+pub struct ResolverWatch {
+    /// dependency → did its latest probe fail at name resolution?
+    latest: HashMap<i64, bool>,
+}
+
+impl ResolverWatch {
+    /// Records a report of `dependency_id`; true when it should be blamed on the location.
+    pub fn observe(&mut self, dependency_id: i64, resolver_failure: bool) -> bool {
+        self.latest.insert(dependency_id, resolver_failure);
+        let failing = self.latest.values().filter(|f| **f).count();
+        resolver_failure && meoktong_domain::quorum::resolver_suspect(failing, self.latest.len())
+    }
 }
 
 impl ProbeLoop {
@@ -85,6 +104,7 @@ impl ProbeLoop {
             max_concurrency: settings.probe.max_concurrency,
             retention_days: settings.probe.raw_retention_days,
             settings_sig: settings.clone(),
+            resolver: ResolverWatch::default(),
         })
     }
 
@@ -167,7 +187,12 @@ impl ProbeLoop {
         });
     }
 
-    async fn finish(&mut self, run: Run, report: ProbeReport) {
+    async fn finish(&mut self, run: Run, mut report: ProbeReport) {
+        if let Some(info) = self.engine.check(run.check_id)
+            && self.resolver.observe(info.dependency_id, report.resolver_failure) {
+                tracing::warn!(check.id = run.check_id, "name resolution fails for every dependency here: blaming this location's network");
+                report.blame_local_network();
+            }
         let outcome = to_outcome(&report);
         let now = self.clock.now_ms();
         match self.engine.process(run.check_id, run.slot_at, &outcome, now).await {
@@ -263,5 +288,19 @@ pub fn to_outcome(r: &ProbeReport) -> ProbeOutcome {
         error: r.error.clone(),
         duration: r.timings.total,
         timings_json: serde_json::to_string(&r.timings).ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ResolverWatch;
+
+    #[test]
+    fn dns_failing_for_every_dependency_is_this_locations_fault() {
+        let mut w = ResolverWatch::default();
+        assert!(!w.observe(1, true), "one dependency failing DNS is the provider's");
+        assert!(!w.observe(2, false));
+        assert!(w.observe(2, true), "now every dependency fails to resolve");
+        assert!(!w.observe(1, false), "a success clears it");
     }
 }
