@@ -25,7 +25,6 @@ pub const BENCH_KEY: [u8; 32] = [7u8; 32];
 
 pub struct FreshDb {
     pub url: String,
-    pub backend: Backend,
     admin: Option<(String, String)>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -36,7 +35,7 @@ impl FreshDb {
             Backend::Sqlite => {
                 let dir = tempfile::Builder::new().prefix("meoktong-bench").tempdir()?;
                 let url = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
-                Ok(FreshDb { url, backend, admin: None, _dir: Some(dir) })
+                Ok(FreshDb { url, admin: None, _dir: Some(dir) })
             }
             Backend::Postgres => {
                 let name = format!("meoktong_bench_{}_{}", std::process::id(), rand_suffix());
@@ -45,7 +44,7 @@ impl FreshDb {
                 let _ = conn.close().await;
                 let mut url = url::Url::parse(postgres_url)?;
                 url.set_path(&format!("/{name}"));
-                Ok(FreshDb { url: url.to_string(), backend, admin: Some((postgres_url.to_string(), name)), _dir: None })
+                Ok(FreshDb { url: url.to_string(), admin: Some((postgres_url.to_string(), name)), _dir: None })
             }
         }
     }

@@ -29,6 +29,8 @@ pub struct AgentChecks {
 pub struct AgentCheck {
     pub id: i64,
     pub dependency: String,
+    #[serde(default)]
+    pub dependency_id: i64,
     /// The check as configured (`${VAR}` already expanded by the server), with its
     /// `interval` or `schedule`.
     pub check: CheckSettings,
@@ -87,6 +89,7 @@ pub async fn checks_for_agent(
                 .get(&id)
                 .map(|i| i.dependency_slug.clone())
                 .unwrap_or_default(),
+            dependency_id: infos.get(&id).map(|i| i.dependency_id).unwrap_or_default(),
             check: l.settings,
             allow_private: l.from_config || settings.probe.allow_private_targets,
         })

@@ -12,7 +12,12 @@ pub struct ResultBuffer {
 
 impl ResultBuffer {
     pub fn new(capacity: usize) -> ResultBuffer {
-        ResultBuffer { items: VecDeque::new(), next_seq: 0, capacity: capacity.max(1), dropped: 0 }
+        ResultBuffer {
+            items: VecDeque::new(),
+            next_seq: 0,
+            capacity: capacity.max(1),
+            dropped: 0,
+        }
     }
 
     /// Adds a result; when full, the oldest goes (counted in [`ResultBuffer::dropped`]).
@@ -72,7 +77,12 @@ mod tests {
             detail: None,
             resolver_failure: false,
         };
-        AgentResult { check_id: 1, slot_at, confirmation: false, report }
+        AgentResult {
+            check_id: 1,
+            slot_at,
+            confirmation: false,
+            report,
+        }
     }
 
     #[test]
@@ -84,7 +94,10 @@ mod tests {
         assert_eq!(b.len(), 3);
         assert_eq!(b.dropped(), 2);
         let (batch, _) = b.peek_batch(10);
-        assert_eq!(batch.iter().map(|r| r.slot_at).collect::<Vec<_>>(), vec![2, 3, 4]);
+        assert_eq!(
+            batch.iter().map(|r| r.slot_at).collect::<Vec<_>>(),
+            vec![2, 3, 4]
+        );
     }
 
     #[test]
@@ -98,7 +111,10 @@ mod tests {
         b.push(result(4));
         b.ack_through(last.expect("a batch"));
         let (rest, _) = b.peek_batch(10);
-        assert_eq!(rest.iter().map(|r| r.slot_at).collect::<Vec<_>>(), vec![2, 3, 4]);
+        assert_eq!(
+            rest.iter().map(|r| r.slot_at).collect::<Vec<_>>(),
+            vec![2, 3, 4]
+        );
     }
 
     #[test]
@@ -111,7 +127,10 @@ mod tests {
         b.push(result(3)); // drops 1
         b.ack_through(last.expect("a batch"));
         let (rest, _) = b.peek_batch(10);
-        assert_eq!(rest.iter().map(|r| r.slot_at).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(
+            rest.iter().map(|r| r.slot_at).collect::<Vec<_>>(),
+            vec![2, 3]
+        );
         assert_eq!(b.dropped(), 2);
     }
 }

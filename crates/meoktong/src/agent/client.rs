@@ -9,6 +9,9 @@ pub enum AgentError {
     /// the same request will not help until an operator fixes something.
     #[error("the server refused: {0}")]
     Refused(String),
+    /// The agent's own settings are unusable (e.g. `--server` is not an http(s) URL).
+    #[error("{0}")]
+    Usage(String),
     /// Not reached, or a transient failure (5xx, 429, timeout): retry later.
     #[error("the server is unreachable: {0}")]
     Unreachable(String),
@@ -23,17 +26,29 @@ pub struct AgentClient {
 }
 
 impl AgentClient {
-    pub fn new(server: &str, token: &str, location: &str, timeout: Duration) -> Result<AgentClient, AgentError> {
+    pub fn new(
+        server: &str,
+        token: &str,
+        location: &str,
+        timeout: Duration,
+    ) -> Result<AgentClient, AgentError> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .user_agent(concat!("meoktong-agent/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| AgentError::Refused(format!("HTTP client: {e}")))?;
+            .map_err(|e| AgentError::Usage(format!("HTTP client: {e}")))?;
         let server = server.trim_end_matches('/').to_string();
         if !(server.starts_with("http://") || server.starts_with("https://")) {
-            return Err(AgentError::Refused(format!("--server must be an http(s) URL, not `{server}`")));
+            return Err(AgentError::Usage(format!(
+                "--server must be an http(s) URL, not `{server}`"
+            )));
         }
-        Ok(AgentClient { http, server, token: token.trim().to_string(), location: location.to_string() })
+        Ok(AgentClient {
+            http,
+            server,
+            token: token.trim().to_string(),
+            location: location.to_string(),
+        })
     }
 
     fn url(&self, path: &str) -> String {
@@ -65,18 +80,29 @@ impl AgentClient {
         Self::read(resp).await
     }
 
-    async fn read<T: serde::de::DeserializeOwned>(resp: reqwest::Response) -> Result<T, AgentError> {
+    async fn read<T: serde::de::DeserializeOwned>(
+        resp: reqwest::Response,
+    ) -> Result<T, AgentError> {
         let status = resp.status();
         if status.is_success() {
-            return resp.json().await.map_err(|e| AgentError::Unreachable(format!("unreadable answer: {e}")));
+            return resp
+                .json()
+                .await
+                .map_err(|e| AgentError::Unreachable(format!("unreadable answer: {e}")));
         }
         let body = resp.text().await.unwrap_or_default();
         let message = serde_json::from_str::<serde_json::Value>(&body)
             .ok()
             .and_then(|v| v["message"].as_str().map(str::to_string))
             .unwrap_or(body);
-        let text = format!("HTTP {status}: {}", message.chars().take(200).collect::<String>());
-        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::REQUEST_TIMEOUT {
+        let text = format!(
+            "HTTP {status}: {}",
+            message.chars().take(200).collect::<String>()
+        );
+        if status.is_server_error()
+            || status == StatusCode::TOO_MANY_REQUESTS
+            || status == StatusCode::REQUEST_TIMEOUT
+        {
             Err(AgentError::Unreachable(text))
         } else {
             Err(AgentError::Refused(text))

@@ -15,6 +15,7 @@ pub use client::{AgentClient, AgentError};
 use meoktong_config::CheckSettings;
 use meoktong_engine::agent::{AgentBatch, AgentCheck, AgentChecks, AgentResult, ConfirmRequest};
 use meoktong_engine::clock::{Clock, SystemClock};
+use meoktong_engine::runner::ResolverWatch;
 use meoktong_engine::schedule::{Cadence, Run, Scheduler};
 use meoktong_probe::{Runner, RunnerOptions, SsrfPolicy};
 use std::collections::HashMap;
@@ -88,15 +89,23 @@ fn lock(b: &Mutex<ResultBuffer>) -> std::sync::MutexGuard<'_, ResultBuffer> {
 impl Sender {
     pub async fn flush_once(&self) -> Result<Flushed, AgentError> {
         let (results, last) = lock(&self.buffer).peek_batch(self.batch_size);
-        let Some(last) = last else { return Ok(Flushed::default()) };
+        let Some(last) = last else {
+            return Ok(Flushed::default());
+        };
         let sent = results.len();
         let ack = self.client.post_results(&AgentBatch { results }).await?;
         lock(&self.buffer).ack_through(last);
-        Ok(Flushed { sent, confirm: ack.confirm })
+        Ok(Flushed {
+            sent,
+            confirm: ack.confirm,
+        })
     }
 
     /// Sends everything buffered; stops at the first failure.
-    pub async fn flush_all(&self, confirm: &mpsc::UnboundedSender<ConfirmRequest>) -> Result<usize, AgentError> {
+    pub async fn flush_all(
+        &self,
+        confirm: &mpsc::UnboundedSender<ConfirmRequest>,
+    ) -> Result<usize, AgentError> {
         let mut total = 0;
         loop {
             let f = self.flush_once().await?;
@@ -110,7 +119,13 @@ impl Sender {
         }
     }
 
-    async fn run_until_stopped(self, every: Duration, max_backoff: Duration, confirm: mpsc::UnboundedSender<ConfirmRequest>, stop: CancellationToken) {
+    async fn run_until_stopped(
+        self,
+        every: Duration,
+        max_backoff: Duration,
+        confirm: mpsc::UnboundedSender<ConfirmRequest>,
+        stop: CancellationToken,
+    ) {
         let mut wait = every;
         let mut failing = false;
         loop {
@@ -121,7 +136,10 @@ impl Sender {
             match self.flush_all(&confirm).await {
                 Ok(_) => {
                     if failing {
-                        tracing::info!(buffered = lock(&self.buffer).len(), "server reachable again; sending buffered results");
+                        tracing::info!(
+                            buffered = lock(&self.buffer).len(),
+                            "server reachable again; sending buffered results"
+                        );
                     }
                     failing = false;
                     wait = every;
@@ -140,8 +158,15 @@ impl Sender {
 }
 
 fn cadence(c: &CheckSettings) -> Result<Cadence, String> {
-    let interval = c.interval.or(if c.schedule.is_none() { Some(CheckSettings::DEFAULT_INTERVAL) } else { None });
-    Cadence::parse(interval.map(|d| d.as_millis() as i64), c.schedule.as_deref())
+    let interval = c.interval.or(if c.schedule.is_none() {
+        Some(CheckSettings::DEFAULT_INTERVAL)
+    } else {
+        None
+    });
+    Cadence::parse(
+        interval.map(|d| d.as_millis() as i64),
+        c.schedule.as_deref(),
+    )
 }
 
 fn schedule_all(checks: &HashMap<i64, AgentCheck>, now: i64) -> Scheduler {
@@ -149,7 +174,9 @@ fn schedule_all(checks: &HashMap<i64, AgentCheck>, now: i64) -> Scheduler {
     for (id, c) in checks {
         match cadence(&c.check) {
             Ok(cad) => s.insert(*id, cad, now),
-            Err(e) => tracing::error!(check.id = id, error = %e, "check has no usable schedule; skipped"),
+            Err(e) => {
+                tracing::error!(check.id = id, error = %e, "check has no usable schedule; skipped")
+            }
         }
     }
     s
@@ -159,7 +186,12 @@ impl Agent {
     pub fn new(cfg: AgentConfig) -> Result<Agent, AgentError> {
         let client = AgentClient::new(&cfg.server, &cfg.token, &cfg.location, cfg.request_timeout)?;
         let buffer = Arc::new(Mutex::new(ResultBuffer::new(cfg.buffer_capacity)));
-        Ok(Agent { cfg, client, buffer, clock: Arc::new(SystemClock) })
+        Ok(Agent {
+            cfg,
+            client,
+            buffer,
+            clock: Arc::new(SystemClock),
+        })
     }
 
     /// The results waiting to be sent (for tests and for the exit summary).
@@ -169,13 +201,18 @@ impl Agent {
 
     /// The first fetch: a refusal (bad token, wrong location) ends the agent; an unreachable
     /// server is waited for. `None` when stopped first.
-    async fn first_checks(&self, stop: &CancellationToken) -> Result<Option<AgentChecks>, AgentError> {
+    async fn first_checks(
+        &self,
+        stop: &CancellationToken,
+    ) -> Result<Option<AgentChecks>, AgentError> {
         let mut wait = Duration::from_secs(1);
         loop {
             match self.client.fetch_checks().await {
                 Ok(c) => return Ok(Some(c)),
                 Err(e @ AgentError::Refused(_)) => return Err(e),
-                Err(e) => tracing::warn!(error = %e, retry_in_s = wait.as_secs(), "cannot fetch checks; retrying"),
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in_s = wait.as_secs(), "cannot fetch checks; retrying")
+                }
             }
             tokio::select! {
                 _ = stop.cancelled() => return Ok(None),
@@ -187,51 +224,104 @@ impl Agent {
 
     /// Runs until `stop`; then finishes the probes in flight and sends what it can.
     pub async fn run_until_stopped(self, stop: CancellationToken) -> Result<(), AgentError> {
-        let Some(first) = self.first_checks(&stop).await? else { return Ok(()) };
+        let Some(first) = self.first_checks(&stop).await? else {
+            return Ok(());
+        };
         tracing::info!(location = %first.location, checks = first.checks.len(), "agent started");
-        let mut checks: HashMap<i64, AgentCheck> = first.checks.into_iter().map(|c| (c.id, c)).collect();
+        let mut checks: HashMap<i64, AgentCheck> =
+            first.checks.into_iter().map(|c| (c.id, c)).collect();
         let mut scheduler = schedule_all(&checks, self.clock.now_ms());
         let (confirm_tx, mut confirm_rx) = mpsc::unbounded_channel::<ConfirmRequest>();
-        let sender = Sender { client: self.client.clone(), buffer: self.buffer.clone(), batch_size: self.cfg.batch_size.max(1) };
-        let sender_task = tokio::spawn(sender.run_until_stopped(self.cfg.flush_every, self.cfg.max_backoff, confirm_tx.clone(), stop.clone()));
-        let runner = |allow_private| Runner::new(RunnerOptions { ssrf: SsrfPolicy { allow_private }, ..RunnerOptions::default() });
+        let sender = Sender {
+            client: self.client.clone(),
+            buffer: self.buffer.clone(),
+            batch_size: self.cfg.batch_size.max(1),
+        };
+        let sender_task = tokio::spawn(sender.run_until_stopped(
+            self.cfg.flush_every,
+            self.cfg.max_backoff,
+            confirm_tx.clone(),
+            stop.clone(),
+        ));
+        let runner = |allow_private| {
+            Runner::new(RunnerOptions {
+                ssrf: SsrfPolicy { allow_private },
+                ..RunnerOptions::default()
+            })
+        };
         let (open_runner, guarded_runner) = (runner(true), runner(false));
         let permits = Arc::new(Semaphore::new(self.cfg.max_concurrency.max(1)));
         let (tx, mut rx) = mpsc::channel::<AgentResult>(self.cfg.max_concurrency.max(16) * 2);
         let refresh_ms = self.cfg.refresh_every.as_millis() as i64;
         let mut next_refresh = self.clock.now_ms() + refresh_ms;
+        let mut resolver = ResolverWatch::default();
         loop {
             let now = self.clock.now_ms();
             if now >= next_refresh {
                 match self.client.fetch_checks().await {
                     Ok(fresh) => {
-                        let fresh: HashMap<i64, AgentCheck> = fresh.checks.into_iter().map(|c| (c.id, c)).collect();
+                        let fresh: HashMap<i64, AgentCheck> =
+                            fresh.checks.into_iter().map(|c| (c.id, c)).collect();
                         if fresh != checks {
                             tracing::info!(checks = fresh.len(), "check list changed");
                             scheduler = schedule_all(&fresh, now);
                             checks = fresh;
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "cannot refresh checks; keeping the current ones"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot refresh checks; keeping the current ones")
+                    }
                 }
                 next_refresh = now + refresh_ms;
             }
             for run in scheduler.due(now) {
-                let Some(c) = checks.get(&run.check_id) else { continue };
-                let Ok(permit) = permits.clone().acquire_owned().await else { break };
-                let runner = if c.allow_private { open_runner.clone() } else { guarded_runner.clone() };
+                let Some(c) = checks.get(&run.check_id) else {
+                    continue;
+                };
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    break;
+                };
+                let runner = if c.allow_private {
+                    open_runner.clone()
+                } else {
+                    guarded_runner.clone()
+                };
                 let (check, tx, clock) = (c.check.clone(), tx.clone(), self.clock.clone());
                 tokio::spawn(async move {
                     let report = runner.run(&check, clock.now_ms()).await;
                     drop(permit);
-                    let Run { check_id, slot_at, confirmation } = run;
-                    let _ = tx.send(AgentResult { check_id, slot_at, confirmation, report }).await;
+                    let Run {
+                        check_id,
+                        slot_at,
+                        confirmation,
+                    } = run;
+                    let _ = tx
+                        .send(AgentResult {
+                            check_id,
+                            slot_at,
+                            confirmation,
+                            report,
+                        })
+                        .await;
                 });
             }
-            let wait_ms = scheduler.next_due().map(|t| (t - self.clock.now_ms()).clamp(0, 1000)).unwrap_or(1000);
+            let wait_ms = scheduler
+                .next_due()
+                .map(|t| (t - self.clock.now_ms()).clamp(0, 1000))
+                .unwrap_or(1000);
             tokio::select! {
                 _ = stop.cancelled() => break,
-                Some(r) = rx.recv() => lock(&self.buffer).push(r),
+                Some(mut r) = rx.recv() => {
+                    // Name resolution failing for every dependency here is this network's
+                    // fault, as the server's own probe loop judges it.
+                    if let Some(c) = checks.get(&r.check_id)
+                        && resolver.observe(c.dependency_id, r.report.resolver_failure)
+                    {
+                        tracing::warn!(check.id = r.check_id, "name resolution fails for every dependency here: blaming this network");
+                        r.report.blame_local_network();
+                    }
+                    lock(&self.buffer).push(r);
+                }
                 Some(c) = confirm_rx.recv() => {
                     let at = self.clock.now_ms() + i64::try_from(c.after_ms).unwrap_or(i64::MAX / 2);
                     scheduler.confirm_at(c.check_id, at);
@@ -246,7 +336,11 @@ impl Agent {
             lock(&self.buffer).push(r);
         }
         let _ = sender_task.await;
-        let final_sender = Sender { client: self.client.clone(), buffer: self.buffer.clone(), batch_size: self.cfg.batch_size.max(1) };
+        let final_sender = Sender {
+            client: self.client.clone(),
+            buffer: self.buffer.clone(),
+            batch_size: self.cfg.batch_size.max(1),
+        };
         if let Err(e) = final_sender.flush_all(&confirm_tx).await {
             tracing::warn!(error = %e, "could not send the last results");
         }

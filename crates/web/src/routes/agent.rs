@@ -29,7 +29,10 @@ pub struct Agent {
 impl FromRequestParts<AppState> for Agent {
     type Rejection = WebError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -38,9 +41,17 @@ impl FromRequestParts<AppState> for Agent {
             .ok_or(WebError::Unauthorized)?;
         let now = now_ms();
         let (t, location_id) =
-            sessions::find_agent_token(&state.db, &state.crypto, token.trim(), now).await?.ok_or(WebError::Unauthorized)?;
-        let location = probes::location(&state.db, location_id).await?.ok_or(WebError::Unauthorized)?;
-        Ok(Agent { token_id: t.id, location_id, location: location.name })
+            sessions::find_agent_token(&state.db, &state.crypto, token.trim(), now)
+                .await?
+                .ok_or(WebError::Unauthorized)?;
+        let location = probes::location(&state.db, location_id)
+            .await?
+            .ok_or(WebError::Unauthorized)?;
+        Ok(Agent {
+            token_id: t.id,
+            location_id,
+            location: location.name,
+        })
     }
 }
 
@@ -55,17 +66,26 @@ impl Agent {
         match q.location.as_deref() {
             Some(asked) if asked != self.location => Err(WebError::Validation {
                 field: "location".into(),
-                message: format!("this token reports for location `{}`, not `{asked}`", self.location),
+                message: format!(
+                    "this token reports for location `{}`, not `{asked}`",
+                    self.location
+                ),
             }),
             _ => Ok(()),
         }
     }
 }
 
-pub async fn checks(State(state): State<AppState>, agent: Agent, Query(q): Query<LocationQuery>) -> Result<Json<AgentChecks>, WebError> {
+pub async fn checks(
+    State(state): State<AppState>,
+    agent: Agent,
+    Query(q): Query<LocationQuery>,
+) -> Result<Json<AgentChecks>, WebError> {
     agent.expect_location(&q)?;
     probes::touch_location(&state.db, agent.location_id, now_ms()).await?;
-    Ok(Json(agent::checks_for_agent(&state.db, &state.settings, &agent.location).await?))
+    Ok(Json(
+        agent::checks_for_agent(&state.db, &state.settings, &agent.location).await?,
+    ))
 }
 
 pub async fn results(
@@ -77,10 +97,25 @@ pub async fn results(
     agent.expect_location(&q)?;
     let batch = crate::routes::api::body(body)?;
     if batch.results.len() > agent::MAX_BATCH {
-        return Err(WebError::Validation { field: "results".into(), message: format!("at most {} results per batch", agent::MAX_BATCH) });
+        return Err(WebError::Validation {
+            field: "results".into(),
+            message: format!("at most {} results per batch", agent::MAX_BATCH),
+        });
     }
     let holder = format!("agent:{}", agent.token_id);
-    let source = AgentSource { location_id: agent.location_id, location_name: &agent.location, holder: &holder };
-    let ack = agent::ingest(&state.db, &state.metrics, &state.settings, &source, batch, now_ms()).await?;
+    let source = AgentSource {
+        location_id: agent.location_id,
+        location_name: &agent.location,
+        holder: &holder,
+    };
+    let ack = agent::ingest(
+        &state.db,
+        &state.metrics,
+        &state.settings,
+        &source,
+        batch,
+        now_ms(),
+    )
+    .await?;
     Ok(Json(ack))
 }

@@ -14,7 +14,10 @@ use meoktong_storage::{heartbeats, now_ms};
 /// Longer tokens are never ours (ours are 32 characters): not even hashed.
 const MAX_TOKEN_LEN: usize = 128;
 
-pub async fn ping(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, WebError> {
+pub async fn ping(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, WebError> {
     let found = if token.is_empty() || token.len() > MAX_TOKEN_LEN {
         None
     } else {
@@ -23,7 +26,11 @@ pub async fn ping(State(state): State<AppState>, Path(token): Path<String>) -> R
     let (status, body) = match found {
         Some(p) => {
             if p.came_back {
-                tracing::info!(merchant.id = p.merchant_id, heartbeat.id = p.monitor_id, "store heartbeat is back");
+                tracing::info!(
+                    merchant.id = p.merchant_id,
+                    heartbeat.id = p.monitor_id,
+                    "store heartbeat is back"
+                );
             }
             (StatusCode::OK, "OK\n")
         }
