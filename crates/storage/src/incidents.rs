@@ -142,6 +142,14 @@ pub async fn get(db: &Db, id: i64) -> Result<Option<incidents::Model>, StorageEr
     Ok(incidents::Entity::find_by_id(id).one(&db.conn).await?)
 }
 
+/// An incident of a public dependency (a store's own heartbeat incident is that merchant's).
+pub async fn get_public(db: &Db, id: i64) -> Result<Option<incidents::Model>, StorageError> {
+    Ok(incidents::Entity::find_by_id(id)
+        .filter(crate::heartbeats::public_incidents())
+        .one(&db.conn)
+        .await?)
+}
+
 pub async fn events(db: &Db, incident_id: i64) -> Result<Vec<incident_events::Model>, StorageError> {
     Ok(incident_events::Entity::find()
         .filter(incident_events::Column::IncidentId.eq(incident_id))

@@ -146,7 +146,7 @@ pub async fn incident(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<serde_json::Value>, WebError> {
-    let i = incidents::get(&state.db, id)
+    let i = incidents::get_public(&state.db, id)
         .await?
         .ok_or(WebError::NotFound)?;
     let slugs = slugs(&state).await?;
