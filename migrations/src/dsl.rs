@@ -4,7 +4,11 @@ use sea_orm_migration::schema::*;
 
 /// `CREATE TABLE IF NOT EXISTS name (id BIGINT auto-increment primary key, ...)`.
 pub fn table(name: &'static str) -> TableCreateStatement {
-    Table::create().table(name).if_not_exists().col(big_pk_auto("id")).take()
+    Table::create()
+        .table(name)
+        .if_not_exists()
+        .col(big_pk_auto("id"))
+        .take()
 }
 
 pub async fn create(manager: &SchemaManager<'_>, t: TableCreateStatement) -> Result<(), DbErr> {
@@ -18,7 +22,11 @@ pub async fn index(
     cols: &[&'static str],
     unique: bool,
 ) -> Result<(), DbErr> {
-    let mut stmt = Index::create().name(name).table(table).if_not_exists().take();
+    let mut stmt = Index::create()
+        .name(name)
+        .table(table)
+        .if_not_exists()
+        .take();
     for c in cols {
         stmt.col(*c);
     }
@@ -30,7 +38,9 @@ pub async fn index(
 
 pub async fn drop(manager: &SchemaManager<'_>, tables: &[&'static str]) -> Result<(), DbErr> {
     for t in tables {
-        manager.drop_table(Table::drop().table(*t).if_exists().take()).await?;
+        manager
+            .drop_table(Table::drop().table(*t).if_exists().take())
+            .await?;
     }
     Ok(())
 }

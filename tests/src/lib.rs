@@ -41,12 +41,18 @@ impl Backend {
 
     /// PostgreSQL when `TEST_DATABASE_URL` is set, else SQLite.
     pub fn default_for_tests() -> Backend {
-        if postgres_admin_url().is_some() { Backend::Postgres } else { Backend::Sqlite }
+        if postgres_admin_url().is_some() {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
     }
 }
 
 fn postgres_admin_url() -> Option<String> {
-    std::env::var("TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
 }
 
 impl TestDb {
@@ -55,17 +61,31 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-                TestDb { url, admin_url: None, name: None, _dir: Some(dir) }
+                TestDb {
+                    url,
+                    admin_url: None,
+                    name: None,
+                    _dir: Some(dir),
+                }
             }
             Backend::Postgres => {
                 let admin = postgres_admin_url().expect("TEST_DATABASE_URL");
                 let name = format!("meoktong_test_{}", uuid::Uuid::new_v4().simple());
-                let conn = Database::connect(&admin).await.expect("connect to TEST_DATABASE_URL");
-                conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+                let conn = Database::connect(&admin)
+                    .await
+                    .expect("connect to TEST_DATABASE_URL");
+                conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
                 let _ = conn.close().await;
                 let mut url = url::Url::parse(&admin).expect("TEST_DATABASE_URL is a URL");
                 url.set_path(&format!("/{name}"));
-                TestDb { url: url.to_string(), admin_url: Some(admin), name: Some(name), _dir: None }
+                TestDb {
+                    url: url.to_string(),
+                    admin_url: Some(admin),
+                    name: Some(name),
+                    _dir: None,
+                }
             }
         }
     }
@@ -73,7 +93,12 @@ impl TestDb {
     /// Another handle on the same database that drops nothing: replicas share one database,
     /// and the handle it was made from owns it (keep that one alive longest).
     pub fn share(&self) -> TestDb {
-        TestDb { url: self.url.clone(), admin_url: None, name: None, _dir: None }
+        TestDb {
+            url: self.url.clone(),
+            admin_url: None,
+            name: None,
+            _dir: None,
+        }
     }
 
     pub async fn connect(&self) -> Db {
@@ -85,13 +110,22 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let (Some(admin), Some(name)) = (self.admin_url.clone(), self.name.clone()) else { return };
+        let (Some(admin), Some(name)) = (self.admin_url.clone(), self.name.clone()) else {
+            return;
+        };
         // Drop on a separate thread with its own runtime: Drop cannot be async.
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
             rt.block_on(async move {
                 if let Ok(conn) = Database::connect(&admin).await {
-                    let _ = conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                    let _ = conn
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
                     let _ = conn.close().await;
                 }
             });
@@ -143,30 +177,51 @@ impl Drop for TestApp {
 
 /// Spawns the app with default test settings on the default backend.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(Backend::default_for_tests(), |_| {}, BuildOptions::default()).await
+    spawn_app_with(
+        Backend::default_for_tests(),
+        |_| {},
+        BuildOptions::default(),
+    )
+    .await
 }
 
 /// Spawns the app on a port bound first, so `server.public_url` is the real address (links in
 /// messages and Twilio callbacks reach it); `tweak` adjusts the settings after that.
-pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings), opts: BuildOptions) -> TestApp {
+pub async fn spawn_app_with(
+    backend: Backend,
+    tweak: impl FnOnce(&mut Settings),
+    opts: BuildOptions,
+) -> TestApp {
     spawn_on(TestDb::new(backend).await, tweak, opts).await
 }
 
 /// Spawns another app on an existing database, like a second replica of the service: same
 /// data key, its own port and workers. `db` must outlive every app spawned on it.
-pub async fn spawn_app_on(db: &TestDb, tweak: impl FnOnce(&mut Settings), opts: BuildOptions) -> TestApp {
+pub async fn spawn_app_on(
+    db: &TestDb,
+    tweak: impl FnOnce(&mut Settings),
+    opts: BuildOptions,
+) -> TestApp {
     spawn_on(db.share(), tweak, opts).await
 }
 
-async fn spawn_on(test_db: TestDb, tweak: impl FnOnce(&mut Settings), mut opts: BuildOptions) -> TestApp {
+async fn spawn_on(
+    test_db: TestDb,
+    tweak: impl FnOnce(&mut Settings),
+    mut opts: BuildOptions,
+) -> TestApp {
     let mut settings = test_settings(&test_db.url);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind port 0");
     let bound = listener.local_addr().expect("local addr");
     settings.server.public_url = format!("http://{bound}");
     tweak(&mut settings);
     opts.data_key = Some(TEST_KEY);
     opts.dev_mode = true;
-    let app = Application::build_with_listener(settings, opts, listener).await.expect("build app");
+    let app = Application::build_with_listener(settings, opts, listener)
+        .await
+        .expect("build app");
     let port = app.port();
     let address = format!("http://127.0.0.1:{port}");
     let db = app.state().db.clone();
@@ -179,7 +234,10 @@ async fn spawn_on(test_db: TestDb, tweak: impl FnOnce(&mut Settings), mut opts: 
         port,
         db,
         crypto,
-        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
         stop,
         server: Some(server),
         test_db,

@@ -35,19 +35,38 @@ struct World {
 async fn world(backend: Backend, slug: &str) -> World {
     let tdb = TestDb::new(backend).await;
     let db = tdb.connect().await;
-    let sim = Simulator::start("127.0.0.1:0".parse().expect("addr")).await.expect("simulator");
-    let mut dep: DependencySettings =
-        catalog(&PresetBases::all(&sim.base_url())).into_iter().find(|d| d.slug == slug).expect("preset");
+    let sim = Simulator::start("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("simulator");
+    let mut dep: DependencySettings = catalog(&PresetBases::all(&sim.base_url()))
+        .into_iter()
+        .find(|d| d.slug == slug)
+        .expect("preset");
     dep.check.truncate(1);
     dep.check[0].interval = Some(Duration::from_millis(INTERVAL_MS as u64));
-    store::sync_dependencies(&db, std::slice::from_ref(&dep), "config").await.expect("sync");
-    let d = store::dependency_by_slug(&db, slug).await.expect("q").expect("dep");
-    let c = checks::Entity::find().filter(checks::Column::DependencyId.eq(d.id)).one(&db.conn).await.expect("q").expect("check");
+    store::sync_dependencies(&db, std::slice::from_ref(&dep), "config")
+        .await
+        .expect("sync");
+    let d = store::dependency_by_slug(&db, slug)
+        .await
+        .expect("q")
+        .expect("dep");
+    let c = checks::Entity::find()
+        .filter(checks::Column::DependencyId.eq(d.id))
+        .one(&db.conn)
+        .await
+        .expect("q")
+        .expect("check");
     World {
         _tdb: tdb,
         db,
         sim,
-        runner: Runner::new(RunnerOptions { ssrf: SsrfPolicy { allow_private: true }, ..RunnerOptions::default() }),
+        runner: Runner::new(RunnerOptions {
+            ssrf: SsrfPolicy {
+                allow_private: true,
+            },
+            ..RunnerOptions::default()
+        }),
         metrics: Metrics::new(),
         check: dep.check[0].clone(),
         check_id: c.id,
@@ -56,7 +75,9 @@ async fn world(backend: Backend, slug: &str) -> World {
 }
 
 async fn engine(w: &World, location: &str) -> DetectEngine {
-    let location_id = probes::ensure_location(&w.db, location, "local", T0).await.expect("location");
+    let location_id = probes::ensure_location(&w.db, location, "local", T0)
+        .await
+        .expect("location");
     DetectEngine::new(
         w.db.clone(),
         w.metrics.clone(),
@@ -75,14 +96,29 @@ async fn engine(w: &World, location: &str) -> DetectEngine {
 }
 
 async fn open_incidents(w: &World) -> Vec<incidents::Model> {
-    incidents::Entity::find().filter(incidents::Column::DependencyId.eq(w.dependency_id)).all(&w.db.conn).await.expect("q")
+    incidents::Entity::find()
+        .filter(incidents::Column::DependencyId.eq(w.dependency_id))
+        .all(&w.db.conn)
+        .await
+        .expect("q")
 }
 
 /// Runs the schedule from `from` to `until` (virtual ms), the simulator in `mode_at(t)`.
 /// Returns the times of every probe run, in order.
-async fn drive(w: &World, engines: &[(&DetectEngine, &dyn Fn(i64) -> Mode)], from: i64, until: i64) -> Vec<i64> {
+async fn drive(
+    w: &World,
+    engines: &[(&DetectEngine, &dyn Fn(i64) -> Mode)],
+    from: i64,
+    until: i64,
+) -> Vec<i64> {
     let mut sched = Scheduler::new();
-    sched.insert(w.check_id, Cadence::Every { interval_ms: INTERVAL_MS }, from);
+    sched.insert(
+        w.check_id,
+        Cadence::Every {
+            interval_ms: INTERVAL_MS,
+        },
+        from,
+    );
     let mut times = Vec::new();
     while let Some(t) = sched.next_due() {
         if t > until {
@@ -92,10 +128,14 @@ async fn drive(w: &World, engines: &[(&DetectEngine, &dyn Fn(i64) -> Mode)], fro
             times.push(t);
             let mut confirm = None;
             for (engine, mode_at) in engines {
-                w.sim.set_mode(Service::parse("kakao-login").expect("svc"), mode_at(t));
+                w.sim
+                    .set_mode(Service::parse("kakao-login").expect("svc"), mode_at(t));
                 let report = w.runner.run(&w.check, t).await;
                 let outcome = to_outcome(&report);
-                let c = engine.process(run.check_id, run.slot_at, &outcome, t).await.expect("process");
+                let c = engine
+                    .process(run.check_id, run.slot_at, &outcome, t)
+                    .await
+                    .expect("process");
                 confirm = confirm.or(c);
             }
             if let Some(after) = confirm {
@@ -112,20 +152,47 @@ async fn an_outage_is_detected_within_interval_plus_confirmations_and_dated_by_i
         let w = world(backend, "kakao-login").await;
         let e = engine(&w, "seoul-kt").await;
         let outage = T0 + 35_000..T0 + 95_000;
-        let mode = |t: i64| if outage.contains(&t) { Mode::Down } else { Mode::Up };
+        let mode = |t: i64| {
+            if outage.contains(&t) {
+                Mode::Down
+            } else {
+                Mode::Up
+            }
+        };
         let times = drive(&w, &[(&e, &mode)], T0, T0 + 150_000).await;
         let incs = open_incidents(&w).await;
         assert_eq!(incs.len(), 1, "{backend:?}: exactly one incident");
         let inc = &incs[0];
-        let first_failed = *times.iter().find(|t| outage.contains(t)).expect("a probe during the outage");
+        let first_failed = *times
+            .iter()
+            .find(|t| outage.contains(t))
+            .expect("a probe during the outage");
         assert_eq!(inc.started_at, first_failed, "start = first failed probe");
         // interval + confirm_after (2 s + 4 s) + 1 s
         let budget = INTERVAL_MS + 6_000 + 1_000;
-        assert!(inc.confirmed_at - outage.start <= budget, "detected {} ms after the outage began", inc.confirmed_at - outage.start);
-        let first_good = *times.iter().find(|t| **t >= outage.end).expect("a probe after recovery");
-        assert_eq!(inc.resolved_at, Some(first_good), "end = first good probe of the recovery streak");
-        let events = store_incidents::events(&w.db, inc.id).await.expect("events");
-        assert!(events.iter().any(|e| e.kind == "first_failure" && e.detail.contains("503")), "evidence holds the sample error: {events:?}");
+        assert!(
+            inc.confirmed_at - outage.start <= budget,
+            "detected {} ms after the outage began",
+            inc.confirmed_at - outage.start
+        );
+        let first_good = *times
+            .iter()
+            .find(|t| **t >= outage.end)
+            .expect("a probe after recovery");
+        assert_eq!(
+            inc.resolved_at,
+            Some(first_good),
+            "end = first good probe of the recovery streak"
+        );
+        let events = store_incidents::events(&w.db, inc.id)
+            .await
+            .expect("events");
+        assert!(
+            events
+                .iter()
+                .any(|e| e.kind == "first_failure" && e.detail.contains("503")),
+            "evidence holds the sample error: {events:?}"
+        );
     }
 }
 
@@ -135,12 +202,27 @@ async fn a_single_failed_probe_followed_by_success_opens_no_incident() {
     let e = engine(&w, "seoul-kt").await;
     // Down only for the first scheduled run after T0 + 30 s; the 2 s re-check sees it up.
     let window = T0 + 30_000..T0 + 30_000 + INTERVAL_MS;
-    let blip = |t: i64| if window.contains(&t) && is_slot(t) { Mode::Down } else { Mode::Up };
+    let blip = |t: i64| {
+        if window.contains(&t) && is_slot(t) {
+            Mode::Down
+        } else {
+            Mode::Up
+        }
+    };
     let times = drive(&w, &[(&e, &blip)], T0, T0 + 120_000).await;
     assert!(times.len() > 5);
-    let results = probes::recent_results(&w.db, w.dependency_id, 0).await.expect("results");
-    assert_eq!(results.iter().filter(|r| r.outcome == "fail").count(), 1, "exactly one failed probe happened");
-    assert!(open_incidents(&w).await.is_empty(), "no incident from one failure");
+    let results = probes::recent_results(&w.db, w.dependency_id, 0)
+        .await
+        .expect("results");
+    assert_eq!(
+        results.iter().filter(|r| r.outcome == "fail").count(),
+        1,
+        "exactly one failed probe happened"
+    );
+    assert!(
+        open_incidents(&w).await.is_empty(),
+        "no incident from one failure"
+    );
 }
 
 /// Scheduled slots of the check fall on its phase; confirmation runs fall 2 s / 4 s later.
@@ -161,11 +243,19 @@ async fn one_of_three_locations_failing_opens_no_incident_and_flags_that_locatio
     let down = |_t: i64| Mode::Down;
     let up = |_t: i64| Mode::Up;
     drive(&w, &[(&a, &down), (&b, &up), (&c, &up)], T0, T0 + 90_000).await;
-    assert!(open_incidents(&w).await.is_empty(), "the majority sees it up");
+    assert!(
+        open_incidents(&w).await.is_empty(),
+        "the majority sees it up"
+    );
     let locations = probes::locations(&w.db).await.expect("locations");
     let kt = locations.iter().find(|l| l.name == "seoul-kt").expect("kt");
     assert!(kt.network_suspect, "the dissenting location is flagged");
-    assert!(locations.iter().filter(|l| l.name != "seoul-kt").all(|l| !l.network_suspect));
+    assert!(
+        locations
+            .iter()
+            .filter(|l| l.name != "seoul-kt")
+            .all(|l| !l.network_suspect)
+    );
 }
 
 #[tokio::test]
@@ -186,9 +276,19 @@ async fn a_bad_api_key_is_a_configuration_problem_not_an_outage() {
     let e = engine(&w, "seoul-kt").await;
     let bad_key = |_t: i64| Mode::BadKey;
     drive(&w, &[(&e, &bad_key)], T0, T0 + 90_000).await;
-    assert!(open_incidents(&w).await.is_empty(), "no merchant-facing incident");
+    assert!(
+        open_incidents(&w).await.is_empty(),
+        "no merchant-facing incident"
+    );
     let text = w.metrics.render();
-    assert!(text.lines().any(|l| l.starts_with("meoktong_probe_results_total") && l.contains("outcome=\"config_error\"")), "{text}");
-    let rows = probes::recent_results(&w.db, w.dependency_id, 0).await.expect("results");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("meoktong_probe_results_total")
+                && l.contains("outcome=\"config_error\"")),
+        "{text}"
+    );
+    let rows = probes::recent_results(&w.db, w.dependency_id, 0)
+        .await
+        .expect("results");
     assert!(rows.iter().all(|r| r.outcome == "config_error"), "{rows:?}");
 }

@@ -4,20 +4,46 @@ use meoktong_tests::{Backend, spawn_app, spawn_app_with};
 #[tokio::test]
 async fn healthz_readyz_and_metrics_answer() {
     let app = spawn_app().await;
-    let r = app.client.get(app.url("/healthz")).send().await.expect("healthz");
+    let r = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("healthz");
     assert_eq!(r.status(), 200);
-    let r = app.client.get(app.url("/readyz")).send().await.expect("readyz");
+    let r = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
     assert_eq!(r.status(), 200, "{:?}", r.text().await);
-    let text = app.client.get(app.url("/metrics")).send().await.expect("metrics").text().await.expect("body");
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
     assert!(text.contains("meoktong_outbox_depth"), "{text}");
-    assert!(text.contains("meoktong_outbox_oldest_age_seconds"), "{text}");
+    assert!(
+        text.contains("meoktong_outbox_oldest_age_seconds"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
 async fn readyz_fails_when_the_database_is_gone() {
     let app = spawn_app_with(Backend::Sqlite, |_| {}, Default::default()).await;
     app.db.conn.clone().close().await.expect("close pool");
-    let r = app.client.get(app.url("/readyz")).send().await.expect("readyz");
+    let r = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
     assert_eq!(r.status(), 503);
 }
 
@@ -31,9 +57,22 @@ async fn status_json_follows_the_contract() {
         Default::default(),
     )
     .await;
-    let v: serde_json::Value =
-        app.client.get(app.url("/status.json")).send().await.expect("get").json().await.expect("json");
-    assert!(v["generated_at"].as_str().expect("generated_at").ends_with("+09:00"), "{v}");
+    let v: serde_json::Value = app
+        .client
+        .get(app.url("/status.json"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        v["generated_at"]
+            .as_str()
+            .expect("generated_at")
+            .ends_with("+09:00"),
+        "{v}"
+    );
     let deps = v["dependencies"].as_array().expect("array");
     assert_eq!(deps.len(), 1);
     assert_eq!(deps[0]["slug"], "kakao-login");
@@ -41,9 +80,25 @@ async fn status_json_follows_the_contract() {
     assert_eq!(deps[0]["category"], "login");
     assert_eq!(deps[0]["state"], "unknown");
     assert!(v["incidents"].as_array().expect("incidents").is_empty());
-    let page = app.client.get(app.url("/status")).send().await.expect("page").text().await.expect("body");
+    let page = app
+        .client
+        .get(app.url("/status"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("body");
     assert!(page.contains("카카오 로그인"), "Korean by default");
-    let page = app.client.get(app.url("/status?lang=en")).send().await.expect("page").text().await.expect("body");
+    let page = app
+        .client
+        .get(app.url("/status?lang=en"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("body");
     assert!(page.contains("Kakao Login"));
 }
 

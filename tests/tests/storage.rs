@@ -37,9 +37,13 @@ category = "payment"
         None,
     )
     .expect("config");
-    catalog::sync_dependencies(db, &s.dependency, "config").await.expect("sync");
+    catalog::sync_dependencies(db, &s.dependency, "config")
+        .await
+        .expect("sync");
     // Idempotent: a second sync changes nothing.
-    catalog::sync_dependencies(db, &s.dependency, "config").await.expect("sync again");
+    catalog::sync_dependencies(db, &s.dependency, "config")
+        .await
+        .expect("sync again");
 }
 
 #[tokio::test]
@@ -47,7 +51,11 @@ async fn migrations_are_idempotent_on_every_backend() {
     for backend in Backend::each() {
         let tdb = TestDb::new(backend).await;
         let db = tdb.connect().await;
-        assert_eq!(db.migrate().await.expect("second run"), 0, "{backend:?}: nothing pending");
+        assert_eq!(
+            db.migrate().await.expect("second run"),
+            0,
+            "{backend:?}: nothing pending"
+        );
         db.ready().await.expect("ready");
     }
 }
@@ -59,20 +67,39 @@ async fn import_creates_then_updates_and_encrypts_on_every_backend() {
         let db = tdb.connect().await;
         seed_catalog(&db).await;
         let crypto = Crypto::from_key(&TEST_KEY);
-        let first = vec![record("행복분식", "+821012345678", &["kakao-login"]), record("판교 치킨", "+821011112222", &["kakaopay"])];
+        let first = vec![
+            record("행복분식", "+821012345678", &["kakao-login"]),
+            record("판교 치킨", "+821011112222", &["kakaopay"]),
+        ];
         let s = import(&db, &crypto, &first, 1).await.expect("import");
         assert_eq!((s.created, s.updated), (2, 0), "{backend:?}");
-        let again = vec![record("행복분식", "+821012345678", &["kakao-login", "kakaopay"])];
+        let again = vec![record(
+            "행복분식",
+            "+821012345678",
+            &["kakao-login", "kakaopay"],
+        )];
         let s = import(&db, &crypto, &again, 2).await.expect("re-import");
         assert_eq!((s.created, s.updated), (0, 1), "{backend:?}");
-        assert_eq!(merchants::Entity::find().count(&db.conn).await.expect("count"), 2);
+        assert_eq!(
+            merchants::Entity::find()
+                .count(&db.conn)
+                .await
+                .expect("count"),
+            2
+        );
         let rows = list(&db, &crypto).await.expect("list");
-        let happy = rows.iter().find(|m| m.business_name == "행복분식").expect("row");
+        let happy = rows
+            .iter()
+            .find(|m| m.business_name == "행복분식")
+            .expect("row");
         assert_eq!(happy.phone, "+821012345678");
         assert_eq!(happy.dependencies, vec!["kakao-login", "kakaopay"]);
         // At rest the phone is ciphertext, not the number.
         let raw = merchants::Entity::find().all(&db.conn).await.expect("raw");
-        assert!(raw.iter().all(|m| !m.phone_enc.contains("1012345678") && m.phone_enc.starts_with("k1.")));
+        assert!(
+            raw.iter()
+                .all(|m| !m.phone_enc.contains("1012345678") && m.phone_enc.starts_with("k1."))
+        );
     }
 }
 
@@ -83,9 +110,19 @@ async fn import_with_an_unknown_slug_writes_nothing_on_every_backend() {
         let db = tdb.connect().await;
         seed_catalog(&db).await;
         let crypto = Crypto::from_key(&TEST_KEY);
-        let rows = vec![record("A", "+821012345678", &["kakao-login"]), record("B", "+821011112222", &["nope"])];
+        let rows = vec![
+            record("A", "+821012345678", &["kakao-login"]),
+            record("B", "+821011112222", &["nope"]),
+        ];
         assert!(import(&db, &crypto, &rows, 1).await.is_err());
-        assert_eq!(merchants::Entity::find().count(&db.conn).await.expect("count"), 0, "{backend:?}");
+        assert_eq!(
+            merchants::Entity::find()
+                .count(&db.conn)
+                .await
+                .expect("count"),
+            0,
+            "{backend:?}"
+        );
     }
 }
 
@@ -96,11 +133,24 @@ async fn a_hundred_thousand_rows_import_in_one_transaction() {
     let db = tdb.connect().await;
     seed_catalog(&db).await;
     let crypto = Crypto::from_key(&TEST_KEY);
-    let rows: Vec<MerchantRecord> =
-        (0..100_000).map(|i| record(&format!("가게 {i}"), &format!("+82101{i:07}"), &["kakao-login"])).collect();
+    let rows: Vec<MerchantRecord> = (0..100_000)
+        .map(|i| {
+            record(
+                &format!("가게 {i}"),
+                &format!("+82101{i:07}"),
+                &["kakao-login"],
+            )
+        })
+        .collect();
     let s = import(&db, &crypto, &rows, 1).await.expect("import");
     assert_eq!(s.created, 100_000);
-    assert_eq!(merchants::Entity::find().count(&db.conn).await.expect("count"), 100_000);
+    assert_eq!(
+        merchants::Entity::find()
+            .count(&db.conn)
+            .await
+            .expect("count"),
+        100_000
+    );
 }
 
 #[tokio::test]
@@ -110,18 +160,40 @@ async fn a_key_rotation_rewrites_every_ciphertext_and_hash() {
         let db = tdb.connect().await;
         seed_catalog(&db).await;
         let old = Crypto::from_key(&[1u8; 32]);
-        import(&db, &old, &[record("행복분식", "+821012345678", &["kakao-login"])], 1).await.expect("import");
+        import(
+            &db,
+            &old,
+            &[record("행복분식", "+821012345678", &["kakao-login"])],
+            1,
+        )
+        .await
+        .expect("import");
         let rotating = Crypto::rotating(&[2u8; 32], &[1u8; 32]);
-        let s = meoktong_storage::rekey::rekey(&db, &rotating).await.expect("rekey");
+        let s = meoktong_storage::rekey::rekey(&db, &rotating)
+            .await
+            .expect("rekey");
         assert_eq!((s.merchants, s.contacts), (1, 1), "{backend:?}");
         // The new key alone now reads everything and finds the merchant by phone.
         let new = Crypto::from_key(&[2u8; 32]);
         let rows = list(&db, &new).await.expect("list with the new key only");
         assert_eq!(rows[0].phone, "+821012345678");
-        let found = meoktong_storage::merchants::find_by_phone(&db, &new, "+821012345678").await.expect("find");
+        let found = meoktong_storage::merchants::find_by_phone(&db, &new, "+821012345678")
+            .await
+            .expect("find");
         assert_eq!(found.len(), 1, "{backend:?}: look-up hash rewritten");
-        let s = import(&db, &new, &[record("행복분식", "+821012345678", &["kakao-login"])], 2).await.expect("re-import");
-        assert_eq!((s.created, s.updated), (0, 1), "same merchant after rotation");
+        let s = import(
+            &db,
+            &new,
+            &[record("행복분식", "+821012345678", &["kakao-login"])],
+            2,
+        )
+        .await
+        .expect("re-import");
+        assert_eq!(
+            (s.created, s.updated),
+            (0, 1),
+            "same merchant after rotation"
+        );
     }
 }
 
@@ -130,17 +202,43 @@ async fn a_relapsed_incident_counts_only_its_down_episodes() {
     let tdb = TestDb::new(Backend::Sqlite).await;
     let db = tdb.connect().await;
     seed_catalog(&db).await;
-    let dep = catalog::dependency_by_slug(&db, "kakao-login").await.expect("q").expect("dep");
+    let dep = catalog::dependency_by_slug(&db, "kakao-login")
+        .await
+        .expect("q")
+        .expect("dep");
     let json = serde_json::json!({});
-    let id = meoktong_storage::incidents::open(&db.conn, dep.id, "down", 1_000, 1_500, &json).await.expect("open");
-    meoktong_storage::incidents::resolve(&db.conn, id, 4_000, 4_000).await.expect("resolve");
-    meoktong_storage::incidents::add_event(&db.conn, id, 4_000, "recovered", None, None, &json).await.expect("event");
-    meoktong_storage::incidents::relapse(&db.conn, id, 9_000).await.expect("relapse");
-    meoktong_storage::incidents::add_event(&db.conn, id, 9_000, "relapsed", None, None, &json).await.expect("event");
-    meoktong_storage::incidents::resolve(&db.conn, id, 12_000, 12_000).await.expect("resolve again");
-    meoktong_storage::incidents::add_event(&db.conn, id, 12_000, "recovered", None, None, &json).await.expect("event");
-    let list = meoktong_storage::status::incidents_since(&db, 0).await.expect("list");
-    let eps = meoktong_storage::status::episodes(&db, &list).await.expect("episodes");
-    let spans: Vec<(i64, Option<i64>)> = eps.iter().map(|e| (e.started_at, e.resolved_at)).collect();
-    assert_eq!(spans, vec![(1_000, Some(4_000)), (9_000, Some(12_000))], "the 5 s between is uptime");
+    let id = meoktong_storage::incidents::open(&db.conn, dep.id, "down", 1_000, 1_500, &json)
+        .await
+        .expect("open");
+    meoktong_storage::incidents::resolve(&db.conn, id, 4_000, 4_000)
+        .await
+        .expect("resolve");
+    meoktong_storage::incidents::add_event(&db.conn, id, 4_000, "recovered", None, None, &json)
+        .await
+        .expect("event");
+    meoktong_storage::incidents::relapse(&db.conn, id, 9_000)
+        .await
+        .expect("relapse");
+    meoktong_storage::incidents::add_event(&db.conn, id, 9_000, "relapsed", None, None, &json)
+        .await
+        .expect("event");
+    meoktong_storage::incidents::resolve(&db.conn, id, 12_000, 12_000)
+        .await
+        .expect("resolve again");
+    meoktong_storage::incidents::add_event(&db.conn, id, 12_000, "recovered", None, None, &json)
+        .await
+        .expect("event");
+    let list = meoktong_storage::status::incidents_since(&db, 0)
+        .await
+        .expect("list");
+    let eps = meoktong_storage::status::episodes(&db, &list)
+        .await
+        .expect("episodes");
+    let spans: Vec<(i64, Option<i64>)> =
+        eps.iter().map(|e| (e.started_at, e.resolved_at)).collect();
+    assert_eq!(
+        spans,
+        vec![(1_000, Some(4_000)), (9_000, Some(12_000))],
+        "the 5 s between is uptime"
+    );
 }

@@ -11,8 +11,11 @@ pub mod humantime_duration {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(d)?;
-        humantime::parse_duration(text.trim())
-            .map_err(|e| de::Error::custom(format!("`{text}` is not a duration ({e}); use e.g. 1500ms, 2s, 2m")))
+        humantime::parse_duration(text.trim()).map_err(|e| {
+            de::Error::custom(format!(
+                "`{text}` is not a duration ({e}); use e.g. 1500ms, 2s, 2m"
+            ))
+        })
     }
 }
 

@@ -10,20 +10,32 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{file}: cannot read: {source}")]
-    Read { file: String, source: std::io::Error },
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
     #[error("{file}: line {line}: {message}")]
-    Syntax { file: String, line: usize, message: String },
+    Syntax {
+        file: String,
+        line: usize,
+        message: String,
+    },
     #[error("{origin}: {message}")]
     Override { origin: String, message: String },
     #[error("{file}: {key}: {message}")]
-    Invalid { file: String, key: String, message: String },
+    Invalid {
+        file: String,
+        key: String,
+        message: String,
+    },
     #[error("environment variable {name} is not set ({purpose})")]
     MissingEnv { name: String, purpose: String },
 }
 
 /// Where the file came from, for error messages.
 fn origin(path: Option<&Path>) -> String {
-    path.map(|p| p.display().to_string()).unwrap_or_else(|| "built-in defaults".to_string())
+    path.map(|p| p.display().to_string())
+        .unwrap_or_else(|| "built-in defaults".to_string())
 }
 
 /// Loads settings from `explicit` (must exist), else `meoktong.toml` in the working directory if
@@ -37,8 +49,10 @@ pub fn load(explicit: Option<&Path>) -> Result<(Settings, Option<PathBuf>), Conf
         }
     };
     let text = match &path {
-        Some(p) => std::fs::read_to_string(p)
-            .map_err(|source| ConfigError::Read { file: p.display().to_string(), source })?,
+        Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+            file: p.display().to_string(),
+            source,
+        })?,
         None => String::new(),
     };
     let settings = load_str(&text, path.as_deref())?;
@@ -51,10 +65,16 @@ pub fn load_str(text: &str, path: Option<&Path>) -> Result<Settings, ConfigError
     // Strict pass: unknown keys and wrong types, with the line they are on.
     if let Err(e) = toml::from_str::<Settings>(text) {
         let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
-        return Err(ConfigError::Syntax { file, line, message: e.message().trim().to_string() });
+        return Err(ConfigError::Syntax {
+            file,
+            line,
+            message: e.message().trim().to_string(),
+        });
     }
     let figment = Figment::new().merge(Toml::string(text)).merge(
-        Env::prefixed("MEOKTONG_").filter(|k| k.as_str().contains("__")).split("__"),
+        Env::prefixed("MEOKTONG_")
+            .filter(|k| k.as_str().contains("__"))
+            .split("__"),
     );
     let mut settings: Settings = figment.extract().map_err(|e| ConfigError::Override {
         origin: format!("{file} + MEOKTONG_* environment"),
@@ -66,7 +86,11 @@ pub fn load_str(text: &str, path: Option<&Path>) -> Result<Settings, ConfigError
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
 }
 
 /// `${VAR}` in check headers and bodies is read from the environment at start-up.
@@ -107,7 +131,9 @@ pub fn expand_env(value: &str, key: &str, file: &str) -> Result<String, ConfigEr
         };
         let name = &after[..end];
         let is_env = !name.is_empty()
-            && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            && name
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
         if is_env {
             let v = std::env::var(name).map_err(|_| ConfigError::MissingEnv {
                 name: name.to_string(),
@@ -124,21 +150,40 @@ pub fn expand_env(value: &str, key: &str, file: &str) -> Result<String, ConfigEr
 }
 
 fn invalid(file: &str, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { file: file.to_string(), key: key.into(), message: message.into() }
+    ConfigError::Invalid {
+        file: file.to_string(),
+        key: key.into(),
+        message: message.into(),
+    }
 }
 
 fn validate(s: &Settings, file: &str) -> Result<(), ConfigError> {
     if s.server.listen.parse::<std::net::SocketAddr>().is_err() {
-        return Err(invalid(file, "server.listen", format!("`{}` is not an address like 127.0.0.1:8080", s.server.listen)));
+        return Err(invalid(
+            file,
+            "server.listen",
+            format!(
+                "`{}` is not an address like 127.0.0.1:8080",
+                s.server.listen
+            ),
+        ));
     }
     let public = url::Url::parse(&s.server.public_url)
         .map_err(|e| invalid(file, "server.public_url", format!("not a URL: {e}")))?;
     if !matches!(public.scheme(), "http" | "https") {
-        return Err(invalid(file, "server.public_url", "must start with http:// or https://"));
+        return Err(invalid(
+            file,
+            "server.public_url",
+            "must start with http:// or https://",
+        ));
     }
     let db = &s.database.url;
     if !(db.starts_with("sqlite:") || s.database.is_postgres()) {
-        return Err(invalid(file, "database.url", "must start with sqlite:// or postgres://"));
+        return Err(invalid(
+            file,
+            "database.url",
+            "must start with sqlite:// or postgres://",
+        ));
     }
     if s.probe.max_concurrency == 0 {
         return Err(invalid(file, "probe.max_concurrency", "must be at least 1"));
@@ -147,16 +192,28 @@ fn validate(s: &Settings, file: &str) -> Result<(), ConfigError> {
         return Err(invalid(file, "probe.location", "must not be empty"));
     }
     if s.detection.recovery_successes == 0 {
-        return Err(invalid(file, "detection.recovery_successes", "must be at least 1"));
+        return Err(invalid(
+            file,
+            "detection.recovery_successes",
+            "must be at least 1",
+        ));
     }
     if !matches!(s.notify.default_locale.as_str(), "ko" | "en") {
         return Err(invalid(file, "notify.default_locale", "must be ko or en"));
     }
     if chrono_tz::Tz::from_str(&s.notify.time_zone).is_err() {
-        return Err(invalid(file, "notify.time_zone", format!("`{}` is not an IANA time zone", s.notify.time_zone)));
+        return Err(invalid(
+            file,
+            "notify.time_zone",
+            format!("`{}` is not an IANA time zone", s.notify.time_zone),
+        ));
     }
     if s.notify.dispatch_concurrency == 0 {
-        return Err(invalid(file, "notify.dispatch_concurrency", "must be at least 1"));
+        return Err(invalid(
+            file,
+            "notify.dispatch_concurrency",
+            "must be at least 1",
+        ));
     }
     for (i, sms) in s.sms.iter().enumerate() {
         let key = format!("sms[{i}]");
@@ -164,40 +221,68 @@ fn validate(s: &Settings, file: &str) -> Result<(), ConfigError> {
             url::Url::parse(&sms.base_url)
                 .map_err(|e| invalid(file, format!("{key}.base_url"), format!("not a URL: {e}")))?;
             if sms.account_sid.is_empty() {
-                return Err(invalid(file, format!("{key}.account_sid"), "required for twilio"));
+                return Err(invalid(
+                    file,
+                    format!("{key}.account_sid"),
+                    "required for twilio",
+                ));
             }
             if sms.from.is_empty() {
                 return Err(invalid(file, format!("{key}.from"), "required for twilio"));
             }
             if sms.auth_token_env.is_empty() {
-                return Err(invalid(file, format!("{key}.auth_token_env"), "required for twilio"));
+                return Err(invalid(
+                    file,
+                    format!("{key}.auth_token_env"),
+                    "required for twilio",
+                ));
             }
         }
         if sms.validity < Duration::from_secs(1) || sms.validity > Duration::from_secs(36_000) {
-            return Err(invalid(file, format!("{key}.validity"), "must be between 1s and 10h (Twilio's ValidityPeriod)"));
+            return Err(invalid(
+                file,
+                format!("{key}.validity"),
+                "must be between 1s and 10h (Twilio's ValidityPeriod)",
+            ));
         }
     }
     if let Some(email) = &s.email {
         let u = url::Url::parse(&email.smtp_url)
             .map_err(|e| invalid(file, "email.smtp_url", format!("not a URL: {e}")))?;
         if !matches!(u.scheme(), "smtp" | "smtps") {
-            return Err(invalid(file, "email.smtp_url", "must start with smtp:// or smtps://"));
+            return Err(invalid(
+                file,
+                "email.smtp_url",
+                "must start with smtp:// or smtps://",
+            ));
         }
     }
     let mut slugs = std::collections::HashSet::new();
     for (i, dep) in s.dependency.iter().enumerate() {
         let key = format!("dependency[{i}]");
         if !is_slug(&dep.slug) {
-            return Err(invalid(file, format!("{key}.slug"), "use lowercase letters, digits and dashes"));
+            return Err(invalid(
+                file,
+                format!("{key}.slug"),
+                "use lowercase letters, digits and dashes",
+            ));
         }
         if !slugs.insert(dep.slug.clone()) {
-            return Err(invalid(file, format!("{key}.slug"), format!("`{}` is defined twice", dep.slug)));
+            return Err(invalid(
+                file,
+                format!("{key}.slug"),
+                format!("`{}` is defined twice", dep.slug),
+            ));
         }
         let mut names = std::collections::HashSet::new();
         for (j, check) in dep.check.iter().enumerate() {
             let key = format!("dependency.{}.check[{j}]", dep.slug);
             if !names.insert(check.name.clone()) {
-                return Err(invalid(file, format!("{key}.name"), format!("`{}` is defined twice", check.name)));
+                return Err(invalid(
+                    file,
+                    format!("{key}.name"),
+                    format!("`{}` is defined twice", check.name),
+                ));
             }
             validate_check(check, &key, file)?;
         }
@@ -206,43 +291,82 @@ fn validate(s: &Settings, file: &str) -> Result<(), ConfigError> {
 }
 
 fn is_slug(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// Checks one check's keys against its type. Shared with checks that arrive through the API.
 pub fn validate_check(check: &CheckSettings, key: &str, file: &str) -> Result<(), ConfigError> {
     match (check.interval, &check.schedule) {
-        (Some(_), Some(_)) => return Err(invalid(file, format!("{key}.schedule"), "give interval or schedule, not both")),
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                file,
+                format!("{key}.schedule"),
+                "give interval or schedule, not both",
+            ));
+        }
         (Some(i), None) if i < Duration::from_secs(1) => {
-            return Err(invalid(file, format!("{key}.interval"), "must be at least 1s"));
+            return Err(invalid(
+                file,
+                format!("{key}.interval"),
+                "must be at least 1s",
+            ));
         }
         (None, Some(cron)) => {
             let normalized = normalize_cron(cron);
-            cron::Schedule::from_str(&normalized)
-                .map_err(|e| invalid(file, format!("{key}.schedule"), format!("`{cron}` is not a cron schedule (seconds first): {e}")))?;
+            cron::Schedule::from_str(&normalized).map_err(|e| {
+                invalid(
+                    file,
+                    format!("{key}.schedule"),
+                    format!("`{cron}` is not a cron schedule (seconds first): {e}"),
+                )
+            })?;
         }
         _ => {}
     }
     if check.timeout.is_some_and(|t| t.is_zero()) {
-        return Err(invalid(file, format!("{key}.timeout"), "must be more than 0"));
+        return Err(invalid(
+            file,
+            format!("{key}.timeout"),
+            "must be more than 0",
+        ));
     }
     let needs_url = !matches!(check.kind, CheckKind::Steps);
     if needs_url && check.url.as_deref().is_none_or(str::is_empty) {
-        return Err(invalid(file, format!("{key}.url"), "required for this check type"));
+        return Err(invalid(
+            file,
+            format!("{key}.url"),
+            "required for this check type",
+        ));
     }
     if check.kind == CheckKind::Http {
         let u = check.url.as_deref().unwrap_or_default();
-        let parsed = url::Url::parse(u).map_err(|e| invalid(file, format!("{key}.url"), format!("not a URL: {e}")))?;
+        let parsed = url::Url::parse(u)
+            .map_err(|e| invalid(file, format!("{key}.url"), format!("not a URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(invalid(file, format!("{key}.url"), "must be http:// or https://"));
+            return Err(invalid(
+                file,
+                format!("{key}.url"),
+                "must be http:// or https://",
+            ));
         }
     }
     if check.kind == CheckKind::Steps && check.steps.is_empty() {
-        return Err(invalid(file, format!("{key}.steps"), "a steps check needs at least one step"));
+        return Err(invalid(
+            file,
+            format!("{key}.steps"),
+            "a steps check needs at least one step",
+        ));
     }
     for code in &check.expect_status {
         if !(100..=599).contains(code) {
-            return Err(invalid(file, format!("{key}.expect_status"), format!("{code} is not an HTTP status")));
+            return Err(invalid(
+                file,
+                format!("{key}.expect_status"),
+                format!("{code} is not an HTTP status"),
+            ));
         }
     }
     Ok(())
@@ -251,16 +375,22 @@ pub fn validate_check(check: &CheckSettings, key: &str, file: &str) -> Result<()
 /// The cron crate wants seven fields (seconds first, year last); six are accepted too.
 pub fn normalize_cron(expr: &str) -> String {
     let fields = expr.split_whitespace().count();
-    if fields == 6 { format!("{expr} *") } else { expr.to_string() }
+    if fields == 6 {
+        format!("{expr} *")
+    } else {
+        expr.to_string()
+    }
 }
 
 impl crate::model::SmsProviderSettings {
     /// The auth token, read from the environment variable named by `auth_token_env`.
     pub fn auth_token(&self) -> Result<Secret, ConfigError> {
-        std::env::var(&self.auth_token_env).map(Secret::new).map_err(|_| ConfigError::MissingEnv {
-            name: self.auth_token_env.clone(),
-            purpose: "the Twilio auth token of an [[sms]] provider".into(),
-        })
+        std::env::var(&self.auth_token_env)
+            .map(Secret::new)
+            .map_err(|_| ConfigError::MissingEnv {
+                name: self.auth_token_env.clone(),
+                purpose: "the Twilio auth token of an [[sms]] provider".into(),
+            })
     }
 }
 
@@ -269,10 +399,12 @@ impl crate::model::EmailSettings {
     pub fn password(&self) -> Result<Option<Secret>, ConfigError> {
         match &self.password_env {
             None => Ok(None),
-            Some(name) => std::env::var(name).map(|v| Some(Secret::new(v))).map_err(|_| ConfigError::MissingEnv {
-                name: name.clone(),
-                purpose: "the SMTP password of [email]".into(),
-            }),
+            Some(name) => std::env::var(name)
+                .map(|v| Some(Secret::new(v)))
+                .map_err(|_| ConfigError::MissingEnv {
+                    name: name.clone(),
+                    purpose: "the SMTP password of [email]".into(),
+                }),
         }
     }
 }
@@ -283,7 +415,9 @@ mod tests {
 
     fn readme_example() -> String {
         let readme = include_str!("../../../README.md");
-        let start = readme.find("<!-- example-config -->").expect("marker in README");
+        let start = readme
+            .find("<!-- example-config -->")
+            .expect("marker in README");
         let rest = &readme[start..];
         let open = rest.find("```toml\n").expect("toml block") + "```toml\n".len();
         let close = rest[open..].find("```").expect("end of block");
@@ -292,22 +426,35 @@ mod tests {
 
     #[test]
     fn the_readme_example_parses_with_every_value() {
-        let s = load_str(&readme_example(), Some(Path::new("README.md"))).expect("README example is valid");
+        let s = load_str(&readme_example(), Some(Path::new("README.md")))
+            .expect("README example is valid");
         assert_eq!(s.server.listen, "127.0.0.1:8080");
         assert_eq!(s.probe.location, "seoul-kt");
-        assert_eq!(s.detection.confirm_after, vec![Duration::from_secs(2), Duration::from_secs(4)]);
+        assert_eq!(
+            s.detection.confirm_after,
+            vec![Duration::from_secs(2), Duration::from_secs(4)]
+        );
         assert_eq!(s.detection.reopen_window, Duration::from_secs(600));
         assert_eq!(s.notify.sms_delivery_timeout, Duration::from_secs(120));
         assert_eq!(s.sms.len(), 1);
         assert_eq!(s.sms[0].provider, SmsProviderKind::Twilio);
         assert_eq!(s.sms[0].validity, Duration::from_secs(900));
-        assert_eq!(s.email.as_ref().map(|e| e.password_env.as_deref()), Some(Some("SMTP_PASSWORD")));
+        assert_eq!(
+            s.email.as_ref().map(|e| e.password_env.as_deref()),
+            Some(Some("SMTP_PASSWORD"))
+        );
         let dep = &s.dependency[0];
         assert_eq!(dep.slug, "kakao-login");
-        assert_eq!(dep.check[0].expect_json["issuer"], serde_json::json!("https://kauth.kakao.com"));
-        assert_eq!(dep.check[0].degraded_latency, Some(Duration::from_millis(1500)));
+        assert_eq!(
+            dep.check[0].expect_json["issuer"],
+            serde_json::json!("https://kauth.kakao.com")
+        );
+        assert_eq!(
+            dep.check[0].degraded_latency,
+            Some(Duration::from_millis(1500))
+        );
         // The secret is not in the file and Debug never shows a token.
-        assert!(!format!("{s:?}").contains("TWILIO_AUTH_TOKEN=") );
+        assert!(!format!("{s:?}").contains("TWILIO_AUTH_TOKEN="));
     }
 
     #[test]
@@ -315,15 +462,25 @@ mod tests {
         let text = readme_example().replace("  interval = \"10s\"", "  intervall = \"10s\"");
         let e = load_str(&text, Some(Path::new("meoktong.toml"))).expect_err("typo must fail");
         let msg = e.to_string();
-        let line = text.lines().position(|l| l.contains("intervall")).expect("line") + 1;
-        assert!(msg.starts_with(&format!("meoktong.toml: line {line}:")), "{msg}");
+        let line = text
+            .lines()
+            .position(|l| l.contains("intervall"))
+            .expect("line")
+            + 1;
+        assert!(
+            msg.starts_with(&format!("meoktong.toml: line {line}:")),
+            "{msg}"
+        );
         assert!(msg.contains("intervall"), "{msg}");
     }
 
     #[test]
     fn bad_values_name_the_key() {
         let e = load_str("[detection]\nrecovery_successes = 0\n", None).expect_err("invalid");
-        assert!(e.to_string().contains("detection.recovery_successes"), "{e}");
+        assert!(
+            e.to_string().contains("detection.recovery_successes"),
+            "{e}"
+        );
         let e = load_str("[notify]\ntime_zone = \"Mars/Olympus\"\n", None).expect_err("invalid");
         assert!(e.to_string().contains("notify.time_zone"), "{e}");
         let e = load_str("[notify]\nack_timeout = \"soon\"\n", None).expect_err("invalid");
@@ -335,10 +492,20 @@ mod tests {
 
     #[test]
     fn env_placeholders_must_exist() {
-        let e = expand_env("KakaoAK ${MEOKTONG_TEST_SURELY_UNSET_VAR}", "dependency.x.check.y", "f.toml")
-            .expect_err("missing");
-        assert!(e.to_string().contains("MEOKTONG_TEST_SURELY_UNSET_VAR"), "{e}");
-        assert_eq!(expand_env("${step.jwks_uri}", "k", "f").expect("kept"), "${step.jwks_uri}");
+        let e = expand_env(
+            "KakaoAK ${MEOKTONG_TEST_SURELY_UNSET_VAR}",
+            "dependency.x.check.y",
+            "f.toml",
+        )
+        .expect_err("missing");
+        assert!(
+            e.to_string().contains("MEOKTONG_TEST_SURELY_UNSET_VAR"),
+            "{e}"
+        );
+        assert_eq!(
+            expand_env("${step.jwks_uri}", "k", "f").expect("kept"),
+            "${step.jwks_uri}"
+        );
     }
 
     #[test]
@@ -346,7 +513,10 @@ mod tests {
         let s = load_str("", None).expect("defaults");
         assert_eq!(s.notify.dispatch_concurrency, 32);
         assert_eq!(s.notify.failover_after, Duration::from_secs(30));
-        assert_eq!(s.channels.platform_domains["kakao"], vec!["daum.net", "hanmail.net", "kakao.com"]);
+        assert_eq!(
+            s.channels.platform_domains["kakao"],
+            vec!["daum.net", "hanmail.net", "kakao.com"]
+        );
         assert_eq!(normalize_cron("*/10 * * * * *"), "*/10 * * * * * *");
     }
 }

@@ -50,7 +50,10 @@ pub struct ServerSettings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        ServerSettings { listen: "127.0.0.1:8080".into(), public_url: "http://127.0.0.1:8080".into() }
+        ServerSettings {
+            listen: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+        }
     }
 }
 
@@ -64,7 +67,10 @@ pub struct DatabaseSettings {
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        DatabaseSettings { url: "sqlite://meoktong.db?mode=rwc".into(), max_connections: 16 }
+        DatabaseSettings {
+            url: "sqlite://meoktong.db?mode=rwc".into(),
+            max_connections: 16,
+        }
     }
 }
 
@@ -238,7 +244,11 @@ impl Default for ChannelSettings {
         let mut platform_domains = BTreeMap::new();
         platform_domains.insert(
             "kakao".to_string(),
-            vec!["daum.net".to_string(), "hanmail.net".to_string(), "kakao.com".to_string()],
+            vec![
+                "daum.net".to_string(),
+                "hanmail.net".to_string(),
+                "kakao.com".to_string(),
+            ],
         );
         platform_domains.insert("naver".to_string(), vec!["naver.com".to_string()]);
         ChannelSettings { platform_domains }
@@ -270,7 +280,10 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        LogSettings { format: LogFormat::Text, level: "info".into() }
+        LogSettings {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
     }
 }
 
@@ -349,14 +362,26 @@ pub struct CheckSettings {
     /// steps: a multi-step transaction; later steps use `${step.var}` from earlier answers.
     #[serde(default)]
     pub steps: Vec<StepSettings>,
-    #[serde(default, with = "option_duration", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "option_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub interval: Option<Duration>,
     /// Cron, seven fields, seconds first: `*/10 * * * * * *` or six fields `*/10 * * * * *`.
     #[serde(default)]
     pub schedule: Option<String>,
-    #[serde(default, with = "option_duration", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "option_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub timeout: Option<Duration>,
-    #[serde(default, with = "option_duration", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "option_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub degraded_latency: Option<Duration>,
 }
 

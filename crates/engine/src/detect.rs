@@ -84,7 +84,10 @@ impl DetectEngine {
     ) -> DetectEngine {
         let mut checks_of_dependency: HashMap<i64, Vec<i64>> = HashMap::new();
         for c in &checks {
-            checks_of_dependency.entry(c.dependency_id).or_default().push(c.check_id);
+            checks_of_dependency
+                .entry(c.dependency_id)
+                .or_default()
+                .push(c.check_id);
         }
         let mut location_names = HashMap::new();
         location_names.insert(location_id, location_name.clone());
@@ -112,8 +115,16 @@ impl DetectEngine {
 
     /// Records one probe and applies its consequences. Returns the delay of the confirmation
     /// re-check the detector asks for, if any.
-    pub async fn process(&self, check_id: i64, slot_at: i64, p: &ProbeOutcome, now: i64) -> Result<Option<Duration>, StorageError> {
-        let Some(info) = self.checks.get(&check_id) else { return Ok(None) };
+    pub async fn process(
+        &self,
+        check_id: i64,
+        slot_at: i64,
+        p: &ProbeOutcome,
+        now: i64,
+    ) -> Result<Option<Duration>, StorageError> {
+        let Some(info) = self.checks.get(&check_id) else {
+            return Ok(None);
+        };
         self.observe_metrics(info, p);
         probes::record_results(&self.db, &[self.row(info, slot_at, p)]).await?;
         let stored = probes::tracker(&self.db.conn, check_id, self.location_id).await?;
@@ -121,10 +132,22 @@ impl DetectEngine {
             .as_ref()
             .and_then(|s| serde_json::from_str(&s.tracker).ok())
             .unwrap_or_default();
-        let obs = Observation { at: p.started_at, outcome: p.outcome, class: p.class };
+        let obs = Observation {
+            at: p.started_at,
+            outcome: p.outcome,
+            class: p.class,
+        };
         let (next, effects) = tracker.observe(&self.policy, &obs);
         let json = serde_json::to_string(&next).map_err(|e| StorageError::Data(e.to_string()))?;
-        probes::save_tracker(&self.db.conn, check_id, self.location_id, next.state().as_str(), &json, now).await?;
+        probes::save_tracker(
+            &self.db.conn,
+            check_id,
+            self.location_id,
+            next.state().as_str(),
+            &json,
+            now,
+        )
+        .await?;
         let mut confirm = None;
         let mut changed = tracker.state() != next.state();
         for e in &effects {
@@ -156,17 +179,27 @@ impl DetectEngine {
         if changed {
             // The evidence time of a recovery is the first good probe of its streak.
             let recovered_since = effects.iter().find_map(|e| match e {
-                Effect::Recovered { since, .. } | Effect::RecoveredFromDegraded { since, .. } => Some(*since),
+                Effect::Recovered { since, .. } | Effect::RecoveredFromDegraded { since, .. } => {
+                    Some(*since)
+                }
                 _ => None,
             });
-            self.decide_dependency(info, &next, recovered_since, p, now).await?;
+            self.decide_dependency(info, &next, recovered_since, p, now)
+                .await?;
         }
         Ok(confirm)
     }
 
     fn observe_metrics(&self, info: &CheckInfo, p: &ProbeOutcome) {
-        let labels = [info.dependency_slug.as_str(), info.check_name.as_str(), self.location_name.as_str()];
-        self.metrics.probe_duration.with_label_values(&labels).observe(p.duration.as_secs_f64());
+        let labels = [
+            info.dependency_slug.as_str(),
+            info.check_name.as_str(),
+            self.location_name.as_str(),
+        ];
+        self.metrics
+            .probe_duration
+            .with_label_values(&labels)
+            .observe(p.duration.as_secs_f64());
         self.metrics
             .probe_results
             .with_label_values(&[labels[0], labels[1], labels[2], p.outcome.as_str()])
@@ -200,15 +233,26 @@ impl DetectEngine {
         p: &ProbeOutcome,
         now: i64,
     ) -> Result<(), StorageError> {
-        let check_ids = self.checks_of_dependency.get(&info.dependency_id).cloned().unwrap_or_default();
-        let period = check_ids.iter().filter_map(|c| self.checks.get(c)).map(|c| c.period).max().unwrap_or(info.period);
+        let check_ids = self
+            .checks_of_dependency
+            .get(&info.dependency_id)
+            .cloned()
+            .unwrap_or_default();
+        let period = check_ids
+            .iter()
+            .filter_map(|c| self.checks.get(c))
+            .map(|c| c.period)
+            .max()
+            .unwrap_or(info.period);
         for _attempt in 0..5 {
             let trackers = probes::trackers_of_checks(&self.db.conn, &check_ids).await?;
             // Per location: the worst state among the dependency's checks there.
             let mut per_location: HashMap<i64, (DepState, i64, Option<i64>)> = HashMap::new();
             for t in &trackers {
                 let tr: Tracker = serde_json::from_str(&t.tracker).unwrap_or_default();
-                let e = per_location.entry(t.location_id).or_insert((DepState::Unknown, 0, None));
+                let e = per_location
+                    .entry(t.location_id)
+                    .or_insert((DepState::Unknown, 0, None));
                 e.0 = worst(e.0, tr.state());
                 e.1 = e.1.max(t.updated_at);
                 if matches!(tr.state(), DepState::Down | DepState::Degraded) {
@@ -220,14 +264,21 @@ impl DetectEngine {
                 }
             }
             let names: HashMap<i64, String> = if per_location.len() > 1 {
-                probes::locations(&self.db).await?.into_iter().map(|l| (l.id, l.name)).collect()
+                probes::locations(&self.db)
+                    .await?
+                    .into_iter()
+                    .map(|l| (l.id, l.name))
+                    .collect()
             } else {
                 self.location_names.clone()
             };
             let views: Vec<LocationView> = per_location
                 .iter()
                 .map(|(loc, (state, at, _))| LocationView {
-                    location: names.get(loc).cloned().unwrap_or_else(|| format!("location-{loc}")),
+                    location: names
+                        .get(loc)
+                        .cloned()
+                        .unwrap_or_else(|| format!("location-{loc}")),
                     state: *state,
                     reported_at: *at,
                 })
@@ -246,7 +297,8 @@ impl DetectEngine {
             if !decision.dissenting.is_empty() {
                 tracing::warn!(dependency.slug = %info.dependency_slug, locations = ?decision.dissenting, "locations disagree with the quorum; their own network may be failing");
             }
-            let Some(row) = incidents::dependency_state(&self.db.conn, info.dependency_id).await? else {
+            let Some(row) = incidents::dependency_state(&self.db.conn, info.dependency_id).await?
+            else {
                 return Ok(());
             };
             let current = DepState::parse(&row.state).unwrap_or_default();
@@ -260,24 +312,62 @@ impl DetectEngine {
                     .filter_map(|(_, _, since)| *since)
                     .min()
                     .unwrap_or(p.started_at),
-                _ => recovered_since.or(this_tracker.since()).unwrap_or(p.started_at),
+                _ => recovered_since
+                    .or(this_tracker.since())
+                    .unwrap_or(p.started_at),
             };
             let stored: StoredDependency = serde_json::from_str(&row.tracker).unwrap_or_default();
-            let (next_tracker, effects) = stored.tracker.observe(&self.incident_policy, decision.state, evidence_at, now);
-            let mut next = StoredDependency { tracker: next_tracker, ..stored.clone() };
+            let (next_tracker, effects) =
+                stored
+                    .tracker
+                    .observe(&self.incident_policy, decision.state, evidence_at, now);
+            let mut next = StoredDependency {
+                tracker: next_tracker,
+                ..stored.clone()
+            };
             let txn = self.db.begin_write().await?;
             let mut opened = false;
             for e in &effects {
                 match *e {
                     IncidentEffect::Open { started_at } => {
                         let evidence = self.evidence(info, p);
-                        let id = incidents::open(&txn, info.dependency_id, "down", started_at, now, &evidence).await?;
-                        incidents::add_event(&txn, id, started_at, "first_failure", Some(self.location_id), Some(info.check_id), &evidence["sample"]).await?;
-                        incidents::add_event(&txn, id, now, "confirmed_down", Some(self.location_id), Some(info.check_id), &serde_json::json!({"locations": views_json(&views)})).await?;
+                        let id = incidents::open(
+                            &txn,
+                            info.dependency_id,
+                            "down",
+                            started_at,
+                            now,
+                            &evidence,
+                        )
+                        .await?;
+                        incidents::add_event(
+                            &txn,
+                            id,
+                            started_at,
+                            "first_failure",
+                            Some(self.location_id),
+                            Some(info.check_id),
+                            &evidence["sample"],
+                        )
+                        .await?;
+                        incidents::add_event(
+                            &txn,
+                            id,
+                            now,
+                            "confirmed_down",
+                            Some(self.location_id),
+                            Some(info.check_id),
+                            &serde_json::json!({"locations": views_json(&views)}),
+                        )
+                        .await?;
                         next.down_incident_id = Some(id);
                         opened = true;
                     }
-                    IncidentEffect::Relapse { relapsed_at, notify, .. } => {
+                    IncidentEffect::Relapse {
+                        relapsed_at,
+                        notify,
+                        ..
+                    } => {
                         if let Some(id) = next.down_incident_id {
                             incidents::relapse(&txn, id, relapsed_at).await?;
                             incidents::add_event(&txn, id, relapsed_at, "relapsed", Some(self.location_id), Some(info.check_id), &serde_json::json!({"notify": notify, "sample": self.evidence(info, p)["sample"]})).await?;
@@ -286,24 +376,67 @@ impl DetectEngine {
                     IncidentEffect::Resolve { ended_at, .. } => {
                         if let Some(id) = next.down_incident_id {
                             incidents::resolve(&txn, id, ended_at, now).await?;
-                            incidents::add_event(&txn, id, ended_at, "recovered", Some(self.location_id), Some(info.check_id), &serde_json::json!({"first_good_probe": ended_at})).await?;
+                            incidents::add_event(
+                                &txn,
+                                id,
+                                ended_at,
+                                "recovered",
+                                Some(self.location_id),
+                                Some(info.check_id),
+                                &serde_json::json!({"first_good_probe": ended_at}),
+                            )
+                            .await?;
                         }
                     }
                     IncidentEffect::DegradedOpen { started_at } => {
                         let evidence = self.evidence(info, p);
-                        let id = incidents::open(&txn, info.dependency_id, "degraded", started_at, now, &evidence).await?;
-                        incidents::add_event(&txn, id, started_at, "degraded", Some(self.location_id), Some(info.check_id), &evidence["sample"]).await?;
+                        let id = incidents::open(
+                            &txn,
+                            info.dependency_id,
+                            "degraded",
+                            started_at,
+                            now,
+                            &evidence,
+                        )
+                        .await?;
+                        incidents::add_event(
+                            &txn,
+                            id,
+                            started_at,
+                            "degraded",
+                            Some(self.location_id),
+                            Some(info.check_id),
+                            &evidence["sample"],
+                        )
+                        .await?;
                         next.degraded_incident_id = Some(id);
                     }
-                    IncidentEffect::DegradedResolve { ended_at, superseded } => {
+                    IncidentEffect::DegradedResolve {
+                        ended_at,
+                        superseded,
+                    } => {
                         if let Some(id) = next.degraded_incident_id.take() {
                             incidents::resolve(&txn, id, ended_at, now).await?;
-                            incidents::add_event(&txn, id, ended_at, if superseded { "superseded_by_down" } else { "recovered" }, Some(self.location_id), Some(info.check_id), &serde_json::json!({})).await?;
+                            incidents::add_event(
+                                &txn,
+                                id,
+                                ended_at,
+                                if superseded {
+                                    "superseded_by_down"
+                                } else {
+                                    "recovered"
+                                },
+                                Some(self.location_id),
+                                Some(info.check_id),
+                                &serde_json::json!({}),
+                            )
+                            .await?;
                         }
                     }
                 }
             }
-            let json = serde_json::to_string(&next).map_err(|e| StorageError::Data(e.to_string()))?;
+            let json =
+                serde_json::to_string(&next).map_err(|e| StorageError::Data(e.to_string()))?;
             let open_id = next.tracker.open_incident().and(next.down_incident_id);
             let written = incidents::update_dependency_state(
                 &txn,
@@ -321,9 +454,15 @@ impl DetectEngine {
                 continue; // another replica decided first; look again
             }
             txn.commit().await?;
-            self.metrics.dependency_state.with_label_values(&[info.dependency_slug.as_str()]).set(decision.state.gauge_value());
+            self.metrics
+                .dependency_state
+                .with_label_values(&[info.dependency_slug.as_str()])
+                .set(decision.state.gauge_value());
             if opened {
-                self.metrics.incidents_opened.with_label_values(&[info.dependency_slug.as_str()]).inc();
+                self.metrics
+                    .incidents_opened
+                    .with_label_values(&[info.dependency_slug.as_str()])
+                    .inc();
             }
             tracing::info!(dependency.slug = %info.dependency_slug, from = %current, to = %decision.state, at = evidence_at, "dependency state changed");
             if !effects.is_empty() {
@@ -331,7 +470,10 @@ impl DetectEngine {
             }
             return Ok(());
         }
-        Err(StorageError::Conflict(format!("dependency {} state kept changing under us", info.dependency_slug)))
+        Err(StorageError::Conflict(format!(
+            "dependency {} state kept changing under us",
+            info.dependency_slug
+        )))
     }
 
     fn evidence(&self, info: &CheckInfo, p: &ProbeOutcome) -> serde_json::Value {

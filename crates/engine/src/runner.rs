@@ -64,22 +64,33 @@ impl ResolverWatch {
 
 impl ProbeLoop {
     /// Loads every enabled check and prepares the schedule.
-    pub async fn build(db: Db, metrics: Metrics, settings: &Settings, clock: Arc<dyn Clock>, holder: String) -> Result<ProbeLoop, StorageError> {
+    pub async fn build(
+        db: Db,
+        metrics: Metrics,
+        settings: &Settings,
+        clock: Arc<dyn Clock>,
+        holder: String,
+    ) -> Result<ProbeLoop, StorageError> {
         let now = clock.now_ms();
-        let location_id = probes::ensure_location(&db, &settings.probe.location, "local", now).await?;
+        let location_id =
+            probes::ensure_location(&db, &settings.probe.location, "local", now).await?;
         let (infos, loaded) = load_checks(&db).await?;
         let mut scheduler = Scheduler::new();
         for (id, l) in &loaded {
             match cadence(&l.settings) {
                 Ok(c) => scheduler.insert(*id, c, now),
-                Err(e) => tracing::error!(check.id = id, error = %e, "check has no usable schedule; skipped"),
+                Err(e) => {
+                    tracing::error!(check.id = id, error = %e, "check has no usable schedule; skipped")
+                }
             }
         }
         let policy = DetectorPolicy {
             confirm_after: settings.detection.confirm_after.clone(),
             recovery_successes: settings.detection.recovery_successes,
         };
-        let incident_policy = IncidentPolicy { reopen_window: settings.detection.reopen_window };
+        let incident_policy = IncidentPolicy {
+            reopen_window: settings.detection.reopen_window,
+        };
         let engine = DetectEngine::new(
             db.clone(),
             metrics,
@@ -89,7 +100,12 @@ impl ProbeLoop {
             settings.probe.location.clone(),
             infos.into_values().collect(),
         );
-        let runner = |allow_private| Runner::new(RunnerOptions { ssrf: SsrfPolicy { allow_private }, ..RunnerOptions::default() });
+        let runner = |allow_private| {
+            Runner::new(RunnerOptions {
+                ssrf: SsrfPolicy { allow_private },
+                ..RunnerOptions::default()
+            })
+        };
         Ok(ProbeLoop {
             db,
             clock,
@@ -139,7 +155,9 @@ impl ProbeLoop {
             if now >= next_retention {
                 let before = now - i64::from(self.retention_days) * 86_400_000;
                 match probes::prune(&self.db, before).await {
-                    Ok(n) if n > 0 => tracing::info!(rows = n, "pruned raw probe results past retention"),
+                    Ok(n) if n > 0 => {
+                        tracing::info!(rows = n, "pruned raw probe results past retention")
+                    }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "retention failed"),
                 }
@@ -148,7 +166,11 @@ impl ProbeLoop {
             for run in self.scheduler.due(now) {
                 self.start(run, now, &permits, &tx).await;
             }
-            let wait_ms = self.scheduler.next_due().map(|t| (t - self.clock.now_ms()).clamp(0, 1000)).unwrap_or(1000);
+            let wait_ms = self
+                .scheduler
+                .next_due()
+                .map(|t| (t - self.clock.now_ms()).clamp(0, 1000))
+                .unwrap_or(1000);
             tokio::select! {
                 _ = stop.cancelled() => break,
                 Some((run, report)) = rx.recv() => self.finish(run, report).await,
@@ -163,10 +185,27 @@ impl ProbeLoop {
         }
     }
 
-    async fn start(&self, run: Run, now: i64, permits: &Arc<Semaphore>, tx: &mpsc::Sender<(Run, ProbeReport)>) {
-        let Some(loaded) = self.checks.get(&run.check_id) else { return };
+    async fn start(
+        &self,
+        run: Run,
+        now: i64,
+        permits: &Arc<Semaphore>,
+        tx: &mpsc::Sender<(Run, ProbeReport)>,
+    ) {
+        let Some(loaded) = self.checks.get(&run.check_id) else {
+            return;
+        };
         if !run.confirmation {
-            match probes::claim_slot(&self.db, run.check_id, self.location_id, run.slot_at, &self.holder, now).await {
+            match probes::claim_slot(
+                &self.db,
+                run.check_id,
+                self.location_id,
+                run.slot_at,
+                &self.holder,
+                now,
+            )
+            .await
+            {
                 Ok(true) => {}
                 Ok(false) => return, // another replica at this location has this slot
                 Err(e) => {
@@ -175,8 +214,14 @@ impl ProbeLoop {
                 }
             }
         }
-        let Ok(permit) = permits.clone().acquire_owned().await else { return };
-        let runner = if loaded.from_config { self.config_runner.clone() } else { self.merchant_runner.clone() };
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        let runner = if loaded.from_config {
+            self.config_runner.clone()
+        } else {
+            self.merchant_runner.clone()
+        };
         let check = loaded.settings.clone();
         let tx = tx.clone();
         let clock = self.clock.clone();
@@ -189,19 +234,32 @@ impl ProbeLoop {
 
     async fn finish(&mut self, run: Run, mut report: ProbeReport) {
         if let Some(info) = self.engine.check(run.check_id)
-            && self.resolver.observe(info.dependency_id, report.resolver_failure) {
-                tracing::warn!(check.id = run.check_id, "name resolution fails for every dependency here: blaming this location's network");
-                report.blame_local_network();
-            }
+            && self
+                .resolver
+                .observe(info.dependency_id, report.resolver_failure)
+        {
+            tracing::warn!(
+                check.id = run.check_id,
+                "name resolution fails for every dependency here: blaming this location's network"
+            );
+            report.blame_local_network();
+        }
         let outcome = to_outcome(&report);
         let now = self.clock.now_ms();
-        match self.engine.process(run.check_id, run.slot_at, &outcome, now).await {
+        match self
+            .engine
+            .process(run.check_id, run.slot_at, &outcome, now)
+            .await
+        {
             Ok(Some(after)) => {
-                let at = self.clock.now_ms() + i64::try_from(after.as_millis()).unwrap_or(i64::MAX / 2);
+                let at =
+                    self.clock.now_ms() + i64::try_from(after.as_millis()).unwrap_or(i64::MAX / 2);
                 self.scheduler.confirm_at(run.check_id, at);
             }
             Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, check.id = run.check_id, "cannot record a probe result"),
+            Err(e) => {
+                tracing::error!(error = %e, check.id = run.check_id, "cannot record a probe result")
+            }
         }
     }
 
@@ -214,10 +272,11 @@ impl ProbeLoop {
         let mut added = false;
         for (id, l) in &loaded {
             if !self.checks.contains_key(id)
-                && let Ok(c) = cadence(&l.settings) {
-                    self.scheduler.insert(*id, c, now);
-                    added = true;
-                }
+                && let Ok(c) = cadence(&l.settings)
+            {
+                self.scheduler.insert(*id, c, now);
+                added = true;
+            }
         }
         if added {
             // New checks need the engine to know them: rebuild it with the same state.
@@ -230,7 +289,9 @@ impl ProbeLoop {
                 self.db.clone(),
                 self.engine_metrics(),
                 policy,
-                IncidentPolicy { reopen_window: self.settings_sig.detection.reopen_window },
+                IncidentPolicy {
+                    reopen_window: self.settings_sig.detection.reopen_window,
+                },
                 self.location_id,
                 self.settings_sig.probe.location.clone(),
                 infos.into_values().collect(),
@@ -248,17 +309,29 @@ impl ProbeLoop {
 }
 
 fn cadence(c: &CheckSettings) -> Result<Cadence, String> {
-    let interval = c.interval.or(if c.schedule.is_none() { Some(CheckSettings::DEFAULT_INTERVAL) } else { None });
-    Cadence::parse(interval.map(|d| d.as_millis() as i64), c.schedule.as_deref())
+    let interval = c.interval.or(if c.schedule.is_none() {
+        Some(CheckSettings::DEFAULT_INTERVAL)
+    } else {
+        None
+    });
+    Cadence::parse(
+        interval.map(|d| d.as_millis() as i64),
+        c.schedule.as_deref(),
+    )
 }
 
 /// Enabled checks: what the engine knows of each, and how to run each.
-pub(crate) async fn load_checks(db: &Db) -> Result<(HashMap<i64, CheckInfo>, HashMap<i64, Loaded>), StorageError> {
+pub(crate) async fn load_checks(
+    db: &Db,
+) -> Result<(HashMap<i64, CheckInfo>, HashMap<i64, Loaded>), StorageError> {
     let mut infos = HashMap::new();
     let mut loaded = HashMap::new();
     for (check, dep) in catalog::enabled_checks(db).await? {
         let Ok(settings) = serde_json::from_str::<CheckSettings>(&check.spec) else {
-            tracing::error!(check.id = check.id, "stored check spec does not parse; skipped");
+            tracing::error!(
+                check.id = check.id,
+                "stored check spec does not parse; skipped"
+            );
             continue;
         };
         let period = cadence(&settings).map(|c| c.period_ms(0)).unwrap_or(30_000);
@@ -272,7 +345,13 @@ pub(crate) async fn load_checks(db: &Db) -> Result<(HashMap<i64, CheckInfo>, Has
                 period: Duration::from_millis(period as u64),
             },
         );
-        loaded.insert(check.id, Loaded { settings, from_config: dep.source != "merchant" });
+        loaded.insert(
+            check.id,
+            Loaded {
+                settings,
+                from_config: dep.source != "merchant",
+            },
+        );
     }
     Ok((infos, loaded))
 }
@@ -298,7 +377,10 @@ mod tests {
     #[test]
     fn dns_failing_for_every_dependency_is_this_locations_fault() {
         let mut w = ResolverWatch::default();
-        assert!(!w.observe(1, true), "one dependency failing DNS is the provider's");
+        assert!(
+            !w.observe(1, true),
+            "one dependency failing DNS is the provider's"
+        );
         assert!(!w.observe(2, false));
         assert!(w.observe(2, true), "now every dependency fails to resolve");
         assert!(!w.observe(1, false), "a success clears it");

@@ -48,7 +48,9 @@ impl Cadence {
 
 fn next_cron(s: &cron::Schedule, after_ms: i64, offset_ms: i64) -> Option<i64> {
     let after = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(after_ms - offset_ms)?;
-    s.after(&after).next().map(|t| t.timestamp_millis() + offset_ms)
+    s.after(&after)
+        .next()
+        .map(|t| t.timestamp_millis() + offset_ms)
 }
 
 /// Deterministic spread in `[0, span)` from an id (a multiplicative hash).
@@ -56,7 +58,9 @@ pub fn spread(id: i64, span: i64) -> i64 {
     if span <= 1 {
         return 0;
     }
-    let h = (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17);
+    let h = (id as u64)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .rotate_left(17);
     (h % span as u64) as i64
 }
 
@@ -131,14 +135,24 @@ impl Scheduler {
                 break;
             }
             self.heap.pop();
-            let Some(entry) = self.entries.get(&check_id) else { continue };
+            let Some(entry) = self.entries.get(&check_id) else {
+                continue;
+            };
             if confirmation {
-                out.push(Run { check_id, slot_at: at, confirmation: true });
+                out.push(Run {
+                    check_id,
+                    slot_at: at,
+                    confirmation: true,
+                });
                 continue;
             }
             let period = entry.cadence.period_ms(at);
             if now - at <= period {
-                out.push(Run { check_id, slot_at: at, confirmation: false });
+                out.push(Run {
+                    check_id,
+                    slot_at: at,
+                    confirmation: false,
+                });
             } else {
                 self.skipped += 1;
             }
@@ -168,8 +182,20 @@ mod tests {
     #[test]
     fn interval_slots_keep_their_phase_and_are_spread() {
         let mut s = Scheduler::new();
-        s.insert(1, Cadence::Every { interval_ms: 10_000 }, 0);
-        s.insert(2, Cadence::Every { interval_ms: 10_000 }, 0);
+        s.insert(
+            1,
+            Cadence::Every {
+                interval_ms: 10_000,
+            },
+            0,
+        );
+        s.insert(
+            2,
+            Cadence::Every {
+                interval_ms: 10_000,
+            },
+            0,
+        );
         let first: Vec<i64> = {
             let mut v = Vec::new();
             let mut t = 0;
@@ -183,7 +209,10 @@ mod tests {
         assert_ne!(first[0], first[1], "spread within the first interval");
         let phase = first[0] % 10_000;
         let runs = s.due(first[0] + 10_000);
-        assert!(runs.iter().any(|r| r.slot_at == first[0] + 10_000), "{runs:?} phase {phase}");
+        assert!(
+            runs.iter().any(|r| r.slot_at == first[0] + 10_000),
+            "{runs:?} phase {phase}"
+        );
     }
 
     #[test]
@@ -193,16 +222,32 @@ mod tests {
         // Asleep for 60 s: at most one overdue run comes out, the rest are skipped.
         let runs = s.due(60_000);
         assert!(runs.len() <= 1, "{runs:?}");
-        assert!(s.next_due().is_some_and(|t| t > 60_000 - 1000 && t <= 61_000));
+        assert!(
+            s.next_due()
+                .is_some_and(|t| t > 60_000 - 1000 && t <= 61_000)
+        );
     }
 
     #[test]
     fn confirmations_are_one_off_runs() {
         let mut s = Scheduler::new();
-        s.insert(3, Cadence::Every { interval_ms: 60_000 }, 0);
+        s.insert(
+            3,
+            Cadence::Every {
+                interval_ms: 60_000,
+            },
+            0,
+        );
         s.confirm_at(3, 2_000);
         let runs = s.due(2_000);
-        assert_eq!(runs, vec![Run { check_id: 3, slot_at: 2_000, confirmation: true }]);
+        assert_eq!(
+            runs,
+            vec![Run {
+                check_id: 3,
+                slot_at: 2_000,
+                confirmation: true
+            }]
+        );
     }
 
     #[test]
@@ -213,7 +258,11 @@ mod tests {
         s.insert(4, c, 0);
         let t = s.next_due().expect("due");
         assert!(t > 0, "{t}");
-        assert_eq!((t - spread(4, 1000)) % 10_000, 0, "on a 10 s boundary plus the spread: {t}");
+        assert_eq!(
+            (t - spread(4, 1000)) % 10_000,
+            0,
+            "on a 10 s boundary plus the spread: {t}"
+        );
     }
 
     #[test]

@@ -41,7 +41,10 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<(Db, Arc<Crypt
 }
 
 /// Like [`open_database`], with an injected data key.
-pub async fn open_database_with(settings: &Settings, key: Option<[u8; 32]>) -> anyhow::Result<(Db, Arc<Crypto>)> {
+pub async fn open_database_with(
+    settings: &Settings,
+    key: Option<[u8; 32]>,
+) -> anyhow::Result<(Db, Arc<Crypto>)> {
     if let Some(key) = key {
         let db = Db::connect(&settings.database.url, settings.database.max_connections).await?;
         db.migrate().await.context("cannot apply migrations")?;
@@ -61,7 +64,12 @@ pub async fn open_database_with(settings: &Settings, key: Option<[u8; 32]>) -> a
     }
     let db = Db::connect(&settings.database.url, settings.database.max_connections)
         .await
-        .with_context(|| format!("cannot connect to the database at {}", redact_url(&settings.database.url)))?;
+        .with_context(|| {
+            format!(
+                "cannot connect to the database at {}",
+                redact_url(&settings.database.url)
+            )
+        })?;
     let applied = db.migrate().await.context("cannot apply migrations")?;
     if applied > 0 {
         tracing::info!(migrations.applied = applied, "database migrated");
@@ -76,9 +84,15 @@ pub fn enabled_presets(settings: &Settings) -> anyhow::Result<Vec<DependencySett
     for slug in &settings.catalog.enable {
         let Some(d) = all.iter().find(|d| &d.slug == slug) else {
             let known: Vec<&str> = all.iter().map(|d| d.slug.as_str()).collect();
-            anyhow::bail!("catalog.enable: unknown preset `{slug}` (known: {})", known.join(", "));
+            anyhow::bail!(
+                "catalog.enable: unknown preset `{slug}` (known: {})",
+                known.join(", ")
+            );
         };
-        out.push(meoktong_probe::presets::expand_preset_env(d).map_err(|e| anyhow::anyhow!("catalog.enable `{slug}`: {e}"))?);
+        out.push(
+            meoktong_probe::presets::expand_preset_env(d)
+                .map_err(|e| anyhow::anyhow!("catalog.enable `{slug}`: {e}"))?,
+        );
     }
     Ok(out)
 }
@@ -104,16 +118,29 @@ impl Application {
 
     /// Like [`Application::build`] on a listener bound by the caller (tests bind port 0 first
     /// so `server.public_url` can name the real address).
-    pub async fn build_with_listener(settings: Settings, opts: BuildOptions, listener: TcpListener) -> anyhow::Result<Application> {
+    pub async fn build_with_listener(
+        settings: Settings,
+        opts: BuildOptions,
+        listener: TcpListener,
+    ) -> anyhow::Result<Application> {
         let (db, crypto) = open_database_with(&settings, opts.data_key).await?;
         let mut deps = settings.dependency.clone();
         deps.extend(enabled_presets(&settings)?);
         deps.extend(opts.extra_dependencies.iter().cloned());
-        catalog::sync_dependencies(&db, &deps, "config").await.context("cannot store the dependency catalog")?;
+        catalog::sync_dependencies(&db, &deps, "config")
+            .await
+            .context("cannot store the dependency catalog")?;
         let metrics = Metrics::new();
         let mut twilio_auth_tokens = Vec::new();
-        for sms in settings.sms.iter().filter(|s| s.provider == meoktong_config::SmsProviderKind::Twilio) {
-            twilio_auth_tokens.push(sms.auth_token().context("an [[sms]] provider needs its auth token")?);
+        for sms in settings
+            .sms
+            .iter()
+            .filter(|s| s.provider == meoktong_config::SmsProviderKind::Twilio)
+        {
+            twilio_auth_tokens.push(
+                sms.auth_token()
+                    .context("an [[sms]] provider needs its auth token")?,
+            );
         }
         let state = AppState {
             db,
@@ -126,11 +153,18 @@ impl Application {
         };
         let stop = CancellationToken::new();
         let workers = if opts.run_workers {
-            crate::workers::spawn_all(&state, stop.clone()).await.context("cannot start the workers")?
+            crate::workers::spawn_all(&state, stop.clone())
+                .await
+                .context("cannot start the workers")?
         } else {
             Vec::new()
         };
-        Ok(Application { listener, state, stop, workers })
+        Ok(Application {
+            listener,
+            state,
+            stop,
+            workers,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -156,12 +190,24 @@ impl Application {
 
     /// Serves until `shutdown` resolves; then stops taking work, gives workers
     /// [`SHUTDOWN_GRACE`] to finish or release what they claimed, and returns.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Application { listener, state, stop, workers } = self;
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Application {
+            listener,
+            state,
+            stop,
+            workers,
+        } = self;
         let router = meoktong_web::router(state);
         let stop_for_server = stop.clone();
         // Handlers see the peer address (per-IP rate limits on public forms).
-        let server = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).with_graceful_shutdown(async move {
+        let server = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
             tokio::select! {
                 _ = shutdown => {}
                 _ = stop_for_server.cancelled() => {}

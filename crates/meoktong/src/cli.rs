@@ -3,7 +3,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "meoktong", version, about = "Tells small merchants within seconds when a platform they depend on has gone dark.")]
+#[command(
+    name = "meoktong",
+    version,
+    about = "Tells small merchants within seconds when a platform they depend on has gone dark."
+)]
 pub struct Cli {
     /// Configuration file (default: meoktong.toml in the working directory if present).
     #[arg(long, global = true, value_name = "FILE")]

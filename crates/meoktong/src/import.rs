@@ -7,7 +7,15 @@ use meoktong_domain::phone::parse_mobile;
 use meoktong_storage::merchants::MerchantRecord;
 use std::collections::{BTreeMap, HashSet};
 
-const REQUIRED: [&str; 7] = ["business_name", "phone", "email", "dependencies", "locale", "region", "trade"];
+const REQUIRED: [&str; 7] = [
+    "business_name",
+    "phone",
+    "email",
+    "dependencies",
+    "locale",
+    "region",
+    "trade",
+];
 const OPTIONAL: [&str; 2] = ["backup_phone", "backup_email"];
 const MAX_NAME: usize = 100;
 const MAX_TEXT: usize = 100;
@@ -37,7 +45,11 @@ pub fn decode(bytes: &[u8]) -> String {
 }
 
 fn err(line: u64, field: &str, reason: impl Into<String>) -> RowError {
-    RowError { line, field: field.to_string(), reason: reason.into() }
+    RowError {
+        line,
+        field: field.to_string(),
+        reason: reason.into(),
+    }
 }
 
 /// Parses and validates every row. `known_slugs` are the dependencies that exist.
@@ -46,12 +58,24 @@ pub fn parse(
     known_slugs: &HashSet<String>,
     platform_domains: &BTreeMap<String, Vec<String>>,
 ) -> Result<Vec<MerchantRecord>, Vec<RowError>> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
     let headers = match reader.headers() {
         Ok(h) => h.clone(),
-        Err(e) => return Err(vec![err(1, "header", format!("cannot read the header: {e}"))]),
+        Err(e) => {
+            return Err(vec![err(
+                1,
+                "header",
+                format!("cannot read the header: {e}"),
+            )]);
+        }
     };
-    let names: Vec<String> = headers.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
+    let names: Vec<String> = headers
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
     let mut errors = Vec::new();
     for required in REQUIRED {
         if !names.iter().any(|n| n == required) {
@@ -84,16 +108,32 @@ pub fn parse(
             continue; // blank lines are not rows
         }
         if record.len() != names.len() {
-            errors.push(err(line, "row", format!("has {} fields, the header has {}", record.len(), names.len())));
+            errors.push(err(
+                line,
+                "row",
+                format!(
+                    "has {} fields, the header has {}",
+                    record.len(),
+                    names.len()
+                ),
+            ));
             continue;
         }
-        let row: Row = names.iter().zip(record.iter()).map(|(n, v)| (n.clone(), v.trim().to_string())).collect();
+        let row: Row = names
+            .iter()
+            .zip(record.iter())
+            .map(|(n, v)| (n.clone(), v.trim().to_string()))
+            .collect();
         match validate_row(line, &row, known_slugs, platform_domains) {
             Ok(r) => records.push(r),
             Err(mut e) => errors.append(&mut e),
         }
     }
-    if errors.is_empty() { Ok(records) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(records)
+    } else {
+        Err(errors)
+    }
 }
 
 type Row = std::collections::HashMap<String, String>;
@@ -110,7 +150,11 @@ fn validate_row(
     if business_name.is_empty() {
         errors.push(err(line, "business_name", "is empty"));
     } else if business_name.chars().count() > MAX_NAME {
-        errors.push(err(line, "business_name", format!("longer than {MAX_NAME} characters")));
+        errors.push(err(
+            line,
+            "business_name",
+            format!("longer than {MAX_NAME} characters"),
+        ));
     }
     let phone = match get("phone") {
         "" => {
@@ -127,9 +171,17 @@ fn validate_row(
     };
     let email = parse_email(line, "email", get("email"), &mut errors);
     let mut dependencies = Vec::new();
-    for slug in get("dependencies").split(';').map(str::trim).filter(|s| !s.is_empty()) {
+    for slug in get("dependencies")
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         if !known_slugs.contains(slug) {
-            errors.push(err(line, "dependencies", format!("unknown dependency `{slug}`")));
+            errors.push(err(
+                line,
+                "dependencies",
+                format!("unknown dependency `{slug}`"),
+            ));
         } else if !dependencies.iter().any(|d| d == slug) {
             dependencies.push(slug.to_string());
         }
@@ -145,7 +197,11 @@ fn validate_row(
     let text = |field: &str, errors: &mut Vec<RowError>| -> Option<String> {
         let v = get(field);
         if v.chars().count() > MAX_TEXT {
-            errors.push(err(line, field, format!("longer than {MAX_TEXT} characters")));
+            errors.push(err(
+                line,
+                field,
+                format!("longer than {MAX_TEXT} characters"),
+            ));
         }
         (!v.is_empty()).then(|| v.to_string())
     };
@@ -165,7 +221,11 @@ fn validate_row(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let platform = |e: &Option<EmailAddr>| e.as_ref().and_then(|e| platform_of_email(e, platform_domains)).map(str::to_string);
+    let platform = |e: &Option<EmailAddr>| {
+        e.as_ref()
+            .and_then(|e| platform_of_email(e, platform_domains))
+            .map(str::to_string)
+    };
     Ok(MerchantRecord {
         business_name: business_name.to_string(),
         phone: phone.unwrap_or_default(),
@@ -181,14 +241,23 @@ fn validate_row(
     })
 }
 
-fn parse_email(line: u64, field: &str, value: &str, errors: &mut Vec<RowError>) -> Option<EmailAddr> {
+fn parse_email(
+    line: u64,
+    field: &str,
+    value: &str,
+    errors: &mut Vec<RowError>,
+) -> Option<EmailAddr> {
     if value.is_empty() {
         return None;
     }
     match EmailAddr::parse(value) {
         Ok(e) => Some(e),
         Err(e) => {
-            errors.push(err(line, field, format!("`{value}` is not an email address ({e})")));
+            errors.push(err(
+                line,
+                field,
+                format!("`{value}` is not an email address ({e})"),
+            ));
             None
         }
     }
@@ -199,14 +268,19 @@ mod tests {
     use super::*;
 
     fn slugs() -> HashSet<String> {
-        ["kakao-login", "kakaopay"].into_iter().map(String::from).collect()
+        ["kakao-login", "kakaopay"]
+            .into_iter()
+            .map(String::from)
+            .collect()
     }
 
     const HEADER: &str = "business_name,phone,email,dependencies,locale,region,trade\n";
 
     #[test]
     fn normalises_korean_mobiles_and_reads_every_field() {
-        let csv = format!("{HEADER}행복분식,010-1234-5678,kim@example.com,kakao-login;kakaopay,ko,서울 마포구,분식\n");
+        let csv = format!(
+            "{HEADER}행복분식,010-1234-5678,kim@example.com,kakao-login;kakaopay,ko,서울 마포구,분식\n"
+        );
         let rows = parse(&csv, &slugs(), &BTreeMap::new()).expect("valid");
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].phone, "+821012345678");
@@ -221,10 +295,23 @@ mod tests {
         );
         let errs = parse(&csv, &slugs(), &BTreeMap::new()).expect_err("invalid");
         let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
-        assert!(text.iter().any(|e| e.starts_with("line 3: phone:")), "{text:?}");
-        assert!(text.iter().any(|e| e.starts_with("line 4: email:")), "{text:?}");
-        assert!(text.iter().any(|e| e.starts_with("line 4: dependencies: unknown dependency `nope`")), "{text:?}");
-        assert!(text.iter().any(|e| e.starts_with("line 4: locale:")), "{text:?}");
+        assert!(
+            text.iter().any(|e| e.starts_with("line 3: phone:")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter().any(|e| e.starts_with("line 4: email:")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|e| e.starts_with("line 4: dependencies: unknown dependency `nope`")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter().any(|e| e.starts_with("line 4: locale:")),
+            "{text:?}"
+        );
         assert!(!text.iter().any(|e| e.starts_with("line 2")), "{text:?}");
     }
 

@@ -45,14 +45,19 @@ where
     type Writer = MaskingWriter<F::Writer>;
 
     fn make_writer(&'a self) -> Self::Writer {
-        MaskingWriter { buf: Vec::with_capacity(256), inner: self.0.make_writer() }
+        MaskingWriter {
+            buf: Vec::with_capacity(256),
+            inner: self.0.make_writer(),
+        }
     }
 }
 
 /// Installs the global subscriber once; later calls (tests) are ignored.
 pub fn init(format: LogFormat, level: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(Masking(std::io::stderr));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(Masking(std::io::stderr));
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.with_target(false).try_init(),
@@ -69,7 +74,10 @@ mod tests {
 
     impl Write for Capture {
         fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(data);
+            self.0
+                .lock()
+                .map_err(|_| std::io::Error::other("poisoned"))?
+                .extend_from_slice(data);
             Ok(data.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -86,13 +94,20 @@ mod tests {
             .with_writer(Masking(move || sink.clone()))
             .finish();
         tracing::subscriber::with_default(subscriber, || {
-            tracing::info!(to = "+821012345678", email = "kim@example.com", "sending to 010-9876-5432");
+            tracing::info!(
+                to = "+821012345678",
+                email = "kim@example.com",
+                "sending to 010-9876-5432"
+            );
         });
         let text = String::from_utf8(capture.0.lock().expect("lock").clone()).expect("utf8");
         assert!(text.contains("\"message\""), "{text}");
         for secret in ["1012345678", "kim@example.com", "9876-5432"] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }
-        assert!(text.contains("5678"), "the last digits stay for support: {text}");
+        assert!(
+            text.contains("5678"),
+            "the last digits stay for support: {text}"
+        );
     }
 }

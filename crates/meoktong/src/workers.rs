@@ -10,7 +10,9 @@ use meoktong_notify::dispatcher::{Dispatcher, DispatcherConfig, SmsRoute};
 use meoktong_notify::heartbeat::HeartbeatSweeper;
 use meoktong_notify::planner::{Planner, PlannerConfig};
 use meoktong_notify::timers::Timers;
-use meoktong_notify::{DevOutbox, EmailProvider, LogEmail, LogSms, SmtpEmail, SmsProvider, TwilioSms};
+use meoktong_notify::{
+    DevOutbox, EmailProvider, LogEmail, LogSms, SmsProvider, SmtpEmail, TwilioSms,
+};
 use meoktong_storage::{Db, dev_outbox, now_ms, outbox};
 use meoktong_web::AppState;
 use std::str::FromStr;
@@ -24,15 +26,27 @@ struct DbDevOutbox(Db);
 
 #[async_trait::async_trait]
 impl DevOutbox for DbDevOutbox {
-    async fn record(&self, channel: &str, recipient: &str, subject: Option<&str>, body: &str) -> Result<(), String> {
-        dev_outbox::record(&self.0, channel, recipient, subject, body).await.map_err(|e| e.to_string())
+    async fn record(
+        &self,
+        channel: &str,
+        recipient: &str,
+        subject: Option<&str>,
+        body: &str,
+    ) -> Result<(), String> {
+        dev_outbox::record(&self.0, channel, recipient, subject, body)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 
 /// This process's name in slot claims and outbox claims.
 pub fn holder_name() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
-    format!("{host}-{}-{}", std::process::id(), &meoktong_notify::text::new_token()[..6])
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        &meoktong_notify::text::new_token()[..6]
+    )
 }
 
 pub struct Providers {
@@ -44,26 +58,41 @@ pub struct Providers {
 /// SMS providers in order and the email provider, from the settings. In dev mode without
 /// `[email]`, email goes to the dev outbox too.
 pub fn providers(settings: &Settings, db: &Db, dev_mode: bool) -> anyhow::Result<Providers> {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()?;
     let dev: Arc<dyn DevOutbox> = Arc::new(DbDevOutbox(db.clone()));
     let mut sms = Vec::new();
     for (i, s) in settings.sms.iter().enumerate() {
         let provider: Arc<dyn SmsProvider> = match s.provider {
             SmsProviderKind::Twilio => {
                 let token = s.auth_token().with_context(|| format!("sms[{i}]"))?;
-                Arc::new(TwilioSms::new(s, token, http.clone()).map_err(|e| anyhow::anyhow!("sms[{i}]: {}", e.message()))?)
+                Arc::new(
+                    TwilioSms::new(s, token, http.clone())
+                        .map_err(|e| anyhow::anyhow!("sms[{i}]: {}", e.message()))?,
+                )
             }
             SmsProviderKind::Log => Arc::new(LogSms::new(dev.clone())),
         };
         sms.push(SmsRoute::new(provider, s.rate_per_second));
     }
-    let sms_platform = settings.sms.first().filter(|s| s.provider == SmsProviderKind::Twilio).map(|_| "twilio".to_string());
+    let sms_platform = settings
+        .sms
+        .first()
+        .filter(|s| s.provider == SmsProviderKind::Twilio)
+        .map(|_| "twilio".to_string());
     let email: Option<Arc<dyn EmailProvider>> = match &settings.email {
-        Some(e) => Some(Arc::new(SmtpEmail::from_settings(e).map_err(|e| anyhow::anyhow!("[email]: {}", e.message()))?)),
+        Some(e) => Some(Arc::new(
+            SmtpEmail::from_settings(e).map_err(|e| anyhow::anyhow!("[email]: {}", e.message()))?,
+        )),
         None if dev_mode => Some(Arc::new(LogEmail::new(dev))),
         None => None,
     };
-    Ok(Providers { sms, sms_platform, email })
+    Ok(Providers {
+        sms,
+        sms_platform,
+        email,
+    })
 }
 
 pub fn planner_config(settings: &Settings, providers: &Providers) -> PlannerConfig {
@@ -75,10 +104,15 @@ pub fn planner_config(settings: &Settings, providers: &Providers) -> PlannerConf
         alert_link_ttl: settings.notify.alert_link_ttl,
         public_url: settings.server.public_url.clone(),
         default_locale: settings.notify.default_locale.clone(),
-        time_zone: chrono_tz::Tz::from_str(&settings.notify.time_zone).unwrap_or(chrono_tz::Asia::Seoul),
+        time_zone: chrono_tz::Tz::from_str(&settings.notify.time_zone)
+            .unwrap_or(chrono_tz::Asia::Seoul),
         platform_domains: settings.channels.platform_domains.clone(),
         sms_rate_per_second: settings.sms.first().map(|s| s.rate_per_second).unwrap_or(0),
-        sms_validity: settings.sms.first().map(|s| s.validity).unwrap_or(Duration::from_secs(900)),
+        sms_validity: settings
+            .sms
+            .first()
+            .map(|s| s.validity)
+            .unwrap_or(Duration::from_secs(900)),
         email_enabled: providers.email.is_some(),
         sms_enabled: !providers.sms.is_empty(),
         sms_platform: providers.sms_platform.clone(),
@@ -88,19 +122,36 @@ pub fn planner_config(settings: &Settings, providers: &Providers) -> PlannerConf
 /// A claim must outlive the wait for the slowest provider's rate limit plus a request, or
 /// another replica could take over rows still waiting to be sent.
 pub fn lease_for(settings: &Settings) -> Duration {
-    let slowest = settings.sms.iter().map(|s| s.rate_per_second).filter(|r| *r > 0).min();
-    let wait = slowest.map(|r| settings.notify.dispatch_concurrency as u64 / u64::from(r)).unwrap_or(0);
+    let slowest = settings
+        .sms
+        .iter()
+        .map(|s| s.rate_per_second)
+        .filter(|r| *r > 0)
+        .min();
+    let wait = slowest
+        .map(|r| settings.notify.dispatch_concurrency as u64 / u64::from(r))
+        .unwrap_or(0);
     Duration::from_secs(60.max(wait + 30))
 }
 
 /// Starts every worker; each returns soon after `stop` is cancelled.
-pub async fn spawn_all(state: &AppState, stop: CancellationToken) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+pub async fn spawn_all(
+    state: &AppState,
+    stop: CancellationToken,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let settings = state.settings.clone();
     let holder = holder_name();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut handles = Vec::new();
     let incident_changed = if settings.probe.enabled {
-        let probe_loop = ProbeLoop::build(state.db.clone(), state.metrics.clone(), &settings, clock.clone(), holder.clone()).await?;
+        let probe_loop = ProbeLoop::build(
+            state.db.clone(),
+            state.metrics.clone(),
+            &settings,
+            clock.clone(),
+            holder.clone(),
+        )
+        .await?;
         let n = probe_loop.incident_changed();
         handles.push(tokio::spawn(probe_loop.run_until_stopped(stop.clone())));
         n
@@ -108,11 +159,25 @@ pub async fn spawn_all(state: &AppState, stop: CancellationToken) -> anyhow::Res
         Arc::new(Notify::new())
     };
     let p = providers(&settings, &state.db, state.dev_mode)?;
-    let planner = Arc::new(Planner::new(state.db.clone(), state.crypto.clone(), planner_config(&settings, &p)));
+    let planner = Arc::new(Planner::new(
+        state.db.clone(),
+        state.crypto.clone(),
+        planner_config(&settings, &p),
+    ));
     let outbox_changed = state.outbox_changed.clone();
-    handles.push(tokio::spawn(plan_loop(planner.clone(), incident_changed, outbox_changed.clone(), stop.clone())));
+    handles.push(tokio::spawn(plan_loop(
+        planner.clone(),
+        incident_changed,
+        outbox_changed.clone(),
+        stop.clone(),
+    )));
     let sweeper = HeartbeatSweeper::new(state.db.clone(), state.crypto.clone(), planner.clone());
-    handles.push(tokio::spawn(heartbeat_loop(sweeper, state.metrics.clone(), outbox_changed.clone(), stop.clone())));
+    handles.push(tokio::spawn(heartbeat_loop(
+        sweeper,
+        state.metrics.clone(),
+        outbox_changed.clone(),
+        stop.clone(),
+    )));
     let dispatcher = Dispatcher::new(
         state.db.clone(),
         state.crypto.clone(),
@@ -122,13 +187,18 @@ pub async fn spawn_all(state: &AppState, stop: CancellationToken) -> anyhow::Res
         DispatcherConfig {
             holder,
             concurrency: settings.notify.dispatch_concurrency,
-            status_callback: Some(format!("{}/hooks/twilio/status", settings.server.public_url.trim_end_matches('/'))),
+            status_callback: Some(format!(
+                "{}/hooks/twilio/status",
+                settings.server.public_url.trim_end_matches('/')
+            )),
             failover_after: settings.notify.failover_after,
             lease: lease_for(&settings),
             ..DispatcherConfig::default()
         },
     );
-    handles.push(tokio::spawn(Arc::new(dispatcher).run_until_stopped(outbox_changed.clone(), stop.clone())));
+    handles.push(tokio::spawn(
+        Arc::new(dispatcher).run_until_stopped(outbox_changed.clone(), stop.clone()),
+    ));
     let timers = Timers::new(
         state.db.clone(),
         state.crypto.clone(),
@@ -137,11 +207,21 @@ pub async fn spawn_all(state: &AppState, stop: CancellationToken) -> anyhow::Res
         settings.notify.sms_queue_budget,
         settings.notify.ack_timeout,
     );
-    handles.push(tokio::spawn(timer_loop(timers, state.clone(), outbox_changed, stop)));
+    handles.push(tokio::spawn(timer_loop(
+        timers,
+        state.clone(),
+        outbox_changed,
+        stop,
+    )));
     Ok(handles)
 }
 
-async fn plan_loop(planner: Arc<Planner>, incident_changed: Arc<Notify>, outbox_changed: Arc<Notify>, stop: CancellationToken) {
+async fn plan_loop(
+    planner: Arc<Planner>,
+    incident_changed: Arc<Notify>,
+    outbox_changed: Arc<Notify>,
+    stop: CancellationToken,
+) {
     loop {
         match planner.plan_once(now_ms()).await {
             Ok(stats) if stats.messages > 0 => outbox_changed.notify_waiters(),
@@ -157,13 +237,21 @@ async fn plan_loop(planner: Arc<Planner>, incident_changed: Arc<Notify>, outbox_
 }
 
 /// Store heartbeats: silent stores become incidents, and their notices are written.
-async fn heartbeat_loop(sweeper: HeartbeatSweeper, metrics: meoktong_metrics::Metrics, outbox_changed: Arc<Notify>, stop: CancellationToken) {
+async fn heartbeat_loop(
+    sweeper: HeartbeatSweeper,
+    metrics: meoktong_metrics::Metrics,
+    outbox_changed: Arc<Notify>,
+    stop: CancellationToken,
+) {
     loop {
         match sweeper.sweep_once(now_ms()).await {
             Ok(s) => {
                 if s.opened > 0 {
                     // One bounded label for every store: a label per merchant would not stay bounded.
-                    metrics.incidents_opened.with_label_values(&["store-internet"]).inc_by(s.opened as u64);
+                    metrics
+                        .incidents_opened
+                        .with_label_values(&["store-internet"])
+                        .inc_by(s.opened as u64);
                 }
                 if s.messages > 0 {
                     outbox_changed.notify_waiters();
@@ -178,7 +266,12 @@ async fn heartbeat_loop(sweeper: HeartbeatSweeper, metrics: meoktong_metrics::Me
     }
 }
 
-async fn timer_loop(timers: Timers, state: AppState, outbox_changed: Arc<Notify>, stop: CancellationToken) {
+async fn timer_loop(
+    timers: Timers,
+    state: AppState,
+    outbox_changed: Arc<Notify>,
+    stop: CancellationToken,
+) {
     loop {
         let now = now_ms();
         match timers.sweep_once(now).await {

@@ -74,15 +74,24 @@ fn migrate_is_idempotent_on_sqlite() {
     assert!(first.status.success(), "{}", stderr(&first));
     let second = meoktong(dir.path(), &["migrate"]);
     assert!(second.status.success(), "{}", stderr(&second));
-    assert!(stdout(&second).contains("0 migration(s) were pending"), "{}", stdout(&second));
+    assert!(
+        stdout(&second).contains("0 migration(s) were pending"),
+        "{}",
+        stdout(&second)
+    );
 }
 
 #[test]
 fn migrate_is_idempotent_on_postgres() {
-    let Ok(admin) = std::env::var("TEST_DATABASE_URL") else { return };
+    let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
+        return;
+    };
     let name = format!("meoktong_cli_{}", std::process::id());
     let psql = |sql: &str| {
-        Command::new("psql").args([admin.as_str(), "-qc", sql]).output().expect("psql")
+        Command::new("psql")
+            .args([admin.as_str(), "-qc", sql])
+            .output()
+            .expect("psql")
     };
     psql(&format!("DROP DATABASE IF EXISTS {name}"));
     assert!(psql(&format!("CREATE DATABASE {name}")).status.success());
@@ -107,7 +116,11 @@ fn import_with_a_bad_phone_on_line_3_names_it_and_writes_nothing() {
     std::fs::write(dir.path().join("m.csv"), csv).expect("csv");
     let o = meoktong(dir.path(), &["merchant", "import", "m.csv"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).lines().any(|l| l.starts_with("line 3: phone:")), "{}", stderr(&o));
+    assert!(
+        stderr(&o).lines().any(|l| l.starts_with("line 3: phone:")),
+        "{}",
+        stderr(&o)
+    );
     let list = meoktong(dir.path(), &["merchant", "list", "--format", "json"]);
     assert!(list.status.success(), "{}", stderr(&list));
     let rows: serde_json::Value = serde_json::from_str(&stdout(&list)).expect("json");
@@ -131,7 +144,10 @@ fn import_then_reimport_updates_and_lists_e164() {
     let rows: serde_json::Value = serde_json::from_str(&stdout(&list)).expect("json");
     assert_eq!(rows[0]["phone"], "+821012345678");
     assert_eq!(rows[0]["locale"], "en");
-    assert_eq!(rows[0]["dependencies"], serde_json::json!(["kakao-login", "kakaopay"]));
+    assert_eq!(
+        rows[0]["dependencies"],
+        serde_json::json!(["kakao-login", "kakaopay"])
+    );
 }
 
 #[test]
@@ -140,7 +156,10 @@ fn cp949_csv_is_read() {
     let text = "business_name,phone,email,dependencies,locale,region,trade\n행복분식,01012345678,,kakaopay,,서울,분식\n";
     let (bytes, _, _) = encoding_rs::EUC_KR.encode(text);
     std::fs::write(dir.path().join("k.csv"), &bytes).expect("csv");
-    let o = meoktong(dir.path(), &["--config", "meoktong.toml", "merchant", "import", "k.csv"]);
+    let o = meoktong(
+        dir.path(),
+        &["--config", "meoktong.toml", "merchant", "import", "k.csv"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let list = meoktong(dir.path(), &["merchant", "list", "--format", "csv"]);
     assert!(stdout(&list).contains("행복분식"), "{}", stdout(&list));
@@ -149,7 +168,11 @@ fn cp949_csv_is_read() {
 #[test]
 fn config_errors_are_one_line_with_the_key() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("meoktong.toml"), "[server]\nlisten = \"127.0.0.1:8080\"\nlisen = \"x\"\n").expect("w");
+    std::fs::write(
+        dir.path().join("meoktong.toml"),
+        "[server]\nlisten = \"127.0.0.1:8080\"\nlisen = \"x\"\n",
+    )
+    .expect("w");
     let o = meoktong(dir.path(), &["migrate"]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
@@ -161,7 +184,16 @@ fn config_errors_are_one_line_with_the_key() {
 fn user_create_reads_the_password_from_the_environment() {
     let dir = sqlite_dir();
     let o = Command::new(env!("CARGO_BIN_EXE_meoktong"))
-        .args(["user", "create", "--role", "association", "--email", "staff@assoc.example", "--association", "소상공인연합회"])
+        .args([
+            "user",
+            "create",
+            "--role",
+            "association",
+            "--email",
+            "staff@assoc.example",
+            "--association",
+            "소상공인연합회",
+        ])
         .current_dir(dir.path())
         .env("MEOKTONG_DATA_KEY", KEY)
         .env("MEOKTONG_NEW_PASSWORD", "a long enough password")
@@ -169,7 +201,14 @@ fn user_create_reads_the_password_from_the_environment() {
         .expect("run");
     assert!(o.status.success(), "{}", stderr(&o));
     let again = Command::new(env!("CARGO_BIN_EXE_meoktong"))
-        .args(["user", "create", "--role", "operator", "--email", "staff@assoc.example"])
+        .args([
+            "user",
+            "create",
+            "--role",
+            "operator",
+            "--email",
+            "staff@assoc.example",
+        ])
         .current_dir(dir.path())
         .env("MEOKTONG_DATA_KEY", KEY)
         .env("MEOKTONG_NEW_PASSWORD", "a long enough password")
@@ -177,14 +216,26 @@ fn user_create_reads_the_password_from_the_environment() {
         .expect("run");
     assert!(!again.status.success());
     assert!(stderr(&again).contains("already exists"));
-    let no_pw = meoktong(dir.path(), &["user", "create", "--role", "operator", "--email", "op@x.example"]);
+    let no_pw = meoktong(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--role",
+            "operator",
+            "--email",
+            "op@x.example",
+        ],
+    );
     assert_eq!(no_pw.status.code(), Some(2));
     assert!(stderr(&no_pw).contains("MEOKTONG_NEW_PASSWORD"));
 }
 
 #[test]
 fn postgres_without_a_data_key_fails_naming_the_variable() {
-    let Ok(admin) = std::env::var("TEST_DATABASE_URL") else { return };
+    let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     write_config(dir.path(), &admin);
     let o = Command::new(env!("CARGO_BIN_EXE_meoktong"))
@@ -201,19 +252,37 @@ fn postgres_without_a_data_key_fails_naming_the_variable() {
 fn check_prints_a_verdict_and_timings_and_exits_by_health() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let sim = rt
-        .block_on(meoktong_probe::simulator::Simulator::start("127.0.0.1:0".parse().expect("addr")))
+        .block_on(meoktong_probe::simulator::Simulator::start(
+            "127.0.0.1:0".parse().expect("addr"),
+        ))
         .expect("simulator");
     let dir = sqlite_dir();
     let url = format!("{}/.well-known/openid-configuration", sim.base_url());
-    let ok = meoktong(dir.path(), &["check", &url, "--expect-status", "200", "--expect-json-exists", "issuer"]);
+    let ok = meoktong(
+        dir.path(),
+        &[
+            "check",
+            &url,
+            "--expect-status",
+            "200",
+            "--expect-json-exists",
+            "issuer",
+        ],
+    );
     assert_eq!(ok.status.code(), Some(0), "{}{}", stdout(&ok), stderr(&ok));
     let out = stdout(&ok);
     assert!(out.contains("200"), "{out}");
-    assert!(out.to_lowercase().contains("connect") && out.to_lowercase().contains("total"), "timing breakdown: {out}");
+    assert!(
+        out.to_lowercase().contains("connect") && out.to_lowercase().contains("total"),
+        "timing breakdown: {out}"
+    );
     let json = meoktong(dir.path(), &["check", &url, "--json"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("json");
     assert_eq!(v["outcome"], "ok");
-    sim.set_mode(meoktong_probe::simulator::Service::KakaoLogin, meoktong_probe::simulator::Mode::Down);
+    sim.set_mode(
+        meoktong_probe::simulator::Service::KakaoLogin,
+        meoktong_probe::simulator::Mode::Down,
+    );
     let down = meoktong(dir.path(), &["check", &url]);
     assert_eq!(down.status.code(), Some(1), "{}", stdout(&down));
     let usage = meoktong(dir.path(), &["check", &url, "--timeout", "soon"]);
@@ -223,7 +292,11 @@ fn check_prints_a_verdict_and_timings_and_exits_by_health() {
 #[test]
 fn serve_stops_cleanly_on_sigterm() {
     let dir = sqlite_dir();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_meoktong"))
         .args(["serve"])
         .current_dir(dir.path())
@@ -250,14 +323,20 @@ fn serve_stops_cleanly_on_sigterm() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(up, "serve did not come up");
-    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
     assert!(kill.success());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let status = loop {
         if let Some(s) = child.try_wait().expect("wait") {
             break s;
         }
-        assert!(std::time::Instant::now() < deadline, "serve did not stop after SIGTERM");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not stop after SIGTERM"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     };
     assert_eq!(status.code(), Some(0), "exit 0 after SIGTERM");

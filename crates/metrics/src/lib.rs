@@ -3,7 +3,8 @@
 #![forbid(unsafe_code)]
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 #[derive(Clone)]
@@ -44,7 +45,9 @@ impl Metrics {
         let registry = Registry::new();
         let probe_duration = must(HistogramVec::new(
             HistogramOpts::new("meoktong_probe_duration_seconds", "Duration of one probe.")
-                .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+                .buckets(vec![
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ]),
             &["dependency", "check", "location"],
         ));
         let probe_results = must(IntCounterVec::new(
@@ -52,7 +55,10 @@ impl Metrics {
             &["dependency", "check", "location", "outcome"],
         ));
         let dependency_state = must(IntGaugeVec::new(
-            Opts::new("meoktong_dependency_state", "0 unknown, 1 up, 2 degraded, 3 down."),
+            Opts::new(
+                "meoktong_dependency_state",
+                "0 unknown, 1 up, 2 degraded, 3 down.",
+            ),
             &["dependency"],
         ));
         let incidents_opened = must(IntCounterVec::new(
@@ -60,17 +66,28 @@ impl Metrics {
             &["dependency"],
         ));
         let notifications = must(IntCounterVec::new(
-            Opts::new("meoktong_notifications_total", "Notification sends by channel and outcome."),
+            Opts::new(
+                "meoktong_notifications_total",
+                "Notification sends by channel and outcome.",
+            ),
             &["channel", "outcome"],
         ));
-        let outbox_depth = must(IntGauge::new("meoktong_outbox_depth", "Messages waiting in the outbox."));
+        let outbox_depth = must(IntGauge::new(
+            "meoktong_outbox_depth",
+            "Messages waiting in the outbox.",
+        ));
         let outbox_oldest_age = must(IntGauge::new(
             "meoktong_outbox_oldest_age_seconds",
             "Age of the oldest message waiting in the outbox.",
         ));
         let time_to_notify = must(prometheus::Histogram::with_opts(
-            HistogramOpts::new("meoktong_time_to_notify_seconds", "Incident start to provider acceptance.")
-                .buckets(vec![1.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 60.0, 120.0, 300.0, 900.0]),
+            HistogramOpts::new(
+                "meoktong_time_to_notify_seconds",
+                "Incident start to provider acceptance.",
+            )
+            .buckets(vec![
+                1.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 60.0, 120.0, 300.0, 900.0,
+            ]),
         ));
         for c in [
             Box::new(probe_duration.clone()) as Box<dyn prometheus::core::Collector>,
@@ -118,11 +135,19 @@ mod tests {
     #[test]
     fn every_contract_metric_is_exposed() {
         let m = Metrics::new();
-        m.probe_results.with_label_values(&["kakao-login", "oidc", "seoul", "ok"]).inc();
-        m.probe_duration.with_label_values(&["kakao-login", "oidc", "seoul"]).observe(0.1);
-        m.dependency_state.with_label_values(&["kakao-login"]).set(1);
+        m.probe_results
+            .with_label_values(&["kakao-login", "oidc", "seoul", "ok"])
+            .inc();
+        m.probe_duration
+            .with_label_values(&["kakao-login", "oidc", "seoul"])
+            .observe(0.1);
+        m.dependency_state
+            .with_label_values(&["kakao-login"])
+            .set(1);
         m.incidents_opened.with_label_values(&["kakao-login"]).inc();
-        m.notifications.with_label_values(&["sms", "accepted"]).inc();
+        m.notifications
+            .with_label_values(&["sms", "accepted"])
+            .inc();
         m.time_to_notify.observe(3.0);
         let text = m.render();
         for name in [

@@ -176,7 +176,16 @@ impl Dispatcher {
                 continue;
             }
             let now = meoktong_storage::now_ms();
-            let rows = match outbox::claim_due(&self.db, &self.cfg.holder, now, ms(self.cfg.lease), free as u64, &channels).await {
+            let rows = match outbox::claim_due(
+                &self.db,
+                &self.cfg.holder,
+                now,
+                ms(self.cfg.lease),
+                free as u64,
+                &channels,
+            )
+            .await
+            {
                 Ok(rows) => rows,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot claim outbox rows; will retry");
@@ -192,7 +201,9 @@ impl Dispatcher {
                 continue;
             }
             for row in rows {
-                let Ok(place) = places.clone().acquire_owned().await else { break };
+                let Ok(place) = places.clone().acquire_owned().await else {
+                    break;
+                };
                 let me = self.clone();
                 tokio::spawn(async move {
                     if let Err(e) = me.send(row).await {
@@ -203,7 +214,9 @@ impl Dispatcher {
             }
         }
         // Finish what was claimed: every place back means every request in flight ended.
-        let _ = places.acquire_many(self.cfg.concurrency.max(1) as u32).await;
+        let _ = places
+            .acquire_many(self.cfg.concurrency.max(1) as u32)
+            .await;
     }
 
     async fn send(&self, row: outbox_entity::Model) -> Result<(), StorageError> {
@@ -250,14 +263,15 @@ impl Dispatcher {
 
     fn report_health(&self, index: usize, ok: bool, now: i64) {
         if let Ok(mut health) = self.health.lock()
-            && let Some(h) = health.get_mut(index) {
-                if ok {
-                    h.failing_since = None;
-                } else if h.failing_since.is_none() {
-                    h.failing_since = Some(now);
-                }
-                h.last_try = now;
+            && let Some(h) = health.get_mut(index)
+        {
+            if ok {
+                h.failing_since = None;
+            } else if h.failing_since.is_none() {
+                h.failing_since = Some(now);
             }
+            h.last_try = now;
+        }
     }
 
     async fn send_sms(&self, row: outbox_entity::Model, to: String) -> Result<(), StorageError> {
@@ -445,11 +459,12 @@ impl Dispatcher {
             && matches!(
                 n.kind.as_str(),
                 "down" | "followup" | "relapse" | "store_offline"
-            ) {
-                self.metrics
-                    .time_to_notify
-                    .observe(((now - n.since).max(0)) as f64 / 1000.0);
-            }
+            )
+        {
+            self.metrics
+                .time_to_notify
+                .observe(((now - n.since).max(0)) as f64 / 1000.0);
+        }
         Ok(())
     }
 }

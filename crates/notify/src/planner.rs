@@ -188,27 +188,28 @@ impl Planner {
             .collect();
         let confirmed: Vec<(i64, i64)> = open.iter().map(|i| (i.id, i.confirmed_at)).collect();
         if let Some(start) = meoktong_domain::grouping::next_window_start(&already, &confirmed)
-            && now >= group_window_closes(start, window) {
-                let (now_ids, _later) = partition_for_notice(&already, &confirmed, start, window);
-                let kind = if already.is_empty() {
-                    NoticeKind::Down
-                } else {
-                    NoticeKind::FollowUp
-                };
-                let incidents: Vec<incidents::Model> = open
-                    .iter()
-                    .filter(|i| now_ids.contains(&i.id))
-                    .map(|i| (*i).clone())
-                    .collect();
-                if !incidents.is_empty() {
-                    drafts.push(Draft {
-                        merchant_id,
-                        kind,
-                        incident_kind: "down".into(),
-                        incidents,
-                    });
-                }
+            && now >= group_window_closes(start, window)
+        {
+            let (now_ids, _later) = partition_for_notice(&already, &confirmed, start, window);
+            let kind = if already.is_empty() {
+                NoticeKind::Down
+            } else {
+                NoticeKind::FollowUp
+            };
+            let incidents: Vec<incidents::Model> = open
+                .iter()
+                .filter(|i| now_ids.contains(&i.id))
+                .map(|i| (*i).clone())
+                .collect();
+            if !incidents.is_empty() {
+                drafts.push(Draft {
+                    merchant_id,
+                    kind,
+                    incident_kind: "down".into(),
+                    incidents,
+                });
             }
+        }
         // Relapses: at most one notice per reopen window per incident.
         for i in &open {
             if i.relapse_count > 0 && was_told(i.id, "down") {
@@ -234,24 +235,25 @@ impl Planner {
             .filter(|i| !was_told(i.id, &format!("recovery:{}", i.relapse_count)))
             .collect();
         if let Some(first) = resolved.iter().filter_map(|i| i.resolved_at).min()
-            && now >= group_window_closes(first, window) {
-                let closes = group_window_closes(first, window);
-                let group: Vec<incidents::Model> = resolved
-                    .iter()
-                    .filter(|i| i.resolved_at.is_some_and(|r| r <= closes))
-                    .map(|i| (*i).clone())
-                    .collect();
-                // One key per recovery of each incident; a group shares the first's.
-                for i in &group {
-                    drafts.push(Draft {
-                        merchant_id,
-                        kind: NoticeKind::Recovery,
-                        incident_kind: format!("recovery:{}", i.relapse_count),
-                        incidents: vec![i.clone()],
-                    });
-                }
-                merge_recoveries(&mut drafts, merchant_id);
+            && now >= group_window_closes(first, window)
+        {
+            let closes = group_window_closes(first, window);
+            let group: Vec<incidents::Model> = resolved
+                .iter()
+                .filter(|i| i.resolved_at.is_some_and(|r| r <= closes))
+                .map(|i| (*i).clone())
+                .collect();
+            // One key per recovery of each incident; a group shares the first's.
+            for i in &group {
+                drafts.push(Draft {
+                    merchant_id,
+                    kind: NoticeKind::Recovery,
+                    incident_kind: format!("recovery:{}", i.relapse_count),
+                    incidents: vec![i.clone()],
+                });
             }
+            merge_recoveries(&mut drafts, merchant_id);
+        }
         drafts
     }
 

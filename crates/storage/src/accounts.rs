@@ -5,9 +5,7 @@ use crate::crypto::Crypto;
 use crate::entity::{api_tokens, contacts, merchants, one_time_tokens, users};
 use crate::error::{StorageError, is_unique_violation};
 use crate::{Db, audit};
-use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 /// A validated sign-up (phone E.164, email normalised, password already hashed).
 pub struct SignUp<'a> {

@@ -13,7 +13,11 @@ pub struct AuditEntry<'a> {
     pub detail: serde_json::Value,
 }
 
-pub async fn record<C: ConnectionTrait>(conn: &C, at: i64, e: AuditEntry<'_>) -> Result<(), StorageError> {
+pub async fn record<C: ConnectionTrait>(
+    conn: &C,
+    at: i64,
+    e: AuditEntry<'_>,
+) -> Result<(), StorageError> {
     let am = audit_log::ActiveModel {
         id: NotSet,
         at: Set(at),

@@ -8,7 +8,11 @@ use sea_orm::{ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryO
 /// Inserts or updates every dependency and check named in `deps` (source `config` or `preset`).
 /// Checks of those dependencies that are no longer configured are disabled, never deleted
 /// (their results are evidence).
-pub async fn sync_dependencies(db: &Db, deps: &[DependencySettings], source: &str) -> Result<(), StorageError> {
+pub async fn sync_dependencies(
+    db: &Db,
+    deps: &[DependencySettings],
+    source: &str,
+) -> Result<(), StorageError> {
     let now = now_ms();
     let txn = db.begin_write().await?;
     for dep in deps {
@@ -44,14 +48,24 @@ pub async fn sync_dependencies(db: &Db, deps: &[DependencySettings], source: &st
                     created_at: Set(now),
                     updated_at: Set(now),
                 };
-                dependencies::Entity::insert(am).exec(&txn).await?.last_insert_id
+                dependencies::Entity::insert(am)
+                    .exec(&txn)
+                    .await?
+                    .last_insert_id
             }
         };
-        let existing_checks = checks::Entity::find().filter(checks::Column::DependencyId.eq(dep_id)).all(&txn).await?;
+        let existing_checks = checks::Entity::find()
+            .filter(checks::Column::DependencyId.eq(dep_id))
+            .all(&txn)
+            .await?;
         for check in &dep.check {
-            let spec = serde_json::to_string(check).map_err(|e| StorageError::Data(e.to_string()))?;
+            let spec =
+                serde_json::to_string(check).map_err(|e| StorageError::Data(e.to_string()))?;
             let interval_ms = check.interval.map(|d| d.as_millis() as i64);
-            let timeout_ms = check.timeout.unwrap_or(CheckSettings::DEFAULT_TIMEOUT).as_millis() as i64;
+            let timeout_ms = check
+                .timeout
+                .unwrap_or(CheckSettings::DEFAULT_TIMEOUT)
+                .as_millis() as i64;
             match existing_checks.iter().find(|c| c.name == check.name) {
                 Some(row) => {
                     let mut am: checks::ActiveModel = row.clone().into();
@@ -90,7 +104,10 @@ pub async fn sync_dependencies(db: &Db, deps: &[DependencySettings], source: &st
                 }
             }
         }
-        for stale in existing_checks.iter().filter(|c| c.enabled && !dep.check.iter().any(|k| k.name == c.name)) {
+        for stale in existing_checks
+            .iter()
+            .filter(|c| c.enabled && !dep.check.iter().any(|k| k.name == c.name))
+        {
             let mut am: checks::ActiveModel = stale.clone().into();
             am.enabled = Set(false);
             am.updated_at = Set(now);
@@ -132,22 +149,40 @@ pub async fn list_dependencies(db: &Db) -> Result<Vec<dependencies::Model>, Stor
         .await?)
 }
 
-pub async fn dependency_by_slug(db: &Db, slug: &str) -> Result<Option<dependencies::Model>, StorageError> {
-    Ok(dependencies::Entity::find().filter(dependencies::Column::Slug.eq(slug)).one(&db.conn).await?)
+pub async fn dependency_by_slug(
+    db: &Db,
+    slug: &str,
+) -> Result<Option<dependencies::Model>, StorageError> {
+    Ok(dependencies::Entity::find()
+        .filter(dependencies::Column::Slug.eq(slug))
+        .one(&db.conn)
+        .await?)
 }
 
 /// Every enabled check with its dependency.
-pub async fn enabled_checks(db: &Db) -> Result<Vec<(checks::Model, dependencies::Model)>, StorageError> {
+pub async fn enabled_checks(
+    db: &Db,
+) -> Result<Vec<(checks::Model, dependencies::Model)>, StorageError> {
     let deps = list_dependencies(db).await?;
-    let rows = checks::Entity::find().filter(checks::Column::Enabled.eq(true)).all(&db.conn).await?;
+    let rows = checks::Entity::find()
+        .filter(checks::Column::Enabled.eq(true))
+        .all(&db.conn)
+        .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|c| deps.iter().find(|d| d.id == c.dependency_id).map(|d| (c, d.clone())))
+        .filter_map(|c| {
+            deps.iter()
+                .find(|d| d.id == c.dependency_id)
+                .map(|d| (c, d.clone()))
+        })
         .collect())
 }
 
 /// Subscribers of one dependency (merchant ids).
-pub async fn subscribers(db: &Db, dependency_id: i64) -> Result<Vec<subscriptions::Model>, StorageError> {
+pub async fn subscribers(
+    db: &Db,
+    dependency_id: i64,
+) -> Result<Vec<subscriptions::Model>, StorageError> {
     Ok(subscriptions::Entity::find()
         .filter(subscriptions::Column::DependencyId.eq(dependency_id))
         .all(&db.conn)

@@ -1,8 +1,8 @@
 //! Contacts of a merchant, decrypted for sending; opt-out and opt-in by SMS reply.
+use crate::Db;
 use crate::crypto::Crypto;
 use crate::entity::{contacts, merchants, playbooks};
 use crate::error::StorageError;
-use crate::Db;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 /// A contact as the notifier needs it.
@@ -22,15 +22,27 @@ pub fn decrypt(crypto: &Crypto, c: contacts::Model) -> Result<Contact, StorageEr
         id: c.id,
         merchant_id: c.merchant_id,
         position: c.position,
-        phone: c.phone_enc.map(|p| crypto.decrypt(&p)).transpose().map_err(StorageError::Crypto)?,
-        email: c.email_enc.map(|e| crypto.decrypt(&e)).transpose().map_err(StorageError::Crypto)?,
+        phone: c
+            .phone_enc
+            .map(|p| crypto.decrypt(&p))
+            .transpose()
+            .map_err(StorageError::Crypto)?,
+        email: c
+            .email_enc
+            .map(|e| crypto.decrypt(&e))
+            .transpose()
+            .map_err(StorageError::Crypto)?,
         email_platform: c.email_platform,
         sms_opted_out: c.sms_opted_out,
     })
 }
 
 /// The merchant's contacts in order.
-pub async fn of_merchant(db: &Db, crypto: &Crypto, merchant_id: i64) -> Result<Vec<Contact>, StorageError> {
+pub async fn of_merchant(
+    db: &Db,
+    crypto: &Crypto,
+    merchant_id: i64,
+) -> Result<Vec<Contact>, StorageError> {
     contacts::Entity::find()
         .filter(contacts::Column::MerchantId.eq(merchant_id))
         .order_by_asc(contacts::Column::Position)
@@ -42,7 +54,11 @@ pub async fn of_merchant(db: &Db, crypto: &Crypto, merchant_id: i64) -> Result<V
 }
 
 /// Contacts whose mobile number is `phone` (E.164): an inbound SMS's sender.
-pub async fn by_phone(db: &Db, crypto: &Crypto, phone: &str) -> Result<Vec<contacts::Model>, StorageError> {
+pub async fn by_phone(
+    db: &Db,
+    crypto: &Crypto,
+    phone: &str,
+) -> Result<Vec<contacts::Model>, StorageError> {
     Ok(contacts::Entity::find()
         .filter(contacts::Column::PhoneHash.is_in(crypto.lookup_hashes(phone)))
         .all(&db.conn)
@@ -50,7 +66,12 @@ pub async fn by_phone(db: &Db, crypto: &Crypto, phone: &str) -> Result<Vec<conta
 }
 
 /// STOP / START: every contact with this number stops or resumes getting SMS.
-pub async fn set_sms_opt_out(db: &Db, crypto: &Crypto, phone: &str, opted_out: bool) -> Result<u64, StorageError> {
+pub async fn set_sms_opt_out(
+    db: &Db,
+    crypto: &Crypto,
+    phone: &str,
+    opted_out: bool,
+) -> Result<u64, StorageError> {
     let res = contacts::Entity::update_many()
         .col_expr(contacts::Column::SmsOptedOut, opted_out.into())
         .filter(contacts::Column::PhoneHash.is_in(crypto.lookup_hashes(phone)))
@@ -64,10 +85,16 @@ pub async fn merchant(db: &Db, id: i64) -> Result<Option<merchants::Model>, Stor
 }
 
 pub async fn merchants_by_ids(db: &Db, ids: &[i64]) -> Result<Vec<merchants::Model>, StorageError> {
-    Ok(merchants::Entity::find().filter(merchants::Column::Id.is_in(ids.to_vec())).all(&db.conn).await?)
+    Ok(merchants::Entity::find()
+        .filter(merchants::Column::Id.is_in(ids.to_vec()))
+        .all(&db.conn)
+        .await?)
 }
 
 /// The merchant's own playbook texts by category.
 pub async fn playbooks(db: &Db, merchant_id: i64) -> Result<Vec<playbooks::Model>, StorageError> {
-    Ok(playbooks::Entity::find().filter(playbooks::Column::MerchantId.eq(merchant_id)).all(&db.conn).await?)
+    Ok(playbooks::Entity::find()
+        .filter(playbooks::Column::MerchantId.eq(merchant_id))
+        .all(&db.conn)
+        .await?)
 }

@@ -17,7 +17,9 @@ pub const PREVIOUS_DATA_KEY_ENV: &str = "MEOKTONG_DATA_KEY_PREVIOUS";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataKeyError {
-    #[error("{DATA_KEY_ENV} is required with PostgreSQL (base64 of 32 random bytes, e.g. `openssl rand -base64 32`); every replica and command must share it")]
+    #[error(
+        "{DATA_KEY_ENV} is required with PostgreSQL (base64 of 32 random bytes, e.g. `openssl rand -base64 32`); every replica and command must share it"
+    )]
     Missing,
     #[error("{0} is not base64 of exactly 32 bytes")]
     Malformed(String),
@@ -36,10 +38,15 @@ impl KeyMaterial {
         let digest = Sha256::digest(raw);
         let id = hex::encode(&digest[..4]);
         // Separate sub-keys for encryption and hashing, derived from the one data key.
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(raw).expect("HMAC takes any key length");
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(raw).expect("HMAC takes any key length");
         mac.update(b"meoktong lookup hash v1");
         let hash_key: [u8; 32] = mac.finalize().into_bytes().into();
-        KeyMaterial { id, cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(raw)), hash_key }
+        KeyMaterial {
+            id,
+            cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(raw)),
+            hash_key,
+        }
     }
 }
 
@@ -51,7 +58,9 @@ pub struct Crypto {
 
 impl std::fmt::Debug for Crypto {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Crypto").field("key_id", &self.current.id).finish_non_exhaustive()
+        f.debug_struct("Crypto")
+            .field("key_id", &self.current.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -64,50 +73,90 @@ pub enum KeySource {
 }
 
 fn decode_key(name: &str, value: &str) -> Result<[u8; 32], DataKeyError> {
-    let bytes = B64.decode(value.trim()).map_err(|_| DataKeyError::Malformed(name.to_string()))?;
-    bytes.try_into().map_err(|_| DataKeyError::Malformed(name.to_string()))
+    let bytes = B64
+        .decode(value.trim())
+        .map_err(|_| DataKeyError::Malformed(name.to_string()))?;
+    bytes
+        .try_into()
+        .map_err(|_| DataKeyError::Malformed(name.to_string()))
 }
 
 impl Crypto {
     pub fn from_key(raw: &[u8; 32]) -> Crypto {
-        Crypto { current: KeyMaterial::new(raw), previous: None }
+        Crypto {
+            current: KeyMaterial::new(raw),
+            previous: None,
+        }
     }
 
     /// A key being rotated in: `current` encrypts, both decrypt.
     pub fn rotating(current: &[u8; 32], previous: &[u8; 32]) -> Crypto {
-        Crypto { current: KeyMaterial::new(current), previous: Some(KeyMaterial::new(previous)) }
+        Crypto {
+            current: KeyMaterial::new(current),
+            previous: Some(KeyMaterial::new(previous)),
+        }
     }
 
     /// Loads the key as the contract says. `sqlite_db` is the database file when on SQLite.
     pub fn load(sqlite_db: Option<&Path>) -> Result<(Crypto, KeySource), DataKeyError> {
         let previous = match std::env::var(PREVIOUS_DATA_KEY_ENV) {
-            Ok(v) if !v.trim().is_empty() => Some(KeyMaterial::new(&decode_key(PREVIOUS_DATA_KEY_ENV, &v)?)),
+            Ok(v) if !v.trim().is_empty() => {
+                Some(KeyMaterial::new(&decode_key(PREVIOUS_DATA_KEY_ENV, &v)?))
+            }
             _ => None,
         };
         if let Ok(v) = std::env::var(DATA_KEY_ENV)
-            && !v.trim().is_empty() {
-                let key = decode_key(DATA_KEY_ENV, &v)?;
-                return Ok((Crypto { current: KeyMaterial::new(&key), previous }, KeySource::Environment));
-            }
-        let Some(db) = sqlite_db else { return Err(DataKeyError::Missing) };
+            && !v.trim().is_empty()
+        {
+            let key = decode_key(DATA_KEY_ENV, &v)?;
+            return Ok((
+                Crypto {
+                    current: KeyMaterial::new(&key),
+                    previous,
+                },
+                KeySource::Environment,
+            ));
+        }
+        let Some(db) = sqlite_db else {
+            return Err(DataKeyError::Missing);
+        };
         let path = key_file_for(db);
-        let file_err = |message: String| DataKeyError::File { path: path.display().to_string(), message };
+        let file_err = |message: String| DataKeyError::File {
+            path: path.display().to_string(),
+            message,
+        };
         if path.exists() {
             let text = std::fs::read_to_string(&path).map_err(|e| file_err(e.to_string()))?;
             let key = decode_key(&path.display().to_string(), &text)?;
-            return Ok((Crypto { current: KeyMaterial::new(&key), previous }, KeySource::ExistingFile(path)));
+            return Ok((
+                Crypto {
+                    current: KeyMaterial::new(&key),
+                    previous,
+                },
+                KeySource::ExistingFile(path),
+            ));
         }
         let mut key = [0u8; 32];
         rand::RngCore::fill_bytes(&mut OsRng, &mut key);
         write_private_file(&path, &B64.encode(key)).map_err(|e| file_err(e.to_string()))?;
-        Ok((Crypto { current: KeyMaterial::new(&key), previous }, KeySource::GeneratedFile(path)))
+        Ok((
+            Crypto {
+                current: KeyMaterial::new(&key),
+                previous,
+            },
+            KeySource::GeneratedFile(path),
+        ))
     }
 
     /// `k1.<key id>.<base64(nonce || ciphertext)>`.
     pub fn encrypt(&self, plaintext: &str) -> String {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         // Encryption with a valid key and a fresh nonce cannot fail for in-memory data.
-        let ct = self.current.cipher.encrypt(&nonce, plaintext.as_bytes()).unwrap_or_default();
+        let ct = self
+            .current
+            .cipher
+            .encrypt(&nonce, plaintext.as_bytes())
+            .unwrap_or_default();
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&ct);
         format!("k1.{}.{}", self.current.id, B64.encode(blob))
@@ -115,7 +164,11 @@ impl Crypto {
 
     pub fn encrypt_bytes(&self, plaintext: &[u8]) -> Vec<u8> {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-        let ct = self.current.cipher.encrypt(&nonce, plaintext).unwrap_or_default();
+        let ct = self
+            .current
+            .cipher
+            .encrypt(&nonce, plaintext)
+            .unwrap_or_default();
         let mut blob = self.current.id.as_bytes().to_vec();
         blob.extend_from_slice(&nonce);
         blob.extend_from_slice(&ct);
@@ -129,7 +182,9 @@ impl Crypto {
         let (kid, rest) = blob.split_at(8);
         let key = self.key_by_id(std::str::from_utf8(kid).map_err(|_| "bad key id")?)?;
         let (nonce, ct) = rest.split_at(12);
-        key.cipher.decrypt(Nonce::from_slice(nonce), ct).map_err(|_| "cannot decrypt (wrong key?)".to_string())
+        key.cipher
+            .decrypt(Nonce::from_slice(nonce), ct)
+            .map_err(|_| "cannot decrypt (wrong key?)".to_string())
     }
 
     fn key_by_id(&self, kid: &str) -> Result<&KeyMaterial, String> {
@@ -138,7 +193,9 @@ impl Crypto {
         }
         match &self.previous {
             Some(p) if p.id == kid => Ok(p),
-            _ => Err(format!("data encrypted with unknown key {kid}; set {PREVIOUS_DATA_KEY_ENV}")),
+            _ => Err(format!(
+                "data encrypted with unknown key {kid}; set {PREVIOUS_DATA_KEY_ENV}"
+            )),
         }
     }
 
@@ -148,7 +205,9 @@ impl Crypto {
             return Err("not a Meoktong ciphertext".into());
         };
         let key = self.key_by_id(kid)?;
-        let blob = B64.decode(b64).map_err(|_| "ciphertext is not base64".to_string())?;
+        let blob = B64
+            .decode(b64)
+            .map_err(|_| "ciphertext is not base64".to_string())?;
         if blob.len() < 12 {
             return Err("ciphertext too short".into());
         }
@@ -191,9 +250,10 @@ pub fn key_file_for(db: &Path) -> PathBuf {
 fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     if let Some(parent) = path.parent()
-        && !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent)?;
-        }
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)?;
+    }
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -230,7 +290,10 @@ mod tests {
         let ct = old.encrypt("secret");
         let new = Crypto::from_key(&[2u8; 32]);
         assert!(new.decrypt(&ct).is_err());
-        let rotating = Crypto { current: KeyMaterial::new(&[2u8; 32]), previous: Some(KeyMaterial::new(&[1u8; 32])) };
+        let rotating = Crypto {
+            current: KeyMaterial::new(&[2u8; 32]),
+            previous: Some(KeyMaterial::new(&[1u8; 32])),
+        };
         assert_eq!(rotating.decrypt(&ct).as_deref(), Ok("secret"));
         assert!(rotating.lookup_hashes("v").contains(&old.hash("v")));
     }
@@ -251,7 +314,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(key_file_for(&db)).expect("meta").permissions().mode();
+            let mode = std::fs::metadata(key_file_for(&db))
+                .expect("meta")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         let _ = std::fs::remove_dir_all(dir);

@@ -1,7 +1,9 @@
 //! Connecting to the database and applying migrations.
 use crate::error::StorageError;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
+};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,15 +26,20 @@ impl Db {
     /// Connects; for SQLite creates the parent directory and turns on WAL so readers never
     /// wait for the writer.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Db, StorageError> {
-        let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
         if backend == Backend::Sqlite
             && let Some(path) = sqlite_path(url)
-                && let Some(parent) = std::path::Path::new(&path).parent()
-                    && !parent.as_os_str().is_empty() {
-                        std::fs::create_dir_all(parent).map_err(|e| {
-                            StorageError::Data(format!("cannot create directory {}: {e}", parent.display()))
-                        })?;
-                    }
+            && let Some(parent) = std::path::Path::new(&path).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StorageError::Data(format!("cannot create directory {}: {e}", parent.display()))
+            })?;
+        }
         let mut opts = ConnectOptions::new(url.to_string());
         opts.max_connections(max_connections.max(1))
             .min_connections(1)
@@ -42,7 +49,8 @@ impl Db {
         let conn = Database::connect(opts).await?;
         if backend == Backend::Sqlite {
             conn.execute_unprepared("PRAGMA journal_mode=WAL;").await?;
-            conn.execute_unprepared("PRAGMA synchronous=NORMAL;").await?;
+            conn.execute_unprepared("PRAGMA synchronous=NORMAL;")
+                .await?;
         }
         Ok(Db { conn, backend })
     }
@@ -101,7 +109,10 @@ impl Db {
         self.conn.execute_unprepared("SELECT 1").await?;
         let pending = Migrator::get_pending_migrations(&self.conn).await?;
         if !pending.is_empty() {
-            return Err(StorageError::Data(format!("{} migration(s) pending", pending.len())));
+            return Err(StorageError::Data(format!(
+                "{} migration(s) pending",
+                pending.len()
+            )));
         }
         Ok(())
     }
@@ -109,9 +120,15 @@ impl Db {
 
 /// The file path inside a `sqlite://path?opts` URL, if it names a file.
 pub fn sqlite_path(url: &str) -> Option<String> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or_default();
-    if path.is_empty() || path == ":memory:" { None } else { Some(path.to_string()) }
+    if path.is_empty() || path == ":memory:" {
+        None
+    } else {
+        Some(path.to_string())
+    }
 }
 
 #[cfg(test)]
@@ -120,8 +137,14 @@ mod tests {
 
     #[test]
     fn sqlite_path_is_read_from_the_url() {
-        assert_eq!(sqlite_path("sqlite://data/m.db?mode=rwc").as_deref(), Some("data/m.db"));
-        assert_eq!(sqlite_path("sqlite:///tmp/x.db").as_deref(), Some("/tmp/x.db"));
+        assert_eq!(
+            sqlite_path("sqlite://data/m.db?mode=rwc").as_deref(),
+            Some("data/m.db")
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///tmp/x.db").as_deref(),
+            Some("/tmp/x.db")
+        );
         assert_eq!(sqlite_path("sqlite::memory:"), None);
     }
 }

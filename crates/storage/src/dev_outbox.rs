@@ -4,7 +4,13 @@ use crate::error::StorageError;
 use crate::{Db, now_ms};
 use sea_orm::{ActiveValue::NotSet, EntityTrait, QueryOrder, QuerySelect, Set};
 
-pub async fn record(db: &Db, channel: &str, recipient: &str, subject: Option<&str>, body: &str) -> Result<(), StorageError> {
+pub async fn record(
+    db: &Db,
+    channel: &str,
+    recipient: &str,
+    subject: Option<&str>,
+    body: &str,
+) -> Result<(), StorageError> {
     let am = dev_outbox::ActiveModel {
         id: NotSet,
         at: Set(now_ms()),

@@ -2,14 +2,18 @@
 //!
 //! One writer per dependency's state: updates are optimistic on `dependency_states.version`,
 //! so replicas racing on the same dependency retry instead of both opening an incident.
+use crate::Db;
 use crate::entity::{dependency_states, incident_events, incidents};
 use crate::error::{StorageError, is_unique_violation};
-use crate::Db;
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
-pub async fn dependency_state<C: ConnectionTrait>(conn: &C, dependency_id: i64) -> Result<Option<dependency_states::Model>, StorageError> {
+pub async fn dependency_state<C: ConnectionTrait>(
+    conn: &C,
+    dependency_id: i64,
+) -> Result<Option<dependency_states::Model>, StorageError> {
     Ok(dependency_states::Entity::find()
         .filter(dependency_states::Column::DependencyId.eq(dependency_id))
         .one(conn)
@@ -33,8 +37,14 @@ pub async fn update_dependency_state<C: ConnectionTrait>(
         .col_expr(dependency_states::Column::State, state.into())
         .col_expr(dependency_states::Column::Since, since.into())
         .col_expr(dependency_states::Column::Tracker, tracker_json.into())
-        .col_expr(dependency_states::Column::OpenIncidentId, open_incident_id.into())
-        .col_expr(dependency_states::Column::Version, (expected_version + 1).into())
+        .col_expr(
+            dependency_states::Column::OpenIncidentId,
+            open_incident_id.into(),
+        )
+        .col_expr(
+            dependency_states::Column::Version,
+            (expected_version + 1).into(),
+        )
         .col_expr(dependency_states::Column::UpdatedAt, now.into())
         .filter(dependency_states::Column::DependencyId.eq(dependency_id))
         .filter(dependency_states::Column::Version.eq(expected_version))
@@ -80,7 +90,12 @@ pub async fn open<C: ConnectionTrait>(
     }
 }
 
-pub async fn resolve<C: ConnectionTrait>(conn: &C, id: i64, resolved_at: i64, now: i64) -> Result<(), StorageError> {
+pub async fn resolve<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    resolved_at: i64,
+    now: i64,
+) -> Result<(), StorageError> {
     incidents::Entity::update_many()
         .col_expr(incidents::Column::ResolvedAt, Some(resolved_at).into())
         .col_expr(incidents::Column::UpdatedAt, now.into())
@@ -107,7 +122,11 @@ pub async fn relapse<C: ConnectionTrait>(conn: &C, id: i64, at: i64) -> Result<(
     Ok(())
 }
 
-pub async fn set_evidence<C: ConnectionTrait>(conn: &C, id: i64, evidence: &serde_json::Value) -> Result<(), StorageError> {
+pub async fn set_evidence<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    evidence: &serde_json::Value,
+) -> Result<(), StorageError> {
     incidents::Entity::update_many()
         .col_expr(incidents::Column::Evidence, evidence.to_string().into())
         .filter(incidents::Column::Id.eq(id))
@@ -150,7 +169,10 @@ pub async fn get_public(db: &Db, id: i64) -> Result<Option<incidents::Model>, St
         .await?)
 }
 
-pub async fn events(db: &Db, incident_id: i64) -> Result<Vec<incident_events::Model>, StorageError> {
+pub async fn events(
+    db: &Db,
+    incident_id: i64,
+) -> Result<Vec<incident_events::Model>, StorageError> {
     Ok(incident_events::Entity::find()
         .filter(incident_events::Column::IncidentId.eq(incident_id))
         .order_by_asc(incident_events::Column::At)
@@ -160,7 +182,11 @@ pub async fn events(db: &Db, incident_id: i64) -> Result<Vec<incident_events::Mo
 }
 
 /// Public incidents (not a store heartbeat's), newest first, optionally of one dependency.
-pub async fn list(db: &Db, dependency_id: Option<i64>, limit: u64) -> Result<Vec<incidents::Model>, StorageError> {
+pub async fn list(
+    db: &Db,
+    dependency_id: Option<i64>,
+    limit: u64,
+) -> Result<Vec<incidents::Model>, StorageError> {
     let mut q = incidents::Entity::find()
         .filter(crate::heartbeats::public_incidents())
         .order_by_desc(incidents::Column::StartedAt);
@@ -172,5 +198,8 @@ pub async fn list(db: &Db, dependency_id: Option<i64>, limit: u64) -> Result<Vec
 
 /// Open (unresolved) incidents.
 pub async fn open_incidents(db: &Db) -> Result<Vec<incidents::Model>, StorageError> {
-    Ok(incidents::Entity::find().filter(incidents::Column::ResolvedAt.is_null()).all(&db.conn).await?)
+    Ok(incidents::Entity::find()
+        .filter(incidents::Column::ResolvedAt.is_null())
+        .all(&db.conn)
+        .await?)
 }

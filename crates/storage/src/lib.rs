@@ -23,8 +23,8 @@ pub mod merchants;
 pub mod operator;
 pub mod outbox;
 pub mod probes;
-pub mod reports;
 pub mod rekey;
+pub mod reports;
 pub mod sessions;
 pub mod sql;
 pub mod status;
@@ -32,8 +32,8 @@ pub mod users;
 
 pub use crypto::{Crypto, DataKeyError};
 pub use db::{Backend, Db};
-pub use sea_orm;
 pub use error::StorageError;
+pub use sea_orm;
 
 /// Milliseconds since the Unix epoch, the unit of every stored time.
 pub fn now_ms() -> i64 {

@@ -4,7 +4,8 @@ use crate::entity::{contacts, dependencies, merchants, subscriptions};
 use crate::error::StorageError;
 use crate::{Db, audit};
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -49,7 +50,12 @@ const CHUNK: usize = 500;
 /// Imports every record in one transaction: all or nothing. Same phone + business name
 /// updates the existing merchant. Unknown dependency slugs are an error (the caller validates
 /// first; this re-checks inside the transaction).
-pub async fn import(db: &Db, crypto: &Crypto, records: &[MerchantRecord], now: i64) -> Result<ImportSummary, StorageError> {
+pub async fn import(
+    db: &Db,
+    crypto: &Crypto,
+    records: &[MerchantRecord],
+    now: i64,
+) -> Result<ImportSummary, StorageError> {
     // Reads, then writes: take the write lock first (SQLite), so a running `serve` is waited for.
     let txn = db.begin_write().await?;
     let slug_ids: HashMap<String, i64> = dependencies::Entity::find()
@@ -99,7 +105,9 @@ pub async fn import(db: &Db, crypto: &Crypto, records: &[MerchantRecord], now: i
         }
     }
     for chunk in new_rows.chunks(CHUNK) {
-        merchants::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
+        merchants::Entity::insert_many(chunk.to_vec())
+            .exec(&txn)
+            .await?;
     }
     // Ids of every merchant in the file, for subscriptions and contacts.
     let ids = merchant_keys(&txn).await?;
@@ -108,7 +116,10 @@ pub async fn import(db: &Db, crypto: &Crypto, records: &[MerchantRecord], now: i
     let mut seen = HashSet::new();
     let created_ids: HashSet<i64> = {
         let before: HashSet<i64> = existing.values().copied().collect();
-        ids.values().copied().filter(|id| !before.contains(id)).collect()
+        ids.values()
+            .copied()
+            .filter(|id| !before.contains(id))
+            .collect()
     };
     for r in records {
         let key = (crypto.hash(&r.phone), r.business_name.clone());
@@ -116,13 +127,24 @@ pub async fn import(db: &Db, crypto: &Crypto, records: &[MerchantRecord], now: i
             continue;
         }
         let Some(&mid) = ids.get(&key) else {
-            return Err(StorageError::Data(format!("merchant `{}` vanished during import", r.business_name)));
+            return Err(StorageError::Data(format!(
+                "merchant `{}` vanished during import",
+                r.business_name
+            )));
         };
         if created_ids.contains(&mid) {
             for slug in &r.dependencies {
                 sub_rows.push(subscription(mid, slug_ids[slug], now));
             }
-            contact_rows.push(contact(crypto, mid, 0, Some(&r.phone), r.email.as_deref(), r.email_platform.clone(), now));
+            contact_rows.push(contact(
+                crypto,
+                mid,
+                0,
+                Some(&r.phone),
+                r.email.as_deref(),
+                r.email_platform.clone(),
+                now,
+            ));
             if r.backup_phone.is_some() || r.backup_email.is_some() {
                 contact_rows.push(contact(
                     crypto,
@@ -135,8 +157,24 @@ pub async fn import(db: &Db, crypto: &Crypto, records: &[MerchantRecord], now: i
                 ));
             }
         } else {
-            sync_subscriptions(&txn, mid, r.dependencies.iter().map(|s| slug_ids[s]).collect(), now).await?;
-            upsert_contact(&txn, crypto, mid, 0, Some(&r.phone), r.email.as_deref(), r.email_platform.clone(), now).await?;
+            sync_subscriptions(
+                &txn,
+                mid,
+                r.dependencies.iter().map(|s| slug_ids[s]).collect(),
+                now,
+            )
+            .await?;
+            upsert_contact(
+                &txn,
+                crypto,
+                mid,
+                0,
+                Some(&r.phone),
+                r.email.as_deref(),
+                r.email_platform.clone(),
+                now,
+            )
+            .await?;
             if r.backup_phone.is_some() || r.backup_email.is_some() {
                 upsert_contact(
                     &txn,
@@ -153,10 +191,14 @@ pub async fn import(db: &Db, crypto: &Crypto, records: &[MerchantRecord], now: i
         }
     }
     for chunk in sub_rows.chunks(CHUNK) {
-        subscriptions::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
+        subscriptions::Entity::insert_many(chunk.to_vec())
+            .exec(&txn)
+            .await?;
     }
     for chunk in contact_rows.chunks(CHUNK) {
-        contacts::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
+        contacts::Entity::insert_many(chunk.to_vec())
+            .exec(&txn)
+            .await?;
     }
     audit::record(
         &txn,
@@ -175,7 +217,9 @@ pub async fn import(db: &Db, crypto: &Crypto, records: &[MerchantRecord], now: i
     Ok(summary)
 }
 
-async fn merchant_keys<C: ConnectionTrait>(conn: &C) -> Result<HashMap<(String, String), i64>, StorageError> {
+async fn merchant_keys<C: ConnectionTrait>(
+    conn: &C,
+) -> Result<HashMap<(String, String), i64>, StorageError> {
     let rows: Vec<(i64, String, String)> = merchants::Entity::find()
         .select_only()
         .column(merchants::Column::Id)
@@ -230,16 +274,27 @@ pub async fn sync_subscriptions<C: ConnectionTrait>(
         .all(conn)
         .await?;
     let have: HashSet<i64> = current.iter().map(|s| s.dependency_id).collect();
-    let stale: Vec<i64> = current.iter().filter(|s| !wanted.contains(&s.dependency_id)).map(|s| s.id).collect();
+    let stale: Vec<i64> = current
+        .iter()
+        .filter(|s| !wanted.contains(&s.dependency_id))
+        .map(|s| s.id)
+        .collect();
     if !stale.is_empty() {
-        subscriptions::Entity::delete_many().filter(subscriptions::Column::Id.is_in(stale)).exec(conn).await?;
+        subscriptions::Entity::delete_many()
+            .filter(subscriptions::Column::Id.is_in(stale))
+            .exec(conn)
+            .await?;
     }
     let mut missing: Vec<i64> = wanted.difference(&have).copied().collect();
     missing.sort_unstable();
     if !missing.is_empty() {
-        subscriptions::Entity::insert_many(missing.into_iter().map(|d| subscription(merchant_id, d, now)))
-            .exec(conn)
-            .await?;
+        subscriptions::Entity::insert_many(
+            missing
+                .into_iter()
+                .map(|d| subscription(merchant_id, d, now)),
+        )
+        .exec(conn)
+        .await?;
     }
     Ok(())
 }
@@ -288,9 +343,17 @@ async fn upsert_contact<C: ConnectionTrait>(
         .await?;
     match existing {
         None => {
-            contacts::Entity::insert(contact(crypto, merchant_id, position, phone, email, email_platform, now))
-                .exec(conn)
-                .await?;
+            contacts::Entity::insert(contact(
+                crypto,
+                merchant_id,
+                position,
+                phone,
+                email,
+                email_platform,
+                now,
+            ))
+            .exec(conn)
+            .await?;
         }
         Some(row) => {
             let same_phone = phone.map(|p| crypto.hash(p)) == row.phone_hash;
@@ -311,15 +374,22 @@ async fn upsert_contact<C: ConnectionTrait>(
 
 /// Every merchant with decrypted phone and email, ordered by id.
 pub async fn list(db: &Db, crypto: &Crypto) -> Result<Vec<MerchantView>, StorageError> {
-    let slugs: HashMap<i64, String> =
-        dependencies::Entity::find().all(&db.conn).await?.into_iter().map(|d| (d.id, d.slug)).collect();
+    let slugs: HashMap<i64, String> = dependencies::Entity::find()
+        .all(&db.conn)
+        .await?
+        .into_iter()
+        .map(|d| (d.id, d.slug))
+        .collect();
     let mut subs: HashMap<i64, Vec<String>> = HashMap::new();
     for s in subscriptions::Entity::find().all(&db.conn).await? {
         if let Some(slug) = slugs.get(&s.dependency_id) {
             subs.entry(s.merchant_id).or_default().push(slug.clone());
         }
     }
-    let rows = merchants::Entity::find().order_by_asc(merchants::Column::Id).all(&db.conn).await?;
+    let rows = merchants::Entity::find()
+        .order_by_asc(merchants::Column::Id)
+        .all(&db.conn)
+        .await?;
     rows.into_iter()
         .map(|m| {
             let mut deps = subs.remove(&m.id).unwrap_or_default();
@@ -328,7 +398,11 @@ pub async fn list(db: &Db, crypto: &Crypto) -> Result<Vec<MerchantView>, Storage
                 id: m.id,
                 business_name: m.business_name,
                 phone: crypto.decrypt(&m.phone_enc).map_err(StorageError::Crypto)?,
-                email: m.email_enc.map(|e| crypto.decrypt(&e)).transpose().map_err(StorageError::Crypto)?,
+                email: m
+                    .email_enc
+                    .map(|e| crypto.decrypt(&e))
+                    .transpose()
+                    .map_err(StorageError::Crypto)?,
                 dependencies: deps,
                 locale: m.locale,
                 region: m.region,
@@ -339,7 +413,11 @@ pub async fn list(db: &Db, crypto: &Crypto) -> Result<Vec<MerchantView>, Storage
 }
 
 /// The merchant whose phone is `phone` (E.164), if any. Used by `user create --merchant-phone`.
-pub async fn find_by_phone(db: &Db, crypto: &Crypto, phone: &str) -> Result<Vec<merchants::Model>, StorageError> {
+pub async fn find_by_phone(
+    db: &Db,
+    crypto: &Crypto,
+    phone: &str,
+) -> Result<Vec<merchants::Model>, StorageError> {
     Ok(merchants::Entity::find()
         .filter(merchants::Column::PhoneHash.is_in(crypto.lookup_hashes(phone)))
         .all(&db.conn)

@@ -8,8 +8,8 @@ use crate::entity::{acknowledgements, delivery_attempts, notice_incidents, notic
 use crate::error::{StorageError, is_unique_violation};
 use crate::{Db, sql};
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 
 pub struct NewNotice {
@@ -47,7 +47,12 @@ pub struct NewMessage {
     pub dedupe_key: String,
 }
 
-fn message_model(notice_id: i64, merchant_id: i64, m: &NewMessage, now: i64) -> outbox::ActiveModel {
+fn message_model(
+    notice_id: i64,
+    merchant_id: i64,
+    m: &NewMessage,
+    now: i64,
+) -> outbox::ActiveModel {
     outbox::ActiveModel {
         id: NotSet,
         notice_id: Set(notice_id),
@@ -79,7 +84,11 @@ fn message_model(notice_id: i64, merchant_id: i64, m: &NewMessage, now: i64) -> 
 
 /// Writes a notice, its (merchant, incident, kind) keys and its first messages in one
 /// transaction. `Ok(None)` when the notice already exists (another planner or an earlier run).
-pub async fn create_notice(db: &Db, n: NewNotice, messages: &[NewMessage]) -> Result<Option<i64>, StorageError> {
+pub async fn create_notice(
+    db: &Db,
+    n: NewNotice,
+    messages: &[NewMessage],
+) -> Result<Option<i64>, StorageError> {
     let txn = db.begin_write().await?;
     let am = notices::ActiveModel {
         id: NotSet,
@@ -92,7 +101,11 @@ pub async fn create_notice(db: &Db, n: NewNotice, messages: &[NewMessage]) -> Re
         token_hash: Set(n.token_hash.clone()),
         token_expires_at: Set(n.token_expires_at),
         status: Set(n.status.clone()),
-        contact_position: Set(messages.iter().map(|m| m.contact_position).min().unwrap_or(0)),
+        contact_position: Set(messages
+            .iter()
+            .map(|m| m.contact_position)
+            .min()
+            .unwrap_or(0)),
         escalate_at: Set(n.escalate_at),
         acked_at: Set(None),
         acked_via: Set(None),
@@ -119,7 +132,9 @@ pub async fn create_notice(db: &Db, n: NewNotice, messages: &[NewMessage]) -> Re
         }
     }
     for m in messages {
-        outbox::Entity::insert(message_model(notice_id, n.merchant_id, m, n.now)).exec(&txn).await?;
+        outbox::Entity::insert(message_model(notice_id, n.merchant_id, m, n.now))
+            .exec(&txn)
+            .await?;
     }
     txn.commit().await?;
     Ok(Some(notice_id))
@@ -127,9 +142,17 @@ pub async fn create_notice(db: &Db, n: NewNotice, messages: &[NewMessage]) -> Re
 
 /// Adds messages to an existing notice (escalation to the next contact); duplicates by
 /// dedupe key are ignored.
-pub async fn add_messages(db: &Db, notice: &notices::Model, messages: &[NewMessage], now: i64) -> Result<(), StorageError> {
+pub async fn add_messages(
+    db: &Db,
+    notice: &notices::Model,
+    messages: &[NewMessage],
+    now: i64,
+) -> Result<(), StorageError> {
     for m in messages {
-        match outbox::Entity::insert(message_model(notice.id, notice.merchant_id, m, now)).exec(&db.conn).await {
+        match outbox::Entity::insert(message_model(notice.id, notice.merchant_id, m, now))
+            .exec(&db.conn)
+            .await
+        {
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => {}
             Err(e) => return Err(e.into()),
@@ -139,7 +162,11 @@ pub async fn add_messages(db: &Db, notice: &notices::Model, messages: &[NewMessa
 }
 
 /// (incident id, kind) pairs this merchant has already been told about.
-pub async fn told(db: &Db, merchant_ids: &[i64], incident_ids: &[i64]) -> Result<Vec<notice_incidents::Model>, StorageError> {
+pub async fn told(
+    db: &Db,
+    merchant_ids: &[i64],
+    incident_ids: &[i64],
+) -> Result<Vec<notice_incidents::Model>, StorageError> {
     if merchant_ids.is_empty() || incident_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -151,7 +178,10 @@ pub async fn told(db: &Db, merchant_ids: &[i64], incident_ids: &[i64]) -> Result
 }
 
 /// Every (merchant, incident, kind) already told for these incidents.
-pub async fn told_for_incidents(db: &Db, incident_ids: &[i64]) -> Result<Vec<notice_incidents::Model>, StorageError> {
+pub async fn told_for_incidents(
+    db: &Db,
+    incident_ids: &[i64],
+) -> Result<Vec<notice_incidents::Model>, StorageError> {
     if incident_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -163,12 +193,23 @@ pub async fn told_for_incidents(db: &Db, incident_ids: &[i64]) -> Result<Vec<not
 
 /// Claims up to `limit` due messages for `lease_ms`. Rows whose claim expired (a process
 /// died mid-send) are taken over. PostgreSQL skips rows other replicas hold locked.
-pub async fn claim_due(db: &Db, holder: &str, now: i64, lease_ms: i64, limit: u64, channels: &[&str]) -> Result<Vec<outbox::Model>, StorageError> {
+pub async fn claim_due(
+    db: &Db,
+    holder: &str,
+    now: i64,
+    lease_ms: i64,
+    limit: u64,
+    channels: &[&str],
+) -> Result<Vec<outbox::Model>, StorageError> {
     let lock = match db.backend {
         crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         crate::Backend::Sqlite => "",
     };
-    let channel_list = channels.iter().map(|c| format!("'{}'", c.replace('\'', ""))).collect::<Vec<_>>().join(",");
+    let channel_list = channels
+        .iter()
+        .map(|c| format!("'{}'", c.replace('\'', "")))
+        .collect::<Vec<_>>()
+        .join(",");
     let q = format!(
         "UPDATE outbox SET state = 'sending', claimed_by = $1, claim_expires_at = $2, attempts = attempts + 1 \
          WHERE id IN (SELECT id FROM outbox WHERE channel IN ({channel_list}) AND \
@@ -176,22 +217,46 @@ pub async fn claim_due(db: &Db, holder: &str, now: i64, lease_ms: i64, limit: u6
            ORDER BY priority, next_attempt_at, id LIMIT $4{lock}) \
          RETURNING *"
     );
-    let st = sql::stmt(db, &q, vec![holder.into(), (now + lease_ms).into(), now.into(), (limit as i64).into()]);
+    let st = sql::stmt(
+        db,
+        &q,
+        vec![
+            holder.into(),
+            (now + lease_ms).into(),
+            now.into(),
+            (limit as i64).into(),
+        ],
+    );
     let rows = outbox::Model::find_by_statement(st).all(&db.conn).await?;
     Ok(rows)
 }
 
-async fn set_state<C: ConnectionTrait>(conn: &C, id: i64, from_states: &[&str], f: impl FnOnce(&mut outbox::ActiveModel)) -> Result<bool, StorageError> {
-    let mut am = outbox::ActiveModel { ..Default::default() };
+async fn set_state<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    from_states: &[&str],
+    f: impl FnOnce(&mut outbox::ActiveModel),
+) -> Result<bool, StorageError> {
+    let mut am = outbox::ActiveModel {
+        ..Default::default()
+    };
     f(&mut am);
-    let mut q = outbox::Entity::update_many().set(am).filter(outbox::Column::Id.eq(id));
+    let mut q = outbox::Entity::update_many()
+        .set(am)
+        .filter(outbox::Column::Id.eq(id));
     if !from_states.is_empty() {
         q = q.filter(outbox::Column::State.is_in(from_states.iter().map(|s| s.to_string())));
     }
     Ok(q.exec(conn).await?.rows_affected == 1)
 }
 
-pub async fn mark_accepted(db: &Db, id: i64, provider_index: i32, provider_message_id: &str, now: i64) -> Result<bool, StorageError> {
+pub async fn mark_accepted(
+    db: &Db,
+    id: i64,
+    provider_index: i32,
+    provider_message_id: &str,
+    now: i64,
+) -> Result<bool, StorageError> {
     set_state(&db.conn, id, &["sending"], |am| {
         am.state = Set("accepted".into());
         am.provider_index = Set(Some(provider_index));
@@ -203,7 +268,12 @@ pub async fn mark_accepted(db: &Db, id: i64, provider_index: i32, provider_messa
     .await
 }
 
-pub async fn mark_retry(db: &Db, id: i64, next_attempt_at: i64, error: &str) -> Result<bool, StorageError> {
+pub async fn mark_retry(
+    db: &Db,
+    id: i64,
+    next_attempt_at: i64,
+    error: &str,
+) -> Result<bool, StorageError> {
     set_state(&db.conn, id, &["sending"], |am| {
         am.state = Set("pending".into());
         am.next_attempt_at = Set(next_attempt_at);
@@ -215,7 +285,12 @@ pub async fn mark_retry(db: &Db, id: i64, next_attempt_at: i64, error: &str) -> 
 }
 
 /// `failed` or `expired`: the message will not be sent.
-pub async fn mark_given_up(db: &Db, id: i64, state: &str, error: &str) -> Result<bool, StorageError> {
+pub async fn mark_given_up(
+    db: &Db,
+    id: i64,
+    state: &str,
+    error: &str,
+) -> Result<bool, StorageError> {
     set_state(&db.conn, id, &["sending", "pending", "accepted"], |am| {
         am.state = Set(state.to_string());
         am.last_error = Set(Some(error.to_string()));
@@ -234,7 +309,12 @@ pub async fn mark_delivered(db: &Db, id: i64, now: i64) -> Result<bool, StorageE
 }
 
 /// Makes the waiting fallbacks (email) of a notice's contact due now. Returns how many.
-pub async fn activate_fallback(db: &Db, notice_id: i64, contact_position: i32, now: i64) -> Result<u64, StorageError> {
+pub async fn activate_fallback(
+    db: &Db,
+    notice_id: i64,
+    contact_position: i32,
+    now: i64,
+) -> Result<u64, StorageError> {
     let res = outbox::Entity::update_many()
         .col_expr(outbox::Column::State, "pending".into())
         .col_expr(outbox::Column::NextAttemptAt, now.into())
@@ -248,7 +328,11 @@ pub async fn activate_fallback(db: &Db, notice_id: i64, contact_position: i32, n
 }
 
 /// A delivered SMS makes its contact's waiting email unnecessary.
-pub async fn cancel_waiting(db: &Db, notice_id: i64, contact_position: i32) -> Result<u64, StorageError> {
+pub async fn cancel_waiting(
+    db: &Db,
+    notice_id: i64,
+    contact_position: i32,
+) -> Result<u64, StorageError> {
     let res = outbox::Entity::update_many()
         .col_expr(outbox::Column::State, "cancelled".into())
         .filter(outbox::Column::NoticeId.eq(notice_id))
@@ -259,7 +343,15 @@ pub async fn cancel_waiting(db: &Db, notice_id: i64, contact_position: i32) -> R
     Ok(res.rows_affected)
 }
 
-pub async fn record_attempt(db: &Db, outbox_id: i64, provider: &str, outcome: &str, code: Option<&str>, detail: Option<&str>, now: i64) -> Result<(), StorageError> {
+pub async fn record_attempt(
+    db: &Db,
+    outbox_id: i64,
+    provider: &str,
+    outcome: &str,
+    code: Option<&str>,
+    detail: Option<&str>,
+    now: i64,
+) -> Result<(), StorageError> {
     let am = delivery_attempts::ActiveModel {
         id: NotSet,
         outbox_id: Set(outbox_id),
@@ -273,12 +365,21 @@ pub async fn record_attempt(db: &Db, outbox_id: i64, provider: &str, outcome: &s
     Ok(())
 }
 
-pub async fn by_provider_message_id(db: &Db, sid: &str) -> Result<Option<outbox::Model>, StorageError> {
-    Ok(outbox::Entity::find().filter(outbox::Column::ProviderMessageId.eq(sid)).one(&db.conn).await?)
+pub async fn by_provider_message_id(
+    db: &Db,
+    sid: &str,
+) -> Result<Option<outbox::Model>, StorageError> {
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::ProviderMessageId.eq(sid))
+        .one(&db.conn)
+        .await?)
 }
 
 /// SMS accepted before `accepted_before` and still not delivered: their email is due.
-pub async fn undelivered_sms(db: &Db, accepted_before: i64) -> Result<Vec<outbox::Model>, StorageError> {
+pub async fn undelivered_sms(
+    db: &Db,
+    accepted_before: i64,
+) -> Result<Vec<outbox::Model>, StorageError> {
     Ok(outbox::Entity::find()
         .filter(outbox::Column::Channel.eq("sms"))
         .filter(outbox::Column::State.eq("accepted"))
@@ -300,7 +401,13 @@ pub async fn mark_fallback_done(db: &Db, id: i64, now: i64) -> Result<(), Storag
 
 /// Acknowledges a notice: records it, stops every message not yet sent. False if it was
 /// already acknowledged.
-pub async fn acknowledge(db: &Db, notice_id: i64, via: &str, contact_id: Option<i64>, now: i64) -> Result<bool, StorageError> {
+pub async fn acknowledge(
+    db: &Db,
+    notice_id: i64,
+    via: &str,
+    contact_id: Option<i64>,
+    now: i64,
+) -> Result<bool, StorageError> {
     let txn = db.begin_write().await?;
     let res = notices::Entity::update_many()
         .col_expr(notices::Column::Status, "acked".into())
@@ -331,8 +438,14 @@ pub async fn acknowledge(db: &Db, notice_id: i64, via: &str, contact_id: Option<
     Ok(true)
 }
 
-pub async fn notice_by_token_hash(db: &Db, hash: &str) -> Result<Option<notices::Model>, StorageError> {
-    Ok(notices::Entity::find().filter(notices::Column::TokenHash.eq(hash)).one(&db.conn).await?)
+pub async fn notice_by_token_hash(
+    db: &Db,
+    hash: &str,
+) -> Result<Option<notices::Model>, StorageError> {
+    Ok(notices::Entity::find()
+        .filter(notices::Column::TokenHash.eq(hash))
+        .one(&db.conn)
+        .await?)
 }
 
 pub async fn notice(db: &Db, id: i64) -> Result<Option<notices::Model>, StorageError> {
@@ -340,7 +453,10 @@ pub async fn notice(db: &Db, id: i64) -> Result<Option<notices::Model>, StorageE
 }
 
 /// The merchant's latest notice still waiting for an acknowledgement.
-pub async fn latest_open_notice(db: &Db, merchant_ids: &[i64]) -> Result<Option<notices::Model>, StorageError> {
+pub async fn latest_open_notice(
+    db: &Db,
+    merchant_ids: &[i64],
+) -> Result<Option<notices::Model>, StorageError> {
     Ok(notices::Entity::find()
         .filter(notices::Column::MerchantId.is_in(merchant_ids.to_vec()))
         .filter(notices::Column::Status.eq("open"))
@@ -360,7 +476,12 @@ pub async fn due_escalations(db: &Db, now: i64) -> Result<Vec<notices::Model>, S
 }
 
 /// Moves a notice to its next contact (or marks it exhausted when there is none).
-pub async fn escalate(db: &Db, notice_id: i64, position: Option<i32>, escalate_at: Option<i64>) -> Result<(), StorageError> {
+pub async fn escalate(
+    db: &Db,
+    notice_id: i64,
+    position: Option<i32>,
+    escalate_at: Option<i64>,
+) -> Result<(), StorageError> {
     let mut q = notices::Entity::update_many().filter(notices::Column::Id.eq(notice_id));
     match position {
         Some(p) => {
@@ -378,7 +499,10 @@ pub async fn escalate(db: &Db, notice_id: i64, position: Option<i32>, escalate_a
     Ok(())
 }
 
-pub async fn messages_of_notice(db: &Db, notice_id: i64) -> Result<Vec<outbox::Model>, StorageError> {
+pub async fn messages_of_notice(
+    db: &Db,
+    notice_id: i64,
+) -> Result<Vec<outbox::Model>, StorageError> {
     Ok(outbox::Entity::find()
         .filter(outbox::Column::NoticeId.eq(notice_id))
         .order_by_asc(outbox::Column::Id)
@@ -386,7 +510,11 @@ pub async fn messages_of_notice(db: &Db, notice_id: i64) -> Result<Vec<outbox::M
         .await?)
 }
 
-pub async fn notices_of_merchant(db: &Db, merchant_id: i64, limit: u64) -> Result<Vec<notices::Model>, StorageError> {
+pub async fn notices_of_merchant(
+    db: &Db,
+    merchant_id: i64,
+    limit: u64,
+) -> Result<Vec<notices::Model>, StorageError> {
     Ok(notices::Entity::find()
         .filter(notices::Column::MerchantId.eq(merchant_id))
         .order_by_desc(notices::Column::CreatedAt)
@@ -408,12 +536,17 @@ pub async fn depth(db: &Db, now: i64) -> Result<(i64, i64), StorageError> {
         vec![],
     );
     let row = Row::find_by_statement(st).one(&db.conn).await?;
-    Ok(row.map(|r| (r.n, r.oldest.map(|o| (now - o).max(0)).unwrap_or(0))).unwrap_or((0, 0)))
+    Ok(row
+        .map(|r| (r.n, r.oldest.map(|o| (now - o).max(0)).unwrap_or(0)))
+        .unwrap_or((0, 0)))
 }
 
 /// SMS created before `created_before` and still not accepted (queued or retrying): the
 /// queue budget is spent, so their email goes out too.
-pub async fn stale_unsent_sms(db: &Db, created_before: i64) -> Result<Vec<outbox::Model>, StorageError> {
+pub async fn stale_unsent_sms(
+    db: &Db,
+    created_before: i64,
+) -> Result<Vec<outbox::Model>, StorageError> {
     Ok(outbox::Entity::find()
         .filter(outbox::Column::Channel.eq("sms"))
         .filter(outbox::Column::State.is_in(["pending", "sending"]))
@@ -424,7 +557,11 @@ pub async fn stale_unsent_sms(db: &Db, created_before: i64) -> Result<Vec<outbox
 }
 
 /// An outage is over: its earlier notices stop waiting for acknowledgement and escalating.
-pub async fn close_notices_for_incidents(db: &Db, merchant_id: i64, incident_ids: &[i64]) -> Result<u64, StorageError> {
+pub async fn close_notices_for_incidents(
+    db: &Db,
+    merchant_id: i64,
+    incident_ids: &[i64],
+) -> Result<u64, StorageError> {
     let notice_ids: Vec<i64> = notice_incidents::Entity::find()
         .filter(notice_incidents::Column::MerchantId.eq(merchant_id))
         .filter(notice_incidents::Column::IncidentId.is_in(incident_ids.to_vec()))

@@ -2,13 +2,20 @@
 use crate::entity::{check_slots, detector_states, probe_locations, probe_results};
 use crate::error::{StorageError, is_unique_violation};
 use crate::{Db, sql};
-use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
-};
+use sea_orm::{ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 /// The id of the location named `name`, created if missing.
-pub async fn ensure_location(db: &Db, name: &str, kind: &str, now: i64) -> Result<i64, StorageError> {
-    if let Some(l) = probe_locations::Entity::find().filter(probe_locations::Column::Name.eq(name)).one(&db.conn).await? {
+pub async fn ensure_location(
+    db: &Db,
+    name: &str,
+    kind: &str,
+    now: i64,
+) -> Result<i64, StorageError> {
+    if let Some(l) = probe_locations::Entity::find()
+        .filter(probe_locations::Column::Name.eq(name))
+        .one(&db.conn)
+        .await?
+    {
         return Ok(l.id);
     }
     let am = probe_locations::ActiveModel {
@@ -33,14 +40,21 @@ pub async fn ensure_location(db: &Db, name: &str, kind: &str, now: i64) -> Resul
 }
 
 pub async fn location(db: &Db, id: i64) -> Result<Option<probe_locations::Model>, StorageError> {
-    Ok(probe_locations::Entity::find_by_id(id).one(&db.conn).await?)
+    Ok(probe_locations::Entity::find_by_id(id)
+        .one(&db.conn)
+        .await?)
 }
 
 pub async fn locations(db: &Db) -> Result<Vec<probe_locations::Model>, StorageError> {
     Ok(probe_locations::Entity::find().all(&db.conn).await?)
 }
 
-pub async fn set_location_health(db: &Db, id: i64, seen_at: i64, network_suspect: bool) -> Result<(), StorageError> {
+pub async fn set_location_health(
+    db: &Db,
+    id: i64,
+    seen_at: i64,
+    network_suspect: bool,
+) -> Result<(), StorageError> {
     let am = probe_locations::ActiveModel {
         id: Set(id),
         last_seen_at: Set(Some(seen_at)),
@@ -64,7 +78,14 @@ pub async fn touch_location(db: &Db, id: i64, seen_at: i64) -> Result<(), Storag
 
 /// Claims one scheduled run of a check at a location. Among replicas sharing the location
 /// exactly one insert succeeds; the others get `false` and skip the slot.
-pub async fn claim_slot(db: &Db, check_id: i64, location_id: i64, slot_at: i64, holder: &str, now: i64) -> Result<bool, StorageError> {
+pub async fn claim_slot(
+    db: &Db,
+    check_id: i64,
+    location_id: i64,
+    slot_at: i64,
+    holder: &str,
+    now: i64,
+) -> Result<bool, StorageError> {
     let am = check_slots::ActiveModel {
         id: NotSet,
         check_id: Set(check_id),
@@ -124,7 +145,9 @@ pub async fn record_results(db: &Db, rows: &[ResultRow]) -> Result<(), StorageEr
         })
         .collect();
     for chunk in models.chunks(400) {
-        probe_results::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
+        probe_results::Entity::insert_many(chunk.to_vec())
+            .exec(&txn)
+            .await?;
     }
     for r in rows {
         let hour = r.started_at - r.started_at.rem_euclid(HOUR_MS);
@@ -166,12 +189,19 @@ pub async fn prune(db: &Db, before: i64) -> Result<u64, StorageError> {
         .exec(&db.conn)
         .await?
         .rows_affected;
-    check_slots::Entity::delete_many().filter(check_slots::Column::SlotAt.lt(before)).exec(&db.conn).await?;
+    check_slots::Entity::delete_many()
+        .filter(check_slots::Column::SlotAt.lt(before))
+        .exec(&db.conn)
+        .await?;
     Ok(a)
 }
 
 /// The stored tracker JSON of a (check, location), if any.
-pub async fn tracker<C: ConnectionTrait>(conn: &C, check_id: i64, location_id: i64) -> Result<Option<detector_states::Model>, StorageError> {
+pub async fn tracker<C: ConnectionTrait>(
+    conn: &C,
+    check_id: i64,
+    location_id: i64,
+) -> Result<Option<detector_states::Model>, StorageError> {
     Ok(detector_states::Entity::find()
         .filter(detector_states::Column::CheckId.eq(check_id))
         .filter(detector_states::Column::LocationId.eq(location_id))
@@ -180,7 +210,10 @@ pub async fn tracker<C: ConnectionTrait>(conn: &C, check_id: i64, location_id: i
 }
 
 /// Every tracker of the checks of a set, for quorum and per-location verdicts.
-pub async fn trackers_of_checks<C: ConnectionTrait>(conn: &C, check_ids: &[i64]) -> Result<Vec<detector_states::Model>, StorageError> {
+pub async fn trackers_of_checks<C: ConnectionTrait>(
+    conn: &C,
+    check_ids: &[i64],
+) -> Result<Vec<detector_states::Model>, StorageError> {
     Ok(detector_states::Entity::find()
         .filter(detector_states::Column::CheckId.is_in(check_ids.to_vec()))
         .all(conn)
@@ -223,7 +256,11 @@ pub async fn save_tracker<C: ConnectionTrait>(
 }
 
 /// Latest results of a dependency, newest first (API and sparklines).
-pub async fn recent_results(db: &Db, dependency_id: i64, since: i64) -> Result<Vec<probe_results::Model>, StorageError> {
+pub async fn recent_results(
+    db: &Db,
+    dependency_id: i64,
+    since: i64,
+) -> Result<Vec<probe_results::Model>, StorageError> {
     use sea_orm::QueryOrder;
     Ok(probe_results::Entity::find()
         .filter(probe_results::Column::DependencyId.eq(dependency_id))
@@ -234,7 +271,11 @@ pub async fn recent_results(db: &Db, dependency_id: i64, since: i64) -> Result<V
 }
 
 /// Flags (or clears) a location whose own network looks broken.
-pub async fn set_network_suspect(db: &Db, location_id: i64, suspect: bool) -> Result<(), StorageError> {
+pub async fn set_network_suspect(
+    db: &Db,
+    location_id: i64,
+    suspect: bool,
+) -> Result<(), StorageError> {
     probe_locations::Entity::update_many()
         .col_expr(probe_locations::Column::NetworkSuspect, suspect.into())
         .filter(probe_locations::Column::Id.eq(location_id))

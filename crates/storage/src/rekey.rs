@@ -4,10 +4,10 @@
 //! `MEOKTONG_DATA_KEY_PREVIOUS` old): reads decrypt with either and look-ups try both hashes,
 //! so the service keeps running; `meoktong rekey` then rewrites the rows in batches, after
 //! which the previous key can be removed.
+use crate::Db;
 use crate::crypto::Crypto;
 use crate::entity::{contacts, merchants, outbox, users};
 use crate::error::StorageError;
-use crate::Db;
 use sea_orm::{EntityTrait, QueryOrder, QuerySelect, Set};
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +19,10 @@ pub struct RekeySummary {
 }
 
 fn re(crypto: &Crypto, v: &str) -> Result<String, StorageError> {
-    crypto.decrypt(v).map(|p| crypto.encrypt(&p)).map_err(StorageError::Crypto)
+    crypto
+        .decrypt(v)
+        .map(|p| crypto.encrypt(&p))
+        .map_err(StorageError::Crypto)
 }
 
 fn re_opt(crypto: &Crypto, v: &Option<String>) -> Result<Option<String>, StorageError> {
@@ -32,8 +35,13 @@ pub async fn rekey(db: &Db, crypto: &Crypto) -> Result<RekeySummary, StorageErro
     let mut s = RekeySummary::default();
     let mut after = 0;
     loop {
-        let rows = <merchants::Entity as ById>::page_after(after).limit(BATCH).all(&db.conn).await?;
-        let Some(last) = rows.last().map(|r| r.id) else { break };
+        let rows = <merchants::Entity as ById>::page_after(after)
+            .limit(BATCH)
+            .all(&db.conn)
+            .await?;
+        let Some(last) = rows.last().map(|r| r.id) else {
+            break;
+        };
         for m in rows {
             let phone = crypto.decrypt(&m.phone_enc).map_err(StorageError::Crypto)?;
             let am = merchants::ActiveModel {
@@ -52,10 +60,20 @@ pub async fn rekey(db: &Db, crypto: &Crypto) -> Result<RekeySummary, StorageErro
     }
     after = 0;
     loop {
-        let rows = <contacts::Entity as ById>::page_after(after).limit(BATCH).all(&db.conn).await?;
-        let Some(last) = rows.last().map(|r| r.id) else { break };
+        let rows = <contacts::Entity as ById>::page_after(after)
+            .limit(BATCH)
+            .all(&db.conn)
+            .await?;
+        let Some(last) = rows.last().map(|r| r.id) else {
+            break;
+        };
         for c in rows {
-            let phone = c.phone_enc.as_deref().map(|p| crypto.decrypt(p)).transpose().map_err(StorageError::Crypto)?;
+            let phone = c
+                .phone_enc
+                .as_deref()
+                .map(|p| crypto.decrypt(p))
+                .transpose()
+                .map_err(StorageError::Crypto)?;
             let am = contacts::ActiveModel {
                 id: Set(c.id),
                 phone_enc: Set(phone.as_deref().map(|p| crypto.encrypt(p))),
@@ -70,8 +88,13 @@ pub async fn rekey(db: &Db, crypto: &Crypto) -> Result<RekeySummary, StorageErro
     }
     after = 0;
     loop {
-        let rows = <users::Entity as ById>::page_after(after).limit(BATCH).all(&db.conn).await?;
-        let Some(last) = rows.last().map(|r| r.id) else { break };
+        let rows = <users::Entity as ById>::page_after(after)
+            .limit(BATCH)
+            .all(&db.conn)
+            .await?;
+        let Some(last) = rows.last().map(|r| r.id) else {
+            break;
+        };
         for u in rows {
             let email = crypto.decrypt(&u.email_enc).map_err(StorageError::Crypto)?;
             let am = users::ActiveModel {
@@ -87,10 +110,19 @@ pub async fn rekey(db: &Db, crypto: &Crypto) -> Result<RekeySummary, StorageErro
     }
     after = 0;
     loop {
-        let rows = <outbox::Entity as ById>::page_after(after).limit(BATCH).all(&db.conn).await?;
-        let Some(last) = rows.last().map(|r| r.id) else { break };
+        let rows = <outbox::Entity as ById>::page_after(after)
+            .limit(BATCH)
+            .all(&db.conn)
+            .await?;
+        let Some(last) = rows.last().map(|r| r.id) else {
+            break;
+        };
         for o in rows {
-            let am = outbox::ActiveModel { id: Set(o.id), recipient_enc: Set(re(crypto, &o.recipient_enc)?), ..Default::default() };
+            let am = outbox::ActiveModel {
+                id: Set(o.id),
+                recipient_enc: Set(re(crypto, &o.recipient_enc)?),
+                ..Default::default()
+            };
             outbox::Entity::update(am).exec(&db.conn).await?;
             s.outbox += 1;
         }

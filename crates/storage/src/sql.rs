@@ -29,6 +29,9 @@ fn to_sqlite_placeholders(sql: &str) -> String {
 mod tests {
     #[test]
     fn placeholders_become_numbered_question_marks() {
-        assert_eq!(super::to_sqlite_placeholders("a = $1 AND b = $12"), "a = ?1 AND b = ?12");
+        assert_eq!(
+            super::to_sqlite_placeholders("a = $1 AND b = $12"),
+            "a = ?1 AND b = ?12"
+        );
     }
 }

@@ -28,7 +28,11 @@ pub async fn overview(db: &Db) -> Result<Vec<DependencyStatus>, StorageError> {
                 .get(&d.id)
                 .map(|s| (s.state.clone(), s.since))
                 .unwrap_or_else(|| ("unknown".to_string(), d.created_at));
-            DependencyStatus { dependency: d, state, since }
+            DependencyStatus {
+                dependency: d,
+                state,
+                since,
+            }
         })
         .collect())
 }
@@ -51,9 +55,16 @@ pub async fn incidents_since(db: &Db, since: i64) -> Result<Vec<incidents::Model
 /// Down (and degraded) episodes for uptime: an incident that relapsed within its reopen window
 /// is one record with several episodes, separated by its `recovered` / `relapsed` events. Each
 /// episode comes back as a copy of the incident with its own start and end.
-pub async fn episodes(db: &Db, list: &[incidents::Model]) -> Result<Vec<incidents::Model>, StorageError> {
+pub async fn episodes(
+    db: &Db,
+    list: &[incidents::Model],
+) -> Result<Vec<incidents::Model>, StorageError> {
     use crate::entity::incident_events;
-    let relapsed: Vec<i64> = list.iter().filter(|i| i.relapse_count > 0).map(|i| i.id).collect();
+    let relapsed: Vec<i64> = list
+        .iter()
+        .filter(|i| i.relapse_count > 0)
+        .map(|i| i.id)
+        .collect();
     let mut events: HashMap<i64, Vec<incident_events::Model>> = HashMap::new();
     if !relapsed.is_empty() {
         for e in incident_events::Entity::find()
@@ -76,7 +87,11 @@ pub async fn episodes(db: &Db, list: &[incidents::Model]) -> Result<Vec<incident
         for e in evs {
             match (e.kind.as_str(), start) {
                 ("recovered", Some(s)) => {
-                    out.push(incidents::Model { started_at: s, resolved_at: Some(e.at), ..i.clone() });
+                    out.push(incidents::Model {
+                        started_at: s,
+                        resolved_at: Some(e.at),
+                        ..i.clone()
+                    });
                     start = None;
                 }
                 ("relapsed", None) => start = Some(e.at),
@@ -84,7 +99,11 @@ pub async fn episodes(db: &Db, list: &[incidents::Model]) -> Result<Vec<incident
             }
         }
         if let Some(s) = start {
-            out.push(incidents::Model { started_at: s, resolved_at: i.resolved_at, ..i.clone() });
+            out.push(incidents::Model {
+                started_at: s,
+                resolved_at: i.resolved_at,
+                ..i.clone()
+            });
         }
     }
     Ok(out)

@@ -14,12 +14,25 @@ pub struct NewUser<'a> {
 }
 
 /// Creates a user; an email already in use is a conflict.
-pub async fn create(db: &Db, crypto: &Crypto, u: NewUser<'_>, actor: &str) -> Result<i64, StorageError> {
+pub async fn create(
+    db: &Db,
+    crypto: &Crypto,
+    u: NewUser<'_>,
+    actor: &str,
+) -> Result<i64, StorageError> {
     let now = now_ms();
     let txn = db.begin_write().await?;
     let hash = crypto.hash(&u.email.to_lowercase());
-    if users::Entity::find().filter(users::Column::EmailHash.eq(&hash)).one(&txn).await?.is_some() {
-        return Err(StorageError::Conflict(format!("a user with email {} already exists", u.email)));
+    if users::Entity::find()
+        .filter(users::Column::EmailHash.eq(&hash))
+        .one(&txn)
+        .await?
+        .is_some()
+    {
+        return Err(StorageError::Conflict(format!(
+            "a user with email {} already exists",
+            u.email
+        )));
     }
     let am = users::ActiveModel {
         id: NotSet,
@@ -52,7 +65,11 @@ pub async fn create(db: &Db, crypto: &Crypto, u: NewUser<'_>, actor: &str) -> Re
     Ok(id)
 }
 
-pub async fn find_by_email(db: &Db, crypto: &Crypto, email: &str) -> Result<Option<users::Model>, StorageError> {
+pub async fn find_by_email(
+    db: &Db,
+    crypto: &Crypto,
+    email: &str,
+) -> Result<Option<users::Model>, StorageError> {
     Ok(users::Entity::find()
         .filter(users::Column::EmailHash.is_in(crypto.lookup_hashes(&email.to_lowercase())))
         .one(&db.conn)
@@ -61,10 +78,18 @@ pub async fn find_by_email(db: &Db, crypto: &Crypto, email: &str) -> Result<Opti
 
 /// The association named `name`, created if missing.
 pub async fn association_by_name(db: &Db, name: &str) -> Result<i64, StorageError> {
-    if let Some(a) = associations::Entity::find().filter(associations::Column::Name.eq(name)).one(&db.conn).await? {
+    if let Some(a) = associations::Entity::find()
+        .filter(associations::Column::Name.eq(name))
+        .one(&db.conn)
+        .await?
+    {
         return Ok(a.id);
     }
-    let am = associations::ActiveModel { id: NotSet, name: Set(name.to_string()), created_at: Set(now_ms()) };
+    let am = associations::ActiveModel {
+        id: NotSet,
+        name: Set(name.to_string()),
+        created_at: Set(now_ms()),
+    };
     match associations::Entity::insert(am).exec(&db.conn).await {
         Ok(r) => Ok(r.last_insert_id),
         Err(e) if crate::error::is_unique_violation(&e) => associations::Entity::find()

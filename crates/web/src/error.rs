@@ -42,18 +42,40 @@ impl IntoResponse for WebError {
             return axum::response::Redirect::to(to).into_response();
         }
         let (status, error, message, field) = match &self {
-            WebError::NotFound => (StatusCode::NOT_FOUND, "not_found", "not found".to_string(), None),
-            WebError::Validation { field, message } => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "validation", message.clone(), Some(field.clone()))
-            }
-            WebError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "log in first".into(), None),
+            WebError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "not found".to_string(),
+                None,
+            ),
+            WebError::Validation { field, message } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                message.clone(),
+                Some(field.clone()),
+            ),
+            WebError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "log in first".into(),
+                None,
+            ),
             WebError::Forbidden => (StatusCode::FORBIDDEN, "forbidden", "forbidden".into(), None),
             WebError::Redirect(_) => (StatusCode::SEE_OTHER, "redirect", String::new(), None),
             WebError::Unexpected(cause) => {
                 tracing::error!(error.cause = %cause, "request failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error".into(), None)
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error".into(),
+                    None,
+                )
             }
         };
-        (status, Json(serde_json::json!({"error": error, "message": message, "field": field}))).into_response()
+        (
+            status,
+            Json(serde_json::json!({"error": error, "message": message, "field": field})),
+        )
+            .into_response()
     }
 }

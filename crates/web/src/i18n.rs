@@ -22,13 +22,20 @@ impl Lang {
             Some("ko") => return Lang::Ko,
             _ => {}
         }
-        let accept = headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let accept = headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         let mut best: Option<(f32, Lang)> = None;
         for part in accept.split(',') {
             let mut it = part.trim().split(';');
             let tag = it.next().unwrap_or("").trim().to_ascii_lowercase();
             let q = it
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                })
                 .unwrap_or(1.0);
             let lang = if tag.starts_with("en") {
                 Lang::En
@@ -62,10 +69,16 @@ mod tests {
     fn korean_by_default_english_when_asked() {
         let mut h = HeaderMap::new();
         assert_eq!(Lang::negotiate(None, &h), Lang::Ko);
-        h.insert("accept-language", HeaderValue::from_static("en-US,en;q=0.9,ko;q=0.8"));
+        h.insert(
+            "accept-language",
+            HeaderValue::from_static("en-US,en;q=0.9,ko;q=0.8"),
+        );
         assert_eq!(Lang::negotiate(None, &h), Lang::En);
         assert_eq!(Lang::negotiate(Some("ko"), &h), Lang::Ko);
-        h.insert("accept-language", HeaderValue::from_static("ko-KR,ko;q=0.9,en;q=0.5"));
+        h.insert(
+            "accept-language",
+            HeaderValue::from_static("ko-KR,ko;q=0.9,en;q=0.5"),
+        );
         assert_eq!(Lang::negotiate(None, &h), Lang::Ko);
         assert_eq!(Lang::negotiate(Some("en"), &h), Lang::En);
     }

@@ -169,7 +169,12 @@ pub async fn notice(app: &TestApp, m: &Merchant, spec: Spec) -> Notice {
         token_hash: app.crypto.hash(&token),
         token_expires_at: now + spec.expires_in_ms,
         escalate_at: (spec.kind != "recovery").then_some(now + 10 * 60_000),
-        status: if spec.kind == "recovery" { "closed" } else { "open" }.into(),
+        status: if spec.kind == "recovery" {
+            "closed"
+        } else {
+            "open"
+        }
+        .into(),
         now,
     };
     let id = outbox::create_notice(&app.db, new, &messages)

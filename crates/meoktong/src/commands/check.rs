@@ -9,7 +9,8 @@ use meoktong_probe::{Runner, RunnerOptions, SsrfPolicy};
 use std::collections::BTreeMap;
 
 fn duration(flag: &str, v: &str) -> Result<std::time::Duration, Failure> {
-    humantime::parse_duration(v).map_err(|e| Failure::usage(format!("{flag}: `{v}` is not a duration ({e})")))
+    humantime::parse_duration(v)
+        .map_err(|e| Failure::usage(format!("{flag}: `{v}` is not a duration ({e})")))
 }
 
 pub fn check_settings(args: &CheckArgs) -> Result<CheckSettings, Failure> {
@@ -18,7 +19,11 @@ pub fn check_settings(args: &CheckArgs) -> Result<CheckSettings, Failure> {
         "tcp" => CheckKind::Tcp,
         "dns" => CheckKind::Dns,
         "tls" => CheckKind::Tls,
-        other => return Err(Failure::usage(format!("--type: `{other}` is not http, tcp, dns or tls"))),
+        other => {
+            return Err(Failure::usage(format!(
+                "--type: `{other}` is not http, tcp, dns or tls"
+            )));
+        }
     };
     let mut expect_json = BTreeMap::new();
     for pair in &args.expect_json {
@@ -26,19 +31,26 @@ pub fn check_settings(args: &CheckArgs) -> Result<CheckSettings, Failure> {
             .split_once('=')
             .ok_or_else(|| Failure::usage(format!("--expect-json: `{pair}` is not PATH=VALUE")))?;
         // A JSON value if it parses as one, else a plain string.
-        let value = serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
+        let value = serde_json::from_str(value)
+            .unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
         expect_json.insert(path.to_string(), value);
     }
     let mut headers = BTreeMap::new();
     for h in &args.headers {
-        let (k, v) = h.split_once(':').ok_or_else(|| Failure::usage(format!("--header: `{h}` is not `Name: value`")))?;
+        let (k, v) = h
+            .split_once(':')
+            .ok_or_else(|| Failure::usage(format!("--header: `{h}` is not `Name: value`")))?;
         headers.insert(k.trim().to_string(), v.trim().to_string());
     }
     let dialect = match args.dialect.as_deref() {
         None => None,
         Some("kakao") => Some(Dialect::Kakao),
         Some("toss") => Some(Dialect::Toss),
-        Some(other) => return Err(Failure::usage(format!("--dialect: `{other}` is not kakao or toss"))),
+        Some(other) => {
+            return Err(Failure::usage(format!(
+                "--dialect: `{other}` is not kakao or toss"
+            )));
+        }
     };
     let check = CheckSettings {
         name: "cli".into(),
@@ -59,16 +71,26 @@ pub fn check_settings(args: &CheckArgs) -> Result<CheckSettings, Failure> {
         interval: None,
         schedule: None,
         timeout: Some(duration("--timeout", &args.timeout)?),
-        degraded_latency: args.degraded_latency.as_deref().map(|d| duration("--degraded-latency", d)).transpose()?,
+        degraded_latency: args
+            .degraded_latency
+            .as_deref()
+            .map(|d| duration("--degraded-latency", d))
+            .transpose()?,
     };
-    meoktong_config::validate_check(&check, "check", "command line").map_err(|e| Failure::usage(e.to_string()))?;
+    meoktong_config::validate_check(&check, "check", "command line")
+        .map_err(|e| Failure::usage(e.to_string()))?;
     Ok(check)
 }
 
 pub async fn check(_settings: Settings, args: &CheckArgs) -> CmdResult {
     let check = check_settings(args)?;
     // The operator typed this URL on their own machine: private targets are allowed.
-    let runner = Runner::new(RunnerOptions { ssrf: SsrfPolicy { allow_private: true }, ..RunnerOptions::default() });
+    let runner = Runner::new(RunnerOptions {
+        ssrf: SsrfPolicy {
+            allow_private: true,
+        },
+        ..RunnerOptions::default()
+    });
     let report = runner.run(&check, meoktong_storage::now_ms()).await;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -77,6 +99,9 @@ pub async fn check(_settings: Settings, args: &CheckArgs) -> CmdResult {
     }
     match report.outcome {
         Outcome::Ok => Ok(()),
-        _ => Err(Failure { code: 1, message: format!("{} is not healthy", args.url) }),
+        _ => Err(Failure {
+            code: 1,
+            message: format!("{} is not healthy", args.url),
+        }),
     }
 }

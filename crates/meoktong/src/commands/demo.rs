@@ -15,7 +15,12 @@ pub const OUTAGE_START: Duration = Duration::from_secs(60);
 pub const OUTAGE_LENGTH: Duration = Duration::from_secs(180);
 pub const OUTAGE_PERIOD: Duration = Duration::from_secs(600);
 /// The services that went dark together on 15 October 2022.
-pub const FIRE: [Service; 4] = [Service::KakaoTalkChannel, Service::KakaoLogin, Service::KakaoPay, Service::KakaoMap];
+pub const FIRE: [Service; 4] = [
+    Service::KakaoTalkChannel,
+    Service::KakaoLogin,
+    Service::KakaoPay,
+    Service::KakaoMap,
+];
 
 pub const DEMO_ASSOCIATION: &str = "소상공인연합회 (데모)";
 pub const DEMO_ASSOCIATION_EMAIL: &str = "association@meoktong.example";
@@ -28,7 +33,10 @@ pub fn demo_settings(mut settings: Settings, args: &DemoArgs) -> Settings {
     settings.server.public_url = format!("http://{}", args.listen);
     let db = args.data.join("meoktong.db");
     settings.database.url = format!("sqlite://{}?mode=rwc", db.display());
-    settings.sms = vec![SmsProviderSettings { provider: SmsProviderKind::Log, ..SmsProviderSettings::default() }];
+    settings.sms = vec![SmsProviderSettings {
+        provider: SmsProviderKind::Log,
+        ..SmsProviderSettings::default()
+    }];
     settings.email = None;
     // The simulated checks run every 10 s with spread phases: a window longer than that makes
     // the fire one SMS listing all four services, as it should read.
@@ -55,7 +63,16 @@ pub async fn demo(settings: Settings, args: &DemoArgs) -> CmdResult {
     let sim = Simulator::start("127.0.0.1:0".parse()?).await?;
     let settings = demo_settings(settings, args);
     let deps = demo_dependencies(&sim.base_url());
-    let app = Application::build(settings, BuildOptions { dev_mode: true, extra_dependencies: deps, run_workers: true, data_key: None }).await?;
+    let app = Application::build(
+        settings,
+        BuildOptions {
+            dev_mode: true,
+            extra_dependencies: deps,
+            run_workers: true,
+            data_key: None,
+        },
+    )
+    .await?;
     seed(&app).await?;
     let url = app.state().settings.server.public_url.clone();
     println!("Meoktong demo is running.");
@@ -121,10 +138,26 @@ async fn sleep_until(t: tokio::time::Instant, stop: &tokio_util::sync::Cancellat
 /// Demo merchants and an association account (idempotent: reruns update, never duplicate).
 async fn seed(app: &Application) -> CmdResult {
     let state = app.state();
-    let known: Vec<String> = store_catalog::list_dependencies(&state.db).await?.into_iter().map(|d| d.slug).collect();
+    let known: Vec<String> = store_catalog::list_dependencies(&state.db)
+        .await?
+        .into_iter()
+        .map(|d| d.slug)
+        .collect();
     let has = |s: &str| known.iter().any(|k| k == s);
-    let pick = |slugs: &[&str]| slugs.iter().filter(|s| has(s)).map(|s| s.to_string()).collect::<Vec<_>>();
-    let rec = |name: &str, phone: &str, email: &str, deps: Vec<String>, locale: &str, region: &str, trade: &str| {
+    let pick = |slugs: &[&str]| {
+        slugs
+            .iter()
+            .filter(|s| has(s))
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+    };
+    let rec = |name: &str,
+               phone: &str,
+               email: &str,
+               deps: Vec<String>,
+               locale: &str,
+               region: &str,
+               trade: &str| {
         MerchantRecord {
             business_name: name.into(),
             phone: phone.into(),
@@ -140,12 +173,45 @@ async fn seed(app: &Application) -> CmdResult {
         }
     };
     let records = vec![
-        rec("행복분식", "+821020221015", "owner@happy-bunsik.example", pick(&["kakaotalk-channel", "kakaopay", "kakao-map"]), "ko", "경기 성남시", "분식"),
-        rec("판교 치킨", "+821012340001", "chicken@pangyo.example", pick(&["kakaotalk-channel", "kakao-login", "kakaopay", "kakao-map", "toss-payments"]), "ko", "경기 성남시", "치킨"),
-        rec("Seoul Coffee Lab", "+821012340002", "hello@coffee-lab.example", pick(&["kakao-login", "kakaopay", "naver-login"]), "en", "서울 마포구", "카페"),
+        rec(
+            "행복분식",
+            "+821020221015",
+            "owner@happy-bunsik.example",
+            pick(&["kakaotalk-channel", "kakaopay", "kakao-map"]),
+            "ko",
+            "경기 성남시",
+            "분식",
+        ),
+        rec(
+            "판교 치킨",
+            "+821012340001",
+            "chicken@pangyo.example",
+            pick(&[
+                "kakaotalk-channel",
+                "kakao-login",
+                "kakaopay",
+                "kakao-map",
+                "toss-payments",
+            ]),
+            "ko",
+            "경기 성남시",
+            "치킨",
+        ),
+        rec(
+            "Seoul Coffee Lab",
+            "+821012340002",
+            "hello@coffee-lab.example",
+            pick(&["kakao-login", "kakaopay", "naver-login"]),
+            "en",
+            "서울 마포구",
+            "카페",
+        ),
     ];
     merchants::import(&state.db, &state.crypto, &records, now_ms()).await?;
-    if users::find_by_email(&state.db, &state.crypto, DEMO_ASSOCIATION_EMAIL).await?.is_none() {
+    if users::find_by_email(&state.db, &state.crypto, DEMO_ASSOCIATION_EMAIL)
+        .await?
+        .is_none()
+    {
         let association_id = users::association_by_name(&state.db, DEMO_ASSOCIATION).await?;
         let hash = meoktong_web::auth::password::hash(DEMO_PASSWORD)?;
         users::create(
@@ -162,7 +228,10 @@ async fn seed(app: &Application) -> CmdResult {
         )
         .await?;
     }
-    if users::find_by_email(&state.db, &state.crypto, DEMO_MERCHANT_EMAIL).await?.is_none() {
+    if users::find_by_email(&state.db, &state.crypto, DEMO_MERCHANT_EMAIL)
+        .await?
+        .is_none()
+    {
         let merchant = merchants::find_by_phone(&state.db, &state.crypto, "+821020221015").await?;
         if let Some(m) = merchant.first() {
             let hash = meoktong_web::auth::password::hash(DEMO_PASSWORD)?;
@@ -181,7 +250,10 @@ async fn seed(app: &Application) -> CmdResult {
             .await?;
         }
     }
-    if users::find_by_email(&state.db, &state.crypto, DEMO_MERCHANT_EMAIL).await?.is_none() {
+    if users::find_by_email(&state.db, &state.crypto, DEMO_MERCHANT_EMAIL)
+        .await?
+        .is_none()
+    {
         let merchant = merchants::find_by_phone(&state.db, &state.crypto, "+821020221015").await?;
         if let Some(m) = merchant.first() {
             let hash = meoktong_web::auth::password::hash(DEMO_PASSWORD)?;

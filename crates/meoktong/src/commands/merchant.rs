@@ -8,13 +8,21 @@ use std::collections::HashSet;
 use std::path::Path;
 
 pub async fn import(settings: Settings, file: &Path) -> CmdResult {
-    let bytes = std::fs::read(file).map_err(|e| Failure::usage(format!("{}: cannot read: {e}", file.display())))?;
+    let bytes = std::fs::read(file)
+        .map_err(|e| Failure::usage(format!("{}: cannot read: {e}", file.display())))?;
     let text = crate::import::decode(&bytes);
     let (db, crypto) = open_database(&settings).await?;
     let mut deps = settings.dependency.clone();
-    deps.extend(crate::app::enabled_presets(&settings).map_err(|e| super::Failure::usage(format!("{e:#}")))?);
+    deps.extend(
+        crate::app::enabled_presets(&settings)
+            .map_err(|e| super::Failure::usage(format!("{e:#}")))?,
+    );
     catalog::sync_dependencies(&db, &deps, "config").await?;
-    let known: HashSet<String> = catalog::list_dependencies(&db).await?.into_iter().map(|d| d.slug).collect();
+    let known: HashSet<String> = catalog::list_dependencies(&db)
+        .await?
+        .into_iter()
+        .map(|d| d.slug)
+        .collect();
     let records = match crate::import::parse(&text, &known, &settings.channels.platform_domains) {
         Ok(r) => r,
         Err(errors) => {
@@ -40,7 +48,16 @@ pub async fn list(settings: Settings, format: ListFormat) -> CmdResult {
         ListFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         ListFormat::Csv => {
             let mut w = csv::Writer::from_writer(std::io::stdout());
-            w.write_record(["id", "business_name", "phone", "email", "dependencies", "locale", "region", "trade"])?;
+            w.write_record([
+                "id",
+                "business_name",
+                "phone",
+                "email",
+                "dependencies",
+                "locale",
+                "region",
+                "trade",
+            ])?;
             for m in rows {
                 w.write_record([
                     m.id.to_string(),

@@ -1,5 +1,7 @@
 //! One module per subcommand; `run` turns their errors into one line on stderr and an exit code.
-use crate::cli::{Cli, Command, HeartbeatCommand, LogFormatArg, MerchantCommand, TokenCommand, UserCommand};
+use crate::cli::{
+    Cli, Command, HeartbeatCommand, LogFormatArg, MerchantCommand, TokenCommand, UserCommand,
+};
 use meoktong_config::{LogFormat, Settings};
 use std::process::ExitCode;
 
@@ -21,13 +23,19 @@ pub struct Failure {
 
 impl<E: std::fmt::Display> From<E> for Failure {
     fn from(e: E) -> Self {
-        Failure { code: 1, message: format!("{e:#}") }
+        Failure {
+            code: 1,
+            message: format!("{e:#}"),
+        }
     }
 }
 
 impl Failure {
     pub fn usage(message: impl Into<String>) -> Failure {
-        Failure { code: 2, message: message.into() }
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
     }
 }
 
@@ -65,10 +73,16 @@ async fn dispatch(cli: &Cli) -> CmdResult {
         Command::Migrate => migrate(settings).await,
         Command::Rekey => rekey(settings).await,
         Command::Check(args) => check::check(settings, args).await,
-        Command::Merchant(MerchantCommand::Import { file }) => merchant::import(settings, file).await,
-        Command::Merchant(MerchantCommand::List { format }) => merchant::list(settings, *format).await,
+        Command::Merchant(MerchantCommand::Import { file }) => {
+            merchant::import(settings, file).await
+        }
+        Command::Merchant(MerchantCommand::List { format }) => {
+            merchant::list(settings, *format).await
+        }
         Command::User(UserCommand::Create(args)) => user::create(settings, args).await,
-        Command::Heartbeat(HeartbeatCommand::Create(args)) => heartbeat::create(settings, args).await,
+        Command::Heartbeat(HeartbeatCommand::Create(args)) => {
+            heartbeat::create(settings, args).await
+        }
         Command::Token(TokenCommand::Create(args)) => token::create(settings, args).await,
         Command::Agent(args) => agent::run(settings, args).await,
     }

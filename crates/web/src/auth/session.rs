@@ -59,7 +59,11 @@ pub struct CurrentUser {
 }
 
 impl CurrentUser {
-    fn from_user(u: &meoktong_storage::entity::users::Model, csrf: String, via_api_token: bool) -> Option<CurrentUser> {
+    fn from_user(
+        u: &meoktong_storage::entity::users::Model,
+        csrf: String,
+        via_api_token: bool,
+    ) -> Option<CurrentUser> {
         Some(CurrentUser {
             user_id: u.id,
             role: Role::parse(&u.role)?,
@@ -92,33 +96,55 @@ impl CurrentUser {
 }
 
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
-        let (k, v) = kv.trim().split_once('=')?;
-        (k == name).then(|| v.to_string())
-    })
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == name).then(|| v.to_string())
+        })
 }
 
 /// `Set-Cookie` for a new session (or, with `None`, one that clears it).
 pub fn session_cookie(state: &AppState, token: Option<&str>) -> String {
-    let secure = if state.settings.server.public_url.starts_with("https://") { "; Secure" } else { "" };
+    let secure = if state.settings.server.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
     match token {
-        Some(t) => format!("{COOKIE}={t}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}", SESSION_TTL_MS / 1000),
+        Some(t) => format!(
+            "{COOKIE}={t}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+            SESSION_TTL_MS / 1000
+        ),
         None => format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
     }
 }
 
 /// Resolves the caller from a bearer token or the session cookie.
-pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<CurrentUser>, WebError> {
+pub async fn resolve(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<CurrentUser>, WebError> {
     let now = meoktong_storage::now_ms();
-    if let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        let Some(token) = auth.strip_prefix("Bearer ") else { return Err(WebError::Unauthorized) };
+    if let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let Some(token) = auth.strip_prefix("Bearer ") else {
+            return Err(WebError::Unauthorized);
+        };
         let found = sessions::find_api_token(&state.db, &state.crypto, token.trim(), now).await?;
         return match found {
             Some((_, user)) => Ok(CurrentUser::from_user(&user, String::new(), true)),
             None => Err(WebError::Unauthorized),
         };
     }
-    let Some(token) = cookie_value(headers, COOKIE) else { return Ok(None) };
+    let Some(token) = cookie_value(headers, COOKIE) else {
+        return Ok(None);
+    };
     let found = sessions::find_session(&state.db, &state.crypto, &token, now).await?;
     Ok(found.and_then(|(s, u)| CurrentUser::from_user(&u, s.csrf_token, false)))
 }
@@ -129,7 +155,10 @@ pub struct MaybeUser(pub Option<CurrentUser>);
 impl FromRequestParts<AppState> for MaybeUser {
     type Rejection = WebError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(MaybeUser(resolve(state, &parts.headers).await?))
     }
 }
@@ -138,11 +167,17 @@ impl FromRequestParts<AppState> for MaybeUser {
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = WebError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         match resolve(state, &parts.headers).await? {
             Some(u) => Ok(u),
             None if parts.uri.path().starts_with("/api/") => Err(WebError::Unauthorized),
-            None => Err(WebError::Redirect(format!("/login?next={}", urlencode(parts.uri.path())))),
+            None => Err(WebError::Redirect(format!(
+                "/login?next={}",
+                urlencode(parts.uri.path())
+            ))),
         }
     }
 }
@@ -150,7 +185,9 @@ impl FromRequestParts<AppState> for CurrentUser {
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

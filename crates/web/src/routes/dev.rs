@@ -34,18 +34,31 @@ pub async fn outbox(
         return Err(WebError::NotFound);
     }
     let lang = Lang::negotiate(q.get("lang").map(String::as_str), &headers);
-    let tz: chrono_tz::Tz = state.settings.notify.time_zone.parse().unwrap_or(chrono_tz::Asia::Seoul);
+    let tz: chrono_tz::Tz = state
+        .settings
+        .notify
+        .time_zone
+        .parse()
+        .unwrap_or(chrono_tz::Asia::Seoul);
     let rows = meoktong_storage::dev_outbox::list(&state.db, 500)
         .await?
         .into_iter()
         .map(|m| Row {
-            at: tz.timestamp_millis_opt(m.at).single().map(|t| t.format("%m-%d %H:%M:%S").to_string()).unwrap_or_default(),
+            at: tz
+                .timestamp_millis_opt(m.at)
+                .single()
+                .map(|t| t.format("%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default(),
             channel: m.channel,
             recipient: m.recipient,
             subject: m.subject.unwrap_or_default(),
             body: m.body,
         })
         .collect();
-    let page = OutboxPage { lang: lang.code(), title: lang.t("보낸 메시지 (개발용)", "Sent messages (dev outbox)"), rows };
+    let page = OutboxPage {
+        lang: lang.code(),
+        title: lang.t("보낸 메시지 (개발용)", "Sent messages (dev outbox)"),
+        rows,
+    };
     Ok(Html(page.render()?))
 }
