@@ -33,18 +33,34 @@ impl FreshDb {
     pub async fn create(backend: Backend, postgres_url: &str) -> anyhow::Result<FreshDb> {
         match backend {
             Backend::Sqlite => {
-                let dir = tempfile::Builder::new().prefix("meoktong-bench").tempdir()?;
-                let url = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
-                Ok(FreshDb { url, admin: None, _dir: Some(dir) })
+                let dir = tempfile::Builder::new()
+                    .prefix("meoktong-bench")
+                    .tempdir()?;
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("bench.db").display()
+                );
+                Ok(FreshDb {
+                    url,
+                    admin: None,
+                    _dir: Some(dir),
+                })
             }
             Backend::Postgres => {
                 let name = format!("meoktong_bench_{}_{}", std::process::id(), rand_suffix());
-                let conn = Database::connect(postgres_url).await.with_context(|| format!("cannot connect to {postgres_url}"))?;
-                conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+                let conn = Database::connect(postgres_url)
+                    .await
+                    .with_context(|| format!("cannot connect to {postgres_url}"))?;
+                conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await?;
                 let _ = conn.close().await;
                 let mut url = url::Url::parse(postgres_url)?;
                 url.set_path(&format!("/{name}"));
-                Ok(FreshDb { url: url.to_string(), admin: Some((postgres_url.to_string(), name)), _dir: None })
+                Ok(FreshDb {
+                    url: url.to_string(),
+                    admin: Some((postgres_url.to_string(), name)),
+                    _dir: None,
+                })
             }
         }
     }
@@ -61,14 +77,19 @@ impl FreshDb {
         if let Some((admin, name)) = &self.admin
             && let Ok(conn) = Database::connect(admin.as_str()).await
         {
-            let _ = conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+            let _ = conn
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
             let _ = conn.close().await;
         }
     }
 }
 
 fn rand_suffix() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     format!("{nanos:x}")
 }
 

@@ -18,7 +18,13 @@ pub fn http_check(name: &str, url: &str, interval_secs: u64) -> anyhow::Result<C
 }
 
 /// A dependency (`category`: messenger, payment, …) with `checks` HTTP checks.
-pub fn dependency(slug: &str, name: &str, category: &str, platform: Option<&str>, checks: Vec<CheckSettings>) -> anyhow::Result<DependencySettings> {
+pub fn dependency(
+    slug: &str,
+    name: &str,
+    category: &str,
+    platform: Option<&str>,
+    checks: Vec<CheckSettings>,
+) -> anyhow::Result<DependencySettings> {
     serde_json::from_value(serde_json::json!({
         "slug": slug,
         "name": name,
@@ -33,7 +39,12 @@ pub fn dependency(slug: &str, name: &str, category: &str, platform: Option<&str>
 
 /// The bench's stand-ins for the Kakao family and friends: (slug, name, category, platform).
 pub const DEPENDENCIES: [(&str, &str, &str, Option<&str>); 8] = [
-    ("bench-kakaotalk", "카카오톡 채널", "messenger", Some("kakao")),
+    (
+        "bench-kakaotalk",
+        "카카오톡 채널",
+        "messenger",
+        Some("kakao"),
+    ),
     ("bench-kakao-login", "카카오 로그인", "login", Some("kakao")),
     ("bench-kakaopay", "카카오페이", "payment", Some("kakao")),
     ("bench-kakao-map", "카카오맵", "map", Some("kakao")),
@@ -44,11 +55,17 @@ pub const DEPENDENCIES: [(&str, &str, &str, Option<&str>); 8] = [
 ];
 
 /// Every bench dependency, each with `checks` checks of `url`.
-pub fn catalog(url: &str, checks: usize, interval_secs: u64) -> anyhow::Result<Vec<DependencySettings>> {
+pub fn catalog(
+    url: &str,
+    checks: usize,
+    interval_secs: u64,
+) -> anyhow::Result<Vec<DependencySettings>> {
     DEPENDENCIES
         .iter()
         .map(|(slug, name, category, platform)| {
-            let list = (0..checks).map(|i| http_check(&format!("{slug}-{i}"), url, interval_secs)).collect::<anyhow::Result<Vec<_>>>()?;
+            let list = (0..checks)
+                .map(|i| http_check(&format!("{slug}-{i}"), url, interval_secs))
+                .collect::<anyhow::Result<Vec<_>>>()?;
             dependency(slug, name, category, *platform, list)
         })
         .collect()
@@ -66,7 +83,13 @@ pub fn phone_local(i: usize) -> String {
 }
 
 const TRADES: [&str; 5] = ["치킨", "카페", "분식", "한식", "미용실"];
-const REGIONS: [&str; 5] = ["서울 마포구", "서울 종로구", "부산 해운대구", "대구 중구", "광주 동구"];
+const REGIONS: [&str; 5] = [
+    "서울 마포구",
+    "서울 종로구",
+    "부산 해운대구",
+    "대구 중구",
+    "광주 동구",
+];
 
 /// `n` merchants, each subscribed to `slugs`, one contact (mobile + email on a domain of no
 /// failing platform); every tenth has a backup contact.
@@ -92,10 +115,16 @@ pub fn merchants(n: usize, slugs: &[&str]) -> Vec<MerchantRecord> {
 /// with a backup contact).
 pub fn merchants_csv(n: usize, slugs: &[&str]) -> String {
     let mut out = String::with_capacity(n * 120);
-    out.push_str("business_name,phone,email,dependencies,locale,region,trade,backup_phone,backup_email\n");
+    out.push_str(
+        "business_name,phone,email,dependencies,locale,region,trade,backup_phone,backup_email\n",
+    );
     for i in 0..n {
         let trade = TRADES[i % TRADES.len()];
-        let backup = if i % 10 == 0 { phone_local(i + 50_000_000) } else { String::new() };
+        let backup = if i % 10 == 0 {
+            phone_local(i + 50_000_000)
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
             "{trade} {i}호점,{},owner{i}@example.com,{},{},{},{trade},{backup},\n",
             phone_local(i),

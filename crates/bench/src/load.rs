@@ -44,14 +44,22 @@ impl LoadResult {
 
 /// Runs for `duration` on `connections` connections to `127.0.0.1:port`; connection `i`
 /// sends `requests[i % len]`.
-pub async fn run(port: u16, requests: Vec<Request>, expect: Expect, connections: usize, duration: Duration) -> LoadResult {
+pub async fn run(
+    port: u16,
+    requests: Vec<Request>,
+    expect: Expect,
+    connections: usize,
+    duration: Duration,
+) -> LoadResult {
     let deadline = Instant::now() + duration;
     let started = Instant::now();
     let requests = Arc::new(requests);
     let tasks: Vec<_> = (0..connections)
         .map(|i| {
             let (requests, expect) = (requests.clone(), expect.clone());
-            tokio::spawn(async move { connection(port, &requests[i % requests.len()], &expect, deadline).await })
+            tokio::spawn(async move {
+                connection(port, &requests[i % requests.len()], &expect, deadline).await
+            })
         })
         .collect();
     let mut total = LoadResult::default();
@@ -73,9 +81,13 @@ pub async fn run(port: u16, requests: Vec<Request>, expect: Expect, connections:
 type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
 
 async fn connect(port: u16) -> Result<Sender, String> {
-    let stream = TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| e.to_string())?;
+    let stream = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| e.to_string())?;
     let _ = stream.set_nodelay(true);
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -97,7 +109,8 @@ async fn connection(port: u16, req: &Request, expect: &Expect, deadline: Instant
                 }
             },
         };
-        let mut builder = hyper::Request::get(req.path.as_str()).header("host", format!("127.0.0.1:{port}"));
+        let mut builder =
+            hyper::Request::get(req.path.as_str()).header("host", format!("127.0.0.1:{port}"));
         if let Some(c) = &req.cookie {
             builder = builder.header("cookie", c.as_str());
         }
@@ -109,7 +122,8 @@ async fn connection(port: u16, req: &Request, expect: &Expect, deadline: Instant
         match one(s, request, expect).await {
             Ok(()) => {
                 out.ok += 1;
-                out.latencies_us.push(u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX));
+                out.latencies_us
+                    .push(u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX));
             }
             Err(e) => {
                 fail(&mut out, e);
@@ -127,18 +141,33 @@ fn fail(out: &mut LoadResult, e: String) {
     }
 }
 
-async fn one(s: &mut Sender, request: hyper::Request<Empty<Bytes>>, expect: &Expect) -> Result<(), String> {
+async fn one(
+    s: &mut Sender,
+    request: hyper::Request<Empty<Bytes>>,
+    expect: &Expect,
+) -> Result<(), String> {
     s.ready().await.map_err(|e| e.to_string())?;
     let resp = s.send_request(request).await.map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
     if status != expect.status {
-        return Err(format!("HTTP {status}: {}", String::from_utf8_lossy(&body[..body.len().min(200)])));
+        return Err(format!(
+            "HTTP {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(200)])
+        ));
     }
     if let Some(needle) = &expect.body_contains
         && !body.windows(needle.len()).any(|w| w == needle.as_bytes())
     {
-        return Err(format!("body lacks `{needle}`: {}", String::from_utf8_lossy(&body[..body.len().min(300)])));
+        return Err(format!(
+            "body lacks `{needle}`: {}",
+            String::from_utf8_lossy(&body[..body.len().min(300)])
+        ));
     }
     Ok(())
 }

@@ -67,7 +67,11 @@ impl Nginx {
             .spawn()
             .context("cannot start nginx")?;
         wait_listening(port, &mut child, "nginx")?;
-        Ok(Nginx { child, port, _dir: dir })
+        Ok(Nginx {
+            child,
+            port,
+            _dir: dir,
+        })
     }
 
     pub fn url(&self) -> String {
@@ -78,7 +82,10 @@ impl Nginx {
 impl Drop for Nginx {
     fn drop(&mut self) {
         // TERM to the master: it stops its workers too (a KILL would orphan them).
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let _ = self.child.wait();
     }
 }
@@ -94,8 +101,11 @@ pub const BLACKBOX_MODULE: &str = "http_2xx_body";
 
 impl Blackbox {
     pub fn start() -> anyhow::Result<Blackbox> {
-        let bin = find_binary(&["/usr/bin/prometheus-blackbox-exporter", "/usr/local/bin/blackbox_exporter"])
-            .context("blackbox_exporter not found: apt-get install -y prometheus-blackbox-exporter")?;
+        let bin = find_binary(&[
+            "/usr/bin/prometheus-blackbox-exporter",
+            "/usr/local/bin/blackbox_exporter",
+        ])
+        .context("blackbox_exporter not found: apt-get install -y prometheus-blackbox-exporter")?;
         let dir = tempfile::tempdir()?;
         let port = free_port()?;
         let conf = format!(
@@ -114,7 +124,11 @@ impl Blackbox {
             .spawn()
             .context("cannot start blackbox_exporter")?;
         wait_listening(port, &mut child, "blackbox_exporter")?;
-        Ok(Blackbox { child, port, _dir: dir })
+        Ok(Blackbox {
+            child,
+            port,
+            _dir: dir,
+        })
     }
 
     pub fn pid(&self) -> String {
@@ -123,7 +137,10 @@ impl Blackbox {
 
     /// The path that runs one probe of `target`.
     pub fn probe_path(target: &str) -> String {
-        format!("/probe?module={BLACKBOX_MODULE}&target={}", url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>())
+        format!(
+            "/probe?module={BLACKBOX_MODULE}&target={}",
+            url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>()
+        )
     }
 }
 

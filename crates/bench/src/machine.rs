@@ -16,7 +16,11 @@ impl Machine {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu_model = cpuinfo
             .lines()
-            .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_string()))
+            .find_map(|l| {
+                l.strip_prefix("model name")
+                    .and_then(|r| r.split_once(':'))
+                    .map(|(_, v)| v.trim().to_string())
+            })
             .unwrap_or_else(|| "unknown".into());
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
         let ram_kib = meminfo
@@ -25,9 +29,14 @@ impl Machine {
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse::<f64>().ok())
             .unwrap_or(0.0);
-        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .unwrap_or_default()
+            .trim()
+            .to_string();
         Machine {
-            cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            cores: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
             cpu_model,
             ram_gib: ram_kib / 1024.0 / 1024.0,
             kernel,
@@ -35,7 +44,10 @@ impl Machine {
     }
 
     pub fn describe(&self) -> String {
-        format!("{} cores, {}, {:.1} GiB RAM, Linux {}", self.cores, self.cpu_model, self.ram_gib, self.kernel)
+        format!(
+            "{} cores, {}, {:.1} GiB RAM, Linux {}",
+            self.cores, self.cpu_model, self.ram_gib, self.kernel
+        )
     }
 }
 
@@ -51,8 +63,18 @@ const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
 pub fn cpu_time(pid: &str) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name, which is in parentheses and may contain spaces.
-    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default().split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // utime and stime are fields 14 and 15 of the stat line: 11 and 12 after the name.
     Duration::from_secs_f64((ticks(11) + ticks(12)) / CLOCK_TICKS_PER_SECOND)
 }
@@ -80,12 +102,19 @@ pub struct Meter {
 
 impl Meter {
     pub fn start(pid: &str) -> Meter {
-        Meter { pid: pid.to_string(), cpu0: cpu_time(pid), wall0: std::time::Instant::now() }
+        Meter {
+            pid: pid.to_string(),
+            cpu0: cpu_time(pid),
+            wall0: std::time::Instant::now(),
+        }
     }
 
     /// (wall, cpu) since the start.
     pub fn read(&self) -> (Duration, Duration) {
-        (self.wall0.elapsed(), cpu_time(&self.pid).saturating_sub(self.cpu0))
+        (
+            self.wall0.elapsed(),
+            cpu_time(&self.pid).saturating_sub(self.cpu0),
+        )
     }
 }
 

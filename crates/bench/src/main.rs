@@ -22,7 +22,10 @@ use clap::{Parser, Subcommand};
 const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 #[derive(Parser)]
-#[command(name = "meoktong-bench", about = "Benchmarks of Meoktong; each prints a table of figures")]
+#[command(
+    name = "meoktong-bench",
+    about = "Benchmarks of Meoktong; each prints a table of figures"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -44,7 +47,9 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         match cli.command {
             Command::Probes(a) => probes::run(a).await,

@@ -66,7 +66,10 @@ impl Figure {
             level.to_string(),
             thousands(self.per_second()),
             format!("{:.0} µs", self.cpu_per_probe_us()),
-            format!("{:.2}", self.cpu.as_secs_f64() / self.wall.as_secs_f64().max(1e-9)),
+            format!(
+                "{:.2}",
+                self.cpu.as_secs_f64() / self.wall.as_secs_f64().max(1e-9)
+            ),
             format!("{:.0} MiB", self.rss_mib),
             self.not_ok.to_string(),
             self.extra.clone(),
@@ -84,7 +87,9 @@ struct Target {
 async fn prepare(nginx: &Nginx, checks: usize) -> anyhow::Result<(FreshDb, Target)> {
     let fresh = FreshDb::create(Backend::Sqlite, "").await?;
     let (db, _) = fresh.connect(8).await?;
-    let list = (0..checks).map(|i| fixtures::http_check(&format!("nginx-{i}"), &nginx.url(), 60)).collect::<anyhow::Result<Vec<_>>>()?;
+    let list = (0..checks)
+        .map(|i| fixtures::http_check(&format!("nginx-{i}"), &nginx.url(), 60))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let check = Arc::new(list[0].clone());
     let dep = fixtures::dependency("bench-nginx", "nginx", "other", None, list)?;
     catalog::sync_dependencies(&db, &[dep], "config").await?;
@@ -100,7 +105,15 @@ async fn prepare(nginx: &Nginx, checks: usize) -> anyhow::Result<(FreshDb, Targe
         })
         .collect();
     let location_id = probes::ensure_location(&db, "bench", "local", now_ms()).await?;
-    Ok((fresh, Target { db, check, infos, location_id }))
+    Ok((
+        fresh,
+        Target {
+            db,
+            check,
+            infos,
+            location_id,
+        },
+    ))
 }
 
 fn row(t: &Target, i: usize, report: &meoktong_probe::ProbeReport) -> ResultRow {
@@ -124,7 +137,13 @@ fn row(t: &Target, i: usize, report: &meoktong_probe::ProbeReport) -> ResultRow 
 
 /// Probes with `level` in flight until the deadline; a recorder task stores the results in
 /// batches (`record_results`, one transaction per batch). Counts stored results only.
-async fn ours_batched(t: &Arc<Target>, runner: &Runner, level: usize, seconds: u64, batch: usize) -> anyhow::Result<Figure> {
+async fn ours_batched(
+    t: &Arc<Target>,
+    runner: &Runner,
+    level: usize,
+    seconds: u64,
+    batch: usize,
+) -> anyhow::Result<Figure> {
     let (tx, mut rx) = mpsc::channel::<ResultRow>(batch * 4);
     let stored = Arc::new(AtomicU64::new(0));
     let not_ok = Arc::new(AtomicU64::new(0));
@@ -150,7 +169,8 @@ async fn ours_batched(t: &Arc<Target>, runner: &Runner, level: usize, seconds: u
             tokio::spawn(async move {
                 while Instant::now() < deadline {
                     let report = runner.run(&t.check, now_ms()).await;
-                    if report.outcome != Outcome::Ok && not_ok.fetch_add(1, Ordering::Relaxed) == 0 {
+                    if report.outcome != Outcome::Ok && not_ok.fetch_add(1, Ordering::Relaxed) == 0
+                    {
                         eprintln!("first failed probe: {:?}", report.error);
                     }
                     if tx.send(row(&t, i, &report)).await.is_err() {
@@ -178,12 +198,22 @@ async fn ours_batched(t: &Arc<Target>, runner: &Runner, level: usize, seconds: u
 
 /// Probes with `level` in flight, each result through `DetectEngine::process` (its own
 /// transactions: result + rollup, tracker read and write) as the probe loop does.
-async fn ours_engine(t: &Arc<Target>, runner: &Runner, level: usize, seconds: u64) -> anyhow::Result<Figure> {
+async fn ours_engine(
+    t: &Arc<Target>,
+    runner: &Runner,
+    level: usize,
+    seconds: u64,
+) -> anyhow::Result<Figure> {
     let engine = Arc::new(DetectEngine::new(
         t.db.clone(),
         meoktong_metrics::Metrics::new(),
-        DetectorPolicy { confirm_after: vec![Duration::from_secs(2), Duration::from_secs(4)], recovery_successes: 2 },
-        IncidentPolicy { reopen_window: Duration::from_secs(600) },
+        DetectorPolicy {
+            confirm_after: vec![Duration::from_secs(2), Duration::from_secs(4)],
+            recovery_successes: 2,
+        },
+        IncidentPolicy {
+            reopen_window: Duration::from_secs(600),
+        },
         t.location_id,
         "bench".into(),
         t.infos.clone(),
@@ -205,7 +235,15 @@ async fn ours_engine(t: &Arc<Target>, runner: &Runner, level: usize, seconds: u6
                         not_ok.fetch_add(1, Ordering::Relaxed);
                     }
                     let t0 = Instant::now();
-                    match engine.process(info.check_id, report.started_at, &to_outcome(&report), now_ms()).await {
+                    match engine
+                        .process(
+                            info.check_id,
+                            report.started_at,
+                            &to_outcome(&report),
+                            now_ms(),
+                        )
+                        .await
+                    {
                         Ok(_) => {
                             done.fetch_add(1, Ordering::Relaxed);
                             engine_us.fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -242,8 +280,14 @@ async fn blackbox(bb: &Blackbox, target: &str, level: usize, seconds: u64) -> Fi
     let driver = Meter::start("self");
     let r = load::run(
         bb.port,
-        vec![load::Request { path: Blackbox::probe_path(target), cookie: None }],
-        load::Expect { status: 200, body_contains: Some("probe_success 1".into()) },
+        vec![load::Request {
+            path: Blackbox::probe_path(target),
+            cookie: None,
+        }],
+        load::Expect {
+            status: 200,
+            body_contains: Some("probe_success 1".into()),
+        },
         level,
         Duration::from_secs(seconds),
     )
@@ -269,14 +313,39 @@ async fn blackbox(bb: &Blackbox, target: &str, level: usize, seconds: u64) -> Fi
 pub async fn run(a: Args) -> anyhow::Result<()> {
     crate::report::header("probes", "cargo run --release -p meoktong-bench -- probes");
     let nginx = Nginx::start(a.nginx_workers)?;
-    let checks = a.levels.iter().copied().chain([a.engine_level]).max().unwrap_or(1).max(1);
+    let checks = a
+        .levels
+        .iter()
+        .copied()
+        .chain([a.engine_level])
+        .max()
+        .unwrap_or(1)
+        .max(1);
     let (fresh, target) = prepare(&nginx, checks).await?;
     let target = Arc::new(target);
-    let runner = Runner::new(RunnerOptions { ssrf: SsrfPolicy { allow_private: true }, ..RunnerOptions::default() });
-    let bb = if a.skip_blackbox { None } else { Some(Blackbox::start()?) };
+    let runner = Runner::new(RunnerOptions {
+        ssrf: SsrfPolicy {
+            allow_private: true,
+        },
+        ..RunnerOptions::default()
+    });
+    let bb = if a.skip_blackbox {
+        None
+    } else {
+        Some(Blackbox::start()?)
+    };
     let mut table = Table::new(
         "probes: one process, local nginx, fresh connection per probe, status + body checked",
-        &["prober", "concurrency", "probes/s", "CPU per probe", "cores busy", "RSS", "not ok", "how results are handled"],
+        &[
+            "prober",
+            "concurrency",
+            "probes/s",
+            "CPU per probe",
+            "cores busy",
+            "RSS",
+            "not ok",
+            "how results are handled",
+        ],
     );
     let mut best: Option<(usize, f64, f64)> = None; // (level, ours/s, ours µs)
     let mut ratios = Vec::new();
@@ -289,7 +358,12 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         if let Some(bb) = &bb {
             let theirs = blackbox(bb, &nginx.url(), level, a.seconds).await;
             table.row(theirs.cells("blackbox_exporter 0.23", level));
-            ratios.push((level, ours.per_second() / theirs.per_second().max(1e-9), ours.per_second(), theirs.per_second()));
+            ratios.push((
+                level,
+                ours.per_second() / theirs.per_second().max(1e-9),
+                ours.per_second(),
+                theirs.per_second(),
+            ));
         }
     }
     if a.engine_level > 0 {
@@ -298,8 +372,15 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     }
     let (_, peak) = rss_mib("self");
     if let Some((level, per_s, us)) = best {
-        table.note(format!("best: {} probes/s at concurrency {level} (target ≥ 10,000: {})", thousands(per_s), verdict(per_s >= 10_000.0)));
-        table.note(format!("CPU per probe at that level: {us:.0} µs (target ≤ 150 µs: {})", verdict(us <= 150.0)));
+        table.note(format!(
+            "best: {} probes/s at concurrency {level} (target ≥ 10,000: {})",
+            thousands(per_s),
+            verdict(per_s >= 10_000.0)
+        ));
+        table.note(format!(
+            "CPU per probe at that level: {us:.0} µs (target ≤ 150 µs: {})",
+            verdict(us <= 150.0)
+        ));
     }
     for (level, ratio, ours, theirs) in &ratios {
         table.note(format!(
@@ -309,7 +390,9 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
             verdict(*ratio >= 4.0)
         ));
     }
-    table.note(format!("peak RSS of the bench process (probes + SQLite + HTTP client): {peak:.0} MiB"));
+    table.note(format!(
+        "peak RSS of the bench process (probes + SQLite + HTTP client): {peak:.0} MiB"
+    ));
     table.note(format!(
         "target: nginx-light, {} worker process(es), `return 200` with a fixed body; results stored in a SQLite file (WAL)",
         a.nginx_workers

@@ -52,7 +52,10 @@ fn quantiles(sorted: &[i64]) -> String {
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
-    crate::report::header("schedule", "cargo run --release -p meoktong-bench -- schedule");
+    crate::report::header(
+        "schedule",
+        "cargo run --release -p meoktong-bench -- schedule",
+    );
     let nginx = Nginx::start(a.nginx_workers)?;
     let fresh = FreshDb::create(a.backend, &a.postgres_url).await?;
     let mut settings = Settings::default();
@@ -68,18 +71,37 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         if n == 0 {
             break;
         }
-        let checks = (0..n).map(|i| fixtures::http_check(&format!("c{i}"), &nginx.url(), a.interval)).collect::<anyhow::Result<Vec<_>>>()?;
-        deps.push(fixtures::dependency(&format!("bench-dep-{d}"), &format!("의존성 {d}"), "other", None, checks)?);
+        let checks = (0..n)
+            .map(|i| fixtures::http_check(&format!("c{i}"), &nginx.url(), a.interval))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        deps.push(fixtures::dependency(
+            &format!("bench-dep-{d}"),
+            &format!("의존성 {d}"),
+            "other",
+            None,
+            checks,
+        )?);
         made += n;
     }
     catalog::sync_dependencies(&db, &deps, "config").await?;
     drop(deps);
-    let check_ids: Vec<i64> = catalog::enabled_checks(&db).await?.into_iter().map(|(c, _)| c.id).collect();
+    let check_ids: Vec<i64> = catalog::enabled_checks(&db)
+        .await?
+        .into_iter()
+        .map(|(c, _)| c.id)
+        .collect();
     eprintln!("{} checks stored in {}", check_ids.len(), secs(t.elapsed()));
 
     let rss_before = rss_mib("self").0;
     let t = Instant::now();
-    let probe_loop = ProbeLoop::build(db.clone(), meoktong_metrics::Metrics::new(), &settings, Arc::new(SystemClock), "bench".into()).await?;
+    let probe_loop = ProbeLoop::build(
+        db.clone(),
+        meoktong_metrics::Metrics::new(),
+        &settings,
+        Arc::new(SystemClock),
+        "bench".into(),
+    )
+    .await?;
     let build = t.elapsed();
     let stop = CancellationToken::new();
     let meter = Meter::start("self");
@@ -92,9 +114,16 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_secs(1)).await;
         peak_rss = peak_rss.max(rss_mib("self").0);
         let elapsed = began.elapsed().as_secs();
-        if elapsed % 10 == 0 {
-            let stored = probe_results::Entity::find().count(&db.conn).await.unwrap_or(0);
-            eprintln!("{elapsed:>4} s: {stored} results stored, RSS {:.0} MiB, CPU {}", rss_mib("self").0, secs(meter.read().1));
+        if elapsed.is_multiple_of(10) {
+            let stored = probe_results::Entity::find()
+                .count(&db.conn)
+                .await
+                .unwrap_or(0);
+            eprintln!(
+                "{elapsed:>4} s: {stored} results stored, RSS {:.0} MiB, CPU {}",
+                rss_mib("self").0,
+                secs(meter.read().1)
+            );
         }
     }
     let end = now_ms();
@@ -125,27 +154,58 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
             usize::try_from(k_last - k_first + 1).unwrap_or(0)
         })
         .sum();
-    let in_window: Vec<&(i64, i64, String)> = rows.iter().filter(|(slot, _, _)| *slot > start && *slot <= due_until).collect();
+    let in_window: Vec<&(i64, i64, String)> = rows
+        .iter()
+        .filter(|(slot, _, _)| *slot > start && *slot <= due_until)
+        .collect();
     let not_ok = rows.iter().filter(|(_, _, o)| o != "ok").count();
-    let mut all: Vec<i64> = in_window.iter().map(|(slot, started, _)| started - slot).collect();
+    let mut all: Vec<i64> = in_window
+        .iter()
+        .map(|(slot, started, _)| started - slot)
+        .collect();
     all.sort_unstable();
-    let mut steady: Vec<i64> = in_window.iter().filter(|(slot, _, _)| *slot > start + interval_ms).map(|(slot, started, _)| started - slot).collect();
+    let mut steady: Vec<i64> = in_window
+        .iter()
+        .filter(|(slot, _, _)| *slot > start + interval_ms)
+        .map(|(slot, started, _)| started - slot)
+        .collect();
     steady.sort_unstable();
     let missed = expected.saturating_sub(in_window.len());
     let p99 = quantile(&all, 0.99);
 
     let mut table = Table::new(
-        &format!("schedule: {} checks every {} s, real probe loop, {} s of real time", thousands(check_ids.len() as f64), a.interval, a.seconds),
-        &["slots", "lateness p50 / p99 / p99.9 / max", "probes run", "slots missed", "not ok", "RSS (loop built → peak)", "CPU"],
+        &format!(
+            "schedule: {} checks every {} s, real probe loop, {} s of real time",
+            thousands(check_ids.len() as f64),
+            a.interval,
+            a.seconds
+        ),
+        &[
+            "slots",
+            "lateness p50 / p99 / p99.9 / max",
+            "probes run",
+            "slots missed",
+            "not ok",
+            "RSS (loop built → peak)",
+            "CPU",
+        ],
     );
     table.row(vec![
         "all due in the run".into(),
         quantiles(&all),
         thousands(rows.len() as f64),
-        format!("{} of {}", thousands(missed as f64), thousands(expected as f64)),
+        format!(
+            "{} of {}",
+            thousands(missed as f64),
+            thousands(expected as f64)
+        ),
         not_ok.to_string(),
         format!("{:.0} → {:.0} MiB", rss_before, peak_rss),
-        format!("{} ({:.2} cores)", secs(cpu), cpu.as_secs_f64() / wall.as_secs_f64()),
+        format!(
+            "{} ({:.2} cores)",
+            secs(cpu),
+            cpu.as_secs_f64() / wall.as_secs_f64()
+        ),
     ]);
     table.row(vec![
         format!("after the first {} s", a.interval),
@@ -156,7 +216,10 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         String::new(),
         String::new(),
     ]);
-    table.note(format!("p99 lateness of the scheduled start {p99} ms (target < 500 ms: {})", verdict(p99 < 500 && missed == 0)));
+    table.note(format!(
+        "p99 lateness of the scheduled start {p99} ms (target < 500 ms: {})",
+        verdict(p99 < 500 && missed == 0)
+    ));
     table.note(format!("peak RSS {peak_rss:.0} MiB (target < 300 MB: {}), of which {rss_before:.0} MiB before the loop was built", verdict(peak_rss * 1.048_576 < 300.0)));
     table.note(format!(
         "probe loop: `ProbeLoop::build` + `run_until_stopped` as `serve` runs it ({} database, probe.max_concurrency {}, built in {}); each probe claims its slot, runs, goes through `DetectEngine::process`",
@@ -164,7 +227,10 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         settings.probe.max_concurrency,
         secs(build)
     ));
-    table.note(format!("{} dependencies × {} checks; nginx-light target with {} worker(s)", a.dependencies, per_dep, a.nginx_workers));
+    table.note(format!(
+        "{} dependencies × {} checks; nginx-light target with {} worker(s)",
+        a.dependencies, per_dep, a.nginx_workers
+    ));
     table.note("lateness = started_at − slot_at of each stored result (the runner is given the clock when the probe task starts)");
     table.print();
     crate::report::footer();
