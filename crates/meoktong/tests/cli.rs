@@ -341,3 +341,35 @@ fn serve_stops_cleanly_on_sigterm() {
     };
     assert_eq!(status.code(), Some(0), "exit 0 after SIGTERM");
 }
+
+#[test]
+fn a_locked_sqlite_database_gives_a_clear_error_and_loses_nothing() {
+    use meoktong_storage::sea_orm::{ConnectOptions, ConnectionTrait, Database};
+    let dir = sqlite_dir();
+    assert!(meoktong(dir.path(), &["migrate"]).status.success());
+    let csv = "business_name,phone,email,dependencies,locale,region,trade\n행복분식,010-1234-5678,,kakao-login,ko,,\n";
+    std::fs::write(dir.path().join("m.csv"), csv).expect("csv");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    // Another process holds the write lock (an editor, a backup tool, a stuck writer).
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("m.db").display());
+    let holder = rt.block_on(async {
+        let mut o = ConnectOptions::new(url);
+        o.max_connections(1).min_connections(1);
+        let c = Database::connect(o).await.expect("connect");
+        c.execute_unprepared("BEGIN EXCLUSIVE").await.expect("lock");
+        c
+    });
+    let locked = meoktong(dir.path(), &["merchant", "import", "m.csv"]);
+    assert_eq!(locked.status.code(), Some(1), "{}", stderr(&locked));
+    let err = stderr(&locked);
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("locked"), "says why: {err}");
+    rt.block_on(async {
+        holder.execute_unprepared("ROLLBACK").await.expect("unlock");
+        holder.close().await.expect("close");
+    });
+    // Nothing half-written: the same file imports cleanly once the lock is gone.
+    let ok = meoktong(dir.path(), &["merchant", "import", "m.csv"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert_eq!(stdout(&ok).trim(), "1 created, 0 updated");
+}
