@@ -13,6 +13,7 @@ mod m20261121_000001_create_probing;
 mod m20261121_000002_create_accounts;
 mod m20261121_000003_create_notifications;
 mod m20261121_000004_create_reports;
+mod m20261122_000001_index_outbox_claim;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_create_accounts::Migration),
             Box::new(m20261121_000003_create_notifications::Migration),
             Box::new(m20261121_000004_create_reports::Migration),
+            Box::new(m20261122_000001_index_outbox_claim::Migration),
         ]
     }
 }

@@ -1,10 +1,10 @@
 //! `fanout`: 100,000 merchants subscribed to one dependency that goes down.
 //!
-//! Per backend: (1) `Planner::plan_once` alone, timed; (2) `Dispatcher::run_once` in a loop
-//! until the outbox is drained, through the real Twilio client to an unlimited local
-//! provider; (3) with the outbox emptied, the planner and dispatcher loops of `serve`
-//! (woken as in `meoktong::workers`) while a new incident is decided: time from the decision
-//! to the provider's first request, and to its last.
+//! Per backend: (1) `Planner::plan_once` alone, timed; (2) the dispatcher of `serve`
+//! (`Dispatcher::run_until_stopped`) until every SMS has reached an unlimited local provider
+//! through the real Twilio client; (3) with the outbox emptied, the planner loop and the
+//! dispatcher running as in `meoktong::workers` while a new incident is decided: time from
+//! the decision to the provider's first request, and to its last.
 use crate::dbs::{self, Backend, FreshDb};
 use crate::machine::{Meter, rss_mib};
 use crate::report::{Table, ms, secs, thousands, verdict};
@@ -33,6 +33,9 @@ pub struct Args {
     /// Provider requests in flight (default: `notify.dispatch_concurrency`'s default).
     #[arg(long)]
     dispatch_concurrency: Option<usize>,
+    /// Only time `plan_once` (no dispatch, no pipelined run).
+    #[arg(long)]
+    plan_only: bool,
     /// Give up waiting for the pipelined fan-out after this many seconds.
     #[arg(long, default_value_t = 240)]
     pipeline_timeout: u64,
@@ -55,9 +58,17 @@ fn settings(db_url: &str, sms_base_url: &str) -> Settings {
     s
 }
 
-fn dispatcher(db: &Db, crypto: &Arc<Crypto>, s: &Settings, concurrency: usize) -> anyhow::Result<Dispatcher> {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?;
-    let twilio = TwilioSms::new(&s.sms[0], Secret::new("bench-token"), http).map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+fn dispatcher(
+    db: &Db,
+    crypto: &Arc<Crypto>,
+    s: &Settings,
+    concurrency: usize,
+) -> anyhow::Result<Dispatcher> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()?;
+    let twilio = TwilioSms::new(&s.sms[0], Secret::new("bench-token"), http)
+        .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
     Ok(Dispatcher::new(
         db.clone(),
         crypto.clone(),
@@ -76,7 +87,11 @@ fn dispatcher(db: &Db, crypto: &Arc<Crypto>, s: &Settings, concurrency: usize) -
 /// The planner configuration `serve` derives from these settings, with an email provider
 /// present (each SMS gets its waiting email fallback, as in production).
 fn planner_config(s: &Settings) -> PlannerConfig {
-    let providers = meoktong::workers::Providers { sms: Vec::new(), sms_platform: Some("twilio".into()), email: None };
+    let providers = meoktong::workers::Providers {
+        sms: Vec::new(),
+        sms_platform: Some("twilio".into()),
+        email: None,
+    };
     let mut cfg = meoktong::workers::planner_config(s, &providers);
     cfg.sms_enabled = true;
     cfg.email_enabled = true;
@@ -85,12 +100,43 @@ fn planner_config(s: &Settings) -> PlannerConfig {
 
 /// The detector's decision as `DetectEngine` stores it: the incident and its first events in
 /// one transaction. Returns the incident id.
-async fn decide_down(db: &Db, dependency_id: i64, started_at: i64, confirmed_at: i64) -> anyhow::Result<i64> {
+async fn decide_down(
+    db: &Db,
+    dependency_id: i64,
+    started_at: i64,
+    confirmed_at: i64,
+) -> anyhow::Result<i64> {
     let txn = db.conn.begin().await?;
     let evidence = serde_json::json!({"failing_checks": ["bench"], "locations": ["bench"], "sample": {"status": 503}});
-    let id = incidents::open(&txn, dependency_id, "down", started_at, confirmed_at, &evidence).await?;
-    incidents::add_event(&txn, id, started_at, "first_failure", None, None, &evidence["sample"]).await?;
-    incidents::add_event(&txn, id, confirmed_at, "confirmed_down", None, None, &serde_json::json!({})).await?;
+    let id = incidents::open(
+        &txn,
+        dependency_id,
+        "down",
+        started_at,
+        confirmed_at,
+        &evidence,
+    )
+    .await?;
+    incidents::add_event(
+        &txn,
+        id,
+        started_at,
+        "first_failure",
+        None,
+        None,
+        &evidence["sample"],
+    )
+    .await?;
+    incidents::add_event(
+        &txn,
+        id,
+        confirmed_at,
+        "confirmed_down",
+        None,
+        None,
+        &serde_json::json!({}),
+    )
+    .await?;
     txn.commit().await?;
     Ok(id)
 }
@@ -116,10 +162,24 @@ async fn one_backend(a: &Args, backend: Backend, server: &SmsServer) -> anyhow::
     let t0 = Instant::now();
     let deps = fixtures::catalog("http://127.0.0.1:9/health", 1, 60)?;
     catalog::sync_dependencies(&db, &deps, "config").await?;
-    let dep_id = catalog::dependency_by_slug(&db, DEPENDENCY).await?.map(|d| d.id).ok_or_else(|| anyhow::anyhow!("no {DEPENDENCY}"))?;
-    merchants::import(&db, &crypto, &fixtures::merchants(a.merchants, &[DEPENDENCY]), now_ms()).await?;
+    let dep_id = catalog::dependency_by_slug(&db, DEPENDENCY)
+        .await?
+        .map(|d| d.id)
+        .ok_or_else(|| anyhow::anyhow!("no {DEPENDENCY}"))?;
+    merchants::import(
+        &db,
+        &crypto,
+        &fixtures::merchants(a.merchants, &[DEPENDENCY]),
+        now_ms(),
+    )
+    .await?;
     let setup = t0.elapsed();
-    eprintln!("{}: {} merchants imported in {}", backend.name(), a.merchants, secs(setup));
+    eprintln!(
+        "{}: {} merchants imported in {}",
+        backend.name(),
+        a.merchants,
+        secs(setup)
+    );
 
     // (1) Planning alone: the group window has closed, every merchant is due.
     let planner = Planner::new(db.clone(), crypto.clone(), planner_config(&s));
@@ -128,22 +188,67 @@ async fn one_backend(a: &Args, backend: Backend, server: &SmsServer) -> anyhow::
     let meter = Meter::start("self");
     let stats = planner.plan_once(now_ms()).await?;
     let (plan, plan_cpu) = meter.read();
-    eprintln!("{}: planned {} notices, {} messages in {}", backend.name(), stats.notices, stats.messages, secs(plan));
+    eprintln!(
+        "{}: planned {} notices, {} messages in {}",
+        backend.name(),
+        stats.notices,
+        stats.messages,
+        secs(plan)
+    );
 
-    // (2) Dispatch alone, until nothing is due.
-    let concurrency = a.dispatch_concurrency.unwrap_or(s.notify.dispatch_concurrency);
-    let d = dispatcher(&db, &crypto, &s, concurrency)?;
+    if a.plan_only {
+        fresh.drop_database().await;
+        return Ok(Figures {
+            setup,
+            plan,
+            plan_cpu,
+            notices: stats.notices,
+            messages: stats.messages,
+            dispatched: 0,
+            dispatch: Duration::ZERO,
+            dispatch_cpu: Duration::ZERO,
+            first_request: None,
+            last_request: None,
+            pipelined: 0,
+        });
+    }
+    // (2) The dispatcher alone, until the provider has every SMS.
+    let concurrency = a
+        .dispatch_concurrency
+        .unwrap_or(s.notify.dispatch_concurrency);
     server.seen.reset();
     let meter = Meter::start("self");
-    while d.run_once(now_ms()).await? > 0 {}
-    let (dispatch, dispatch_cpu) = meter.read();
+    let started = Instant::now();
+    let (wake, stop) = (Arc::new(Notify::new()), CancellationToken::new());
+    let task = tokio::spawn(
+        Arc::new(dispatcher(&db, &crypto, &s, concurrency)?).run_until_stopped(wake, stop.clone()),
+    );
+    wait_for(
+        server,
+        stats.notices as u64,
+        Duration::from_secs(a.pipeline_timeout),
+    )
+    .await;
+    let dispatch = server
+        .seen
+        .last()
+        .map(|t| t.duration_since(started))
+        .unwrap_or_else(|| started.elapsed());
+    let (_, dispatch_cpu) = meter.read();
+    stop.cancel();
+    let _ = task.await;
     let dispatched = server.seen.requests();
-    eprintln!("{}: dispatched {dispatched} in {}", backend.name(), secs(dispatch));
+    eprintln!(
+        "{}: dispatched {dispatched} in {}",
+        backend.name(),
+        secs(dispatch)
+    );
 
     // (3) The loops of `serve` and a fresh decision.
     resolve_and_forget(&db, now_ms()).await?;
     server.seen.reset();
-    let (first_request, last_request, pipelined) = pipelined(a, &db, &crypto, &s, dep_id, concurrency, server).await?;
+    let (first_request, last_request, pipelined) =
+        pipelined(a, &db, &crypto, &s, dep_id, concurrency, server).await?;
     db.conn.clone().close().await.ok();
     fresh.drop_database().await;
     Ok(Figures {
@@ -163,9 +268,15 @@ async fn one_backend(a: &Args, backend: Backend, server: &SmsServer) -> anyhow::
 
 /// Resolves the open incident and forgets every notice, so the next decision starts clean.
 async fn resolve_and_forget(db: &Db, now: i64) -> anyhow::Result<()> {
-    db.conn.execute_unprepared(&format!("UPDATE incidents SET resolved_at = {now} WHERE resolved_at IS NULL")).await?;
+    db.conn
+        .execute_unprepared(&format!(
+            "UPDATE incidents SET resolved_at = {now} WHERE resolved_at IS NULL"
+        ))
+        .await?;
     for table in ["delivery_attempts", "outbox", "notice_incidents", "notices"] {
-        db.conn.execute_unprepared(&format!("DELETE FROM {table}")).await?;
+        db.conn
+            .execute_unprepared(&format!("DELETE FROM {table}"))
+            .await?;
     }
     Ok(())
 }
@@ -184,29 +295,45 @@ async fn pipelined(
     // default, is added on purpose in production to merge platforms failing together.)
     cfg.group_window = Duration::ZERO;
     let planner = Planner::new(db.clone(), crypto.clone(), cfg);
-    let d = dispatcher(db, crypto, s, concurrency)?;
+    let d = Arc::new(dispatcher(db, crypto, s, concurrency)?);
     let (incident_changed, outbox_changed) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
     let stop = CancellationToken::new();
-    let plan_task = tokio::spawn(plan_loop(planner, incident_changed.clone(), outbox_changed.clone(), stop.clone()));
-    let dispatch_task = tokio::spawn(dispatch_loop(d, outbox_changed, stop.clone()));
+    let plan_task = tokio::spawn(plan_loop(
+        planner,
+        incident_changed.clone(),
+        outbox_changed.clone(),
+        stop.clone(),
+    ));
+    let dispatch_task = tokio::spawn(d.run_until_stopped(outbox_changed, stop.clone()));
     tokio::time::sleep(Duration::from_millis(500)).await; // both loops idle, waiting
     let now = now_ms();
     decide_down(db, dep_id, now - 6_000, now).await?;
     let decided = Instant::now();
     incident_changed.notify_waiters();
-    let deadline = decided + Duration::from_secs(a.pipeline_timeout);
-    while server.seen.requests() < a.merchants as u64 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for(
+        server,
+        a.merchants as u64,
+        Duration::from_secs(a.pipeline_timeout),
+    )
+    .await;
     stop.cancel();
     let _ = plan_task.await;
     let _ = dispatch_task.await;
     let seen = &server.seen;
-    Ok((seen.first().map(|t| t.duration_since(decided)), seen.last().map(|t| t.duration_since(decided)), seen.requests()))
+    Ok((
+        seen.first().map(|t| t.duration_since(decided)),
+        seen.last().map(|t| t.duration_since(decided)),
+        seen.requests(),
+    ))
 }
 
 /// `meoktong::workers`' planner loop: plan, tell the dispatcher, wait for news or 250 ms.
-async fn plan_loop(planner: Planner, incident_changed: Arc<Notify>, outbox_changed: Arc<Notify>, stop: CancellationToken) {
+async fn plan_loop(
+    planner: Planner,
+    incident_changed: Arc<Notify>,
+    outbox_changed: Arc<Notify>,
+    stop: CancellationToken,
+) {
     loop {
         match planner.plan_once(now_ms()).await {
             Ok(stats) if stats.messages > 0 => outbox_changed.notify_waiters(),
@@ -221,23 +348,11 @@ async fn plan_loop(planner: Planner, incident_changed: Arc<Notify>, outbox_chang
     }
 }
 
-/// `meoktong::workers`' dispatch loop: send while there is work, else wait for news or 250 ms.
-async fn dispatch_loop(d: Dispatcher, outbox_changed: Arc<Notify>, stop: CancellationToken) {
-    loop {
-        if stop.is_cancelled() {
-            return;
-        }
-        let handled = d.run_once(now_ms()).await.unwrap_or_else(|e| {
-            eprintln!("dispatch failed: {e}");
-            0
-        });
-        if handled == 0 {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = outbox_changed.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-            }
-        }
+/// Until the provider has seen `n` requests (or `timeout` passed).
+async fn wait_for(server: &SmsServer, n: u64, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while server.seen.requests() < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -245,8 +360,20 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     crate::report::header("fanout", "cargo run --release -p meoktong-bench -- fanout");
     let server = SmsServer::start().await?;
     let mut table = Table::new(
-        &format!("fanout: {} merchants subscribed to one dependency that goes down", thousands(a.merchants as f64)),
-        &["backend", "plan (plan_once)", "notices / outbox rows", "dispatch", "SMS requests/s", "CPU per SMS", "decision → first request", "decision → last request"],
+        &format!(
+            "fanout: {} merchants subscribed to one dependency that goes down",
+            thousands(a.merchants as f64)
+        ),
+        &[
+            "backend",
+            "plan (plan_once)",
+            "notices / outbox rows",
+            "dispatch",
+            "SMS requests/s",
+            "CPU per SMS",
+            "decision → first request",
+            "decision → last request",
+        ],
     );
     let mut notes = Vec::new();
     for backend in dbs::selected(a.backend) {
@@ -255,10 +382,21 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         table.row(vec![
             backend.name().into(),
             format!("{} ({} CPU)", secs(f.plan), secs(f.plan_cpu)),
-            format!("{} / {}", thousands(f.notices as f64), thousands(f.messages as f64)),
-            format!("{} for {}", secs(f.dispatch), thousands(f.dispatched as f64)),
+            format!(
+                "{} / {}",
+                thousands(f.notices as f64),
+                thousands(f.messages as f64)
+            ),
+            format!(
+                "{} for {}",
+                secs(f.dispatch),
+                thousands(f.dispatched as f64)
+            ),
             thousands(rate),
-            format!("{:.0} µs", f.dispatch_cpu.as_secs_f64() * 1e6 / f.dispatched.max(1) as f64),
+            format!(
+                "{:.0} µs",
+                f.dispatch_cpu.as_secs_f64() * 1e6 / f.dispatched.max(1) as f64
+            ),
             f.first_request.map(ms).unwrap_or_else(|| "none".into()),
             match f.last_request {
                 Some(d) => format!("{} ({} requests)", secs(d), thousands(f.pipelined as f64)),
@@ -270,7 +408,10 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
             backend.name(),
             verdict(f.plan < Duration::from_secs(5)),
             verdict(rate >= 5000.0),
-            verdict(f.first_request.is_some_and(|d| d < Duration::from_millis(50))),
+            verdict(
+                f.first_request
+                    .is_some_and(|d| d < Duration::from_millis(50))
+            ),
             secs(f.setup)
         ));
     }
@@ -282,8 +423,11 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         "provider: the real Twilio client (reqwest) → a local axum server answering 201 at once; SmsRoute rate 0 (unlimited); dispatch concurrency {}",
         a.dispatch_concurrency.unwrap_or(Settings::default().notify.dispatch_concurrency)
     ));
-    table.note("decision = the incident committed (as DetectEngine does), then the planner woken; planner and dispatcher run the loops of `meoktong::workers` with group_window 0 (production waits group_window, 5 s, on purpose)");
-    table.note(format!("peak RSS of the bench process: {:.0} MiB", rss_mib("self").1));
+    table.note("decision = the incident committed (as DetectEngine does), then the planner woken; the planner loop of `meoktong::workers` and `Dispatcher::run_until_stopped`, with group_window 0 (production waits group_window, 5 s, on purpose)");
+    table.note(format!(
+        "peak RSS of the bench process: {:.0} MiB",
+        rss_mib("self").1
+    ));
     table.print();
     crate::report::footer();
     Ok(())

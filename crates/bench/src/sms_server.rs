@@ -5,8 +5,8 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -48,27 +48,52 @@ pub struct SmsServer {
     stop: CancellationToken,
 }
 
-async fn create_message(State(seen): State<Arc<Seen>>, _body: axum::body::Bytes) -> (StatusCode, [(&'static str, &'static str); 1], String) {
+async fn create_message(
+    State(seen): State<Arc<Seen>>,
+    _body: axum::body::Bytes,
+) -> (StatusCode, [(&'static str, &'static str); 1], String) {
     let ns = (seen.base.elapsed().as_nanos() as u64).max(1);
-    let _ = seen.first_ns.compare_exchange(0, ns, Ordering::Relaxed, Ordering::Relaxed);
+    let _ = seen
+        .first_ns
+        .compare_exchange(0, ns, Ordering::Relaxed, Ordering::Relaxed);
     seen.last_ns.fetch_max(ns, Ordering::Relaxed);
     let n = seen.count.fetch_add(1, Ordering::Relaxed) + 1;
     let body = format!("{{\"sid\":\"SM{n:032x}\",\"status\":\"queued\"}}");
-    (StatusCode::CREATED, [("content-type", "application/json")], body)
+    (
+        StatusCode::CREATED,
+        [("content-type", "application/json")],
+        body,
+    )
 }
 
 impl SmsServer {
     pub async fn start() -> anyhow::Result<SmsServer> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
-        let seen = Arc::new(Seen { base: Instant::now(), count: AtomicU64::new(0), first_ns: AtomicU64::new(0), last_ns: AtomicU64::new(0) });
-        let app = Router::new().route("/2010-04-01/Accounts/{sid}/Messages.json", post(create_message)).with_state(seen.clone());
+        let seen = Arc::new(Seen {
+            base: Instant::now(),
+            count: AtomicU64::new(0),
+            first_ns: AtomicU64::new(0),
+            last_ns: AtomicU64::new(0),
+        });
+        let app = Router::new()
+            .route(
+                "/2010-04-01/Accounts/{sid}/Messages.json",
+                post(create_message),
+            )
+            .with_state(seen.clone());
         let stop = CancellationToken::new();
         let s = stop.clone();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, app).with_graceful_shutdown(async move { s.cancelled().await }).await;
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { s.cancelled().await })
+                .await;
         });
-        Ok(SmsServer { base_url: format!("http://127.0.0.1:{port}"), seen, stop })
+        Ok(SmsServer {
+            base_url: format!("http://127.0.0.1:{port}"),
+            seen,
+            stop,
+        })
     }
 }
 

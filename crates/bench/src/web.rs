@@ -34,6 +34,9 @@ pub struct Args {
     backend: Option<Backend>,
     #[arg(long, default_value = POSTGRES_URL)]
     postgres_url: String,
+    /// More public paths to measure the same way (e.g. `/healthz,/status/bench-kakaopay`).
+    #[arg(long, value_delimiter = ',')]
+    also: Vec<String>,
 }
 
 const HOUR_MS: i64 = 3_600_000;
@@ -54,8 +57,17 @@ async fn history(db: &Db, days: i64, raw_days: i64) -> anyhow::Result<(usize, us
         let mut j = 0i64;
         while t < now - DAY_MS {
             let duration = (5 + (j * 37 + k as i64 * 11) % 90) * 60_000;
-            let evidence = serde_json::json!({"failing_checks": ["bench"], "sample": {"status": 503}});
-            let id = incidents::open(&db.conn, *dep, if j % 4 == 3 { "degraded" } else { "down" }, t, t + 6_000, &evidence).await?;
+            let evidence =
+                serde_json::json!({"failing_checks": ["bench"], "sample": {"status": 503}});
+            let id = incidents::open(
+                &db.conn,
+                *dep,
+                if j % 4 == 3 { "degraded" } else { "down" },
+                t,
+                t + 6_000,
+                &evidence,
+            )
+            .await?;
             incidents::resolve(&db.conn, id, t + duration, t + duration).await?;
             n_incidents += 1;
             t += (2 + (j * 13 + k as i64) % 5) * DAY_MS;
@@ -63,9 +75,21 @@ async fn history(db: &Db, days: i64, raw_days: i64) -> anyhow::Result<(usize, us
         }
     }
     if let Some(dep) = dep_ids.first() {
-        incidents::open(&db.conn, *dep, "down", now - 20 * 60_000, now - 19 * 60_000, &serde_json::json!({})).await?;
+        incidents::open(
+            &db.conn,
+            *dep,
+            "down",
+            now - 20 * 60_000,
+            now - 19 * 60_000,
+            &serde_json::json!({}),
+        )
+        .await?;
         db.conn.execute_unprepared(&format!("UPDATE dependency_states SET state = 'down', since = {} WHERE dependency_id = {dep}", now - 20 * 60_000)).await?;
-        db.conn.execute_unprepared(&format!("UPDATE dependency_states SET state = 'up' WHERE dependency_id <> {dep}")).await?;
+        db.conn
+            .execute_unprepared(&format!(
+                "UPDATE dependency_states SET state = 'up' WHERE dependency_id <> {dep}"
+            ))
+            .await?;
     }
     // Hourly rollups for every day, raw results for the last `raw_days`.
     let first_hour = (now - days * DAY_MS) / HOUR_MS * HOUR_MS;
@@ -92,7 +116,9 @@ async fn history(db: &Db, days: i64, raw_days: i64) -> anyhow::Result<(usize, us
     }
     let n_rollups = rollups.len();
     for chunk in rollups.chunks(2_000) {
-        probe_rollups_hourly::Entity::insert_many(chunk.to_vec()).exec(&db.conn).await?;
+        probe_rollups_hourly::Entity::insert_many(chunk.to_vec())
+            .exec(&db.conn)
+            .await?;
     }
     let mut n_raw = 0;
     for (c, d) in &checks {
@@ -118,19 +144,38 @@ async fn history(db: &Db, days: i64, raw_days: i64) -> anyhow::Result<(usize, us
         }
         n_raw += batch.len();
         for chunk in batch.chunks(1_000) {
-            probe_results::Entity::insert_many(chunk.to_vec()).exec(&db.conn).await?;
+            probe_results::Entity::insert_many(chunk.to_vec())
+                .exec(&db.conn)
+                .await?;
         }
     }
     Ok((n_incidents, n_rollups, n_raw))
 }
 
 /// Merchant accounts with a live session each; returns their `Cookie` headers.
-async fn sessions_for(db: &Db, crypto: &Crypto, count: usize, merchants: usize) -> anyhow::Result<Vec<String>> {
+async fn sessions_for(
+    db: &Db,
+    crypto: &Crypto,
+    count: usize,
+    merchants: usize,
+) -> anyhow::Result<Vec<String>> {
     let mut cookies = Vec::new();
     for i in 0..count {
         let merchant_id = ((i * merchants / count.max(1)) + 1) as i64;
         let email = format!("bench-owner{i}@example.com");
-        let user = users::create(db, crypto, NewUser { email: &email, password_hash: "unused", role: "merchant", merchant_id: Some(merchant_id), association_id: None }, "bench").await?;
+        let user = users::create(
+            db,
+            crypto,
+            NewUser {
+                email: &email,
+                password_hash: "unused",
+                role: "merchant",
+                merchant_id: Some(merchant_id),
+                association_id: None,
+            },
+            "bench",
+        )
+        .await?;
         let token = format!("bench-session-{i:04}-{}", "x".repeat(32));
         sessions::create_session(db, crypto, &token, user, "csrf", now_ms(), 3_600_000).await?;
         cookies.push(format!("{}={token}", meoktong_web::auth::session::COOKIE));
@@ -153,8 +198,22 @@ fn cells(backend: Backend, what: &str, r: &LoadResult, cpu: Duration) -> Vec<Str
 pub async fn run(a: Args) -> anyhow::Result<()> {
     crate::report::header("web", "cargo run --release -p meoktong-bench -- web");
     let mut table = Table::new(
-        &format!("web: {} merchants, {} days of history, {} keep-alive connections, {} s each", thousands(a.merchants as f64), a.days, a.connections, a.seconds),
-        &["backend", "page", "requests/s", "p50", "p99", "errors", "CPU per request (server + client)"],
+        &format!(
+            "web: {} merchants, {} days of history, {} keep-alive connections, {} s each",
+            thousands(a.merchants as f64),
+            a.days,
+            a.connections,
+            a.seconds
+        ),
+        &[
+            "backend",
+            "page",
+            "requests/s",
+            "p50",
+            "p99",
+            "errors",
+            "CPU per request (server + client)",
+        ],
     );
     let mut notes = Vec::new();
     for backend in dbs::selected(a.backend) {
@@ -162,14 +221,17 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         let mut settings = Settings::default();
         settings.database.url = fresh.url.clone();
         settings.server.listen = "127.0.0.1:0".into();
-        settings.dependency = fixtures::catalog("http://127.0.0.1:9/health", CHECKS_PER_DEPENDENCY, 30)?;
+        settings.dependency =
+            fixtures::catalog("http://127.0.0.1:9/health", CHECKS_PER_DEPENDENCY, 30)?;
         let (db, crypto) = fresh.connect(settings.database.max_connections).await?;
         let t = Instant::now();
         catalog::sync_dependencies(&db, &settings.dependency, "config").await?;
         let slugs: Vec<&str> = fixtures::DEPENDENCIES.iter().map(|d| d.0).collect();
         let mut records = fixtures::merchants(a.merchants, &[]);
         for (i, r) in records.iter_mut().enumerate() {
-            r.dependencies = (0..3).map(|k| slugs[(i + k * 3) % slugs.len()].to_string()).collect();
+            r.dependencies = (0..3)
+                .map(|k| slugs[(i + k * 3) % slugs.len()].to_string())
+                .collect();
         }
         merchants::import(&db, &crypto, &records, now_ms()).await?;
         let (n_incidents, n_rollups, n_raw) = history(&db, a.days, a.raw_days).await?;
@@ -178,23 +240,78 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         db.conn.clone().close().await.ok();
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let app = Application::build_with_listener(settings, BuildOptions { data_key: Some(BENCH_KEY), ..BuildOptions::default() }, listener).await?;
+        let app = Application::build_with_listener(
+            settings,
+            BuildOptions {
+                data_key: Some(BENCH_KEY),
+                ..BuildOptions::default()
+            },
+            listener,
+        )
+        .await?;
         let port = app.port();
         let stop = CancellationToken::new();
         let s = stop.clone();
         let server = tokio::spawn(app.run_until_stopped(async move { s.cancelled().await }));
         let duration = Duration::from_secs(a.seconds);
-        let page = |path: &str| vec![Request { path: path.into(), cookie: None }];
-        let dashboards: Vec<Request> = cookies.iter().map(|c| Request { path: "/dashboard".into(), cookie: Some(c.clone()) }).collect();
-        let ok = |needle: &str| Expect { status: 200, body_contains: Some(needle.into()) };
+        let page = |path: &str| {
+            vec![Request {
+                path: path.into(),
+                cookie: None,
+            }]
+        };
+        let dashboards: Vec<Request> = cookies
+            .iter()
+            .map(|c| Request {
+                path: "/dashboard".into(),
+                cookie: Some(c.clone()),
+            })
+            .collect();
+        let ok = |needle: &str| Expect {
+            status: 200,
+            body_contains: Some(needle.into()),
+        };
         // Warm-up, then each measurement.
-        load::run(port, page("/status"), ok("</html>"), 4, Duration::from_secs(1)).await;
-        let runs: Vec<(&str, Vec<Request>, Expect, usize)> = vec![
-            ("/status (HTML)", page("/status"), ok("</html>"), a.connections),
-            ("/status.json", page("/status.json"), ok("\"dependencies\""), a.connections),
-            ("/dashboard (merchant overview)", dashboards.clone(), ok("</html>"), a.connections),
+        load::run(
+            port,
+            page("/status"),
+            ok("</html>"),
+            4,
+            Duration::from_secs(1),
+        )
+        .await;
+        let mut runs: Vec<(&str, Vec<Request>, Expect, usize)> = vec![
+            (
+                "/status (HTML)",
+                page("/status"),
+                ok("</html>"),
+                a.connections,
+            ),
+            (
+                "/status.json",
+                page("/status.json"),
+                ok("\"dependencies\""),
+                a.connections,
+            ),
+            (
+                "/dashboard (merchant overview)",
+                dashboards.clone(),
+                ok("</html>"),
+                a.connections,
+            ),
             ("/dashboard, 1 connection", dashboards, ok("</html>"), 1),
         ];
+        for path in &a.also {
+            runs.push((
+                path.as_str(),
+                page(path),
+                Expect {
+                    status: 200,
+                    body_contains: None,
+                },
+                a.connections,
+            ));
+        }
         for (what, requests, expect, connections) in runs {
             let meter = Meter::start("self");
             let r = load::run(port, requests, expect, connections, duration).await;
@@ -204,7 +321,12 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
             }
             table.row(cells(backend, what, &r, cpu));
             if what.starts_with("/status (") {
-                notes.push(format!("{}: status page {} requests/s (target ≥ 5,000: {})", backend.name(), thousands(r.per_second()), verdict(r.per_second() >= 5000.0)));
+                notes.push(format!(
+                    "{}: status page {} requests/s (target ≥ 5,000: {})",
+                    backend.name(),
+                    thousands(r.per_second()),
+                    verdict(r.per_second() >= 5000.0)
+                ));
             }
             if what == "/dashboard (merchant overview)" {
                 notes.push(format!("{}: merchant overview p99 {} at {connections} connections (target < 50 ms: {})", backend.name(), ms(r.quantile(0.99)), verdict(r.quantile(0.99) < Duration::from_millis(50))));
@@ -229,7 +351,10 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     }
     table.note("server: `Application::build_with_listener` + `run_until_stopped` (workers off), database pool of the default 16; client: HTTP/1.1 keep-alive in the same process, so both share the 2 cores");
     table.note("/dashboard: each connection signed in as a different merchant (session cookie)");
-    table.note(format!("peak RSS of the bench process: {:.0} MiB", rss_mib("self").1));
+    table.note(format!(
+        "peak RSS of the bench process: {:.0} MiB",
+        rss_mib("self").1
+    ));
     table.print();
     crate::report::footer();
     Ok(())

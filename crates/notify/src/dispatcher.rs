@@ -2,7 +2,10 @@
 //!
 //! Claims expire (`lease`), so rows held by a process that died are taken over; a row the
 //! provider accepted is marked before anything else happens to it, so the only possible
-//! duplicate is a request in flight when the process died (at most `concurrency` of them).
+//! duplicate is a request in flight when the process died (at most `concurrency` of them: a
+//! request keeps its place until its acceptance is committed). While sending continuously,
+//! acceptances are committed together by one recorder task (a group commit every few
+//! milliseconds) instead of two writes per message from every request.
 //! Transient failures retry with exponential backoff and jitter until the message's validity
 //! runs out; permanent ones send the contact's email at once. SMS providers are used in
 //! order: one that has failed transiently for `failover_after` hands new messages to the next
@@ -36,6 +39,22 @@ struct Health {
     failing_since: Option<i64>,
     last_try: i64,
 }
+
+/// A message its provider took, waiting to be marked `accepted`.
+struct Accepted {
+    row: outbox_entity::Model,
+    mark: outbox::AcceptedMark,
+}
+
+/// Where sending tasks hand their acceptances while the dispatcher runs continuously; each
+/// waits for its acceptance to be committed before giving its place back.
+type RecordQueue = tokio::sync::mpsc::UnboundedSender<(
+    Accepted,
+    tokio::sync::oneshot::Sender<Result<(), String>>,
+)>;
+
+/// Acceptances committed together at most.
+const RECORD_BATCH: usize = 512;
 
 #[derive(Debug, Clone)]
 pub struct DispatcherConfig {
@@ -147,7 +166,8 @@ impl Dispatcher {
         )
         .await?;
         let n = rows.len();
-        let results = futures::future::join_all(rows.into_iter().map(|row| self.send(row))).await;
+        let results =
+            futures::future::join_all(rows.into_iter().map(|row| self.send(row, None))).await;
         for r in results {
             if let Err(e) = r {
                 tracing::error!(error = %e, "dispatch failed to record a result; the claim will expire and the row be retried");
@@ -166,6 +186,8 @@ impl Dispatcher {
     ) {
         let places = Arc::new(tokio::sync::Semaphore::new(self.cfg.concurrency.max(1)));
         let channels = self.channels();
+        let (queue, pending) = tokio::sync::mpsc::unbounded_channel();
+        let recorder = tokio::spawn(self.clone().record_loop(pending));
         while !stop.is_cancelled() && !channels.is_empty() {
             let free = places.available_permits();
             if free == 0 {
@@ -205,8 +227,9 @@ impl Dispatcher {
                     break;
                 };
                 let me = self.clone();
+                let queue = queue.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = me.send(row).await {
+                    if let Err(e) = me.send(row, Some(&queue)).await {
                         tracing::error!(error = %e, "dispatch failed to record a result; the claim will expire and the row be retried");
                     }
                     drop(place);
@@ -217,16 +240,86 @@ impl Dispatcher {
         let _ = places
             .acquire_many(self.cfg.concurrency.max(1) as u32)
             .await;
+        drop(queue);
+        let _ = recorder.await;
     }
 
-    async fn send(&self, row: outbox_entity::Model) -> Result<(), StorageError> {
+    /// Commits the acceptances handed over by sending tasks, many per transaction.
+    async fn record_loop(
+        self: Arc<Self>,
+        mut pending: tokio::sync::mpsc::UnboundedReceiver<(
+            Accepted,
+            tokio::sync::oneshot::Sender<Result<(), String>>,
+        )>,
+    ) {
+        let mut buf = Vec::new();
+        while pending.recv_many(&mut buf, RECORD_BATCH).await > 0 {
+            let (items, acks): (Vec<_>, Vec<_>) = buf.drain(..).unzip();
+            let result = self
+                .record_accepted(&items)
+                .await
+                .map_err(|e| e.to_string());
+            for ack in acks {
+                let _ = ack.send(result.clone());
+            }
+        }
+    }
+
+    /// Marks messages accepted with their attempts (one transaction), then the metrics and,
+    /// for a provider that delivers at once, the delivery.
+    async fn record_accepted(&self, items: &[Accepted]) -> Result<(), StorageError> {
+        let marks: Vec<outbox::AcceptedMark> = items.iter().map(|a| a.mark.clone()).collect();
+        outbox::record_accepted(&self.db, &marks).await?;
+        for a in items {
+            self.metrics
+                .notifications
+                .with_label_values(&[a.row.channel.as_str(), "accepted"])
+                .inc();
+        }
+        self.observe_time_to_notify(items).await?;
+        for a in items
+            .iter()
+            .filter(|a| a.mark.status.as_deref() == Some("delivered"))
+        {
+            // The log provider "delivers" at once and never calls back.
+            outbox::mark_delivered(&self.db, a.row.id, a.mark.at).await?;
+            outbox::cancel_waiting(&self.db, a.row.notice_id, a.row.contact_position).await?;
+            self.metrics
+                .notifications
+                .with_label_values(&[a.row.channel.as_str(), "delivered"])
+                .inc();
+        }
+        Ok(())
+    }
+
+    /// Records an acceptance: through the recorder when running continuously (waiting for
+    /// the commit), else at once.
+    async fn accepted(&self, a: Accepted, queue: Option<&RecordQueue>) -> Result<(), StorageError> {
+        let Some(queue) = queue else {
+            return self.record_accepted(std::slice::from_ref(&a)).await;
+        };
+        let (ack, committed) = tokio::sync::oneshot::channel();
+        queue
+            .send((a, ack))
+            .map_err(|_| StorageError::Data("the dispatcher's recorder has stopped".into()))?;
+        committed
+            .await
+            .map_err(|_| StorageError::Data("the dispatcher's recorder has stopped".into()))?
+            .map_err(StorageError::Data)
+    }
+
+    async fn send(
+        &self,
+        row: outbox_entity::Model,
+        queue: Option<&RecordQueue>,
+    ) -> Result<(), StorageError> {
         let recipient = self
             .crypto
             .decrypt(&row.recipient_enc)
             .map_err(StorageError::Crypto)?;
         match row.channel.as_str() {
-            "sms" => self.send_sms(row, recipient).await,
-            "email" => self.send_email(row, recipient).await,
+            "sms" => self.send_sms(row, recipient, queue).await,
+            "email" => self.send_email(row, recipient, queue).await,
             other => {
                 outbox::mark_given_up(
                     &self.db,
@@ -274,7 +367,12 @@ impl Dispatcher {
         }
     }
 
-    async fn send_sms(&self, row: outbox_entity::Model, to: String) -> Result<(), StorageError> {
+    async fn send_sms(
+        &self,
+        row: outbox_entity::Model,
+        to: String,
+        queue: Option<&RecordQueue>,
+    ) -> Result<(), StorageError> {
         let now = meoktong_storage::now_ms();
         let index = self.choose(now);
         let Some(route) = self.sms.get(index) else {
@@ -294,39 +392,15 @@ impl Dispatcher {
         match result {
             Ok(accepted) => {
                 self.report_health(index, true, now);
-                outbox::mark_accepted(
-                    &self.db,
-                    row.id,
-                    index as i32,
-                    &accepted.provider_message_id,
-                    now,
-                )
-                .await?;
-                outbox::record_attempt(
-                    &self.db,
-                    row.id,
-                    &provider,
-                    "accepted",
-                    None,
-                    Some(&accepted.status),
-                    now,
-                )
-                .await?;
-                self.metrics
-                    .notifications
-                    .with_label_values(&["sms", "accepted"])
-                    .inc();
-                self.observe_time_to_notify(&row, now).await?;
-                if accepted.status == "delivered" {
-                    // The log provider "delivers" at once and never calls back.
-                    outbox::mark_delivered(&self.db, row.id, now).await?;
-                    outbox::cancel_waiting(&self.db, row.notice_id, row.contact_position).await?;
-                    self.metrics
-                        .notifications
-                        .with_label_values(&["sms", "delivered"])
-                        .inc();
-                }
-                Ok(())
+                let mark = outbox::AcceptedMark {
+                    id: row.id,
+                    provider_index: index as i32,
+                    provider,
+                    provider_message_id: accepted.provider_message_id,
+                    status: Some(accepted.status),
+                    at: now,
+                };
+                self.accepted(Accepted { row, mark }, queue).await
             }
             Err(e) => {
                 self.report_health(index, e.is_permanent(), now);
@@ -343,7 +417,12 @@ impl Dispatcher {
         }
     }
 
-    async fn send_email(&self, row: outbox_entity::Model, to: String) -> Result<(), StorageError> {
+    async fn send_email(
+        &self,
+        row: outbox_entity::Model,
+        to: String,
+        queue: Option<&RecordQueue>,
+    ) -> Result<(), StorageError> {
         let Some(email) = &self.email else {
             return Ok(());
         };
@@ -357,16 +436,15 @@ impl Dispatcher {
         let now = meoktong_storage::now_ms();
         match result {
             Ok(()) => {
-                outbox::mark_accepted(&self.db, row.id, 0, &format!("email-{}", row.id), now)
-                    .await?;
-                outbox::record_attempt(&self.db, row.id, "smtp", "accepted", None, None, now)
-                    .await?;
-                self.metrics
-                    .notifications
-                    .with_label_values(&["email", "accepted"])
-                    .inc();
-                self.observe_time_to_notify(&row, now).await?;
-                Ok(())
+                let mark = outbox::AcceptedMark {
+                    id: row.id,
+                    provider_index: 0,
+                    provider: "smtp".into(),
+                    provider_message_id: format!("email-{}", row.id),
+                    status: None,
+                    at: now,
+                };
+                self.accepted(Accepted { row, mark }, queue).await
             }
             // Email backs off from 5 s doubling to 5 min, for up to an hour (its validity).
             Err(e) => {
@@ -450,20 +528,26 @@ impl Dispatcher {
         Ok(())
     }
 
-    async fn observe_time_to_notify(
-        &self,
-        row: &outbox_entity::Model,
-        now: i64,
-    ) -> Result<(), StorageError> {
-        if let Some(n) = outbox::notice(&self.db, row.notice_id).await?
-            && matches!(
-                n.kind.as_str(),
-                "down" | "followup" | "relapse" | "store_offline"
-            )
-        {
-            self.metrics
-                .time_to_notify
-                .observe(((now - n.since).max(0)) as f64 / 1000.0);
+    async fn observe_time_to_notify(&self, items: &[Accepted]) -> Result<(), StorageError> {
+        let mut ids: Vec<i64> = items.iter().map(|a| a.row.notice_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let notices: std::collections::HashMap<i64, _> = outbox::notices_by_ids(&self.db, &ids)
+            .await?
+            .into_iter()
+            .map(|n| (n.id, n))
+            .collect();
+        for a in items {
+            if let Some(n) = notices.get(&a.row.notice_id)
+                && matches!(
+                    n.kind.as_str(),
+                    "down" | "followup" | "relapse" | "store_offline"
+                )
+            {
+                self.metrics
+                    .time_to_notify
+                    .observe(((a.mark.at - n.since).max(0)) as f64 / 1000.0);
+            }
         }
         Ok(())
     }

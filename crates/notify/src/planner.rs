@@ -2,7 +2,8 @@
 //!
 //! Each pass looks at open and recently resolved incidents and every subscribed merchant, and
 //! writes the notices that are due (down, follow-up, relapse, recovery) with their first
-//! messages into the outbox, in one transaction per notice. It is idempotent: the database's
+//! messages into the outbox, many notices per transaction (a small first batch, so the
+//! dispatchers can start while the rest is written). It is idempotent: the database's
 //! unique key on (merchant, incident, kind) makes a second notice impossible, whatever
 //! restarts or replicas happen; a merchant imported or subscribed while an incident is open
 //! simply gets its down notice on the next pass.
@@ -56,7 +57,12 @@ pub struct Planner {
     db: Db,
     crypto: Arc<Crypto>,
     cfg: PlannerConfig,
+    /// Woken after each batch of notices is committed (the dispatchers' wake-up).
+    written: Option<Arc<tokio::sync::Notify>>,
 }
+
+/// Notices in the first transaction of a pass: few, so the first SMS leaves at once.
+const FIRST_BATCH: usize = 32;
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -72,7 +78,19 @@ struct Draft {
 
 impl Planner {
     pub fn new(db: Db, crypto: Arc<Crypto>, cfg: PlannerConfig) -> Planner {
-        Planner { db, crypto, cfg }
+        Planner {
+            db,
+            crypto,
+            cfg,
+            written: None,
+        }
+    }
+
+    /// Wakes `notify` each time a batch of notices is committed, so dispatchers start on the
+    /// first batch instead of waiting for the whole pass.
+    pub fn notify_when_written(mut self, notify: Arc<tokio::sync::Notify>) -> Planner {
+        self.written = Some(notify);
+        self
     }
 
     /// One pass: writes every notice due at `now`.
@@ -130,36 +148,95 @@ impl Planner {
             .into_iter()
             .map(|d| (d.id, d))
             .collect();
-        let merchant_ids: Vec<i64> = drafts
-            .iter()
-            .map(|d| d.merchant_id)
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let merchants: HashMap<i64, merchants::Model> =
-            contacts::merchants_by_ids(&self.db, &merchant_ids)
-                .await?
-                .into_iter()
-                .map(|m| (m.id, m))
-                .collect();
         // Place in the SMS queue, for the queue-budget rule.
         let (mut queued_sms, _) = outbox::depth(&self.db, now).await?;
         let mut stats = PlanStats::default();
         // Merchants whose own ordering runs on the failed platform go first.
         drafts.sort_by_key(|d| (priority(d, &deps), d.merchant_id));
+        let mut rest = drafts.as_slice();
+        let mut size = FIRST_BATCH;
+        while !rest.is_empty() {
+            let (chunk, tail) = rest.split_at(size.min(rest.len()));
+            self.plan_batch(chunk, &deps, &mut queued_sms, &mut stats, now)
+                .await?;
+            rest = tail;
+            size = outbox::NOTICES_PER_TRANSACTION;
+        }
+        Ok(stats)
+    }
+
+    /// Writes the notices of some drafts in one transaction, reading their merchants,
+    /// contacts and playbooks with one query each.
+    async fn plan_batch(
+        &self,
+        drafts: &[Draft],
+        deps: &HashMap<i64, dependencies::Model>,
+        queued_sms: &mut i64,
+        stats: &mut PlanStats,
+        now: i64,
+    ) -> Result<(), StorageError> {
+        let ids: Vec<i64> = drafts
+            .iter()
+            .map(|d| d.merchant_id)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let merchants: HashMap<i64, merchants::Model> = contacts::merchants_by_ids(&self.db, &ids)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m))
+            .collect();
+        let contact_lists = contacts::of_merchants(&self.db, &self.crypto, &ids).await?;
+        let playbooks = contacts::playbooks_of(&self.db, &ids).await?;
+        let mut batch = Vec::with_capacity(drafts.len());
+        let mut about = Vec::with_capacity(drafts.len());
         for draft in drafts {
             let Some(merchant) = merchants.get(&draft.merchant_id) else {
                 continue;
             };
-            let written = self
-                .write_notice(&draft, merchant, &deps, &mut queued_sms, now)
-                .await?;
-            if written > 0 {
+            let list = contact_lists.get(&merchant.id).map(Vec::as_slice);
+            let books = playbooks.get(&merchant.id).map(Vec::as_slice);
+            let (notice, messages, skipped) = self.prepare_notice(
+                draft,
+                merchant,
+                list.unwrap_or_default(),
+                books.unwrap_or_default(),
+                deps,
+                queued_sms,
+                now,
+            );
+            for (pos, why) in &skipped {
+                self.record_skip(merchant.id, *pos, why, now).await?;
+            }
+            batch.push((notice, messages));
+            about.push(draft);
+        }
+        let written = outbox::create_notices(&self.db, &batch).await?;
+        for ((id, (_, messages)), draft) in written.iter().zip(&batch).zip(about) {
+            if id.is_none() {
+                continue;
+            }
+            if draft.kind == NoticeKind::Recovery {
+                let ids: Vec<i64> = draft.incidents.iter().map(|i| i.id).collect();
+                outbox::close_notices_for_incidents(&self.db, draft.merchant_id, &ids).await?;
+            }
+            tracing::info!(
+                merchant.id = draft.merchant_id,
+                notice.kind = kind_str(draft.kind),
+                messages = messages.len(),
+                "notice planned"
+            );
+            if !messages.is_empty() {
                 stats.notices += 1;
-                stats.messages += written;
+                stats.messages += messages.len();
             }
         }
-        Ok(stats)
+        if let Some(n) = &self.written
+            && written.iter().any(Option::is_some)
+        {
+            n.notify_waiters();
+        }
+        Ok(())
     }
 
     /// The notices due now for one merchant.
@@ -257,16 +334,18 @@ impl Planner {
         drafts
     }
 
-    /// Writes one notice and its first contact's messages. Returns how many messages.
-    async fn write_notice(
+    /// One notice and its first usable contact's messages, and the contacts skipped.
+    #[allow(clippy::too_many_arguments)]
+    fn prepare_notice(
         &self,
         draft: &Draft,
         merchant: &merchants::Model,
+        contacts: &[Contact],
+        playbooks: &[meoktong_storage::entity::playbooks::Model],
         deps: &HashMap<i64, dependencies::Model>,
         queued_sms: &mut i64,
         now: i64,
-    ) -> Result<usize, StorageError> {
-        let contacts = contacts::of_merchant(&self.db, &self.crypto, merchant.id).await?;
+    ) -> (NewNotice, Vec<NewMessage>, Vec<(i32, String)>) {
         let failed_platforms: Vec<String> = draft
             .incidents
             .iter()
@@ -282,9 +361,8 @@ impl Planner {
             &token,
             now,
         );
-        let playbooks = contacts::playbooks(&self.db, merchant.id).await?;
         let since = ctx.since;
-        let rendered = ctx.render(&playbooks);
+        let rendered = ctx.render(playbooks);
         let mut ids: Vec<i64> = draft.incidents.iter().map(|i| i.id).collect();
         ids.sort_unstable();
         let dedupe = format!(
@@ -295,7 +373,7 @@ impl Planner {
             kind_str(draft.kind)
         );
         let (position, messages, skipped) = self.messages_for_first_usable(
-            &contacts,
+            contacts,
             &failed_platforms,
             &rendered,
             &dedupe,
@@ -303,9 +381,6 @@ impl Planner {
             queued_sms,
             now,
         );
-        for (pos, why) in &skipped {
-            self.record_skip(merchant.id, *pos, why, now).await?;
-        }
         let wants_ack = matches!(
             draft.kind,
             NoticeKind::Down | NoticeKind::FollowUp | NoticeKind::Relapse
@@ -325,24 +400,7 @@ impl Planner {
             status: if wants_ack { "open" } else { "closed" }.to_string(),
             now,
         };
-        let n = messages.len();
-        if outbox::create_notice(&self.db, notice, &messages)
-            .await?
-            .is_none()
-        {
-            return Ok(0);
-        }
-        if draft.kind == NoticeKind::Recovery {
-            let ids: Vec<i64> = draft.incidents.iter().map(|i| i.id).collect();
-            outbox::close_notices_for_incidents(&self.db, merchant.id, &ids).await?;
-        }
-        tracing::info!(
-            merchant.id = merchant.id,
-            notice.kind = kind_str(draft.kind),
-            messages = n,
-            "notice planned"
-        );
-        Ok(n)
+        (notice, messages, skipped)
     }
 
     /// The messages for the first contact (from `start`) that has a channel independent of

@@ -4,6 +4,7 @@ use crate::crypto::Crypto;
 use crate::entity::{contacts, merchants, playbooks};
 use crate::error::StorageError;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use std::collections::HashMap;
 
 /// A contact as the notifier needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,11 +85,61 @@ pub async fn merchant(db: &Db, id: i64) -> Result<Option<merchants::Model>, Stor
     Ok(merchants::Entity::find_by_id(id).one(&db.conn).await?)
 }
 
+/// Ids per `IN (…)` list: far below SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
+const IDS_PER_QUERY: usize = 5_000;
+
+/// The merchants with these ids (any number of them; queried in chunks).
 pub async fn merchants_by_ids(db: &Db, ids: &[i64]) -> Result<Vec<merchants::Model>, StorageError> {
-    Ok(merchants::Entity::find()
-        .filter(merchants::Column::Id.is_in(ids.to_vec()))
-        .all(&db.conn)
-        .await?)
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(IDS_PER_QUERY) {
+        out.extend(
+            merchants::Entity::find()
+                .filter(merchants::Column::Id.is_in(chunk.to_vec()))
+                .all(&db.conn)
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
+/// The contacts of many merchants in order, by merchant (one query per chunk of ids).
+pub async fn of_merchants(
+    db: &Db,
+    crypto: &Crypto,
+    merchant_ids: &[i64],
+) -> Result<HashMap<i64, Vec<Contact>>, StorageError> {
+    let mut out: HashMap<i64, Vec<Contact>> = HashMap::new();
+    for chunk in merchant_ids.chunks(IDS_PER_QUERY) {
+        let rows = contacts::Entity::find()
+            .filter(contacts::Column::MerchantId.is_in(chunk.to_vec()))
+            .order_by_asc(contacts::Column::MerchantId)
+            .order_by_asc(contacts::Column::Position)
+            .all(&db.conn)
+            .await?;
+        for c in rows {
+            let c = decrypt(crypto, c)?;
+            out.entry(c.merchant_id).or_default().push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// The playbooks of many merchants, by merchant.
+pub async fn playbooks_of(
+    db: &Db,
+    merchant_ids: &[i64],
+) -> Result<HashMap<i64, Vec<playbooks::Model>>, StorageError> {
+    let mut out: HashMap<i64, Vec<playbooks::Model>> = HashMap::new();
+    for chunk in merchant_ids.chunks(IDS_PER_QUERY) {
+        for p in playbooks::Entity::find()
+            .filter(playbooks::Column::MerchantId.is_in(chunk.to_vec()))
+            .all(&db.conn)
+            .await?
+        {
+            out.entry(p.merchant_id).or_default().push(p);
+        }
+    }
+    Ok(out)
 }
 
 /// The merchant's own playbook texts by category.

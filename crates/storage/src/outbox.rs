@@ -7,10 +7,12 @@
 use crate::entity::{acknowledgements, delivery_attempts, notice_incidents, notices, outbox};
 use crate::error::{StorageError, is_unique_violation};
 use crate::{Db, sql};
+use sea_orm::sea_query::{OnConflict, Query};
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    QueryOrder, QuerySelect, QueryTrait, Set,
 };
+use std::collections::{HashMap, HashSet};
 
 pub struct NewNotice {
     pub merchant_id: i64,
@@ -82,15 +84,8 @@ fn message_model(
     }
 }
 
-/// Writes a notice, its (merchant, incident, kind) keys and its first messages in one
-/// transaction. `Ok(None)` when the notice already exists (another planner or an earlier run).
-pub async fn create_notice(
-    db: &Db,
-    n: NewNotice,
-    messages: &[NewMessage],
-) -> Result<Option<i64>, StorageError> {
-    let txn = db.begin_write().await?;
-    let am = notices::ActiveModel {
+fn notice_model(n: &NewNotice, messages: &[NewMessage]) -> notices::ActiveModel {
+    notices::ActiveModel {
         id: NotSet,
         merchant_id: Set(n.merchant_id),
         kind: Set(n.kind.clone()),
@@ -110,8 +105,21 @@ pub async fn create_notice(
         acked_at: Set(None),
         acked_via: Set(None),
         created_at: Set(n.now),
-    };
-    let notice_id = match notices::Entity::insert(am).exec(&txn).await {
+    }
+}
+
+/// Writes a notice, its (merchant, incident, kind) keys and its first messages in one
+/// transaction. `Ok(None)` when the notice already exists (another planner or an earlier run).
+pub async fn create_notice(
+    db: &Db,
+    n: NewNotice,
+    messages: &[NewMessage],
+) -> Result<Option<i64>, StorageError> {
+    let txn = db.begin_write().await?;
+    let notice_id = match notices::Entity::insert(notice_model(&n, messages))
+        .exec(&txn)
+        .await
+    {
         Ok(r) => r.last_insert_id,
         Err(e) if is_unique_violation(&e) => return Ok(None),
         Err(e) => return Err(e.into()),
@@ -138,6 +146,135 @@ pub async fn create_notice(
     }
     txn.commit().await?;
     Ok(Some(notice_id))
+}
+
+/// How many notices a planner should hand to [`create_notices`] at once.
+pub const NOTICES_PER_TRANSACTION: usize = 500;
+/// Rows per multi-row `INSERT`, so its bound parameters stay far below SQLite's 32,766
+/// (the outbox has 25 columns).
+const ROWS_PER_INSERT: usize = 400;
+
+#[derive(FromQueryResult)]
+struct InsertedNotice {
+    id: i64,
+    dedupe_key: String,
+}
+
+#[derive(FromQueryResult)]
+struct InsertedKey {
+    notice_id: i64,
+}
+
+/// [`create_notice`] for many notices in one transaction, with a few multi-row statements
+/// instead of several statements per notice. Each notice is written with its keys and
+/// messages, or not at all when its dedupe key or one of its (merchant, incident, kind) keys
+/// already exists — the same unique keys decide, so concurrent planners still write each
+/// notice once. Returns each notice's id (`None`: not written), in input order.
+pub async fn create_notices(
+    db: &Db,
+    batch: &[(NewNotice, Vec<NewMessage>)],
+) -> Result<Vec<Option<i64>>, StorageError> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = db.db_backend();
+    let txn = db.begin_write().await?;
+    let mut ids: HashMap<String, i64> = HashMap::new();
+    for chunk in batch.chunks(ROWS_PER_INSERT) {
+        let mut q = notices::Entity::insert_many(chunk.iter().map(|(n, m)| notice_model(n, m)))
+            .into_query();
+        q.on_conflict(
+            OnConflict::column(notices::Column::DedupeKey)
+                .do_nothing()
+                .to_owned(),
+        );
+        q.returning(Query::returning().columns([notices::Column::Id, notices::Column::DedupeKey]));
+        for r in InsertedNotice::find_by_statement(backend.build(&q))
+            .all(&txn)
+            .await?
+        {
+            ids.insert(r.dedupe_key, r.id);
+        }
+    }
+    // The (merchant, incident, kind) keys of the notices just written. A notice one of whose
+    // keys already exists was told before: it is dropped, as `create_notice` would drop it.
+    let keys: Vec<notice_incidents::ActiveModel> = batch
+        .iter()
+        .filter_map(|(n, _)| ids.get(&n.dedupe_key).map(|id| (n, *id)))
+        .flat_map(|(n, notice_id)| {
+            n.incident_ids
+                .iter()
+                .map(move |incident_id| notice_incidents::ActiveModel {
+                    id: NotSet,
+                    notice_id: Set(notice_id),
+                    merchant_id: Set(n.merchant_id),
+                    incident_id: Set(*incident_id),
+                    kind: Set(n.incident_kind.clone()),
+                })
+        })
+        .collect();
+    let mut keys_written: HashMap<i64, usize> = HashMap::new();
+    for chunk in keys.chunks(ROWS_PER_INSERT * 4) {
+        let mut q = notice_incidents::Entity::insert_many(chunk.to_vec()).into_query();
+        q.on_conflict(
+            OnConflict::columns([
+                notice_incidents::Column::MerchantId,
+                notice_incidents::Column::IncidentId,
+                notice_incidents::Column::Kind,
+            ])
+            .do_nothing()
+            .to_owned(),
+        );
+        q.returning(Query::returning().columns([notice_incidents::Column::NoticeId]));
+        for r in InsertedKey::find_by_statement(backend.build(&q))
+            .all(&txn)
+            .await?
+        {
+            *keys_written.entry(r.notice_id).or_default() += 1;
+        }
+    }
+    let dropped: Vec<i64> = batch
+        .iter()
+        .filter_map(|(n, _)| {
+            let id = *ids.get(&n.dedupe_key)?;
+            (keys_written.get(&id).copied().unwrap_or(0) < n.incident_ids.len()).then_some(id)
+        })
+        .collect();
+    let dropped_set: HashSet<i64> = dropped.iter().copied().collect();
+    for chunk in dropped.chunks(ROWS_PER_INSERT) {
+        notice_incidents::Entity::delete_many()
+            .filter(notice_incidents::Column::NoticeId.is_in(chunk.to_vec()))
+            .exec(&txn)
+            .await?;
+        notices::Entity::delete_many()
+            .filter(notices::Column::Id.is_in(chunk.to_vec()))
+            .exec(&txn)
+            .await?;
+    }
+    let written: Vec<Option<i64>> = batch
+        .iter()
+        .map(|(n, _)| {
+            ids.get(&n.dedupe_key)
+                .copied()
+                .filter(|id| !dropped_set.contains(id))
+        })
+        .collect();
+    let messages: Vec<outbox::ActiveModel> = batch
+        .iter()
+        .zip(&written)
+        .filter_map(|((n, m), id)| id.map(|id| (n, m, id)))
+        .flat_map(|(n, m, id)| {
+            m.iter()
+                .map(move |m| message_model(id, n.merchant_id, m, n.now))
+        })
+        .collect();
+    for chunk in messages.chunks(ROWS_PER_INSERT) {
+        outbox::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(written)
 }
 
 /// Adds messages to an existing notice (escalation to the next contact); duplicates by
@@ -192,9 +329,45 @@ pub async fn told_for_incidents(
 }
 
 /// Claims up to `limit` due messages for `lease_ms`. Rows whose claim expired (a process
-/// died mid-send) are taken over. PostgreSQL skips rows other replicas hold locked.
+/// died mid-send) are taken over first, then due messages in send order (`priority,
+/// next_attempt_at, id`, walked through `ix_outbox_claim`, so a claim costs its `LIMIT`, not
+/// the size of the queue). PostgreSQL skips rows other replicas hold locked.
 pub async fn claim_due(
     db: &Db,
+    holder: &str,
+    now: i64,
+    lease_ms: i64,
+    limit: u64,
+    channels: &[&str],
+) -> Result<Vec<outbox::Model>, StorageError> {
+    let mut rows = claim(
+        db,
+        Claimable::Expired,
+        holder,
+        now,
+        lease_ms,
+        limit,
+        channels,
+    )
+    .await?;
+    let left = limit.saturating_sub(rows.len() as u64);
+    if left > 0 {
+        rows.extend(claim(db, Claimable::Due, holder, now, lease_ms, left, channels).await?);
+    }
+    Ok(rows)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Claimable {
+    /// `sending` rows whose claim expired.
+    Expired,
+    /// `pending` rows whose time has come.
+    Due,
+}
+
+async fn claim(
+    db: &Db,
+    which: Claimable,
     holder: &str,
     now: i64,
     lease_ms: i64,
@@ -210,10 +383,15 @@ pub async fn claim_due(
         .map(|c| format!("'{}'", c.replace('\'', "")))
         .collect::<Vec<_>>()
         .join(",");
+    // `+next_attempt_at`: not an index range, so SQLite (which has no statistics) walks
+    // ix_outbox_claim in ORDER BY order rather than ix_outbox_due and a sort of every row.
+    let condition = match which {
+        Claimable::Expired => "state = 'sending' AND claim_expires_at < $3",
+        Claimable::Due => "state = 'pending' AND +next_attempt_at <= $3",
+    };
     let q = format!(
         "UPDATE outbox SET state = 'sending', claimed_by = $1, claim_expires_at = $2, attempts = attempts + 1 \
-         WHERE id IN (SELECT id FROM outbox WHERE channel IN ({channel_list}) AND \
-           ((state = 'pending' AND next_attempt_at <= $3) OR (state = 'sending' AND claim_expires_at < $3)) \
+         WHERE id IN (SELECT id FROM outbox WHERE {condition} AND channel IN ({channel_list}) \
            ORDER BY priority, next_attempt_at, id LIMIT $4{lock}) \
          RETURNING *"
     );
@@ -227,8 +405,7 @@ pub async fn claim_due(
             (limit as i64).into(),
         ],
     );
-    let rows = outbox::Model::find_by_statement(st).all(&db.conn).await?;
-    Ok(rows)
+    Ok(outbox::Model::find_by_statement(st).all(&db.conn).await?)
 }
 
 async fn set_state<C: ConnectionTrait>(
@@ -266,6 +443,71 @@ pub async fn mark_accepted(
         am.claim_expires_at = Set(None);
     })
     .await
+}
+
+/// A message its provider accepted, as [`record_accepted`] stores it.
+#[derive(Debug, Clone)]
+pub struct AcceptedMark {
+    pub id: i64,
+    pub provider_index: i32,
+    pub provider: String,
+    pub provider_message_id: String,
+    /// The provider's status at acceptance, kept as the attempt's detail.
+    pub status: Option<String>,
+    pub at: i64,
+}
+
+/// Marks many messages `accepted` and records their attempts in one transaction: what
+/// [`mark_accepted`] and [`record_attempt`] do for one, with one commit for all.
+pub async fn record_accepted(db: &Db, marks: &[AcceptedMark]) -> Result<(), StorageError> {
+    if marks.is_empty() {
+        return Ok(());
+    }
+    let txn = db.begin_write().await?;
+    for m in marks {
+        set_state(&txn, m.id, &["sending"], |am| {
+            am.state = Set("accepted".into());
+            am.provider_index = Set(Some(m.provider_index));
+            am.provider_message_id = Set(Some(m.provider_message_id.clone()));
+            am.accepted_at = Set(Some(m.at));
+            am.claimed_by = Set(None);
+            am.claim_expires_at = Set(None);
+        })
+        .await?;
+    }
+    let attempts: Vec<delivery_attempts::ActiveModel> = marks
+        .iter()
+        .map(|m| delivery_attempts::ActiveModel {
+            id: NotSet,
+            outbox_id: Set(m.id),
+            at: Set(m.at),
+            provider: Set(m.provider.clone()),
+            outcome: Set("accepted".into()),
+            error_code: Set(None),
+            detail: Set(m.status.clone()),
+        })
+        .collect();
+    for chunk in attempts.chunks(ROWS_PER_INSERT) {
+        delivery_attempts::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The notices with these ids.
+pub async fn notices_by_ids(db: &Db, ids: &[i64]) -> Result<Vec<notices::Model>, StorageError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(ROWS_PER_INSERT * 10) {
+        out.extend(
+            notices::Entity::find()
+                .filter(notices::Column::Id.is_in(chunk.to_vec()))
+                .all(&db.conn)
+                .await?,
+        );
+    }
+    Ok(out)
 }
 
 pub async fn mark_retry(
