@@ -14,6 +14,7 @@ mod m20261121_000002_create_accounts;
 mod m20261121_000003_create_notifications;
 mod m20261121_000004_create_reports;
 mod m20261122_000001_index_outbox_claim;
+mod m20261122_000002_index_slot_claims;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_create_notifications::Migration),
             Box::new(m20261121_000004_create_reports::Migration),
             Box::new(m20261122_000001_index_outbox_claim::Migration),
+            Box::new(m20261122_000002_index_slot_claims::Migration),
         ]
     }
 }

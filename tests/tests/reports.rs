@@ -207,6 +207,13 @@ async fn from_the_recovery_link_to_the_associations_csv() {
     )
     .await;
     assert!(pack.body.contains("첫 실패") && pack.body.contains("connection reset"));
+    // The hourly probe record from the rollups: the hour the outage began, every probe failed.
+    assert!(pack.body.contains("시간대별 탐지 기록"), "{}", pack.body);
+    assert!(
+        pack.body.contains(r#"<td class="num">2</td><td class="num">0</td><td class="num">2</td><td class="num">100%</td><td class="num">120</td>"#),
+        "the outage's first hour: 2 probes, both failed: {}",
+        pack.body
+    );
     assert!(pack.body.contains("1,200,000") && pack.body.contains("@media print"));
 
     // The merchant sees the review status.

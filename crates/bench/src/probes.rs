@@ -10,10 +10,10 @@ use meoktong_config::CheckSettings;
 use meoktong_domain::Outcome;
 use meoktong_domain::detector::DetectorPolicy;
 use meoktong_domain::incident::IncidentPolicy;
-use meoktong_engine::detect::{CheckInfo, DetectEngine};
+use meoktong_engine::detect::{CheckInfo, DetectEngine, Probed};
 use meoktong_engine::runner::to_outcome;
 use meoktong_probe::{Runner, RunnerOptions, SsrfPolicy};
-use meoktong_storage::probes::{self, ResultRow};
+use meoktong_storage::probes;
 use meoktong_storage::{Db, catalog, now_ms};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,9 +34,6 @@ pub struct Args {
     /// Results stored per transaction by the recorder.
     #[arg(long, default_value_t = 1000)]
     batch: usize,
-    /// Concurrency of the extra measurement through `DetectEngine::process` (0: skip it).
-    #[arg(long, default_value_t = 64)]
-    engine_level: usize,
     #[arg(long)]
     skip_blackbox: bool,
 }
@@ -116,27 +113,18 @@ async fn prepare(nginx: &Nginx, checks: usize) -> anyhow::Result<(FreshDb, Targe
     ))
 }
 
-fn row(t: &Target, i: usize, report: &meoktong_probe::ProbeReport) -> ResultRow {
-    let info = &t.infos[i % t.infos.len()];
-    let o = to_outcome(report);
-    ResultRow {
-        check_id: info.check_id,
-        dependency_id: info.dependency_id,
-        location_id: t.location_id,
-        slot_at: o.started_at,
-        started_at: o.started_at,
-        outcome: o.outcome.as_str().to_string(),
-        class: o.class.map(|c| format!("{c:?}").to_lowercase()),
-        status: o.status.map(i32::from),
-        provider_code: o.provider_code,
-        error: o.error,
-        duration_us: o.duration.as_micros() as i64,
-        timings: o.timings_json,
+fn probed(t: &Target, i: usize, report: &meoktong_probe::ProbeReport) -> Probed {
+    let outcome = to_outcome(report);
+    Probed {
+        check_id: t.infos[i % t.infos.len()].check_id,
+        slot_at: outcome.started_at,
+        outcome,
     }
 }
 
-/// Probes with `level` in flight until the deadline; a recorder task stores the results in
-/// batches (`record_results`, one transaction per batch). Counts stored results only.
+/// Probes with `level` in flight until the deadline; a recorder task takes the results in
+/// batches through the probe loop's own path (`DetectEngine::process_batch`: results, hourly
+/// rollups and detector trackers in one transaction per batch). Counts recorded results only.
 async fn ours_batched(
     t: &Arc<Target>,
     runner: &Runner,
@@ -144,17 +132,31 @@ async fn ours_batched(
     seconds: u64,
     batch: usize,
 ) -> anyhow::Result<Figure> {
-    let (tx, mut rx) = mpsc::channel::<ResultRow>(batch * 4);
+    let (tx, mut rx) = mpsc::channel::<Probed>(batch * 4);
     let stored = Arc::new(AtomicU64::new(0));
     let not_ok = Arc::new(AtomicU64::new(0));
     let meter = Meter::start("self");
+    let engine = DetectEngine::new(
+        t.db.clone(),
+        meoktong_metrics::Metrics::new(),
+        DetectorPolicy {
+            confirm_after: vec![Duration::from_secs(2), Duration::from_secs(4)],
+            recovery_successes: 2,
+        },
+        IncidentPolicy {
+            reopen_window: Duration::from_secs(600),
+        },
+        t.location_id,
+        "bench".into(),
+        t.infos.clone(),
+    );
     let recorder = {
-        let (db, stored) = (t.db.clone(), stored.clone());
+        let stored = stored.clone();
         tokio::spawn(async move {
             let mut rows = Vec::with_capacity(batch);
             while rx.recv_many(&mut rows, batch).await > 0 {
-                if let Err(e) = probes::record_results(&db, &rows).await {
-                    eprintln!("record_results failed: {e}");
+                if let Err(e) = engine.process_batch(&rows, now_ms()).await {
+                    eprintln!("process_batch failed: {e}");
                 } else {
                     stored.fetch_add(rows.len() as u64, Ordering::Relaxed);
                 }
@@ -173,7 +175,7 @@ async fn ours_batched(
                     {
                         eprintln!("first failed probe: {:?}", report.error);
                     }
-                    if tx.send(row(&t, i, &report)).await.is_err() {
+                    if tx.send(probed(&t, i, &report)).await.is_err() {
                         return;
                     }
                 }
@@ -192,85 +194,8 @@ async fn ours_batched(
         wall,
         cpu,
         rss_mib: rss_mib("self").0,
-        extra: format!("`record_results`, ≤ {batch} per transaction"),
-    })
-}
-
-/// Probes with `level` in flight, each result through `DetectEngine::process` (its own
-/// transactions: result + rollup, tracker read and write) as the probe loop does.
-async fn ours_engine(
-    t: &Arc<Target>,
-    runner: &Runner,
-    level: usize,
-    seconds: u64,
-) -> anyhow::Result<Figure> {
-    let engine = Arc::new(DetectEngine::new(
-        t.db.clone(),
-        meoktong_metrics::Metrics::new(),
-        DetectorPolicy {
-            confirm_after: vec![Duration::from_secs(2), Duration::from_secs(4)],
-            recovery_successes: 2,
-        },
-        IncidentPolicy {
-            reopen_window: Duration::from_secs(600),
-        },
-        t.location_id,
-        "bench".into(),
-        t.infos.clone(),
-    ));
-    let done = Arc::new(AtomicU64::new(0));
-    let not_ok = Arc::new(AtomicU64::new(0));
-    let engine_us = Arc::new(AtomicU64::new(0));
-    let meter = Meter::start("self");
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let workers: Vec<_> = (0..level)
-        .map(|i| {
-            let (t, runner, engine) = (t.clone(), runner.clone(), engine.clone());
-            let (done, not_ok, engine_us) = (done.clone(), not_ok.clone(), engine_us.clone());
-            tokio::spawn(async move {
-                let info = &t.infos[i % t.infos.len()];
-                while Instant::now() < deadline {
-                    let report = runner.run(&t.check, now_ms()).await;
-                    if report.outcome != Outcome::Ok {
-                        not_ok.fetch_add(1, Ordering::Relaxed);
-                    }
-                    let t0 = Instant::now();
-                    match engine
-                        .process(
-                            info.check_id,
-                            report.started_at,
-                            &to_outcome(&report),
-                            now_ms(),
-                        )
-                        .await
-                    {
-                        Ok(_) => {
-                            done.fetch_add(1, Ordering::Relaxed);
-                            engine_us.fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
-                        }
-                        Err(e) => {
-                            eprintln!("DetectEngine::process failed: {e}");
-                            return;
-                        }
-                    }
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        w.await?;
-    }
-    let (wall, cpu) = meter.read();
-    let n = done.load(Ordering::Relaxed);
-    Ok(Figure {
-        probes: n,
-        not_ok: not_ok.load(Ordering::Relaxed),
-        wall,
-        cpu,
-        rss_mib: rss_mib("self").0,
         extra: format!(
-            "`DetectEngine::process` per probe, {:.0} µs each (wall)",
-            engine_us.load(Ordering::Relaxed) as f64 / n.max(1) as f64
+            "recorded as the probe loop does (`DetectEngine::process_batch`), ≤ {batch} per transaction"
         ),
     })
 }
@@ -313,14 +238,7 @@ async fn blackbox(bb: &Blackbox, target: &str, level: usize, seconds: u64) -> Fi
 pub async fn run(a: Args) -> anyhow::Result<()> {
     crate::report::header("probes", "cargo run --release -p meoktong-bench -- probes");
     let nginx = Nginx::start(a.nginx_workers)?;
-    let checks = a
-        .levels
-        .iter()
-        .copied()
-        .chain([a.engine_level])
-        .max()
-        .unwrap_or(1)
-        .max(1);
+    let checks = a.levels.iter().copied().max().unwrap_or(1).max(1);
     let (fresh, target) = prepare(&nginx, checks).await?;
     let target = Arc::new(target);
     let runner = Runner::new(RunnerOptions {
@@ -365,10 +283,6 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
                 theirs.per_second(),
             ));
         }
-    }
-    if a.engine_level > 0 {
-        let f = ours_engine(&target, &runner, a.engine_level, a.seconds).await?;
-        table.row(f.cells("meoktong (detector path)", a.engine_level));
     }
     let (_, peak) = rss_mib("self");
     if let Some((level, per_s, us)) = best {

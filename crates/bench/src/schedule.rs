@@ -222,7 +222,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     ));
     table.note(format!("peak RSS {peak_rss:.0} MiB (target < 300 MB: {}), of which {rss_before:.0} MiB before the loop was built", verdict(peak_rss * 1.048_576 < 300.0)));
     table.note(format!(
-        "probe loop: `ProbeLoop::build` + `run_until_stopped` as `serve` runs it ({} database, probe.max_concurrency {}, built in {}); each probe claims its slot, runs, goes through `DetectEngine::process`",
+        "probe loop: `ProbeLoop::build` + `run_until_stopped` as `serve` runs it ({} database, probe.max_concurrency {}, built in {}); slots claimed in batches per tick, results recorded in batches through `DetectEngine::process_batch`",
         a.backend.name(),
         settings.probe.max_concurrency,
         secs(build)

@@ -2,12 +2,12 @@
 //!
 //! An agent (`meoktong agent`) runs on another network under its own probe location. It
 //! fetches the enabled checks ([`AgentChecks`]), runs them on their schedules, and posts its
-//! results in batches ([`AgentBatch`]). The server feeds each result to a [`DetectEngine`]
-//! for the agent's location, exactly as a local probe's, so the quorum across locations
+//! results in batches ([`AgentBatch`]). The server records each batch through a [`DetectEngine`]
+//! for the agent's location, exactly as a local probe loop's, so the quorum across locations
 //! counts the agent; the answer ([`AgentAck`]) carries the confirmation re-checks the detector
 //! asks for. Each result first claims its slot in `check_slots`: a batch posted twice (its
 //! answer was lost) is recorded once, and agents sharing a location share its slots.
-use crate::detect::{CheckInfo, DetectEngine};
+use crate::detect::{CheckInfo, DetectEngine, Probed};
 use crate::runner::{load_checks, to_outcome};
 use meoktong_config::{CheckSettings, Settings};
 use meoktong_domain::detector::DetectorPolicy;
@@ -137,34 +137,43 @@ pub async fn ingest(
         .results
         .sort_by_key(|r| (r.report.started_at, r.check_id));
     let mut ack = AgentAck::default();
-    for r in &batch.results {
-        if engine.check(r.check_id).is_none() {
-            ack.ignored += 1;
-            continue;
-        }
-        // Confirmations are keyed apart from scheduled slots (negative), so a re-check due at
-        // a slot's time never collides with it.
-        let key = if r.confirmation {
+    // Confirmations are keyed apart from scheduled slots (negative), so a re-check due at a
+    // slot's time never collides with it.
+    let key = |r: &AgentResult| {
+        if r.confirmation {
             -r.slot_at
         } else {
             r.slot_at
-        };
-        if !probes::claim_slot(db, r.check_id, source.location_id, key, source.holder, now).await? {
-            ack.ignored += 1;
-            continue;
         }
-        if let Some(after) = engine
-            .process(r.check_id, r.slot_at, &to_outcome(&r.report), now)
-            .await?
-        {
-            ack.confirm.retain(|c| c.check_id != r.check_id);
-            ack.confirm.push(ConfirmRequest {
-                check_id: r.check_id,
-                after_ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
-            });
-        }
-        ack.accepted += 1;
-    }
+    };
+    let known: Vec<&AgentResult> = batch
+        .results
+        .iter()
+        .filter(|r| engine.check(r.check_id).is_some())
+        .collect();
+    ack.ignored += batch.results.len() - known.len();
+    let slots: Vec<(i64, i64)> = known.iter().map(|r| (r.check_id, key(r))).collect();
+    let mut won = probes::claim_slots(db, source.location_id, &slots, source.holder, now).await?;
+    let items: Vec<Probed> = known
+        .iter()
+        .filter(|r| won.remove(&(r.check_id, key(r)))) // once, even if sent twice in the batch
+        .map(|r| Probed {
+            check_id: r.check_id,
+            slot_at: r.slot_at,
+            outcome: to_outcome(&r.report),
+        })
+        .collect();
+    ack.ignored += known.len() - items.len();
+    ack.accepted = items.len();
+    ack.confirm = engine
+        .process_batch(&items, now)
+        .await?
+        .into_iter()
+        .map(|(check_id, after)| ConfirmRequest {
+            check_id,
+            after_ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
+        })
+        .collect();
     probes::touch_location(db, source.location_id, now).await?;
     Ok(ack)
 }

@@ -29,6 +29,14 @@ pub struct ProbeOutcome {
     pub timings_json: Option<String>,
 }
 
+/// One probe of a check to record: the slot it ran for and its verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probed {
+    pub check_id: i64,
+    pub slot_at: i64,
+    pub outcome: ProbeOutcome,
+}
+
 /// What the engine knows of a check.
 #[derive(Debug, Clone)]
 pub struct CheckInfo {
@@ -122,72 +130,157 @@ impl DetectEngine {
         p: &ProbeOutcome,
         now: i64,
     ) -> Result<Option<Duration>, StorageError> {
-        let Some(info) = self.checks.get(&check_id) else {
-            return Ok(None);
-        };
-        self.observe_metrics(info, p);
-        probes::record_results(&self.db, &[self.row(info, slot_at, p)]).await?;
-        let stored = probes::tracker(&self.db.conn, check_id, self.location_id).await?;
-        let tracker: Tracker = stored
-            .as_ref()
-            .and_then(|s| serde_json::from_str(&s.tracker).ok())
-            .unwrap_or_default();
-        let obs = Observation {
-            at: p.started_at,
-            outcome: p.outcome,
-            class: p.class,
-        };
-        let (next, effects) = tracker.observe(&self.policy, &obs);
-        let json = serde_json::to_string(&next).map_err(|e| StorageError::Data(e.to_string()))?;
-        probes::save_tracker(
-            &self.db.conn,
+        let item = Probed {
             check_id,
-            self.location_id,
-            next.state().as_str(),
-            &json,
-            now,
-        )
-        .await?;
-        let mut confirm = None;
-        let mut changed = tracker.state() != next.state();
-        for e in &effects {
-            match e {
-                Effect::ScheduleConfirm { after } => confirm = Some(*after),
-                Effect::ConfigProblem { .. } => tracing::error!(
-                    dependency.slug = %info.dependency_slug,
-                    check.name = %info.check_name,
-                    probe.status = ?p.status,
-                    probe.provider_code = ?p.provider_code,
-                    "configuration problem: the provider refused our credentials or quota (not an outage; merchants are not told)"
-                ),
-                Effect::LocalNetworkProblem { .. } => tracing::warn!(
-                    location = %self.location_name,
-                    dependency.slug = %info.dependency_slug,
-                    "this probe location's own network looks broken"
-                ),
-                Effect::FalseAlarm { .. } => tracing::info!(
-                    dependency.slug = %info.dependency_slug,
-                    check.name = %info.check_name,
-                    "a failure was not confirmed by the re-checks (no incident)"
-                ),
-                Effect::BecameDown { .. }
-                | Effect::BecameDegraded { .. }
-                | Effect::Recovered { .. }
-                | Effect::RecoveredFromDegraded { .. } => changed = true,
-            }
+            slot_at,
+            outcome: p.clone(),
+        };
+        Ok(self
+            .process_batch(std::slice::from_ref(&item), now)
+            .await?
+            .into_iter()
+            .find(|(c, _)| *c == check_id)
+            .map(|(_, after)| after))
+    }
+
+    /// Records a batch of probes and applies their consequences: the results, their rollups
+    /// and every touched tracker in one transaction (trackers locked on PostgreSQL, so two
+    /// writers of one check's tracker at this location take turns), then, for the rare
+    /// tracker that changed state, the dependency's decision in its own transaction. Probes
+    /// of unknown checks are skipped. Returns the confirmation re-checks asked for (check id,
+    /// delay), at most one per check.
+    pub async fn process_batch(
+        &self,
+        items: &[Probed],
+        now: i64,
+    ) -> Result<Vec<(i64, Duration)>, StorageError> {
+        let mut known: Vec<(&CheckInfo, &Probed)> = items
+            .iter()
+            .filter_map(|i| self.checks.get(&i.check_id).map(|info| (info, i)))
+            .collect();
+        if known.is_empty() {
+            return Ok(Vec::new());
         }
-        if changed {
-            // The evidence time of a recovery is the first good probe of its streak.
-            let recovered_since = effects.iter().find_map(|e| match e {
-                Effect::Recovered { since, .. } | Effect::RecoveredFromDegraded { since, .. } => {
-                    Some(*since)
-                }
+        // A check's probes are observed in the order they ran.
+        known.sort_by_key(|(_, i)| (i.outcome.started_at, i.check_id));
+        for (info, i) in &known {
+            self.observe_metrics(info, &i.outcome);
+        }
+        let rows: Vec<ResultRow> = known
+            .iter()
+            .map(|(info, i)| self.row(info, i.slot_at, &i.outcome))
+            .collect();
+        let check_ids: Vec<i64> = known.iter().map(|(info, _)| info.check_id).collect();
+        let txn = self.db.begin_write().await?;
+        probes::insert_results(&self.db, &txn, &rows).await?;
+        let stored =
+            probes::trackers_for_update(&self.db, &txn, self.location_id, &check_ids).await?;
+        let mut trackers: HashMap<i64, Tracker> = HashMap::with_capacity(check_ids.len());
+        let mut after: Vec<(&CheckInfo, &Probed, Tracker, Tracker, Vec<Effect>)> = Vec::new();
+        let mut last_confirm: HashMap<i64, Option<Duration>> = HashMap::new();
+        for (info, i) in &known {
+            let tracker = trackers.entry(info.check_id).or_insert_with(|| {
+                stored
+                    .get(&info.check_id)
+                    .and_then(|json| serde_json::from_str(json).ok())
+                    .unwrap_or_default()
+            });
+            let obs = Observation {
+                at: i.outcome.started_at,
+                outcome: i.outcome.outcome,
+                class: i.outcome.class,
+            };
+            let (next, effects) = tracker.observe(&self.policy, &obs);
+            // A check's latest probe in the batch decides whether it is re-checked.
+            let confirm = effects.iter().find_map(|e| match e {
+                Effect::ScheduleConfirm { after } => Some(*after),
                 _ => None,
             });
-            self.decide_dependency(info, &next, recovered_since, p, now)
-                .await?;
+            last_confirm.insert(info.check_id, confirm);
+            let before = std::mem::replace(tracker, next.clone());
+            if !effects.is_empty() || before.state() != next.state() {
+                after.push((info, i, before, next, effects));
+            }
         }
-        Ok(confirm)
+        let mut to_save = Vec::with_capacity(trackers.len());
+        for (check_id, t) in &trackers {
+            let json = serde_json::to_string(t).map_err(|e| StorageError::Data(e.to_string()))?;
+            to_save.push((*check_id, t.state().as_str().to_string(), json));
+        }
+        to_save.sort_unstable_by_key(|(c, _, _)| *c);
+        probes::save_trackers(&txn, self.location_id, &to_save, now).await?;
+        txn.commit().await?;
+
+        let mut confirms: Vec<(i64, Duration)> = last_confirm
+            .into_iter()
+            .filter_map(|(check_id, after)| after.map(|a| (check_id, a)))
+            .collect();
+        confirms.sort_unstable_by_key(|(c, _)| *c);
+        // A check's first verdict, up, on a dependency already up changes nothing: no quorum
+        // to recompute (it can only add an up vote) and no location to flag. At start-up every
+        // check makes this step once, so it is decided here for the whole batch in one query.
+        let first_up = |before: &Tracker, next: &Tracker| {
+            before.state() == DepState::Unknown && next.state() == DepState::Up
+        };
+        let mut deps: Vec<i64> = after
+            .iter()
+            .filter(|(_, _, before, next, _)| first_up(before, next))
+            .map(|(info, ..)| info.dependency_id)
+            .collect();
+        deps.sort_unstable();
+        deps.dedup();
+        let dep_states = if deps.is_empty() {
+            HashMap::new()
+        } else {
+            incidents::dependency_states(&self.db.conn, &deps).await?
+        };
+        for (info, i, before, next, effects) in after {
+            if first_up(&before, &next)
+                && dep_states.get(&info.dependency_id).map(String::as_str)
+                    == Some(DepState::Up.as_str())
+            {
+                continue;
+            }
+            let p = &i.outcome;
+            let mut changed = before.state() != next.state();
+            for e in &effects {
+                match e {
+                    Effect::ScheduleConfirm { .. } => {}
+                    Effect::ConfigProblem { .. } => tracing::error!(
+                        dependency.slug = %info.dependency_slug,
+                        check.name = %info.check_name,
+                        probe.status = ?p.status,
+                        probe.provider_code = ?p.provider_code,
+                        "configuration problem: the provider refused our credentials or quota (not an outage; merchants are not told)"
+                    ),
+                    Effect::LocalNetworkProblem { .. } => tracing::warn!(
+                        location = %self.location_name,
+                        dependency.slug = %info.dependency_slug,
+                        "this probe location's own network looks broken"
+                    ),
+                    Effect::FalseAlarm { .. } => tracing::info!(
+                        dependency.slug = %info.dependency_slug,
+                        check.name = %info.check_name,
+                        "a failure was not confirmed by the re-checks (no incident)"
+                    ),
+                    Effect::BecameDown { .. }
+                    | Effect::BecameDegraded { .. }
+                    | Effect::Recovered { .. }
+                    | Effect::RecoveredFromDegraded { .. } => changed = true,
+                }
+            }
+            if changed {
+                // The evidence time of a recovery is the first good probe of its streak.
+                let recovered_since = effects.iter().find_map(|e| match e {
+                    Effect::Recovered { since, .. }
+                    | Effect::RecoveredFromDegraded { since, .. } => Some(*since),
+                    _ => None,
+                });
+                self.decide_dependency(info, &next, recovered_since, p, now)
+                    .await?;
+            }
+        }
+        Ok(confirms)
     }
 
     fn observe_metrics(&self, info: &CheckInfo, p: &ProbeOutcome) {

@@ -4,7 +4,7 @@
 //! once between them; confirmation re-checks are run by whoever saw the failure. A check's
 //! confirmation delay counts from the end of the previous attempt.
 use crate::clock::Clock;
-use crate::detect::{CheckInfo, DetectEngine, ProbeOutcome};
+use crate::detect::{CheckInfo, DetectEngine, ProbeOutcome, Probed};
 use crate::schedule::{Cadence, Run, Scheduler};
 use meoktong_config::{CheckSettings, Settings};
 use meoktong_domain::detector::DetectorPolicy;
@@ -12,15 +12,22 @@ use meoktong_domain::incident::IncidentPolicy;
 use meoktong_metrics::Metrics;
 use meoktong_probe::{ProbeReport, Runner, RunnerOptions, SsrfPolicy};
 use meoktong_storage::{Db, StorageError, catalog, probes};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 const RELOAD_EVERY_MS: i64 = 30_000;
 const HEARTBEAT_EVERY_MS: i64 = 10_000;
 const RETENTION_EVERY_MS: i64 = 3_600_000;
+/// Slot claims older than this are pruned: a claim only has to outlive its slot's run.
+const SLOT_CLAIMS_KEPT_MS: i64 = 3_600_000;
+/// The loop's shortest sleep: due runs gather for this long, so their slots are claimed in one
+/// statement rather than one each.
+const MIN_TICK_MS: i64 = 5;
+/// Most results recorded in one transaction.
+const MAX_BATCH: usize = 1_000;
 
 /// A loaded check: how to run it and who runs it.
 pub(crate) struct Loaded {
@@ -42,6 +49,8 @@ pub struct ProbeLoop {
     retention_days: u32,
     settings_sig: Settings,
     resolver: ResolverWatch,
+    /// What the catalog looked like when last read ([`catalog::checks_fingerprint`]).
+    fingerprint: Vec<i64>,
 }
 
 /// Whether name resolution is failing for every dependency at this location: then the
@@ -74,6 +83,7 @@ impl ProbeLoop {
         let now = clock.now_ms();
         let location_id =
             probes::ensure_location(&db, &settings.probe.location, "local", now).await?;
+        let fingerprint = catalog::checks_fingerprint(&db).await?;
         let (infos, loaded) = load_checks(&db).await?;
         let mut scheduler = Scheduler::new();
         for (id, l) in &loaded {
@@ -121,6 +131,7 @@ impl ProbeLoop {
             retention_days: settings.probe.raw_retention_days,
             settings_sig: settings.clone(),
             resolver: ResolverWatch::default(),
+            fingerprint,
         })
     }
 
@@ -134,9 +145,24 @@ impl ProbeLoop {
     }
 
     /// Runs until `stop`; probes in flight are awaited (their results recorded) before return.
+    ///
+    /// Three parts: this loop schedules and claims slots (a batch of claims per tick), probe
+    /// tasks run with at most `probe.max_concurrency` in flight, and one recorder task takes
+    /// whatever results have arrived and records them as a batch ([`DetectEngine::process_batch`]:
+    /// one transaction for results, rollups and trackers), so database round trips do not
+    /// grow with the number of checks and never hold up the schedule.
     pub async fn run_until_stopped(mut self, stop: CancellationToken) {
         let permits = Arc::new(Semaphore::new(self.max_concurrency.max(1)));
-        let (tx, mut rx) = mpsc::channel::<(Run, ProbeReport)>(self.max_concurrency.max(16) * 2);
+        let (tx, rx) = mpsc::channel::<(Run, ProbeReport)>(self.max_concurrency.max(16) * 4);
+        let (confirm_tx, mut confirm_rx) = mpsc::unbounded_channel::<(i64, i64)>();
+        let (engine_tx, engine_rx) = watch::channel(self.engine.clone());
+        let mut recorder = tokio::spawn(record(
+            rx,
+            engine_rx,
+            self.clock.clone(),
+            confirm_tx,
+            std::mem::take(&mut self.resolver),
+        ));
         let mut next_reload = self.clock.now_ms() + RELOAD_EVERY_MS;
         let mut next_heartbeat = self.clock.now_ms();
         let mut next_retention = self.clock.now_ms() + 60_000;
@@ -147,14 +173,17 @@ impl ProbeLoop {
                 next_heartbeat = now + HEARTBEAT_EVERY_MS;
             }
             if now >= next_reload {
-                if let Err(e) = self.reload(now).await {
-                    tracing::warn!(error = %e, "cannot reload checks");
+                match self.reload(now).await {
+                    Ok(()) => {
+                        let _ = engine_tx.send(self.engine.clone());
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot reload checks"),
                 }
                 next_reload = now + RELOAD_EVERY_MS;
             }
             if now >= next_retention {
                 let before = now - i64::from(self.retention_days) * 86_400_000;
-                match probes::prune(&self.db, before).await {
+                match probes::prune(&self.db, before, now - SLOT_CLAIMS_KEPT_MS).await {
                     Ok(n) if n > 0 => {
                         tracing::info!(rows = n, "pruned raw probe results past retention")
                     }
@@ -163,108 +192,92 @@ impl ProbeLoop {
                 }
                 next_retention = now + RETENTION_EVERY_MS;
             }
-            for run in self.scheduler.due(now) {
-                self.start(run, now, &permits, &tx).await;
+            let due = self.scheduler.due(now);
+            if !due.is_empty() {
+                self.start(due, now, &permits, &tx).await;
             }
             let wait_ms = self
                 .scheduler
                 .next_due()
-                .map(|t| (t - self.clock.now_ms()).clamp(0, 1000))
+                .map(|t| (t - self.clock.now_ms()).clamp(MIN_TICK_MS, 1000))
                 .unwrap_or(1000);
             tokio::select! {
                 _ = stop.cancelled() => break,
-                Some((run, report)) = rx.recv() => self.finish(run, report).await,
+                Some((check_id, at)) = confirm_rx.recv() => self.scheduler.confirm_at(check_id, at),
                 _ = tokio::time::sleep(Duration::from_millis(wait_ms as u64)) => {}
             }
         }
-        // Finish what was claimed: wait for probes in flight and record them.
+        // Finish what was claimed: the recorder ends once every probe in flight has reported.
         drop(tx);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
-        while let Ok(Some((run, report))) = tokio::time::timeout_at(deadline, rx.recv()).await {
-            self.finish(run, report).await;
+        if tokio::time::timeout(Duration::from_secs(8), &mut recorder)
+            .await
+            .is_err()
+        {
+            tracing::warn!("probes still in flight at shutdown; their results are not recorded");
+            recorder.abort();
         }
     }
 
+    /// Claims the scheduled slots among `due` (confirmation re-checks are this process's own)
+    /// and starts a probe for each slot won.
     async fn start(
         &self,
-        run: Run,
+        due: Vec<Run>,
         now: i64,
         permits: &Arc<Semaphore>,
         tx: &mpsc::Sender<(Run, ProbeReport)>,
     ) {
-        let Some(loaded) = self.checks.get(&run.check_id) else {
-            return;
-        };
-        if !run.confirmation {
-            match probes::claim_slot(
-                &self.db,
-                run.check_id,
-                self.location_id,
-                run.slot_at,
-                &self.holder,
-                now,
-            )
-            .await
-            {
-                Ok(true) => {}
-                Ok(false) => return, // another replica at this location has this slot
+        let slots: Vec<(i64, i64)> = due
+            .iter()
+            .filter(|r| !r.confirmation && self.checks.contains_key(&r.check_id))
+            .map(|r| (r.check_id, r.slot_at))
+            .collect();
+        let won = if slots.is_empty() {
+            HashSet::new()
+        } else {
+            match probes::claim_slots(&self.db, self.location_id, &slots, &self.holder, now).await {
+                Ok(won) => won,
                 Err(e) => {
-                    tracing::warn!(error = %e, check.id = run.check_id, "cannot claim slot; skipping it");
-                    return;
+                    tracing::warn!(error = %e, slots = slots.len(), "cannot claim slots; skipping them");
+                    HashSet::new()
                 }
             }
-        }
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return;
         };
-        let runner = if loaded.from_config {
-            self.config_runner.clone()
-        } else {
-            self.merchant_runner.clone()
-        };
-        let check = loaded.settings.clone();
-        let tx = tx.clone();
-        let clock = self.clock.clone();
-        tokio::spawn(async move {
-            let report = runner.run(&check, clock.now_ms()).await;
-            drop(permit);
-            let _ = tx.send((run, report)).await;
-        });
-    }
-
-    async fn finish(&mut self, run: Run, mut report: ProbeReport) {
-        if let Some(info) = self.engine.check(run.check_id)
-            && self
-                .resolver
-                .observe(info.dependency_id, report.resolver_failure)
-        {
-            tracing::warn!(
-                check.id = run.check_id,
-                "name resolution fails for every dependency here: blaming this location's network"
-            );
-            report.blame_local_network();
-        }
-        let outcome = to_outcome(&report);
-        let now = self.clock.now_ms();
-        match self
-            .engine
-            .process(run.check_id, run.slot_at, &outcome, now)
-            .await
-        {
-            Ok(Some(after)) => {
-                let at =
-                    self.clock.now_ms() + i64::try_from(after.as_millis()).unwrap_or(i64::MAX / 2);
-                self.scheduler.confirm_at(run.check_id, at);
+        for run in due {
+            let Some(loaded) = self.checks.get(&run.check_id) else {
+                continue;
+            };
+            if !run.confirmation && !won.contains(&(run.check_id, run.slot_at)) {
+                continue; // another replica at this location has this slot
             }
-            Ok(None) => {}
-            Err(e) => {
-                tracing::error!(error = %e, check.id = run.check_id, "cannot record a probe result")
-            }
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                return;
+            };
+            let runner = if loaded.from_config {
+                self.config_runner.clone()
+            } else {
+                self.merchant_runner.clone()
+            };
+            let check = loaded.settings.clone();
+            let tx = tx.clone();
+            let clock = self.clock.clone();
+            tokio::spawn(async move {
+                let report = runner.run(&check, clock.now_ms()).await;
+                drop(permit);
+                let _ = tx.send((run, report)).await;
+            });
         }
     }
 
+    /// Picks up checks added, removed or edited since the last look (a cheap query first: at
+    /// 100,000 checks, reading and parsing them all takes long enough to delay the schedule).
     async fn reload(&mut self, now: i64) -> Result<(), StorageError> {
+        let fingerprint = catalog::checks_fingerprint(&self.db).await?;
+        if fingerprint == self.fingerprint {
+            return Ok(());
+        }
         let (infos, loaded) = load_checks(&self.db).await?;
+        self.fingerprint = fingerprint;
         let known: Vec<i64> = self.checks.keys().copied().collect();
         for id in known.iter().filter(|id| !loaded.contains_key(id)) {
             self.scheduler.remove(*id);
@@ -305,6 +318,52 @@ impl ProbeLoop {
 
     fn engine_metrics(&self) -> Metrics {
         self.engine.metrics().clone()
+    }
+}
+
+/// The recorder: takes every result that has arrived (up to [`MAX_BATCH`]) and records them
+/// together; asks the loop for the confirmation re-checks the detector wants.
+async fn record(
+    mut rx: mpsc::Receiver<(Run, ProbeReport)>,
+    engine: watch::Receiver<Arc<DetectEngine>>,
+    clock: Arc<dyn Clock>,
+    confirm: mpsc::UnboundedSender<(i64, i64)>,
+    mut resolver: ResolverWatch,
+) {
+    let mut arrived = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut arrived, MAX_BATCH).await > 0 {
+        let engine = engine.borrow().clone();
+        let items: Vec<Probed> = arrived
+            .drain(..)
+            .map(|(run, mut report)| {
+                if let Some(info) = engine.check(run.check_id)
+                    && resolver.observe(info.dependency_id, report.resolver_failure)
+                {
+                    tracing::warn!(
+                        check.id = run.check_id,
+                        "name resolution fails for every dependency here: blaming this location's network"
+                    );
+                    report.blame_local_network();
+                }
+                Probed {
+                    check_id: run.check_id,
+                    slot_at: run.slot_at,
+                    outcome: to_outcome(&report),
+                }
+            })
+            .collect();
+        match engine.process_batch(&items, clock.now_ms()).await {
+            Ok(confirms) => {
+                for (check_id, after) in confirms {
+                    let at =
+                        clock.now_ms() + i64::try_from(after.as_millis()).unwrap_or(i64::MAX / 2);
+                    let _ = confirm.send((check_id, at));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, results = items.len(), "cannot record probe results")
+            }
+        }
     }
 }
 

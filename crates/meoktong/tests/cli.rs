@@ -373,3 +373,87 @@ fn a_locked_sqlite_database_gives_a_clear_error_and_loses_nothing() {
     assert!(ok.status.success(), "{}", stderr(&ok));
     assert_eq!(stdout(&ok).trim(), "1 created, 0 updated");
 }
+
+/// A tmpfs of `size` mounted at `dir` for the life of the value (this test needs root or an
+/// unprivileged user namespace; CI runs as root).
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &Path, size: &str) -> SmallDisk {
+        std::fs::create_dir_all(dir).expect("mount point");
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "this test mounts a small tmpfs to fill it (needs root): {}",
+            stderr(&out)
+        );
+        SmallDisk(dir.to_path_buf())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_gives_a_clear_error_and_loses_nothing() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let disk = dir.path().join("disk");
+    let _mounted = SmallDisk::mount(&disk, "24m");
+    write_config(dir.path(), "sqlite://disk/m.db?mode=rwc");
+    assert!(meoktong(dir.path(), &["migrate"]).status.success());
+    let header = "business_name,phone,email,dependencies,locale,region,trade\n";
+    std::fs::write(
+        dir.path().join("one.csv"),
+        format!("{header}행복분식,010-1234-5678,,kakao-login,ko,,\n"),
+    )
+    .expect("csv");
+    let mut many = String::from(header);
+    for i in 0..20_000 {
+        many.push_str(&format!(
+            "가게 {i},010-{:04}-{:04},shop{i}@example.com,kakao-login;kakaopay,ko,서울특별시 마포구,음식점\n",
+            2000 + i / 10_000,
+            i % 10_000
+        ));
+    }
+    std::fs::write(dir.path().join("many.csv"), many).expect("csv");
+    let first = meoktong(dir.path(), &["merchant", "import", "one.csv"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+
+    // Fill what is left of the disk.
+    let filler_path = disk.join("filler");
+    let mut filler = std::fs::File::create(&filler_path).expect("filler");
+    let block = vec![0u8; 64 * 1024];
+    while filler.write_all(&block).is_ok() {}
+    drop(filler);
+
+    let full = meoktong(dir.path(), &["merchant", "import", "many.csv"]);
+    assert_eq!(full.status.code(), Some(1), "{}", stderr(&full));
+    let err = stderr(&full);
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("disk"), "says why: {err}");
+    // Space freed (with the disk full even a reader fails: SQLite cannot create its WAL
+    // index): what was accepted before is still there, and nothing of the failed import is.
+    std::fs::remove_file(&filler_path).expect("free space");
+    let list = meoktong(dir.path(), &["merchant", "list", "--format", "csv"]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    let listed = stdout(&list);
+    assert_eq!(
+        listed.lines().count(),
+        2,
+        "header and the one merchant: {listed}"
+    );
+    assert!(listed.contains("행복분식"), "{listed}");
+
+    // The same file now imports whole.
+    let ok = meoktong(dir.path(), &["merchant", "import", "many.csv"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert_eq!(stdout(&ok).trim(), "20000 created, 0 updated");
+}

@@ -3,7 +3,9 @@ use crate::entity::{checks, dependencies, dependency_states, subscriptions};
 use crate::error::StorageError;
 use crate::{Db, now_ms};
 use meoktong_config::{CheckSettings, DependencySettings};
-use sea_orm::{ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 
 /// Inserts or updates every dependency and check named in `deps` (source `config` or `preset`).
 /// Checks of those dependencies that are no longer configured are disabled, never deleted
@@ -163,19 +165,44 @@ pub async fn dependency_by_slug(
 pub async fn enabled_checks(
     db: &Db,
 ) -> Result<Vec<(checks::Model, dependencies::Model)>, StorageError> {
-    let deps = list_dependencies(db).await?;
+    let deps: std::collections::HashMap<i64, dependencies::Model> = list_dependencies(db)
+        .await?
+        .into_iter()
+        .map(|d| (d.id, d))
+        .collect();
     let rows = checks::Entity::find()
         .filter(checks::Column::Enabled.eq(true))
         .all(&db.conn)
         .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|c| {
-            deps.iter()
-                .find(|d| d.id == c.dependency_id)
-                .map(|d| (c, d.clone()))
-        })
+        .filter_map(|c| deps.get(&c.dependency_id).map(|d| (c, d.clone())))
         .collect())
+}
+
+/// A cheap fingerprint of the enabled checks and dependencies: it changes whenever a check or
+/// dependency is added, removed, enabled, disabled or edited (every write sets `updated_at`),
+/// so a probe loop re-reads the whole catalog only when there is something new.
+pub async fn checks_fingerprint(db: &Db) -> Result<Vec<i64>, StorageError> {
+    let mut out = Vec::with_capacity(8);
+    for table in ["checks", "dependencies"] {
+        let st = crate::sql::stmt(
+            db,
+            &format!(
+                "SELECT COUNT(*) AS n, CAST(COALESCE(MAX(updated_at), 0) AS BIGINT) AS changed, \
+                 CAST(COALESCE(SUM(id), 0) AS BIGINT) AS ids, \
+                 CAST(COALESCE(SUM(CASE WHEN enabled THEN id ELSE 0 END), 0) AS BIGINT) AS enabled_ids \
+                 FROM {table}"
+            ),
+            vec![],
+        );
+        if let Some(row) = db.conn.query_one_raw(st).await? {
+            for col in ["n", "changed", "ids", "enabled_ids"] {
+                out.push(row.try_get::<i64>("", col)?);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Subscribers of one dependency (merchant ids).

@@ -1,9 +1,12 @@
 //! Connecting to the database and applying migrations.
 use crate::error::StorageError;
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, ExecResult, QueryResult, Statement,
 };
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +20,61 @@ pub enum Backend {
 pub struct Db {
     pub conn: DatabaseConnection,
     pub backend: Backend,
+    /// SQLite has one writer at a time. Write transactions of this process queue here, in
+    /// order, instead of in SQLite's busy handler, which sleeps in steps of up to 100 ms and
+    /// so turned a busy moment into long stalls (the probe loop's slot claims waited behind
+    /// the result recorder). Other processes still meet the busy timeout.
+    write_gate: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// The longest a write transaction waits for the other writers of this process.
+const WRITE_GATE_WAIT: Duration = Duration::from_secs(10);
+
+/// A write transaction from [`Db::begin_write`]; holds this process's SQLite write turn until
+/// it is committed, rolled back or dropped. Use it as the `DatabaseTransaction` it wraps.
+pub struct WriteTxn {
+    txn: DatabaseTransaction,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTxn {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTxn {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTxn {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
 }
 
 /// Arbitrary constant identifying Meoktong's migration advisory lock on PostgreSQL.
@@ -46,13 +104,19 @@ impl Db {
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(10))
             .sqlx_logging(false);
+        // On every pooled connection: `synchronous` belongs to the connection (only
+        // `journal_mode` is stored in the file), so setting it once after connecting left every
+        // other connection syncing the WAL on each commit.
+        opts.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+        });
         let conn = Database::connect(opts).await?;
-        if backend == Backend::Sqlite {
-            conn.execute_unprepared("PRAGMA journal_mode=WAL;").await?;
-            conn.execute_unprepared("PRAGMA synchronous=NORMAL;")
-                .await?;
-        }
-        Ok(Db { conn, backend })
+        Ok(Db {
+            conn,
+            backend,
+            write_gate: Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     /// Begins a transaction that is going to write. On SQLite it is `BEGIN IMMEDIATE`: a
@@ -60,13 +124,29 @@ impl Db {
     /// is locked" when another connection holds the write lock at that moment (SQLite does
     /// not wait on the busy timeout when upgrading a read transaction), which the workers of
     /// a running `serve` make likely. PostgreSQL is unaffected.
-    pub async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction, StorageError> {
+    pub async fn begin_write(&self) -> Result<WriteTxn, StorageError> {
         use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+        let turn = match self.backend {
+            Backend::Postgres => None,
+            Backend::Sqlite => Some(
+                tokio::time::timeout(WRITE_GATE_WAIT, self.write_gate.clone().lock_owned())
+                    .await
+                    .map_err(|_| {
+                        StorageError::Db(DbErr::Custom(
+                            "database is locked: other writers of this process held it too long"
+                                .into(),
+                        ))
+                    })?,
+            ),
+        };
         let options = TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..TransactionOptions::default()
         };
-        Ok(self.conn.begin_with_options(options).await?)
+        Ok(WriteTxn {
+            txn: self.conn.begin_with_options(options).await?,
+            _turn: turn,
+        })
     }
 
     pub fn db_backend(&self) -> DbBackend {

@@ -20,6 +20,24 @@ pub async fn dependency_state<C: ConnectionTrait>(
         .await?)
 }
 
+/// The current state of each of `dependency_ids` (dependency id → state name).
+pub async fn dependency_states<C: ConnectionTrait>(
+    conn: &C,
+    dependency_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, String>, StorageError> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in dependency_ids.chunks(500) {
+        for row in dependency_states::Entity::find()
+            .filter(dependency_states::Column::DependencyId.is_in(chunk.to_vec()))
+            .all(conn)
+            .await?
+        {
+            out.insert(row.dependency_id, row.state);
+        }
+    }
+    Ok(out)
+}
+
 /// Writes the new state if nobody else changed it since `expected_version` was read.
 /// Returns false when another writer won; the caller reloads and re-decides.
 #[allow(clippy::too_many_arguments)]

@@ -2,7 +2,15 @@
 use crate::entity::{check_slots, detector_states, probe_locations, probe_results};
 use crate::error::{StorageError, is_unique_violation};
 use crate::{Db, sql};
-use sea_orm::{ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::sea_query::{OnConflict, Query};
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    FromQueryResult, QueryFilter, QuerySelect, QueryTrait, Set,
+};
+use std::collections::{HashMap, HashSet};
+
+/// Rows per multi-row INSERT (well under SQLite's bound-parameter limit).
+const ROWS_PER_INSERT: usize = 400;
 
 /// The id of the location named `name`, created if missing.
 pub async fn ensure_location(
@@ -101,6 +109,61 @@ pub async fn claim_slot(
     }
 }
 
+#[derive(FromQueryResult)]
+struct ClaimedSlot {
+    check_id: i64,
+    slot_at: i64,
+}
+
+/// [`claim_slot`] for many `(check_id, slot_at)` at once, in one statement per few hundred:
+/// returns the slots this holder won (the others were taken by another replica).
+pub async fn claim_slots(
+    db: &Db,
+    location_id: i64,
+    slots: &[(i64, i64)],
+    holder: &str,
+    now: i64,
+) -> Result<HashSet<(i64, i64)>, StorageError> {
+    let mut won = HashSet::with_capacity(slots.len());
+    if slots.is_empty() {
+        return Ok(won);
+    }
+    let txn = db.begin_write().await?;
+    for chunk in slots.chunks(ROWS_PER_INSERT) {
+        let mut q = check_slots::Entity::insert_many(chunk.iter().map(|(check_id, slot_at)| {
+            check_slots::ActiveModel {
+                id: NotSet,
+                check_id: Set(*check_id),
+                location_id: Set(location_id),
+                slot_at: Set(*slot_at),
+                holder: Set(holder.to_string()),
+                claimed_at: Set(now),
+            }
+        }))
+        .into_query();
+        q.on_conflict(
+            OnConflict::columns([
+                check_slots::Column::CheckId,
+                check_slots::Column::LocationId,
+                check_slots::Column::SlotAt,
+            ])
+            .do_nothing()
+            .to_owned(),
+        );
+        q.returning(
+            Query::returning().columns([check_slots::Column::CheckId, check_slots::Column::SlotAt]),
+        );
+        for r in ClaimedSlot::find_by_statement(db.db_backend().build(&q))
+            .all(&txn)
+            .await?
+        {
+            won.insert((r.check_id, r.slot_at));
+        }
+    }
+    txn.commit().await?;
+    Ok(won)
+}
+
 /// One probe's result, as stored.
 #[derive(Debug, Clone)]
 pub struct ResultRow {
@@ -126,9 +189,20 @@ pub async fn record_results(db: &Db, rows: &[ResultRow]) -> Result<(), StorageEr
         return Ok(());
     }
     let txn = db.begin_write().await?;
-    let models: Vec<probe_results::ActiveModel> = rows
-        .iter()
-        .map(|r| probe_results::ActiveModel {
+    insert_results(db, &txn, rows).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The rows of [`record_results`] inside the caller's transaction: multi-row inserts of the
+/// raw results, then one upsert per (check, location, hour) into the rollups.
+pub async fn insert_results(
+    db: &Db,
+    txn: &DatabaseTransaction,
+    rows: &[ResultRow],
+) -> Result<(), StorageError> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        probe_results::Entity::insert_many(chunk.iter().map(|r| probe_results::ActiveModel {
             id: NotSet,
             check_id: Set(r.check_id),
             dependency_id: Set(r.dependency_id),
@@ -142,16 +216,38 @@ pub async fn record_results(db: &Db, rows: &[ResultRow]) -> Result<(), StorageEr
             error: Set(r.error.clone()),
             duration_us: Set(r.duration_us),
             timings: Set(r.timings.clone()),
-        })
-        .collect();
-    for chunk in models.chunks(400) {
-        probe_results::Entity::insert_many(chunk.to_vec())
-            .exec(&txn)
-            .await?;
+        }))
+        .exec_without_returning(txn)
+        .await?;
     }
+    // Folded in memory first: a batch holds a check's hour once, or twice around a re-check.
+    let mut hours: HashMap<(i64, i64, i64), [i64; 7]> = HashMap::new();
     for r in rows {
         let hour = r.started_at - r.started_at.rem_euclid(HOUR_MS);
-        let count = |o: &str| i64::from(r.outcome == o);
+        let e = hours.entry((r.check_id, r.location_id, hour)).or_insert([
+            r.dependency_id,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ]);
+        match r.outcome.as_str() {
+            "ok" => e[1] += 1,
+            "degraded" => e[2] += 1,
+            "fail" => e[3] += 1,
+            "config_error" => e[4] += 1,
+            _ => {}
+        }
+        e[5] += r.duration_us;
+        e[6] = e[6].max(r.duration_us);
+    }
+    let mut hours: Vec<_> = hours.into_iter().collect();
+    hours.sort_unstable_by_key(|(k, _)| *k); // one lock order for concurrent writers
+    for ((check_id, location_id, hour), [dependency_id, ok, degraded, fail, config, total, max]) in
+        hours
+    {
         let st = sql::stmt(
             db,
             "INSERT INTO probe_rollups_hourly (check_id, dependency_id, location_id, hour_at, ok_count, degraded_count, fail_count, config_error_count, total_us, max_us) \
@@ -164,33 +260,153 @@ pub async fn record_results(db: &Db, rows: &[ResultRow]) -> Result<(), StorageEr
              total_us = probe_rollups_hourly.total_us + excluded.total_us, \
              max_us = CASE WHEN excluded.max_us > probe_rollups_hourly.max_us THEN excluded.max_us ELSE probe_rollups_hourly.max_us END",
             vec![
-                r.check_id.into(),
-                r.dependency_id.into(),
-                r.location_id.into(),
+                check_id.into(),
+                dependency_id.into(),
+                location_id.into(),
                 hour.into(),
-                count("ok").into(),
-                count("degraded").into(),
-                count("fail").into(),
-                count("config_error").into(),
-                r.duration_us.into(),
-                r.duration_us.into(),
+                ok.into(),
+                degraded.into(),
+                fail.into(),
+                config.into(),
+                total.into(),
+                max.into(),
             ],
         );
         txn.execute_raw(st).await?;
     }
-    txn.commit().await?;
     Ok(())
 }
 
-/// Deletes raw results and slot claims older than `before` (rollups stay).
-pub async fn prune(db: &Db, before: i64) -> Result<u64, StorageError> {
+/// One hour of a dependency's probes, every check and location together (from the rollups,
+/// which outlive the raw results).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourOfProbes {
+    pub hour_at: i64,
+    pub ok: i64,
+    pub degraded: i64,
+    pub failed: i64,
+    pub config_errors: i64,
+    /// Mean probe duration in microseconds.
+    pub mean_us: i64,
+}
+
+/// The hours of `dependency_id` from the one holding `from` to the one holding `to`, oldest
+/// first; hours without probes are left out.
+pub async fn hours_of_dependency(
+    db: &Db,
+    dependency_id: i64,
+    from: i64,
+    to: i64,
+) -> Result<Vec<HourOfProbes>, StorageError> {
+    use crate::entity::probe_rollups_hourly as r;
+    use sea_orm::QueryOrder;
+    let first = from - from.rem_euclid(HOUR_MS);
+    let mut hours: std::collections::BTreeMap<i64, [i64; 5]> = std::collections::BTreeMap::new();
+    for row in r::Entity::find()
+        .filter(r::Column::DependencyId.eq(dependency_id))
+        .filter(r::Column::HourAt.gte(first))
+        .filter(r::Column::HourAt.lte(to))
+        .order_by_asc(r::Column::HourAt)
+        .all(&db.conn)
+        .await?
+    {
+        let h = hours.entry(row.hour_at).or_default();
+        h[0] += row.ok_count;
+        h[1] += row.degraded_count;
+        h[2] += row.fail_count;
+        h[3] += row.config_error_count;
+        h[4] += row.total_us;
+    }
+    Ok(hours
+        .into_iter()
+        .map(
+            |(hour_at, [ok, degraded, failed, config_errors, total_us])| {
+                let n = ok + degraded + failed + config_errors;
+                HourOfProbes {
+                    hour_at,
+                    ok,
+                    degraded,
+                    failed,
+                    config_errors,
+                    mean_us: if n > 0 { total_us / n } else { 0 },
+                }
+            },
+        )
+        .collect())
+}
+
+/// The trackers of `check_ids` at one location, locked for this transaction on PostgreSQL
+/// (SQLite's write transaction already excludes other writers): check id → tracker JSON.
+pub async fn trackers_for_update(
+    db: &Db,
+    txn: &DatabaseTransaction,
+    location_id: i64,
+    check_ids: &[i64],
+) -> Result<HashMap<i64, String>, StorageError> {
+    let mut ids = check_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(ROWS_PER_INSERT) {
+        let mut q = detector_states::Entity::find()
+            .filter(detector_states::Column::LocationId.eq(location_id))
+            .filter(detector_states::Column::CheckId.is_in(chunk.to_vec()));
+        if db.backend == crate::db::Backend::Postgres {
+            q = q.lock_exclusive();
+        }
+        for row in q.all(txn).await? {
+            out.insert(row.check_id, row.tracker);
+        }
+    }
+    Ok(out)
+}
+
+/// Writes trackers `(check_id, state, tracker JSON)` of one location: inserted or replaced.
+pub async fn save_trackers(
+    txn: &DatabaseTransaction,
+    location_id: i64,
+    trackers: &[(i64, String, String)],
+    now: i64,
+) -> Result<(), StorageError> {
+    for chunk in trackers.chunks(ROWS_PER_INSERT) {
+        detector_states::Entity::insert_many(chunk.iter().map(|(check_id, state, json)| {
+            detector_states::ActiveModel {
+                id: NotSet,
+                check_id: Set(*check_id),
+                location_id: Set(location_id),
+                state: Set(state.clone()),
+                tracker: Set(json.clone()),
+                updated_at: Set(now),
+            }
+        }))
+        .on_conflict(
+            OnConflict::columns([
+                detector_states::Column::CheckId,
+                detector_states::Column::LocationId,
+            ])
+            .update_columns([
+                detector_states::Column::State,
+                detector_states::Column::Tracker,
+                detector_states::Column::UpdatedAt,
+            ])
+            .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Deletes raw results older than `before` (rollups stay) and slot claims made before
+/// `slots_before` (a claim only has to outlive its slot's run).
+pub async fn prune(db: &Db, before: i64, slots_before: i64) -> Result<u64, StorageError> {
     let a = probe_results::Entity::delete_many()
         .filter(probe_results::Column::StartedAt.lt(before))
         .exec(&db.conn)
         .await?
         .rows_affected;
     check_slots::Entity::delete_many()
-        .filter(check_slots::Column::SlotAt.lt(before))
+        .filter(check_slots::Column::ClaimedAt.lt(slots_before))
         .exec(&db.conn)
         .await?;
     Ok(a)

@@ -8,7 +8,7 @@ use meoktong_storage::entity::{damage_reports, merchants, report_attachments};
 use meoktong_storage::merchants::MerchantRecord;
 use meoktong_storage::outbox::{self, NewNotice};
 use meoktong_storage::users::{self, NewUser};
-use meoktong_storage::{catalog, incidents, now_ms, sessions};
+use meoktong_storage::{catalog, incidents, now_ms, probes, sessions};
 use meoktong_tests::{Backend, TestApp, spawn_app_with};
 use meoktong_web::routes::reports::form_stamp;
 use reqwest::multipart::{Form, Part};
@@ -97,6 +97,35 @@ pub async fn world() -> World {
     )
     .await
     .expect("event");
+    // The probes' record of those hours (what the evidence pack prints by hour).
+    let location = probes::ensure_location(&app.db, "seoul-kt", "local", STARTED)
+        .await
+        .expect("location");
+    let probe = |at: i64, outcome: &str| probes::ResultRow {
+        check_id: 1,
+        dependency_id: dep.id,
+        location_id: location,
+        slot_at: at,
+        started_at: at,
+        outcome: outcome.into(),
+        class: None,
+        status: Some(if outcome == "ok" { 200 } else { 503 }),
+        provider_code: None,
+        error: None,
+        duration_us: 120_000,
+        timings: None,
+    };
+    probes::record_results(
+        &app.db,
+        &[
+            probe(STARTED - 3_000_000, "ok"),
+            probe(STARTED + 60_000, "fail"),
+            probe(STARTED + 120_000, "fail"),
+            probe(RESOLVED + 60_000, "ok"),
+        ],
+    )
+    .await
+    .expect("probe results");
     let assoc_a = users::association_by_name(&app.db, "서울소상공인연합회")
         .await
         .expect("association");

@@ -57,7 +57,10 @@ pub async fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            let line = f.message.replace('\n', " ");
+            let mut line = f.message.replace('\n', " ");
+            if line.contains("database or disk is full") || line.contains("disk I/O error") {
+                line.push_str(" — the disk holding the database is full or failing; nothing from this command was kept: free some space and run it again");
+            }
             eprintln!("meoktong: {}", meoktong_domain::mask::mask_text(&line));
             ExitCode::from(f.code.max(1))
         }

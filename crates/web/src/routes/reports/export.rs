@@ -189,6 +189,45 @@ pub fn detail_text(detail: &str) -> String {
     }
 }
 
+/// One hour of the probe record, as the evidence pack prints it.
+pub struct HourRow {
+    pub hour: String,
+    pub probes: i64,
+    pub ok: i64,
+    pub failed: i64,
+    pub failed_share: String,
+    pub mean_ms: String,
+}
+
+/// The hourly probe record of the incident's dependency, from the hour before it started to
+/// the hour after it ended (hourly rollups: kept after the raw results are pruned).
+async fn hourly(state: &AppState, t: &IncidentTotals) -> Result<Vec<HourRow>, WebError> {
+    let inc = &t.incident;
+    let end = inc.resolved_at.unwrap_or_else(now_ms);
+    let hours = probes::hours_of_dependency(
+        &state.db,
+        inc.dependency_id,
+        inc.started_at - 3_600_000,
+        end + 3_600_000,
+    )
+    .await?;
+    Ok(hours
+        .into_iter()
+        .map(|h| {
+            let probes = h.ok + h.degraded + h.failed + h.config_errors;
+            let failed = h.failed + h.degraded;
+            HourRow {
+                hour: fmt_time(t.names.tz, h.hour_at),
+                probes,
+                ok: h.ok,
+                failed,
+                failed_share: format!("{:.0}%", failed as f64 * 100.0 / probes.max(1) as f64),
+                mean_ms: group_digits(h.mean_us / 1000),
+            }
+        })
+        .collect())
+}
+
 pub struct ReportLine {
     pub id: i64,
     pub business_name: String,
@@ -207,6 +246,7 @@ struct EvidencePage {
     generated: String,
     s: Summary,
     events: Vec<EventRow>,
+    hours: Vec<HourRow>,
     sections: Vec<Section>,
     reports: Vec<ReportLine>,
     width: u32,
@@ -267,6 +307,7 @@ pub async fn evidence(
         ),
         generated: fmt_time(t.names.tz, now_ms()),
         events: timeline(&state, &t).await?,
+        hours: hourly(&state, &t).await?,
         sections: incidents::sections(&t),
         width: super::totals::CHART_WIDTH,
         reports,
