@@ -135,6 +135,27 @@ impl Blackbox {
         self.child.id().to_string()
     }
 
+    /// "blackbox_exporter 0.23.0", read from the binary (`--version`).
+    pub fn name() -> String {
+        let bin = find_binary(&[
+            "/usr/bin/prometheus-blackbox-exporter",
+            "/usr/local/bin/blackbox_exporter",
+        ]);
+        let version = bin
+            .and_then(|b| Command::new(b).arg("--version").output().ok())
+            .map(|o| {
+                let text = String::from_utf8_lossy(&o.stdout).to_string()
+                    + &String::from_utf8_lossy(&o.stderr);
+                text.split_whitespace()
+                    .skip_while(|w| *w != "version")
+                    .nth(1)
+                    .unwrap_or("?")
+                    .to_string()
+            })
+            .unwrap_or_else(|| "?".into());
+        format!("blackbox_exporter {version}")
+    }
+
     /// The path that runs one probe of `target`.
     pub fn probe_path(target: &str) -> String {
         format!(

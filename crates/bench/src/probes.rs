@@ -275,7 +275,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         }
         if let Some(bb) = &bb {
             let theirs = blackbox(bb, &nginx.url(), level, a.seconds).await;
-            table.row(theirs.cells("blackbox_exporter 0.23", level));
+            table.row(theirs.cells(&Blackbox::name(), level));
             ratios.push((
                 level,
                 ours.per_second() / theirs.per_second().max(1e-9),
