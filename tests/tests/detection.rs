@@ -258,6 +258,63 @@ async fn one_of_three_locations_failing_opens_no_incident_and_flags_that_locatio
     );
 }
 
+/// The probe loop's heartbeat only says "this location is alive": it must not clear the
+/// network-suspect flag the detector set (the operator page would show it for ≤ 10 s).
+#[tokio::test]
+async fn the_probe_loop_heartbeat_keeps_a_location_flagged_suspect() {
+    let w = world(Backend::Sqlite, "kakao-login").await;
+    let a = engine(&w, "seoul-kt").await;
+    let b = engine(&w, "busan-skb").await;
+    let c = engine(&w, "daejeon-lgu").await;
+    let down = |_t: i64| Mode::Down;
+    let up = |_t: i64| Mode::Up;
+    drive(&w, &[(&a, &down), (&b, &up), (&c, &up)], T0, T0 + 90_000).await;
+    let kt = |w: &World| {
+        let db = w.db.clone();
+        async move {
+            probes::locations(&db)
+                .await
+                .expect("locations")
+                .into_iter()
+                .find(|l| l.name == "seoul-kt")
+                .expect("kt")
+        }
+    };
+    assert!(kt(&w).await.network_suspect, "the detector flagged it");
+
+    // The location's own probe loop starts and beats; the manual clock never reaches a run.
+    let beat_at = T0 + 100_000;
+    let mut settings = meoktong_config::Settings::default();
+    settings.probe.location = "seoul-kt".into();
+    let probe_loop = meoktong_engine::runner::ProbeLoop::build(
+        w.db.clone(),
+        w.metrics.clone(),
+        &settings,
+        std::sync::Arc::new(meoktong_engine::clock::ManualClock::new(beat_at)),
+        "test-holder".into(),
+    )
+    .await
+    .expect("probe loop");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(probe_loop.run_until_stopped(stop.clone()));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while kt(&w).await.last_seen_at != Some(beat_at) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no heartbeat from the probe loop"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.cancel();
+    task.await.expect("probe loop stops");
+    let after = kt(&w).await;
+    assert_eq!(after.last_seen_at, Some(beat_at), "the heartbeat landed");
+    assert!(
+        after.network_suspect,
+        "the heartbeat left the detector's flag alone"
+    );
+}
+
 #[tokio::test]
 async fn two_of_three_locations_failing_is_an_outage() {
     let w = world(Backend::Sqlite, "kakao-login").await;

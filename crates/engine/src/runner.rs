@@ -169,7 +169,8 @@ impl ProbeLoop {
         loop {
             let now = self.clock.now_ms();
             if now >= next_heartbeat {
-                let _ = probes::set_location_health(&self.db, self.location_id, now, false).await;
+                // Only "last seen": the network-suspect flag is the detector's to set and clear.
+                let _ = probes::touch_location(&self.db, self.location_id, now).await;
                 next_heartbeat = now + HEARTBEAT_EVERY_MS;
             }
             if now >= next_reload {

@@ -11,7 +11,8 @@ use meoktong_notify::heartbeat::HeartbeatSweeper;
 use meoktong_notify::planner::{Planner, PlannerConfig};
 use meoktong_notify::timers::Timers;
 use meoktong_notify::{
-    DevOutbox, EmailProvider, LogEmail, LogSms, SmsProvider, SmtpEmail, TwilioSms,
+    DevOutbox, EmailProvider, LogEmail, LogSms, SmsProvider, SmtpEmail, SsrfPolicy, TwilioSms,
+    WebhookSender,
 };
 use meoktong_storage::{Db, dev_outbox, now_ms, outbox};
 use meoktong_web::AppState;
@@ -195,6 +196,12 @@ pub async fn spawn_all(
             lease: lease_for(&settings),
             ..DispatcherConfig::default()
         },
+    )
+    .with_webhooks(
+        WebhookSender::guarded(SsrfPolicy {
+            allow_private: settings.probe.allow_private_targets,
+        })
+        .context("building the webhook client")?,
     );
     handles.push(tokio::spawn(
         Arc::new(dispatcher).run_until_stopped(outbox_changed.clone(), stop.clone()),

@@ -9,12 +9,16 @@
 //! Transient failures retry with exponential backoff and jitter until the message's validity
 //! runs out; permanent ones send the contact's email at once. SMS providers are used in
 //! order: one that has failed transiently for `failover_after` hands new messages to the next
-//! and is tried again every 30 s.
-use crate::providers::{EmailMessage, EmailProvider, ProviderError, SmsProvider, SmsRequest};
+//! and is tried again every 30 s. Webhooks (when configured with [`Dispatcher::with_webhooks`])
+//! are sent with the merchant's current URL and secret, retried the same way, and never make
+//! a contact's email unnecessary.
+use crate::providers::{
+    EmailMessage, EmailProvider, ProviderError, SmsProvider, SmsRequest, WebhookSender,
+};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use meoktong_metrics::Metrics;
 use meoktong_storage::entity::outbox as outbox_entity;
-use meoktong_storage::{Crypto, Db, StorageError, outbox};
+use meoktong_storage::{Crypto, Db, StorageError, outbox, webhooks};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -88,6 +92,7 @@ pub struct Dispatcher {
     sms: Vec<SmsRoute>,
     health: Mutex<Vec<Health>>,
     email: Option<Arc<dyn EmailProvider>>,
+    webhook: Option<WebhookSender>,
     cfg: DispatcherConfig,
 }
 
@@ -135,8 +140,15 @@ impl Dispatcher {
             sms,
             health,
             email,
+            webhook: None,
             cfg,
         }
+    }
+
+    /// Sends the `webhook` channel too, with `sender` (production: [`WebhookSender::guarded`]).
+    pub fn with_webhooks(mut self, sender: WebhookSender) -> Dispatcher {
+        self.webhook = Some(sender);
+        self
     }
 
     fn channels(&self) -> Vec<&'static str> {
@@ -146,6 +158,9 @@ impl Dispatcher {
         }
         if self.email.is_some() {
             c.push("email");
+        }
+        if self.webhook.is_some() {
+            c.push("webhook");
         }
         c
     }
@@ -283,7 +298,10 @@ impl Dispatcher {
         {
             // The log provider "delivers" at once and never calls back.
             outbox::mark_delivered(&self.db, a.row.id, a.mark.at).await?;
-            outbox::cancel_waiting(&self.db, a.row.notice_id, a.row.contact_position).await?;
+            // A webhook reaches a machine, not the contact: their email still stands.
+            if a.row.channel != "webhook" {
+                outbox::cancel_waiting(&self.db, a.row.notice_id, a.row.contact_position).await?;
+            }
             self.metrics
                 .notifications
                 .with_label_values(&[a.row.channel.as_str(), "delivered"])
@@ -320,6 +338,7 @@ impl Dispatcher {
         match row.channel.as_str() {
             "sms" => self.send_sms(row, recipient, queue).await,
             "email" => self.send_email(row, recipient, queue).await,
+            "webhook" => self.send_webhook(row, queue).await,
             other => {
                 outbox::mark_given_up(
                     &self.db,
@@ -461,6 +480,59 @@ impl Dispatcher {
         }
     }
 
+    /// Posts the row's JSON to the merchant's webhook as it is now (a fixed URL or a new
+    /// secret applies to retries too); a 2xx is delivered.
+    async fn send_webhook(
+        &self,
+        row: outbox_entity::Model,
+        queue: Option<&RecordQueue>,
+    ) -> Result<(), StorageError> {
+        let Some(sender) = &self.webhook else {
+            return Ok(());
+        };
+        let Some(hook) = webhooks::get(&self.db, &self.crypto, row.merchant_id).await? else {
+            outbox::mark_given_up(&self.db, row.id, "cancelled", "the webhook was removed").await?;
+            return Ok(());
+        };
+        let result = match serde_json::from_str::<serde_json::Value>(&row.body) {
+            Ok(payload) => {
+                sender
+                    .send(&hook.url, hook.secret.as_bytes(), &payload)
+                    .await
+            }
+            Err(e) => Err(ProviderError::permanent(
+                None,
+                format!("stored payload: {e}"),
+            )),
+        };
+        let now = meoktong_storage::now_ms();
+        match result {
+            Ok(()) => {
+                let mark = outbox::AcceptedMark {
+                    id: row.id,
+                    provider_index: 0,
+                    provider: "webhook".into(),
+                    provider_message_id: format!("webhook-{}", row.id),
+                    status: Some("delivered".into()),
+                    at: now,
+                };
+                self.accepted(Accepted { row, mark }, queue).await
+            }
+            // Someone else's server: from 2 s doubling to 5 min, for the row's hour.
+            Err(e) => {
+                self.failed(
+                    &row,
+                    "webhook",
+                    e,
+                    now,
+                    Duration::from_secs(2),
+                    Duration::from_secs(300),
+                )
+                .await
+            }
+        }
+    }
+
     async fn failed(
         &self,
         row: &outbox_entity::Model,
@@ -537,7 +609,8 @@ impl Dispatcher {
             .into_iter()
             .map(|n| (n.id, n))
             .collect();
-        for a in items {
+        // Time to reach a person: a webhook's acceptance is not that.
+        for a in items.iter().filter(|a| a.row.channel != "webhook") {
             if let Some(n) = notices.get(&a.row.notice_id)
                 && matches!(
                     n.kind.as_str(),

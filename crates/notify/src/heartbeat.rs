@@ -10,11 +10,12 @@
 //! merchants subscribe to, while this is the store's own line, with its own wording.
 use crate::planner::{Planner, kind_str};
 use crate::text;
+use crate::webhook_notice::WebhookNotice;
 use meoktong_domain::message::NoticeKind;
 use meoktong_storage::entity::{dependencies, heartbeat_monitors, incidents};
 use meoktong_storage::outbox::{self, NewNotice};
 use meoktong_storage::{
-    Crypto, Db, StorageError, contacts, heartbeats, incidents as store_incidents,
+    Crypto, Db, StorageError, contacts, heartbeats, incidents as store_incidents, webhooks,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -144,6 +145,7 @@ impl HeartbeatSweeper {
             ));
         }
         let since = ctx.since;
+        let (link, tz) = (ctx.input.link.clone(), ctx.input.tz);
         let rendered = ctx.render(&contacts::playbooks(&self.db, merchant.id).await?);
         let incident_kind = if kind == NoticeKind::StoreBack {
             "recovery:0"
@@ -158,7 +160,7 @@ impl HeartbeatSweeper {
         );
         let people = contacts::of_merchant(&self.db, &self.crypto, merchant.id).await?;
         let (mut queued_sms, _) = outbox::depth(&self.db, now).await?;
-        let (position, messages, skipped) = self.planner.messages_for_first_usable(
+        let (position, mut messages, skipped) = self.planner.messages_for_first_usable(
             &people,
             &[],
             &rendered,
@@ -167,6 +169,24 @@ impl HeartbeatSweeper {
             &mut queued_sms,
             now,
         );
+        // The store's own system may well be offline too; its webhook is sent all the same
+        // (retried with backoff), so it learns what happened once its line is back.
+        if let Some(url_enc) = webhooks::url_enc_of(&self.db, &[merchant.id])
+            .await?
+            .get(&merchant.id)
+        {
+            let hook = WebhookNotice {
+                kind,
+                merchant_id: merchant.id,
+                incidents: std::slice::from_ref(incident),
+                deps: &deps,
+                link: &link,
+                text: &rendered.sms,
+                tz,
+                dedupe: &dedupe,
+            };
+            messages.push(hook.message(url_enc, position.unwrap_or(0), rendered.priority, now));
+        }
         for (pos, why) in &skipped {
             tracing::warn!(merchant.id = merchant.id, contact.position = pos, reason = %why, "contact skipped");
         }

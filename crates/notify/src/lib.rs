@@ -7,9 +7,11 @@ pub mod planner;
 pub mod providers;
 pub mod text;
 pub mod timers;
+pub mod webhook_notice;
 
 pub use providers::{
     DevOutbox, EmailMessage, EmailProvider, LogEmail, LogSms, ProviderError, SmsAccepted,
-    SmsProvider, SmsRequest, SmtpEmail, TwilioSms, WebhookSender, twilio_signature,
-    verify_twilio_signature, verify_webhook_signature, webhook_signature,
+    SmsProvider, SmsRequest, SmtpEmail, SsrfPolicy, TwilioSms, WebhookSender, WebhookUrlError,
+    check_webhook_url, twilio_signature, verify_twilio_signature, verify_webhook_signature,
+    webhook_signature,
 };

@@ -8,13 +8,14 @@
 //! restarts or replicas happen; a merchant imported or subscribed while an incident is open
 //! simply gets its down notice on the next pass.
 use crate::text;
+use crate::webhook_notice::WebhookNotice;
 use meoktong_domain::grouping::{group_window_closes, partition_for_notice};
 use meoktong_domain::message::NoticeKind;
 use meoktong_storage::contacts::{self, Contact};
 use meoktong_storage::entity::{dependencies, incidents, merchants, subscriptions};
 use meoktong_storage::outbox::{self, NewMessage, NewNotice};
 use meoktong_storage::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use meoktong_storage::{Crypto, Db, StorageError, audit, catalog};
+use meoktong_storage::{Crypto, Db, StorageError, audit, catalog, webhooks};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -188,6 +189,7 @@ impl Planner {
             .collect();
         let contact_lists = contacts::of_merchants(&self.db, &self.crypto, &ids).await?;
         let playbooks = contacts::playbooks_of(&self.db, &ids).await?;
+        let hooks = webhooks::url_enc_of(&self.db, &ids).await?;
         let mut batch = Vec::with_capacity(drafts.len());
         let mut about = Vec::with_capacity(drafts.len());
         for draft in drafts {
@@ -202,6 +204,7 @@ impl Planner {
                 list.unwrap_or_default(),
                 books.unwrap_or_default(),
                 deps,
+                hooks.get(&merchant.id).map(String::as_str),
                 queued_sms,
                 now,
             );
@@ -334,7 +337,8 @@ impl Planner {
         drafts
     }
 
-    /// One notice and its first usable contact's messages, and the contacts skipped.
+    /// One notice and its first usable contact's messages (and the merchant's webhook, when
+    /// `webhook_url_enc` is given), and the contacts skipped.
     #[allow(clippy::too_many_arguments)]
     fn prepare_notice(
         &self,
@@ -343,6 +347,7 @@ impl Planner {
         contacts: &[Contact],
         playbooks: &[meoktong_storage::entity::playbooks::Model],
         deps: &HashMap<i64, dependencies::Model>,
+        webhook_url_enc: Option<&str>,
         queued_sms: &mut i64,
         now: i64,
     ) -> (NewNotice, Vec<NewMessage>, Vec<(i32, String)>) {
@@ -362,6 +367,7 @@ impl Planner {
             now,
         );
         let since = ctx.since;
+        let (link, tz) = (ctx.input.link.clone(), ctx.input.tz);
         let rendered = ctx.render(playbooks);
         let mut ids: Vec<i64> = draft.incidents.iter().map(|i| i.id).collect();
         ids.sort_unstable();
@@ -372,7 +378,7 @@ impl Planner {
             ids.iter().map(i64::to_string).collect::<Vec<_>>().join("-"),
             kind_str(draft.kind)
         );
-        let (position, messages, skipped) = self.messages_for_first_usable(
+        let (position, mut messages, skipped) = self.messages_for_first_usable(
             contacts,
             &failed_platforms,
             &rendered,
@@ -381,6 +387,19 @@ impl Planner {
             queued_sms,
             now,
         );
+        if let Some(url_enc) = webhook_url_enc {
+            let hook = WebhookNotice {
+                kind: draft.kind,
+                merchant_id: merchant.id,
+                incidents: &draft.incidents,
+                deps,
+                link: &link,
+                text: &rendered.sms,
+                tz,
+                dedupe: &dedupe,
+            };
+            messages.push(hook.message(url_enc, position.unwrap_or(0), rendered.priority, now));
+        }
         let wants_ack = matches!(
             draft.kind,
             NoticeKind::Down | NoticeKind::FollowUp | NoticeKind::Relapse

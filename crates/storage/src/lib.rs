@@ -29,6 +29,7 @@ pub mod sessions;
 pub mod sql;
 pub mod status;
 pub mod users;
+pub mod webhooks;
 
 pub use crypto::{Crypto, DataKeyError};
 pub use db::{Backend, Db};

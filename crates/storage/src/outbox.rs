@@ -674,6 +674,8 @@ pub async fn acknowledge(
         .col_expr(outbox::Column::State, "cancelled".into())
         .filter(outbox::Column::NoticeId.eq(notice_id))
         .filter(outbox::Column::State.is_in(["waiting", "pending"]))
+        // A merchant's own system is told whatever the people did.
+        .filter(outbox::Column::Channel.ne("webhook"))
         .exec(&txn)
         .await?;
     txn.commit().await?;

@@ -57,22 +57,6 @@ pub async fn locations(db: &Db) -> Result<Vec<probe_locations::Model>, StorageEr
     Ok(probe_locations::Entity::find().all(&db.conn).await?)
 }
 
-pub async fn set_location_health(
-    db: &Db,
-    id: i64,
-    seen_at: i64,
-    network_suspect: bool,
-) -> Result<(), StorageError> {
-    let am = probe_locations::ActiveModel {
-        id: Set(id),
-        last_seen_at: Set(Some(seen_at)),
-        network_suspect: Set(network_suspect),
-        ..Default::default()
-    };
-    probe_locations::Entity::update(am).exec(&db.conn).await?;
-    Ok(())
-}
-
 /// Records that a location reported (a remote agent's fetch or batch) without touching its
 /// network-suspect flag, which the detector owns.
 pub async fn touch_location(db: &Db, id: i64, seen_at: i64) -> Result<(), StorageError> {

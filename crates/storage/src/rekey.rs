@@ -6,7 +6,7 @@
 //! which the previous key can be removed.
 use crate::Db;
 use crate::crypto::Crypto;
-use crate::entity::{contacts, merchants, outbox, users};
+use crate::entity::{contacts, merchants, outbox, users, webhooks};
 use crate::error::StorageError;
 use sea_orm::{EntityTrait, QueryOrder, QuerySelect, Set};
 
@@ -16,6 +16,7 @@ pub struct RekeySummary {
     pub contacts: u64,
     pub users: u64,
     pub outbox: u64,
+    pub webhooks: u64,
 }
 
 fn re(crypto: &Crypto, v: &str) -> Result<String, StorageError> {
@@ -128,6 +129,27 @@ pub async fn rekey(db: &Db, crypto: &Crypto) -> Result<RekeySummary, StorageErro
         }
         after = last;
     }
+    after = 0;
+    loop {
+        let rows = <webhooks::Entity as ById>::page_after(after)
+            .limit(BATCH)
+            .all(&db.conn)
+            .await?;
+        let Some(last) = rows.last().map(|r| r.id) else {
+            break;
+        };
+        for w in rows {
+            let am = webhooks::ActiveModel {
+                id: Set(w.id),
+                url_enc: Set(re(crypto, &w.url_enc)?),
+                secret_enc: Set(re(crypto, &w.secret_enc)?),
+                ..Default::default()
+            };
+            webhooks::Entity::update(am).exec(&db.conn).await?;
+            s.webhooks += 1;
+        }
+        after = last;
+    }
     Ok(s)
 }
 
@@ -146,4 +168,4 @@ macro_rules! by_id {
         }
     )*};
 }
-by_id!(merchants, contacts, users, outbox);
+by_id!(merchants, contacts, users, outbox, webhooks);

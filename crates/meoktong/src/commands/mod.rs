@@ -95,8 +95,8 @@ async fn rekey(settings: Settings) -> CmdResult {
     let (db, crypto) = crate::app::open_database(&settings).await?;
     let s = meoktong_storage::rekey::rekey(&db, &crypto).await?;
     println!(
-        "re-encrypted {} merchants, {} contacts, {} users, {} outbox messages with the current key",
-        s.merchants, s.contacts, s.users, s.outbox
+        "re-encrypted {} merchants, {} contacts, {} users, {} outbox messages, {} webhooks with the current key",
+        s.merchants, s.contacts, s.users, s.outbox, s.webhooks
     );
     Ok(())
 }

@@ -5,7 +5,8 @@
 //!
 //! - SMS: [`TwilioSms`] (Twilio's Messages API on reqwest), [`LogSms`] (dev outbox).
 //! - Email: [`SmtpEmail`] (lettre), [`LogEmail`] (dev outbox).
-//! - Webhooks: [`WebhookSender`], signed with HMAC-SHA256.
+//! - Webhooks: [`WebhookSender`], signed with HMAC-SHA256, behind the SSRF guard
+//!   ([`check_webhook_url`]).
 //! - Callbacks: [`verify_twilio_signature`] for `X-Twilio-Signature`.
 mod dev;
 mod email;
@@ -16,6 +17,7 @@ mod twilio;
 mod twilio_classify;
 mod twilio_signature;
 mod webhook;
+mod webhook_guard;
 
 pub use dev::{DevOutbox, LogEmail, LogSms};
 pub use email::{EmailMessage, EmailProvider};
@@ -27,4 +29,8 @@ pub use twilio_signature::{twilio_signature, verify_twilio_signature};
 pub use webhook::{
     SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSender, verify_webhook_signature, webhook_signature,
     webhook_timestamp_is_fresh,
+};
+pub use webhook_guard::{
+    MAX_WEBHOOK_URL_LEN, SsrfPolicy, WebhookUrlError, check_webhook_url, guarded_client,
+    parse_webhook_url,
 };

@@ -2,8 +2,9 @@
 //!
 //! The receiver checks `X-Meoktong-Signature: sha256=<hex HMAC-SHA256 of "{timestamp}.{body}">`
 //! with the webhook's own secret, and `X-Meoktong-Timestamp` (Unix seconds) for freshness, so
-//! a captured request cannot be replayed later. The URL is user-supplied: build the
-//! `reqwest::Client` given here with the SSRF guard's resolver/redirect policy.
+//! a captured request cannot be replayed later. The URL is user-supplied: production uses
+//! [`WebhookSender::guarded`], which checks every URL with the SSRF guard before sending and
+//! connects only to vetted addresses (see `webhook_guard`).
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
@@ -12,6 +13,8 @@ use tracing::Instrument;
 
 use super::ProviderError;
 use super::twilio_classify::{classify_transport_error, parse_retry_after};
+use super::webhook_guard::{WebhookUrlError, check_webhook_url, guarded_client};
+use meoktong_probe::SsrfPolicy;
 
 pub const TIMESTAMP_HEADER: &str = "X-Meoktong-Timestamp";
 pub const SIGNATURE_HEADER: &str = "X-Meoktong-Signature";
@@ -68,6 +71,8 @@ pub fn webhook_timestamp_is_fresh(timestamp: &str, now: SystemTime, tolerance: D
 pub struct WebhookSender {
     http: reqwest::Client,
     timeout: Duration,
+    /// When set, every URL passes the SSRF guard before it is sent to.
+    guard: Option<SsrfPolicy>,
 }
 
 impl WebhookSender {
@@ -78,7 +83,17 @@ impl WebhookSender {
         WebhookSender {
             http,
             timeout: Self::DEFAULT_TIMEOUT,
+            guard: None,
         }
+    }
+
+    /// A sender for merchant-supplied URLs: the SSRF guard's client, and every URL checked
+    /// against `policy` (again: its name may have been repointed) before each request.
+    pub fn guarded(policy: SsrfPolicy) -> Result<Self, reqwest::Error> {
+        Ok(WebhookSender {
+            guard: Some(policy),
+            ..WebhookSender::new(guarded_client(policy)?)
+        })
     }
 
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
@@ -93,6 +108,20 @@ impl WebhookSender {
         secret: &[u8],
         payload: &serde_json::Value,
     ) -> Result<(), ProviderError> {
+        if let Some(policy) = self.guard {
+            match check_webhook_url(url, policy).await {
+                Ok(_) => {}
+                // DNS may be failing for a while: retry like any connection failure.
+                Err(WebhookUrlError::Unresolvable(host)) => {
+                    return Err(ProviderError::transient(
+                        Some("dns".into()),
+                        format!("webhook host {host} did not resolve"),
+                        None,
+                    ));
+                }
+                Err(e) => return Err(ProviderError::permanent(Some("url".into()), e.to_string())),
+            }
+        }
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()

@@ -21,6 +21,7 @@ pub mod status;
 pub mod status_page;
 pub mod ui;
 pub mod uptime;
+pub mod webhook_ops;
 
 pub fn router(state: AppState) -> Router {
     Router::new()

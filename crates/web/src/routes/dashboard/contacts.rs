@@ -1,5 +1,6 @@
 //! `/dashboard/contacts`: contacts in the order they are tried; each mobile number verified
-//! by an SMS code and each email by a link; a test alert per contact.
+//! by an SMS code and each email by a link; a test alert per contact; the webhook
+//! (`super::webhook`).
 use super::{Dash, Shell, with_shell};
 use crate::AppState;
 use crate::error::WebError;
@@ -33,6 +34,7 @@ struct ContactsPage {
     warnings: Vec<String>,
     fields: Vec<Field>,
     form_error: String,
+    webhook: super::webhook::Section,
 }
 with_shell!(ContactsPage);
 
@@ -48,16 +50,22 @@ pub struct AddForm {
     email: String,
 }
 
-/// What to show besides the list: the add form's values and messages, a wrong code.
+/// What to show besides the list: the add form's values and messages, a wrong code, the
+/// webhook form's outcome.
 #[derive(Default)]
-struct Problems {
+pub(super) struct Problems {
     add: AddForm,
     add_errors: Errors,
     code: Option<(i64, String)>,
     form_error: String,
+    pub(super) webhook: super::webhook::Shown,
 }
 
-async fn render(state: &AppState, dash: Dash, p: Problems) -> Result<Response, WebError> {
+pub(super) async fn render(
+    state: &AppState,
+    dash: Dash,
+    p: Problems,
+) -> Result<Response, WebError> {
     let l = dash.ctx.lang;
     let list = contact_book::list(&state.db, &state.crypto, dash.merchant_id).await?;
     let subs = dashboard::subscriptions_of(&state.db, dash.merchant_id).await?;
@@ -107,13 +115,18 @@ async fn render(state: &AppState, dash: Dash, p: Problems) -> Result<Response, W
         Field::new("email", l.t("이메일", "Email"), "email", "email").value(&p.add.email),
     ];
     p.add_errors.apply(&mut fields);
-    let invalid = !p.add_errors.is_empty() || p.code.is_some() || !p.form_error.is_empty();
+    let invalid = !p.add_errors.is_empty()
+        || p.code.is_some()
+        || !p.form_error.is_empty()
+        || !p.webhook.error.is_empty();
+    let webhook = super::webhook::section(state, dash.merchant_id, p.webhook).await?;
     let page = ContactsPage {
         shell: dash.shell(l.t("연락처", "Contacts"), "contacts"),
         rows,
         warnings,
         fields,
         form_error: p.form_error,
+        webhook,
     };
     let html = page.render()?;
     Ok(if invalid {

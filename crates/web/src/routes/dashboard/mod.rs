@@ -9,6 +9,7 @@ mod playbooks;
 pub mod sparkline;
 mod tokens;
 pub mod warnings;
+mod webhook;
 
 use crate::AppState;
 use crate::auth::session::CurrentUser;
@@ -44,6 +45,9 @@ pub fn routes() -> Router<AppState> {
             post(contacts::send_email_link),
         )
         .route("/dashboard/contacts/{id}/test", post(contacts::test_alert))
+        .route("/dashboard/webhook", post(webhook::save))
+        .route("/dashboard/webhook/secret", post(webhook::rotate))
+        .route("/dashboard/webhook/delete", post(webhook::remove))
         .route("/dashboard/playbooks", get(playbooks::page))
         .route("/dashboard/playbooks/{category}", post(playbooks::save))
         .route("/dashboard/history", get(history::page))
