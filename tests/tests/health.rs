@@ -1,5 +1,5 @@
 //! The process answers, tells the truth about its database, and exposes its metrics.
-use meoktong_tests::{Backend, spawn_app, spawn_app_with};
+use meoktong_tests::{Backend, TestDb, spawn_app, spawn_app_on, spawn_app_with};
 
 #[tokio::test]
 async fn healthz_readyz_and_metrics_answer() {
@@ -100,6 +100,74 @@ async fn status_json_follows_the_contract() {
         .await
         .expect("body");
     assert!(page.contains("Kakao Login"));
+}
+
+/// `meoktong_dependency_state{dependency="…"}` in a /metrics text, if present.
+fn state_gauge(text: &str, slug: &str) -> Option<i64> {
+    let prefix = format!("meoktong_dependency_state{{dependency=\"{slug}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+async fn metrics_text(app: &meoktong_tests::TestApp) -> String {
+    app.client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body")
+}
+
+#[tokio::test]
+async fn dependency_state_gauge_reports_what_another_process_decided() {
+    let db = TestDb::new(Backend::default_for_tests()).await;
+    let tweak = |s: &mut meoktong_config::Settings| s.dependency = toml_deps();
+    let first = spawn_app_on(&db, tweak, Default::default()).await;
+    let second = spawn_app_on(&db, tweak, Default::default()).await;
+    assert_eq!(
+        state_gauge(&metrics_text(&second).await, "kakao-login"),
+        Some(0),
+        "unknown at start, reported before any change"
+    );
+    // Another process's detector puts the dependency down (as detect.rs writes it).
+    let dep = meoktong_storage::catalog::dependency_by_slug(&first.db, "kakao-login")
+        .await
+        .expect("q")
+        .expect("dep");
+    let row = meoktong_storage::incidents::dependency_state(&first.db.conn, dep.id)
+        .await
+        .expect("q")
+        .expect("state row");
+    let now = meoktong_storage::now_ms();
+    let written = meoktong_storage::incidents::update_dependency_state(
+        &first.db.conn,
+        dep.id,
+        row.version,
+        "down",
+        now,
+        &row.tracker,
+        None,
+        now,
+    )
+    .await
+    .expect("write state");
+    assert!(written);
+    for app in [&first, &second] {
+        assert_eq!(
+            state_gauge(&metrics_text(app).await, "kakao-login"),
+            Some(3),
+            "down (3) on every replica"
+        );
+    }
+    // And on a process started afterwards.
+    let third = spawn_app_on(&db, tweak, Default::default()).await;
+    assert_eq!(
+        state_gauge(&metrics_text(&third).await, "kakao-login"),
+        Some(3)
+    );
 }
 
 fn toml_deps() -> Vec<meoktong_config::DependencySettings> {

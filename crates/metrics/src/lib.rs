@@ -114,6 +114,16 @@ impl Metrics {
         }
     }
 
+    /// Replaces every `meoktong_dependency_state` series with `states` (slug, gauge value), so
+    /// the gauge tells the state stored in the database, whichever process changed it, and
+    /// forgets dependencies no longer enabled.
+    pub fn set_dependency_states<'a>(&self, states: impl IntoIterator<Item = (&'a str, i64)>) {
+        self.dependency_state.reset();
+        for (slug, value) in states {
+            self.dependency_state.with_label_values(&[slug]).set(value);
+        }
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         let mut buf = Vec::new();

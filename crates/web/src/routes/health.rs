@@ -18,7 +18,19 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// The registry, with `meoktong_dependency_state` read from the database at scrape time (two
+/// small queries): every replica reports every enabled dependency's current state, including
+/// states another process decided or that were decided before this one started.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    match meoktong_storage::status::overview(&state.db).await {
+        Ok(deps) => state.metrics.set_dependency_states(deps.iter().map(|d| {
+            let value = meoktong_domain::DepState::parse(&d.state)
+                .unwrap_or_default()
+                .gauge_value();
+            (d.dependency.slug.as_str(), value)
+        })),
+        Err(e) => tracing::warn!(error = %e, "cannot read dependency states for /metrics"),
+    }
     (
         [(
             header::CONTENT_TYPE,
