@@ -150,6 +150,7 @@ impl Application {
             dev_mode: opts.dev_mode,
             twilio_auth_tokens,
             outbox_changed: Arc::new(tokio::sync::Notify::new()),
+            caches: Default::default(),
         };
         let stop = CancellationToken::new();
         let workers = if opts.run_workers {

@@ -108,3 +108,32 @@ pub async fn episodes(
     }
     Ok(out)
 }
+
+/// A cheap summary of everything the public status pages show: it changes whenever a
+/// dependency is added or edited, a state changes, or an incident opens, relapses or resolves
+/// (one statement; the pages cache their rendering under it).
+pub async fn fingerprint(db: &Db) -> Result<Vec<i64>, StorageError> {
+    use sea_orm::ConnectionTrait;
+    const COLS: [&str; 8] = ["a", "b", "c", "d", "e", "f", "g", "h"];
+    let st = crate::sql::stmt(
+        db,
+        "SELECT \
+         (SELECT COUNT(*) FROM dependencies) AS a, \
+         (SELECT CAST(COALESCE(MAX(updated_at), 0) AS BIGINT) FROM dependencies) AS b, \
+         (SELECT COUNT(*) FROM dependency_states) AS c, \
+         (SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM dependency_states) AS d, \
+         (SELECT CAST(COALESCE(MAX(updated_at), 0) AS BIGINT) FROM dependency_states) AS e, \
+         (SELECT COUNT(*) FROM incidents) AS f, \
+         (SELECT CAST(COALESCE(MAX(updated_at), 0) AS BIGINT) FROM incidents) AS g, \
+         (SELECT CAST(COALESCE(SUM(relapse_count), 0) + COUNT(resolved_at) AS BIGINT) FROM incidents) AS h",
+        vec![],
+    );
+    let row = db
+        .conn
+        .query_one_raw(st)
+        .await?
+        .ok_or_else(|| StorageError::Data("the status fingerprint returned no row".into()))?;
+    COLS.iter()
+        .map(|c| Ok(row.try_get::<i64>("", c)?))
+        .collect()
+}

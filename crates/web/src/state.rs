@@ -16,4 +16,6 @@ pub struct AppState {
     pub twilio_auth_tokens: Vec<meoktong_config::Secret>,
     /// Wakes the dispatcher when a web action queued messages (test alerts, acknowledgements).
     pub outbox_changed: std::sync::Arc<tokio::sync::Notify>,
+    /// Shared renderings and read models (status pages, latency series).
+    pub caches: crate::cache::Caches,
 }

@@ -1,14 +1,15 @@
 //! The public status page and `/status.json`.
 use crate::AppState;
+use crate::cache::STATUS_TTL_MS;
 use crate::error::WebError;
-use axum::Json;
 use axum::extract::State;
 use axum::http::header;
-use axum::response::{IntoResponse, Redirect};
+use axum::response::{IntoResponse, Redirect, Response};
 use chrono::TimeZone;
 use meoktong_storage::{now_ms, status};
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 const NINETY_DAYS_MS: i64 = 90 * 24 * 3600 * 1000;
 
@@ -92,8 +93,27 @@ async fn load(state: &AppState) -> Result<StatusJson, WebError> {
     })
 }
 
-pub async fn json(State(state): State<AppState>) -> Result<Json<StatusJson>, WebError> {
-    Ok(Json(load(&state).await?))
+/// `/status.json`, made again only when the data under it changed or it is a few seconds old.
+pub async fn json(State(state): State<AppState>) -> Result<Response, WebError> {
+    let version = status::fingerprint(&state.db).await?;
+    let now = now_ms();
+    let cache = &state.caches.pages;
+    let body = match cache.get("/status.json", &version, now, STATUS_TTL_MS) {
+        Some(body) => body,
+        None => {
+            let body = Arc::new(
+                serde_json::to_string(&load(&state).await?)
+                    .map_err(|e| WebError::Unexpected(format!("status.json: {e}")))?,
+            );
+            cache.put("/status.json".into(), version, now, body.clone());
+            body
+        }
+    };
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        String::clone(&body),
+    )
+        .into_response())
 }
 
 pub async fn home() -> Redirect {

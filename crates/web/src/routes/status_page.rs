@@ -2,6 +2,7 @@
 //! uptime bars, then the incident history with durations) and `/status/{slug}`.
 //! A gentle meta refresh keeps them live without a reload storm.
 use crate::AppState;
+use crate::cache::STATUS_TTL_MS;
 use crate::error::WebError;
 use crate::i18n::Lang;
 use crate::routes::dashboard::sparkline;
@@ -12,8 +13,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use meoktong_storage::entity::incidents;
-use meoktong_storage::{dashboard, now_ms, operator, status};
+use meoktong_storage::{now_ms, operator, status};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 const NINETY_DAYS_MS: i64 = 90 * 24 * 3600 * 1000;
 
@@ -129,6 +131,11 @@ pub async fn page(
     let ctx = Ctx::new(&state, &q, &headers, None);
     let l = ctx.lang;
     let now = now_ms();
+    let version = status::fingerprint(&state.db).await?;
+    let key = format!("/status|{}", l.code());
+    if let Some(html) = state.caches.pages.get(&key, &version, now, STATUS_TTL_MS) {
+        return Ok(ctx.ok(String::clone(&html)));
+    }
     let overview = status::overview(&state.db).await?;
     let list = status::incidents_since(&state.db, now - NINETY_DAYS_MS).await?;
     let episodes = status::episodes(&state.db, &list).await?;
@@ -158,7 +165,12 @@ pub async fn page(
             .collect(),
         dev_mode: state.dev_mode,
     };
-    Ok(ctx.ok(page.render()?))
+    let html = page.render()?;
+    state
+        .caches
+        .pages
+        .put(key, version, now, Arc::new(html.clone()));
+    Ok(ctx.ok(html))
 }
 
 pub async fn dependency_page(
@@ -170,6 +182,11 @@ pub async fn dependency_page(
     let ctx = Ctx::new(&state, &q, &headers, None);
     let l = ctx.lang;
     let now = now_ms();
+    let version = status::fingerprint(&state.db).await?;
+    let key = format!("/status/{slug}|{}", l.code());
+    if let Some(html) = state.caches.pages.get(&key, &version, now, STATUS_TTL_MS) {
+        return Ok(ctx.ok(String::clone(&html)));
+    }
     let d = status::overview(&state.db)
         .await?
         .into_iter()
@@ -187,15 +204,10 @@ pub async fn dependency_page(
         d.dependency.id,
         (d.dependency.slug.clone(), dep_name(l, &d.dependency)),
     )]);
-    let pts = dashboard::latency_series(
-        &state.db,
-        &[d.dependency.id],
-        now - 24 * 3600 * 1000,
-        now - 2 * 3600 * 1000,
-    )
-    .await?
-    .remove(&d.dependency.id)
-    .unwrap_or_default();
+    let pts = crate::cache::latency_series(&state, &[d.dependency.id], now)
+        .await?
+        .remove(&d.dependency.id)
+        .unwrap_or_default();
     let latency = sparkline::mean_ms(&pts)
         .map(|v| format!("{v} ms"))
         .unwrap_or_default();
@@ -229,5 +241,10 @@ pub async fn dependency_page(
             .collect(),
         dep: dep_row(&ctx, &d, &refs, &bounds, now),
     };
-    Ok(ctx.ok(page.render()?))
+    let html = page.render()?;
+    state
+        .caches
+        .pages
+        .put(key, version, now, Arc::new(html.clone()));
+    Ok(ctx.ok(html))
 }

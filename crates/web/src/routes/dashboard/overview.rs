@@ -11,8 +11,6 @@ use axum::response::Response;
 use meoktong_storage::contact_book::ContactView;
 use meoktong_storage::{contact_book, contacts, dashboard, now_ms, status};
 
-const DAY_MS: i64 = 24 * 3600 * 1000;
-
 pub struct DepCard {
     pub slug: String,
     pub name: String,
@@ -49,8 +47,7 @@ pub async fn page(State(state): State<AppState>, dash: Dash) -> Result<Response,
         .collect();
     let ids: Vec<i64> = mine.iter().map(|d| d.dependency.id).collect();
     let now = now_ms();
-    let mut series =
-        dashboard::latency_series(&state.db, &ids, now - DAY_MS, now - 2 * 3600 * 1000).await?;
+    let mut series = crate::cache::latency_series(&state, &ids, now).await?;
     let deps = mine
         .iter()
         .map(|d| {
