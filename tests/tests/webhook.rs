@@ -274,6 +274,15 @@ async fn an_incident_posts_one_signed_webhook_beside_the_sms_and_its_recovery_an
     assert!(notice.acked_at.is_none());
     tokio::time::sleep(SETTLE).await;
     assert_eq!(receiver.got().len(), 1, "sent once");
+    // The history shows the webhook by its host only.
+    let history = c.get("/dashboard/history").await;
+    let host = url.trim_start_matches("http://").split('/').next().unwrap();
+    assert!(
+        history.body.contains("웹훅") && history.body.contains(host),
+        "{}",
+        history.body
+    );
+    assert!(!history.body.contains(&url), "not the whole URL");
 
     // Recovery: one more, with resolved_at.
     let now = now_ms();

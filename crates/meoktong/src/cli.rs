@@ -129,6 +129,12 @@ pub struct DemoArgs {
     /// Directory for the demo's SQLite database and key.
     #[arg(long, default_value = "meoktong-demo")]
     pub data: PathBuf,
+    /// When the scripted "1015 fire" starts after launch.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub outage_after: std::time::Duration,
+    /// How long the scripted outage lasts before the services recover.
+    #[arg(long, default_value = "180s", value_parser = parse_duration)]
+    pub outage_length: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

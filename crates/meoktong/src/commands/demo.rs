@@ -10,9 +10,8 @@ use meoktong_storage::merchants::MerchantRecord;
 use meoktong_storage::{catalog as store_catalog, merchants, now_ms, users};
 use std::time::Duration;
 
-/// When the scripted outage starts after launch, how long it lasts, how often it repeats.
-pub const OUTAGE_START: Duration = Duration::from_secs(60);
-pub const OUTAGE_LENGTH: Duration = Duration::from_secs(180);
+/// How often the scripted outage repeats (when it starts and how long it lasts are
+/// `--outage-after` and `--outage-length`, 60 s and 3 minutes by default).
 pub const OUTAGE_PERIOD: Duration = Duration::from_secs(600);
 /// The services that went dark together on 15 October 2022.
 pub const FIRE: [Service; 4] = [
@@ -84,21 +83,26 @@ pub async fn demo(settings: Settings, args: &DemoArgs) -> CmdResult {
     println!("  simulator:     {}/__sim", sim.base_url());
     println!(
         "The \"1015 fire\" (KakaoTalk channel, Kakao Login, KakaoPay, Kakao Map dark together) starts in {} s, lasts {} s and repeats every {} min.",
-        OUTAGE_START.as_secs(),
-        OUTAGE_LENGTH.as_secs(),
+        args.outage_after.as_secs(),
+        args.outage_length.as_secs(),
         OUTAGE_PERIOD.as_secs() / 60
     );
     let mut app = app;
     let stop = app.stop_token();
-    app.spawn_worker(play_fire(sim, stop));
+    app.spawn_worker(play_fire(sim, args.outage_after, args.outage_length, stop));
     app.run_until_stopped(shutdown_signal()).await?;
     Ok(())
 }
 
-/// The scripted outage: dark together at +60 s for 3 minutes, every 10 minutes; KakaoPay then
-/// turns slow for a minute.
-async fn play_fire(sim: SimulatorHandle, stop: tokio_util::sync::CancellationToken) {
-    let start = tokio::time::Instant::now() + OUTAGE_START;
+/// The scripted outage: dark together at +`after` (60 s) for `length` (3 minutes), every 10
+/// minutes; KakaoPay then turns slow for a minute.
+async fn play_fire(
+    sim: SimulatorHandle,
+    after: Duration,
+    length: Duration,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let start = tokio::time::Instant::now() + after;
     let mut cycle = 0u32;
     loop {
         let t0 = start + OUTAGE_PERIOD * cycle;
@@ -109,18 +113,18 @@ async fn play_fire(sim: SimulatorHandle, stop: tokio_util::sync::CancellationTok
         for s in FIRE {
             sim.set_mode(s, Mode::Down);
         }
-        if !sleep_until(t0 + OUTAGE_LENGTH, &stop).await {
+        if !sleep_until(t0 + length, &stop).await {
             return;
         }
         for s in FIRE {
             sim.set_mode(s, Mode::Up);
         }
         tracing::info!("demo: services recovered");
-        if !sleep_until(t0 + OUTAGE_LENGTH + Duration::from_secs(120), &stop).await {
+        if !sleep_until(t0 + length + Duration::from_secs(120), &stop).await {
             return;
         }
         sim.set_mode(Service::KakaoPay, Mode::Slow(Duration::from_millis(2500)));
-        if !sleep_until(t0 + OUTAGE_LENGTH + Duration::from_secs(180), &stop).await {
+        if !sleep_until(t0 + length + Duration::from_secs(180), &stop).await {
             return;
         }
         sim.set_mode(Service::KakaoPay, Mode::Up);

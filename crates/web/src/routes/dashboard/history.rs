@@ -132,12 +132,18 @@ fn attempt(state: &AppState, l: Lang, m: &outbox::Model) -> Attempt {
         } else if m.channel == "email" {
             l.t("이메일", "email")
         } else {
-            "webhook"
+            l.t("웹훅", "webhook")
         },
-        to: if sms {
-            mask_phone(&to)
-        } else {
-            mask_email(&to)
+        to: match m.channel.as_str() {
+            "sms" => mask_phone(&to),
+            // The host only: a webhook's path may carry the receiver's own token.
+            "webhook" => to
+                .split("://")
+                .nth(1)
+                .and_then(|rest| rest.split(['/', '?', '#']).next())
+                .unwrap_or_default()
+                .to_string(),
+            _ => mask_email(&to),
         },
         state: m.state.clone(),
         state_label: delivery_label(l, &m.state),
