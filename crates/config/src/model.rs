@@ -260,6 +260,9 @@ impl Default for ChannelSettings {
 pub struct CatalogSettings {
     /// Slugs of built-in presets to enable (`kakao-login`, `kakaopay`, `toss-payments`, ...).
     pub enable: Vec<String>,
+    /// The merchant-facing KakaoTalk channel the `kakaotalk-channel` preset probes: its id
+    /// (`_AbCdE`, as in `pf.kakao.com/_AbCdE`) or its page URL. Required to enable that preset.
+    pub kakaotalk_channel: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -320,6 +323,9 @@ pub enum CheckKind {
 pub enum Dialect {
     Kakao,
     Toss,
+    /// Atlassian Statuspage `/api/v2/summary.json`: `status.indicator` `major`/`critical` is the
+    /// provider failing, `minor` degraded (`none`, `maintenance` healthy).
+    Statuspage,
 }
 
 /// One check of a dependency. Which keys apply depends on `type`.

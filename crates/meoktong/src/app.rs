@@ -45,9 +45,22 @@ pub async fn open_database_with(
     settings: &Settings,
     key: Option<[u8; 32]>,
 ) -> anyhow::Result<(Db, Arc<Crypto>)> {
+    let (db, crypto) = connect_database(settings, key).await?;
+    let applied = db.migrate().await.context("cannot apply migrations")?;
+    if applied > 0 {
+        tracing::info!(migrations.applied = applied, "database migrated");
+    }
+    Ok((db, crypto))
+}
+
+/// Connects and loads the data key without migrating (`meoktong migrate` counts what is
+/// pending first).
+pub async fn connect_database(
+    settings: &Settings,
+    key: Option<[u8; 32]>,
+) -> anyhow::Result<(Db, Arc<Crypto>)> {
     if let Some(key) = key {
         let db = Db::connect(&settings.database.url, settings.database.max_connections).await?;
-        db.migrate().await.context("cannot apply migrations")?;
         return Ok((db, Arc::new(Crypto::from_key(&key))));
     }
     let sqlite_file = meoktong_storage::db::sqlite_path(&settings.database.url);
@@ -70,16 +83,16 @@ pub async fn open_database_with(
                 redact_url(&settings.database.url)
             )
         })?;
-    let applied = db.migrate().await.context("cannot apply migrations")?;
-    if applied > 0 {
-        tracing::info!(migrations.applied = applied, "database migrated");
-    }
     Ok((db, Arc::new(crypto)))
 }
 
 /// Presets the operator enabled in `[catalog] enable`, with `${VAR}` read from the environment.
 pub fn enabled_presets(settings: &Settings) -> anyhow::Result<Vec<DependencySettings>> {
-    let all = meoktong_probe::presets::catalog(&meoktong_probe::presets::PresetBases::default());
+    use meoktong_probe::presets::{PresetBases, catalog, required_setting};
+    let bases = PresetBases::default()
+        .with_kakaotalk_channel(settings.catalog.kakaotalk_channel.as_deref())
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let all = catalog(&bases);
     let mut out = Vec::new();
     for slug in &settings.catalog.enable {
         let Some(d) = all.iter().find(|d| &d.slug == slug) else {
@@ -89,6 +102,11 @@ pub fn enabled_presets(settings: &Settings) -> anyhow::Result<Vec<DependencySett
                 known.join(", ")
             );
         };
+        if let Some(key) = required_setting(slug, &bases) {
+            anyhow::bail!(
+                "{key}: the `{slug}` preset in catalog.enable needs it (your channel's id, e.g. \"_AbCdE\" from pf.kakao.com/_AbCdE, or its URL)"
+            );
+        }
         out.push(
             meoktong_probe::presets::expand_preset_env(d)
                 .map_err(|e| anyhow::anyhow!("catalog.enable `{slug}`: {e}"))?,

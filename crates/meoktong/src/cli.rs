@@ -168,7 +168,7 @@ pub struct CheckArgs {
     /// Slower than this is degraded.
     #[arg(long = "degraded-latency")]
     pub degraded_latency: Option<String>,
-    /// Read provider error codes: kakao | toss.
+    /// Read provider error codes: kakao | toss | statuspage.
     #[arg(long)]
     pub dialect: Option<String>,
     /// Print JSON instead of text.

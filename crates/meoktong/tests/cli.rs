@@ -74,11 +74,25 @@ fn migrate_is_idempotent_on_sqlite() {
     assert!(first.status.success(), "{}", stderr(&first));
     let second = meoktong(dir.path(), &["migrate"]);
     assert!(second.status.success(), "{}", stderr(&second));
+    assert_first_migrates_second_has_nothing(&first, &second);
+}
+
+/// The number in "database is up to date (N migration(s) were pending)".
+fn pending_reported(o: &Output) -> usize {
+    let text = stdout(o);
+    text.split_once('(')
+        .and_then(|(_, rest)| rest.split_once(" migration(s) were pending"))
+        .and_then(|(n, _)| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no pending count in {text:?}"))
+}
+
+fn assert_first_migrates_second_has_nothing(first: &Output, second: &Output) {
     assert!(
-        stdout(&second).contains("0 migration(s) were pending"),
-        "{}",
-        stdout(&second)
+        pending_reported(first) > 0,
+        "a fresh database has migrations pending: {}",
+        stdout(first)
     );
+    assert_eq!(pending_reported(second), 0, "{}", stdout(second));
 }
 
 #[test]
@@ -104,7 +118,7 @@ fn migrate_is_idempotent_on_postgres() {
     psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(second.status.success(), "{}", stderr(&second));
-    assert!(stdout(&second).contains("0 migration(s) were pending"));
+    assert_first_migrates_second_has_nothing(&first, &second);
 }
 
 #[test]
@@ -125,6 +139,83 @@ fn import_with_a_bad_phone_on_line_3_names_it_and_writes_nothing() {
     assert!(list.status.success(), "{}", stderr(&list));
     let rows: serde_json::Value = serde_json::from_str(&stdout(&list)).expect("json");
     assert_eq!(rows.as_array().map(Vec::len), Some(0), "nothing imported");
+}
+
+#[tokio::test]
+async fn a_rejected_import_leaves_the_catalog_of_a_fresh_database_untouched() {
+    let dir = sqlite_dir();
+    let csv = "business_name,phone,email,dependencies,locale,region,trade\n\
+               행복분식,010-1234-5678,kim@example.com,kakao-login;no-such-dependency,ko,,\n";
+    std::fs::write(dir.path().join("m.csv"), csv).expect("csv");
+    let o = meoktong(dir.path(), &["merchant", "import", "m.csv"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .lines()
+            .any(|l| l.starts_with("line 2: dependencies:")),
+        "{}",
+        stderr(&o)
+    );
+    use meoktong_storage::entity::{checks, dependencies, dependency_states, merchants};
+    use meoktong_storage::sea_orm::{EntityTrait, PaginatorTrait};
+    let url = format!("sqlite://{}?mode=rw", dir.path().join("m.db").display());
+    let db = meoktong_storage::Db::connect(&url, 1)
+        .await
+        .expect("open the database");
+    let conn = &db.conn;
+    assert_eq!(
+        dependencies::Entity::find().count(conn).await.expect("q"),
+        0
+    );
+    assert_eq!(checks::Entity::find().count(conn).await.expect("q"), 0);
+    assert_eq!(
+        dependency_states::Entity::find()
+            .count(conn)
+            .await
+            .expect("q"),
+        0
+    );
+    assert_eq!(merchants::Entity::find().count(conn).await.expect("q"), 0);
+    conn.clone().close().await.expect("close");
+
+    // The same file without the bad slug imports, and the catalog is synced then.
+    let csv = "business_name,phone,email,dependencies,locale,region,trade\n\
+               행복분식,010-1234-5678,kim@example.com,kakao-login,ko,,\n";
+    std::fs::write(dir.path().join("m.csv"), csv).expect("csv");
+    let o = meoktong(dir.path(), &["merchant", "import", "m.csv"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "1 created, 0 updated");
+}
+
+#[test]
+fn the_kakaotalk_channel_preset_needs_its_channel_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("meoktong.toml"),
+        "[database]\nurl = \"sqlite://m.db?mode=rwc\"\n\n[catalog]\nenable = [\"kakaotalk-channel\"]\n",
+    )
+    .expect("config");
+    let csv = "business_name,phone,email,dependencies,locale,region,trade\n\
+               행복분식,010-1234-5678,,kakaotalk-channel,ko,,\n";
+    std::fs::write(dir.path().join("m.csv"), csv).expect("csv");
+    let o = meoktong(dir.path(), &["merchant", "import", "m.csv"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("catalog.kakaotalk_channel"),
+        "the error names the key: {}",
+        stderr(&o)
+    );
+    // Given by the environment (or the file), the preset is usable.
+    let o = Command::new(env!("CARGO_BIN_EXE_meoktong"))
+        .args(["merchant", "import", "m.csv"])
+        .current_dir(dir.path())
+        .env("MEOKTONG_DATA_KEY", KEY)
+        .env("MEOKTONG_CATALOG__KAKAOTALK_CHANNEL", "_AbCdE")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run meoktong");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "1 created, 0 updated");
 }
 
 #[test]

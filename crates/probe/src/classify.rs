@@ -1,9 +1,9 @@
 //! Classification (pure): what an HTTP answer means — healthy, the provider failing, or our own
 //! configuration being wrong.
 //!
-//! Order: the dialect's error code in a JSON body wins (Kakao -1/-7/-9798 and Toss
-//! `PROVIDER_ERROR` fail the provider; Kakao -10/-401 and Toss `UNAUTHORIZED_KEY` are
-//! configuration errors); then the status (401/403 → config error, 5xx or any status not expected
+//! Order: the dialect's error code in a JSON body wins (Kakao -1/-7/-9798, Toss
+//! `PROVIDER_ERROR` and a Statuspage indicator `major`/`critical` fail the provider, indicator
+//! `minor` is degraded; Kakao -10/-401 and Toss `UNAUTHORIZED_KEY` are configuration errors); then the status (401/403 → config error, 5xx or any status not expected
 //! → provider failure; a status listed in `expect_status` is always expected); then body and JSON
 //! expectations. Connection errors and timeouts are provider failures (see [`crate::runner`]).
 use crate::expect;
@@ -196,6 +196,26 @@ pub fn read_dialect(dialect: Dialect, json: &Value) -> DialectReading {
                 blame,
             }
         }
+        Dialect::Statuspage => {
+            let status = json.get("status");
+            let code = status
+                .and_then(|s| s.get("indicator"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let blame = match code.as_deref() {
+                Some("major" | "critical") => Some((Outcome::Fail, FailureClass::Provider)),
+                Some("minor") => Some((Outcome::Degraded, FailureClass::Provider)),
+                _ => None,
+            };
+            DialectReading {
+                code,
+                message: status
+                    .and_then(|s| s.get("description"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                blame,
+            }
+        }
     }
 }
 
@@ -203,6 +223,7 @@ fn dialect_name(d: Dialect) -> &'static str {
     match d {
         Dialect::Kakao => "kakao",
         Dialect::Toss => "toss",
+        Dialect::Statuspage => "statuspage",
     }
 }
 
@@ -268,6 +289,7 @@ fn judge(
     if let Some((outcome, _)) = r.blame {
         return match outcome {
             Outcome::ConfigError => Verdict::config(code),
+            Outcome::Degraded => Verdict::degraded(code),
             _ => Verdict::fail(code),
         };
     }

@@ -25,8 +25,10 @@ pub struct PresetBases {
     pub kakaopay: String,
     pub toss: String,
     pub naver_nid: String,
-    /// The full URL of a public KakaoTalk channel page (not just a host).
-    pub kakao_talk_channel: String,
+    /// The full URL of the operator's public KakaoTalk channel page (`[catalog]
+    /// kakaotalk_channel`); `None` until configured, and the `kakaotalk-channel` preset cannot
+    /// be enabled without it (see [`required_setting`]).
+    pub kakao_talk_channel: Option<String>,
     pub twilio_status: String,
 }
 
@@ -38,13 +40,63 @@ impl Default for PresetBases {
             kakaopay: "https://open-api.kakaopay.com".into(),
             toss: "https://api.tosspayments.com".into(),
             naver_nid: "https://nid.naver.com".into(),
-            kakao_talk_channel: "https://pf.kakao.com/_xxxx".into(),
+            kakao_talk_channel: None,
             twilio_status: "https://status.twilio.com".into(),
         }
     }
 }
 
+/// The setting a preset cannot run without, if it is missing from `bases` (`kakaotalk-channel`
+/// needs `catalog.kakaotalk_channel`: there is no channel everyone could probe).
+pub fn required_setting(slug: &str, bases: &PresetBases) -> Option<&'static str> {
+    (slug == "kakaotalk-channel" && bases.kakao_talk_channel.is_none())
+        .then_some("catalog.kakaotalk_channel")
+}
+
+/// Where a KakaoTalk channel's public page lives: `_AbCdE` (the id in `pf.kakao.com/_AbCdE`) or
+/// that page's full URL. Returns the URL.
+pub fn kakaotalk_channel_url(value: &str) -> Result<String, String> {
+    let v = value.trim();
+    let url = if v.starts_with("http://") || v.starts_with("https://") {
+        v.trim_end_matches('/').to_string()
+    } else {
+        format!("https://pf.kakao.com/{v}")
+    };
+    let id = channel_id(&url);
+    let valid = id.len() > 1
+        && id.starts_with('_')
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(url)
+    } else {
+        Err(format!(
+            "`{value}` is not a KakaoTalk channel id (`_AbCdE`, as in pf.kakao.com/_AbCdE) or its page URL"
+        ))
+    }
+}
+
+/// The last path segment of a channel page URL: the channel's id (`_AbCdE`).
+fn channel_id(url: &str) -> &str {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    path.rsplit('/').next().unwrap_or_default()
+}
+
+/// Placeholder URL of the `kakaotalk-channel` preset while no channel is configured; never
+/// probed ([`required_setting`] refuses to enable it).
+const CHANNEL_NOT_SET: &str = "https://pf.kakao.com/_channel_not_set";
+
 impl PresetBases {
+    /// The real hosts, with the operator's KakaoTalk channel (`[catalog] kakaotalk_channel`)
+    /// when given; an invalid value is an error naming the key.
+    pub fn with_kakaotalk_channel(mut self, value: Option<&str>) -> Result<Self, String> {
+        if let Some(v) = value {
+            self.kakao_talk_channel = Some(
+                kakaotalk_channel_url(v).map_err(|e| format!("catalog.kakaotalk_channel: {e}"))?,
+            );
+        }
+        Ok(self)
+    }
+
     /// Every provider at one base URL (the simulator's).
     pub fn all(base: &str) -> Self {
         let b = base.trim_end_matches('/').to_string();
@@ -54,7 +106,7 @@ impl PresetBases {
             kakaopay: b.clone(),
             toss: b.clone(),
             naver_nid: b.clone(),
-            kakao_talk_channel: format!("{b}/_meoktong"),
+            kakao_talk_channel: Some(format!("{b}/_meoktong")),
             twilio_status: b,
         }
     }
@@ -234,13 +286,16 @@ fn kakaopay(b: &PresetBases) -> DependencySettings {
 }
 
 fn kakaotalk_channel(b: &PresetBases) -> DependencySettings {
-    let mut c = check(
-        "channel-page",
-        CheckKind::Http,
-        b.kakao_talk_channel.clone(),
-    );
+    let url = b
+        .kakao_talk_channel
+        .clone()
+        .unwrap_or_else(|| CHANNEL_NOT_SET.into());
+    // A live channel page names its own id (its og:url / canonical link is
+    // pf.kakao.com/_AbCdE); an error or maintenance page answered with 200 does not.
+    let id = channel_id(&url).to_string();
+    let mut c = check("channel-page", CheckKind::Http, url);
     c.expect_status = vec![200];
-    c.expect_body_contains = Some("kakao".into());
+    c.expect_body_contains = Some(id);
     dep(
         "kakaotalk-channel",
         "카카오톡 채널",
@@ -310,6 +365,8 @@ fn twilio(b: &PresetBases) -> DependencySettings {
         format!("{}/api/v2/summary.json", b.twilio_status),
     );
     c.expect_status = vec![200];
+    // Statuspage's own verdict: `major`/`critical` fail, `minor` is degraded.
+    c.dialect = Some(Dialect::Statuspage);
     c.expect_json_exists = strings(&["status.indicator"]);
     dep(
         "twilio",

@@ -106,3 +106,107 @@ fn expanding_env_names_the_missing_variable() {
     };
     assert_eq!(expand_preset_env(&toss), Ok(toss.clone()));
 }
+
+fn preset_check(bases: &PresetBases, slug: &str) -> CheckSettings {
+    catalog(bases)
+        .into_iter()
+        .find(|d| d.slug == slug)
+        .map(|d| d.check[0].clone())
+        .unwrap_or_else(|| panic!("{slug} preset"))
+}
+
+#[test]
+fn twilio_reads_the_statuspage_indicator() {
+    use crate::classify::{HttpExpectations, classify_http};
+    use meoktong_domain::{FailureClass, Outcome};
+    let c = preset_check(&PresetBases::default(), "twilio");
+    let judge = |indicator: &str| {
+        let body = json!({
+            "page": {"id": "x"},
+            "status": {"indicator": indicator, "description": "words"},
+            "components": []
+        })
+        .to_string();
+        classify_http(&HttpExpectations::from_check(&c), 200, body.as_bytes()).verdict
+    };
+    assert_eq!(judge("none").outcome, Outcome::Ok);
+    assert_eq!(judge("maintenance").outcome, Outcome::Ok);
+    let minor = judge("minor");
+    assert_eq!(minor.outcome, Outcome::Degraded, "{minor:?}");
+    assert_eq!(minor.provider_code.as_deref(), Some("minor"));
+    for bad in ["major", "critical"] {
+        let v = judge(bad);
+        assert_eq!(
+            (v.outcome, v.class),
+            (Outcome::Fail, Some(FailureClass::Provider)),
+            "{bad}: {v:?}"
+        );
+        assert_eq!(v.provider_code.as_deref(), Some(bad));
+        assert!(
+            v.error.as_deref().unwrap_or_default().contains("words"),
+            "{v:?}"
+        );
+    }
+    // No indicator at all is still a failed expectation.
+    let v = classify_http(&HttpExpectations::from_check(&c), 200, br#"{"status": {}}"#).verdict;
+    assert_eq!(v.outcome, Outcome::Fail, "{v:?}");
+}
+
+#[test]
+fn kakaotalk_channel_needs_the_operators_channel() {
+    let bases = PresetBases::default();
+    assert_eq!(
+        required_setting("kakaotalk-channel", &bases),
+        Some("catalog.kakaotalk_channel")
+    );
+    assert_eq!(required_setting("kakao-login", &bases), None);
+
+    let bases = PresetBases::default()
+        .with_kakaotalk_channel(Some("_AbCdE"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(required_setting("kakaotalk-channel", &bases), None);
+    let c = preset_check(&bases, "kakaotalk-channel");
+    assert_eq!(c.url.as_deref(), Some("https://pf.kakao.com/_AbCdE"));
+    assert_eq!(
+        c.expect_body_contains.as_deref(),
+        Some("_AbCdE"),
+        "a live channel page names its own id, not just `kakao`"
+    );
+
+    let by_url = PresetBases::default()
+        .with_kakaotalk_channel(Some("https://pf.kakao.com/_XyZ12/"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let c = preset_check(&by_url, "kakaotalk-channel");
+    assert_eq!(c.url.as_deref(), Some("https://pf.kakao.com/_XyZ12"));
+    assert_eq!(c.expect_body_contains.as_deref(), Some("_XyZ12"));
+
+    for bad in ["", "AbCdE", "_", "https://pf.kakao.com/", "_a b"] {
+        let err = PresetBases::default()
+            .with_kakaotalk_channel(Some(bad))
+            .err()
+            .unwrap_or_default();
+        assert!(
+            err.starts_with("catalog.kakaotalk_channel: "),
+            "{bad:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn kakaotalk_channel_page_check_wants_that_channel() {
+    use crate::classify::{HttpExpectations, classify_http};
+    use meoktong_domain::Outcome;
+    let bases = PresetBases::default()
+        .with_kakaotalk_channel(Some("_AbCdE"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let c = preset_check(&bases, "kakaotalk-channel");
+    let exp = HttpExpectations::from_check(&c);
+    let live = br#"<html><head><meta property="og:url" content="https://pf.kakao.com/_AbCdE"></head></html>"#;
+    assert_eq!(classify_http(&exp, 200, live).verdict.outcome, Outcome::Ok);
+    // A 200 page from kakao that is not the channel (an error or maintenance page) fails.
+    let other = br#"<html><head><link href="https://t1.kakaocdn.net/x.css"></head><body>kakao</body></html>"#;
+    assert_eq!(
+        classify_http(&exp, 200, other).verdict.outcome,
+        Outcome::Fail
+    );
+}

@@ -2,6 +2,8 @@
 //! a switchable [`Mode`] per [`Service`] — for tests, the demo's "1015 fire", and humans:
 //! `GET /__sim` lists the modes, `POST /__sim/{service}/{mode}[?ms=N]` flips one
 //! (`service` is a preset slug; `mode` is `up`, `down`, `slow`, `provider_error`, `bad_key`, `hang`).
+//! Each service counts the requests that reached it ([`SimulatorHandle::requests`]; also in
+//! `GET /__sim` as `requests`).
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -12,6 +14,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -115,6 +118,8 @@ const HANG_MAX: Duration = Duration::from_secs(600);
 struct SimState {
     base_url: String,
     modes: watch::Sender<[Mode; 7]>,
+    /// Requests that reached each service's endpoints (whatever the mode).
+    requests: [AtomicU64; 7],
 }
 
 /// Starts simulators.
@@ -152,6 +157,7 @@ impl Simulator {
         let state = Arc::new(SimState {
             base_url: format!("http://{local}"),
             modes,
+            requests: Default::default(),
         });
         let app = router(Arc::clone(&state));
         let task = tokio::spawn(async move {
@@ -199,6 +205,12 @@ impl SimulatorHandle {
             .collect()
     }
 
+    /// How many requests reached `service`'s endpoints since start, in any mode: what probing
+    /// costs the provider (replicas sharing a location should cost one request per slot).
+    pub fn requests(&self, service: Service) -> u64 {
+        self.state.requests[service.index()].load(Ordering::SeqCst)
+    }
+
     /// Stops serving (requests in flight are dropped).
     pub fn stop(&self) {
         self.task.abort();
@@ -233,7 +245,11 @@ fn modes_json(state: &SimState) -> Value {
     let modes = *state.modes.borrow();
     let map: serde_json::Map<String, Value> = Service::ALL
         .into_iter()
-        .map(|s| (s.slug().to_string(), modes[s.index()].to_json()))
+        .map(|s| {
+            let mut v = modes[s.index()].to_json();
+            v["requests"] = json!(state.requests[s.index()].load(Ordering::SeqCst));
+            (s.slug().to_string(), v)
+        })
         .collect();
     Value::Object(map)
 }

@@ -46,9 +46,10 @@ pub fn check_settings(args: &CheckArgs) -> Result<CheckSettings, Failure> {
         None => None,
         Some("kakao") => Some(Dialect::Kakao),
         Some("toss") => Some(Dialect::Toss),
+        Some("statuspage") => Some(Dialect::Statuspage),
         Some(other) => {
             return Err(Failure::usage(format!(
-                "--dialect: `{other}` is not kakao or toss"
+                "--dialect: `{other}` is not kakao, toss or statuspage"
             )));
         }
     };

@@ -17,12 +17,14 @@ pub async fn import(settings: Settings, file: &Path) -> CmdResult {
         crate::app::enabled_presets(&settings)
             .map_err(|e| super::Failure::usage(format!("{e:#}")))?,
     );
-    catalog::sync_dependencies(&db, &deps, "config").await?;
-    let known: HashSet<String> = catalog::list_dependencies(&db)
+    // Validate before writing anything: the known slugs are the configured ones (file and
+    // presets, about to be synced) and those already enabled in the database.
+    let mut known: HashSet<String> = catalog::list_dependencies(&db)
         .await?
         .into_iter()
         .map(|d| d.slug)
         .collect();
+    known.extend(deps.iter().map(|d| d.slug.clone()));
     let records = match crate::import::parse(&text, &known, &settings.channels.platform_domains) {
         Ok(r) => r,
         Err(errors) => {
@@ -36,6 +38,7 @@ pub async fn import(settings: Settings, file: &Path) -> CmdResult {
             )));
         }
     };
+    catalog::sync_dependencies(&db, &deps, "config").await?;
     let summary = merchants::import(&db, &crypto, &records, now_ms()).await?;
     println!("{} created, {} updated", summary.created, summary.updated);
     Ok(())

@@ -102,8 +102,12 @@ async fn rekey(settings: Settings) -> CmdResult {
 }
 
 async fn migrate(settings: Settings) -> CmdResult {
-    let (db, _) = crate::app::open_database(&settings).await?;
-    let pending = db.migrate().await?;
+    // Not `open_database`: it would migrate before we count what was pending.
+    let (db, _) = crate::app::connect_database(&settings, None).await?;
+    let pending = db
+        .migrate()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot apply migrations: {e}"))?;
     db.ready().await?;
     println!("database is up to date ({pending} migration(s) were pending)");
     Ok(())

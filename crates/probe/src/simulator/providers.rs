@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 /// Applies `Slow` and `Hang`, then returns the mode to answer in (`Up`, `Down`, `ProviderError`,
 /// `BadKey`).
 pub(super) async fn gate(state: &SimState, svc: Service) -> Mode {
+    state.requests[svc.index()].fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let mut rx = state.modes.subscribe();
     loop {
         let mode = rx.borrow_and_update()[svc.index()];
@@ -156,10 +157,14 @@ pub(super) async fn talk_channel(State(s): Shared, Path(channel): Path<String>) 
             "카카오톡 채널 서비스 점검 중입니다.",
         ),
         Mode::BadKey => html_response(StatusCode::UNAUTHORIZED, "Unauthorized", "unauthorized"),
+        // Like the live page, it names the channel's own id (og:url).
         _ => html_response(
             StatusCode::OK,
             "카카오톡 채널",
-            &format!("pf.kakao.com/{channel} — 먹통 시뮬레이터 채널 홈 (kakao)"),
+            &format!(
+                "<meta property=\"og:url\" content=\"{}/{channel}\">pf.kakao.com/{channel} — 먹통 시뮬레이터 채널 홈",
+                s.base_url
+            ),
         ),
     }
 }
@@ -221,9 +226,15 @@ pub(super) async fn toss_order(
 pub(super) async fn twilio_summary(State(s): Shared) -> Response {
     match gate(&s, Service::TwilioStatus).await {
         Mode::Down => (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response(),
-        Mode::ProviderError => {
-            (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
-        }
+        // The status page itself answers, and says Twilio is failing.
+        Mode::ProviderError => json_response(
+            StatusCode::OK,
+            json!({
+                "page": {"id": "sim", "name": "Twilio (simulated)", "url": s.base_url},
+                "status": {"indicator": "major", "description": "Partial System Outage"},
+                "components": [], "incidents": [], "scheduled_maintenances": []
+            }),
+        ),
         Mode::BadKey => (StatusCode::UNAUTHORIZED, "Unauthorized").into_response(),
         _ => json_response(
             StatusCode::OK,

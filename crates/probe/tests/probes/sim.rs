@@ -83,6 +83,14 @@ async fn provider_error_codes_fail_even_with_200() {
         (toss.status, toss.provider_code.as_deref()),
         (Some(500), Some("PROVIDER_ERROR"))
     );
+    // Twilio's status page answers 200 and says `major`: Statuspage's own verdict counts.
+    let twilio = runner()
+        .run(find(&deps, "twilio", "status-summary"), NOW_MS)
+        .await;
+    assert_eq!(
+        (twilio.status, twilio.provider_code.as_deref()),
+        (Some(200), Some("major"))
+    );
 }
 
 #[tokio::test]
