@@ -1,4 +1,8 @@
 //! One error type for the web layer; logs the cause once and answers without leaking it.
+//!
+//! The answer is JSON `{error, message, field}`; on pages (anything outside `/api/`, the
+//! provider hooks and the machine endpoints) [`crate::layers`] turns it into a small HTML
+//! page in the reader's language, with the same status.
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -14,6 +18,14 @@ pub enum WebError {
     Unauthorized,
     #[error("forbidden")]
     Forbidden,
+    /// A form or JSON request with a session cookie but without the session's CSRF token
+    /// (or with a stale one).
+    #[error("missing or stale CSRF token")]
+    Csrf,
+    /// Too many requests of one kind; the message (in the reader's language) says when to
+    /// try again.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// Pages answer a redirect (e.g. to /login) where the API would answer 401.
     #[error("redirect to {0}")]
     Redirect(String),
@@ -61,6 +73,18 @@ impl IntoResponse for WebError {
                 None,
             ),
             WebError::Forbidden => (StatusCode::FORBIDDEN, "forbidden", "forbidden".into(), None),
+            WebError::Csrf => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "missing or stale CSRF token".into(),
+                Some("csrf".to_string()),
+            ),
+            WebError::TooManyRequests(message) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                message.clone(),
+                None,
+            ),
             WebError::Redirect(_) => (StatusCode::SEE_OTHER, "redirect", String::new(), None),
             WebError::Unexpected(cause) => {
                 tracing::error!(error.cause = %cause, "request failed");
@@ -72,10 +96,31 @@ impl IntoResponse for WebError {
                 )
             }
         };
-        (
+        let shown = Shown {
+            csrf: matches!(self, WebError::Csrf),
+            message: match &self {
+                WebError::Validation { message, .. } | WebError::TooManyRequests(message) => {
+                    Some(message.clone())
+                }
+                _ => None,
+            },
+        };
+        let mut resp = (
             status,
             Json(serde_json::json!({"error": error, "message": message, "field": field})),
         )
-            .into_response()
+            .into_response();
+        resp.extensions_mut().insert(shown);
+        resp
     }
+}
+
+/// What an error response carries for [`crate::layers`]: pages show it as a small HTML page
+/// in the reader's language instead of the JSON body.
+#[derive(Debug, Clone)]
+pub struct Shown {
+    /// The CSRF token was missing or stale (the page says to reload the form).
+    pub csrf: bool,
+    /// A message already in the reader's language (validation, rate limits).
+    pub message: Option<String>,
 }

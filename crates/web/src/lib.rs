@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cache;
 pub mod error;
 pub mod i18n;
+pub mod layers;
 pub mod routes;
 pub mod state;
 
@@ -17,5 +18,5 @@ use axum::Router;
 
 /// The whole HTTP surface of one process.
 pub fn router(state: AppState) -> Router {
-    routes::router(state)
+    layers::around(routes::router(state))
 }

@@ -65,6 +65,11 @@ impl<'a> Client<'a> {
         }
     }
 
+    /// The `Cookie` header this client sends.
+    pub fn cookies(&self) -> String {
+        self.cookie_header()
+    }
+
     fn cookie_header(&self) -> String {
         self.cookies
             .lock()

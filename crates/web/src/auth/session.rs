@@ -21,10 +21,10 @@ pub fn random_token(bytes: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
 }
 
-/// Constant-time equality for secrets.
+/// Constant-time equality for secrets (subtle's; only the lengths may leak, and they are
+/// not secret).
 pub fn same_secret(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    subtle::ConstantTimeEq::ct_eq(a.as_bytes(), b.as_bytes()).into()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +82,7 @@ impl CurrentUser {
         }
         match submitted {
             Some(s) if !self.csrf.is_empty() && same_secret(s, &self.csrf) => Ok(()),
-            _ => Err(WebError::Forbidden),
+            _ => Err(WebError::Csrf),
         }
     }
 

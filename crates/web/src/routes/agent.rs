@@ -1,23 +1,17 @@
 //! `/api/v1/agent/*`: remote probe agents (`meoktong agent`) fetch their checks and post
 //! their results here. Only a token of scope `agent` is accepted, and it reports for the one
 //! probe location it was issued for (`meoktong token create --email E --location NAME`).
+//! Routed from [`crate::routes::api::API_ROUTES`].
 use crate::AppState;
 use crate::error::WebError;
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::header;
 use axum::http::request::Parts;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use meoktong_engine::agent::{self, AgentAck, AgentBatch, AgentChecks, AgentSource};
 use meoktong_storage::{now_ms, probes, sessions};
 use serde::Deserialize;
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/agent/checks", get(checks))
-        .route("/api/v1/agent/results", post(results))
-}
 
 /// A remote agent, authenticated by its bearer token.
 pub struct Agent {

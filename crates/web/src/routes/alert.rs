@@ -280,12 +280,14 @@ pub async fn page(
 }
 
 /// `?lang=` when given, else the merchant's language, else Accept-Language.
+/// `?lang=`, then the reader's remembered choice (`mt_lang`), then the merchant's locale,
+/// then Accept-Language ([`Lang::choose`]).
 fn page_lang(asked: Option<&str>, merchant_locale: Option<&str>, headers: &HeaderMap) -> Lang {
-    match (asked, merchant_locale.and_then(Locale::parse)) {
-        (Some("ko" | "en"), _) | (_, None) => Lang::negotiate(asked, headers),
-        (_, Some(Locale::En)) => Lang::En,
-        (_, Some(Locale::Ko)) => Lang::Ko,
-    }
+    let locale = merchant_locale.and_then(Locale::parse).map(|l| match l {
+        Locale::En => "en",
+        Locale::Ko => "ko",
+    });
+    Lang::choose(asked, headers, locale)
 }
 
 async fn render_page(
@@ -506,5 +508,11 @@ mod tests {
         assert_eq!(page_lang(None, Some("ko"), &h), Lang::Ko);
         assert_eq!(page_lang(None, Some(""), &h), Lang::En);
         assert_eq!(page_lang(None, None, &HeaderMap::new()), Lang::Ko);
+        h.insert(header::COOKIE, "mt_lang=en".parse().expect("header"));
+        assert_eq!(
+            page_lang(None, Some("ko"), &h),
+            Lang::En,
+            "the reader's remembered choice"
+        );
     }
 }

@@ -5,6 +5,7 @@ use crate::auth::session::random_token;
 use crate::error::WebError;
 use crate::i18n::Lang;
 use crate::routes::account::validate::{email_message, phone_message};
+use crate::routes::sms_limits;
 use crate::routes::ui::{Errors, locale};
 use meoktong_domain::Category;
 use meoktong_domain::contact::{EmailAddr, platform_of_email};
@@ -137,7 +138,7 @@ pub async fn contact(state: &AppState, merchant_id: i64, id: i64) -> Result<Cont
         .ok_or(WebError::NotFound)
 }
 
-/// Texts a six-digit code to the contact's mobile number.
+/// Texts a six-digit code to the contact's mobile number (rate limited: [`sms_limits`]).
 pub async fn send_sms_code(
     state: &AppState,
     merchant_id: i64,
@@ -155,6 +156,7 @@ pub async fn send_sms_code(
                 .into(),
         });
     };
+    sms_limits::allow_code(c.id, phone, lang)?;
     let now = now_ms();
     let code = format!("{:06}", rand::random::<u32>() % 1_000_000);
     let owner = accounts::TokenOwner {
@@ -294,7 +296,7 @@ pub async fn send_email_link(
 }
 
 /// Sends a `[테스트]` notice to one contact (or the first), over each of its channels, with
-/// a working alert link. Returns the notice id.
+/// a working alert link (rate limited: [`sms_limits`]). Returns the notice id.
 pub async fn send_test_alert(
     state: &AppState,
     merchant_id: i64,
@@ -358,6 +360,8 @@ pub async fn send_test_alert(
                 .into(),
         });
     }
+    let sms_to = c.phone.as_deref().filter(|_| !c.sms_opted_out);
+    sms_limits::allow_test_alert(merchant_id, sms_to, lang)?;
     let notice = NewNotice {
         merchant_id,
         kind: "test".into(),

@@ -17,6 +17,7 @@ pub mod hooks;
 pub mod merchant_ops;
 pub mod operator;
 pub mod reports;
+pub mod sms_limits;
 pub mod status;
 pub mod status_page;
 pub mod ui;
@@ -37,7 +38,6 @@ pub fn router(state: AppState) -> Router {
         .route("/a/{token}", get(alert::page))
         .route("/a/{token}/ack", post(alert::ack))
         .route("/hb/{token}", get(heartbeat::ping).post(heartbeat::ping))
-        .merge(agent::routes())
         .route("/static/app.css", get(status::stylesheet))
         .merge(account::routes())
         .merge(dashboard::routes())

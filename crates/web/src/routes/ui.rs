@@ -10,8 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 use chrono::TimeZone;
 use std::collections::HashMap;
 
-/// The language choice a reader made with `?lang=`, remembered for the next pages.
-pub const LANG_COOKIE: &str = "mt_lang";
+pub use crate::i18n::LANG_COOKIE;
 /// Double-submit token of the forms a reader fills in before signing in.
 pub const CSRF_COOKIE: &str = "mt_csrf";
 
@@ -44,12 +43,7 @@ impl Ctx {
             .get("lang")
             .map(String::as_str)
             .filter(|l| matches!(*l, "ko" | "en"));
-        let remembered = cookie_value(headers, LANG_COOKIE);
-        let chosen = asked
-            .map(str::to_string)
-            .or(remembered)
-            .or_else(|| user.and_then(|u| u.locale.clone()));
-        let lang = Lang::negotiate(chosen.as_deref(), headers);
+        let lang = Lang::choose(asked, headers, user.and_then(|u| u.locale.as_deref()));
         let mut cookies = Vec::new();
         if let Some(l) = asked {
             cookies.push(format!(
@@ -133,7 +127,7 @@ impl Ctx {
 pub fn check_anon_csrf(headers: &HeaderMap, submitted: &str) -> Result<(), WebError> {
     match cookie_value(headers, CSRF_COOKIE) {
         Some(c) if c.len() >= 32 && same_secret(&c, submitted) => Ok(()),
-        _ => Err(WebError::Forbidden),
+        _ => Err(WebError::Csrf),
     }
 }
 

@@ -1,6 +1,7 @@
-//! Brakes on guessing: sign-in attempts per (client address, email) and password-reset
-//! emails per address, with governor's keyed GCRA limiters (in memory, per process; with N
-//! replicas an attacker gets N times the budget, which still stops online guessing).
+//! Brakes on guessing: sign-in attempts per email and per client address, password-reset
+//! emails per email (and per address), with governor's keyed GCRA limiters (in memory, per
+//! process; with N replicas an attacker gets N times the budget, which still stops online
+//! guessing).
 //!
 //! Keys: the account (email) for the strict limit, so rotating addresses does not buy more
 //! guesses at one account; and the client address ([`ClientIp`], which trusts

@@ -1,7 +1,11 @@
 //! Accounts: sign-up, sign-in, sign-out, password reset by emailed link, email verification.
 //!
-//! Anonymous forms carry a double-submit CSRF token (cookie `mt_csrf` + hidden field);
-//! sign-in attempts are rate limited per (client address, email).
+//! Anonymous forms carry a double-submit CSRF token (cookie `mt_csrf` + hidden field).
+//! Sign-in attempts spend two budgets ([`limiter`]): 5 per email from any address (then one a
+//! minute) and 30 per client address (then one every two seconds); the client address is the
+//! peer's IP, or the last `X-Forwarded-For` entry when the peer is a private-network proxy
+//! ([`ClientIp`]). Reset emails: 3 per email (then one per 20 minutes), from the same
+//! per-address budget. Valid sign-ups: 10 per hour per address ([`sms_limits`]).
 mod limiter;
 mod reset;
 pub mod validate;
@@ -13,6 +17,8 @@ use crate::auth::password;
 use crate::auth::session::{self, CurrentUser, Role};
 use crate::error::WebError;
 use crate::i18n::Lang;
+use crate::routes::reports::guard::ClientIp;
+use crate::routes::sms_limits;
 use crate::routes::ui::{Ctx, Errors, Field, check_anon_csrf};
 use askama::Template;
 use axum::Router;
@@ -153,6 +159,7 @@ pub async fn signup(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
+    ip: ClientIp,
     Form(f): Form<validate::SignUpForm>,
 ) -> Result<Response, WebError> {
     check_anon_csrf(&headers, &f.csrf)?;
@@ -166,6 +173,18 @@ pub async fn signup(
                 .invalid(signup_form(&ctx, f.csrf.clone(), &f, &errors).render()?));
         }
     };
+    // Counted once the form is valid: typos cost nothing, new accounts (each a fresh budget
+    // of codes and test alerts) do.
+    if !sms_limits::allow_sign_up(&ip) {
+        let mut page = signup_form(&ctx, f.csrf.clone(), &f, &Errors::default());
+        page.error = l
+            .t(
+                "이 주소에서 가입이 너무 많았습니다. 한 시간 뒤에 다시 해 주세요.",
+                "Too many sign-ups from this address. Try again in an hour.",
+            )
+            .into();
+        return Ok(ctx.page(StatusCode::TOO_MANY_REQUESTS, page.render()?));
+    }
     let hash = hash_password(v.password.clone()).await?;
     let new = accounts::SignUp {
         business_name: &v.business_name,
@@ -305,7 +324,7 @@ pub async fn login(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    ip: crate::routes::reports::guard::ClientIp,
+    ip: ClientIp,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, WebError> {
     check_anon_csrf(&headers, &f.csrf)?;

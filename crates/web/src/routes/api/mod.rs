@@ -1,6 +1,9 @@
 //! `/api/v1`: JSON for programs. Public read-only resources (dependencies, incidents) need no
-//! token; `/api/v1/me/...` needs `Authorization: Bearer <token>` made in the dashboard.
-//! Errors are `{error, message, field}`; bad input is 422.
+//! token; `/api/v1/me/...` needs `Authorization: Bearer <token>` made in the dashboard;
+//! `/api/v1/reports…` a bearer token or a session (with `X-CSRF-Token` on writes);
+//! `/api/v1/agent/…` an agent token. Every route is declared in [`API_ROUTES`].
+//! Errors are `{error, message, field}` (also for unknown paths, wrong methods and
+//! unparsable path or query parameters, see [`crate::layers`]); bad input is 422.
 mod me;
 pub mod openapi;
 mod public;
@@ -8,34 +11,50 @@ mod public;
 use crate::AppState;
 use crate::auth::session::CurrentUser;
 use crate::error::WebError;
+use crate::routes::{agent, reports};
 use axum::Json;
 use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::extract::rejection::JsonRejection;
 use axum::http::request::Parts;
-use axum::routing::{delete, get, post, put};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/openapi.json", get(openapi::document))
-        .route("/api/v1/dependencies", get(public::dependencies))
-        .route("/api/v1/dependencies/{slug}", get(public::dependency))
-        .route("/api/v1/incidents", get(public::incidents))
-        .route("/api/v1/incidents/{id}", get(public::incident))
-        .route(
-            "/api/v1/me/subscriptions",
-            get(me::subscriptions).put(me::put_subscriptions),
-        )
-        .route(
-            "/api/v1/me/contacts",
-            get(me::contacts).post(me::add_contact),
-        )
-        .route("/api/v1/me/contacts/{id}", delete(me::remove_contact))
-        .route("/api/v1/me/playbooks", get(me::playbooks))
-        .route("/api/v1/me/playbooks/{category}", put(me::put_playbook))
-        .route("/api/v1/me/notifications", get(me::notifications))
-        .route("/api/v1/me/notifications/{id}", get(me::notification))
-        .route("/api/v1/me/test-alert", post(me::test_alert))
+/// Declares every `/api/v1` endpoint once: [`API_ROUTES`] (method, path) and [`routes`] are
+/// both made from this list, and the OpenAPI document is checked against [`API_ROUTES`] (a
+/// unit test here and a black-box test in `tests/tests/api.rs`), so the three cannot drift.
+macro_rules! api_routes {
+    ($($method:ident $path:literal => $handler:path;)*) => {
+        /// Every routed `/api/v1` endpoint as (method, path).
+        pub const API_ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        /// The router of [`API_ROUTES`].
+        pub fn routes() -> Router<AppState> {
+            Router::new()$(.route($path, axum::routing::$method($handler)))*
+        }
+    };
+}
+
+api_routes! {
+    get "/api/v1/openapi.json" => openapi::document;
+    get "/api/v1/dependencies" => public::dependencies;
+    get "/api/v1/dependencies/{slug}" => public::dependency;
+    get "/api/v1/incidents" => public::incidents;
+    get "/api/v1/incidents/{id}" => public::incident;
+    get "/api/v1/me/subscriptions" => me::subscriptions;
+    put "/api/v1/me/subscriptions" => me::put_subscriptions;
+    get "/api/v1/me/contacts" => me::contacts;
+    post "/api/v1/me/contacts" => me::add_contact;
+    delete "/api/v1/me/contacts/{id}" => me::remove_contact;
+    get "/api/v1/me/playbooks" => me::playbooks;
+    put "/api/v1/me/playbooks/{category}" => me::put_playbook;
+    get "/api/v1/me/notifications" => me::notifications;
+    get "/api/v1/me/notifications/{id}" => me::notification;
+    post "/api/v1/me/test-alert" => me::test_alert;
+    get "/api/v1/reports" => reports::api::list;
+    get "/api/v1/reports/{id}" => reports::api::one;
+    post "/api/v1/reports/{id}/review" => reports::api::review;
+    get "/api/v1/reports/incidents/{id}/totals" => reports::api::totals;
+    get "/api/v1/agent/checks" => agent::checks;
+    post "/api/v1/agent/results" => agent::results;
 }
 
 /// A merchant calling with a bearer token. A session cookie is not enough here: JSON

@@ -2,8 +2,9 @@
 //!
 //! Written by hand as JSON rather than derived with utoipa: the handlers answer
 //! `serde_json::Value` built from storage models, so derives would have needed a parallel set
-//! of schema types; a black-box test (`tests/tests/api.rs`) calls every path listed here so
-//! the document cannot drift from the routes.
+//! of schema types. The router is built from [`super::API_ROUTES`]; a unit test below and a
+//! black-box test (`tests/tests/api.rs`) assert that the (method, path) pairs documented here
+//! are exactly those, so the document cannot drift from the routes in either direction.
 use axum::Json;
 use serde_json::{Value, json};
 
@@ -20,8 +21,11 @@ fn errors(codes: &[&str]) -> serde_json::Map<String, Value> {
         .iter()
         .map(|c| {
             let d = match *c {
+                "400" => "A path or query parameter does not parse; `field` names it",
                 "401" => "Missing or bad bearer token",
+                "403" => "Not allowed (a session without `X-CSRF-Token`, or the wrong role)",
                 "404" => "Not found (another merchant's ids do not exist)",
+                "429" => "Too many requests; try again later",
                 _ => "Invalid input; `field` names it",
             };
             (c.to_string(), json!({ "description": d, "content": { "application/json": { "schema": r("Error") } } }))
@@ -48,6 +52,17 @@ fn op(
             json!({ "required": true, "content": { "application/json": { "schema": b } } });
     }
     o
+}
+
+/// Replaces an operation's security requirement (any one of `schemes`).
+fn secured_by(mut o: Value, schemes: &[&str]) -> Value {
+    let any: Vec<Value> = schemes.iter().map(|s| json!({ *s: [] })).collect();
+    o["security"] = Value::Array(any);
+    o
+}
+
+fn query_param(name: &str, schema: Value, description: &str) -> Value {
+    json!({ "name": name, "in": "query", "schema": schema, "description": description })
 }
 
 fn path_param(name: &str, kind: &str) -> Value {
@@ -82,7 +97,23 @@ fn paths() -> Value {
         "/api/v1/me/playbooks/{category}": { "put": op("Set a category's playbook (empty text: the default)", true, json!([path_param("category", "string")]), Some(json!({ "type": "object", "required": ["text"], "properties": { "text": { "type": "string", "maxLength": 2000 } } })), ("200", ok("Playbook", r("Playbook"))), &["401", "404", "422"]) },
         "/api/v1/me/notifications": { "get": op("Alerts sent to you, newest first", true, json!([{ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 200 } }]), None, ("200", ok("Notifications", list_of("notifications", "Notification"))), &["401"]) },
         "/api/v1/me/notifications/{id}": { "get": op("One alert with every message", true, json!([path_param("id", "integer")]), None, ("200", ok("Notification", r("Notification"))), &["401", "404"]) },
-        "/api/v1/me/test-alert": { "post": op("Send a test alert to a contact (default: the first)", true, none, Some(json!({ "type": "object", "properties": { "contact_id": { "type": "integer" } } })), ("202", ok("Queued", json!({ "type": "object", "properties": { "notification_id": { "type": "integer" } } }))), &["401", "404", "422"]) }
+        "/api/v1/me/test-alert": { "post": op("Send a test alert to a contact (default: the first); at most 3 per 10 minutes", true, none.clone(), Some(json!({ "type": "object", "properties": { "contact_id": { "type": "integer" } } })), ("202", ok("Queued", json!({ "type": "object", "properties": { "notification_id": { "type": "integer" } } }))), &["401", "404", "422", "429"]) },
+        "/api/v1/reports": { "get": secured_by(op("Damage reports: an association's (staff) or your own (merchant), newest first", true, json!([
+            query_param("status", json!({ "type": "string", "enum": ["received", "verified", "rejected", "forwarded"] }), "only reports in this review status"),
+            query_param("incident", json!({ "type": "integer" }), "only reports on this incident")
+        ]), None, ("200", ok("Reports", list_of("reports", "Report"))), &["400", "401", "403", "422"]), &["bearer", "session"]) },
+        "/api/v1/reports/{id}": { "get": secured_by(op("One report with its attachments", true, json!([path_param("id", "integer")]), None, ("200", ok("Report", r("Report"))), &["400", "401", "404"]), &["bearer", "session"]) },
+        "/api/v1/reports/{id}/review": { "post": secured_by(op("Review a report (association staff): verify, reject with a reason, or forward", true, json!([
+            path_param("id", "integer"),
+            { "name": "X-CSRF-Token", "in": "header", "required": false, "schema": { "type": "string" }, "description": "required with a session cookie (the session's CSRF token); not with a bearer token" }
+        ]), Some(r("ReviewInput")), ("200", ok("The report after the review", r("Report"))), &["400", "401", "403", "404", "422"]), &["bearer", "session"]) },
+        "/api/v1/reports/incidents/{id}/totals": { "get": secured_by(op("An association's totals for one incident, beside the measured outage", true, json!([path_param("id", "integer")]), None, ("200", ok("Totals", r("IncidentTotals"))), &["400", "401", "404"]), &["bearer", "session"]) },
+        "/api/v1/agent/checks": { "get": secured_by(op("The checks a remote probe agent runs", true, json!([
+            query_param("location", json!({ "type": "string" }), "the agent's location; must be its token's")
+        ]), None, ("200", ok("Checks", r("AgentChecks"))), &["401", "422"]), &["agent"]) },
+        "/api/v1/agent/results": { "post": secured_by(op("A batch of probe results from a remote agent, oldest first (at most 1000)", true, json!([
+            query_param("location", json!({ "type": "string" }), "the agent's location; must be its token's")
+        ]), Some(r("AgentBatch")), ("200", ok("What was recorded", r("AgentAck"))), &["401", "422"]), &["agent"]) }
     })
 }
 
@@ -91,7 +122,7 @@ fn schemas() -> Value {
     let state = json!({ "type": "string", "enum": ["unknown", "up", "degraded", "down"] });
     json!({
         "Error": { "type": "object", "required": ["error", "message"], "properties": {
-            "error": { "type": "string", "enum": ["not_found", "validation", "unauthorized", "forbidden", "internal"] },
+            "error": { "type": "string", "enum": ["bad_request", "not_found", "method_not_allowed", "validation", "unauthorized", "forbidden", "too_large", "unsupported_media_type", "too_many_requests", "internal"] },
             "message": { "type": "string" }, "field": { "type": ["string", "null"] } } },
         "Dependency": { "type": "object", "properties": {
             "slug": { "type": "string" }, "name": { "type": "string" }, "name_en": { "type": ["string", "null"] },
@@ -122,16 +153,76 @@ fn schemas() -> Value {
             "messages": { "type": "array", "items": { "type": "object", "properties": {
                 "channel": { "type": "string", "enum": ["sms", "email", "webhook"] }, "contact_position": { "type": "integer" },
                 "state": { "type": "string" }, "attempts": { "type": "integer" }, "last_error": { "type": ["string", "null"] },
-                "created_at": time, "delivered_at": { "type": ["string", "null"], "format": "date-time" } } } } } }
+                "created_at": time, "delivered_at": { "type": ["string", "null"], "format": "date-time" } } } } } },
+        "Report": report_schema(),
+        "ReviewInput": { "type": "object", "required": ["action"], "properties": {
+            "action": { "type": "string", "enum": ["verify", "reject", "forward"] },
+            "reason": { "type": "string", "description": "required to reject" } } },
+        "Group": { "type": "object", "properties": { "key": { "type": "string" }, "reports": { "type": "integer" }, "loss_krw": { "type": "integer" } } },
+        "IncidentTotals": { "type": "object", "properties": {
+            "incident": { "type": "object", "properties": {
+                "id": { "type": "integer" }, "dependency": { "type": "string" }, "started_at": time,
+                "resolved_at": { "type": ["string", "null"], "format": "date-time" },
+                "duration_seconds": { "type": ["integer", "null"], "description": "first failed probe to first good probe; null while open" } } },
+            "reports": { "type": "integer", "description": "every status but rejected" },
+            "total_loss_krw": { "type": "integer" }, "median_loss_krw": { "type": "integer" }, "lost_orders": { "type": "integer" },
+            "by_status": { "type": "object", "additionalProperties": { "type": "integer" } },
+            "by_region": { "type": "array", "items": r("Group") }, "by_trade": { "type": "array", "items": r("Group") },
+            "by_service": { "type": "array", "items": r("Group") } } },
+        "AgentChecks": { "type": "object", "properties": {
+            "location": { "type": "string" },
+            "checks": { "type": "array", "items": { "type": "object", "properties": {
+                "id": { "type": "integer" }, "dependency": { "type": "string" }, "dependency_id": { "type": "integer" },
+                "check": { "type": "object", "description": "the check as configured (`[[dependency.check]]` keys)" },
+                "allow_private": { "type": "boolean" } } } } } },
+        "AgentBatch": { "type": "object", "required": ["results"], "properties": {
+            "results": { "type": "array", "maxItems": 1000, "items": { "type": "object", "required": ["check_id", "slot_at", "report"], "properties": {
+                "check_id": { "type": "integer" }, "slot_at": { "type": "integer", "description": "Unix milliseconds" },
+                "confirmation": { "type": "boolean", "default": false }, "report": r("ProbeReport") } } } } },
+        "ProbeReport": { "type": "object", "required": ["started_at", "outcome", "timings"], "properties": {
+            "started_at": { "type": "integer", "description": "Unix milliseconds" },
+            "outcome": { "type": "string", "enum": ["ok", "degraded", "fail", "config_error"] },
+            "class": { "type": ["string", "null"], "enum": ["provider", "config", "local_network", null] },
+            "status": { "type": ["integer", "null"] }, "provider_code": { "type": ["string", "null"] },
+            "error": { "type": ["string", "null"] }, "detail": { "type": ["string", "null"] },
+            "resolver_failure": { "type": "boolean", "default": false },
+            "timings": { "type": "object", "required": ["total_ms"], "properties": {
+                "dns_ms": { "type": ["integer", "null"] }, "connect_ms": { "type": ["integer", "null"] }, "tls_ms": { "type": ["integer", "null"] },
+                "first_byte_ms": { "type": ["integer", "null"] }, "total_ms": { "type": "integer" } } } } },
+        "AgentAck": { "type": "object", "properties": {
+            "accepted": { "type": "integer" }, "ignored": { "type": "integer" },
+            "confirm": { "type": "array", "items": { "type": "object", "properties": { "check_id": { "type": "integer" }, "after_ms": { "type": "integer" } } } } } }
     })
+}
+
+fn report_schema() -> Value {
+    let time = json!({ "type": "string", "format": "date-time" });
+    let opt_time = json!({ "type": ["string", "null"], "format": "date-time" });
+    let strings = json!({ "type": "array", "items": { "type": "string" } });
+    json!({ "type": "object", "properties": {
+        "id": { "type": "integer" }, "incident_id": { "type": "integer" },
+        "status": { "type": "string", "enum": ["received", "verified", "rejected", "forwarded"] },
+        "association_id": { "type": ["integer", "null"] }, "business_name": { "type": "string" },
+        "business_registration_number": { "type": ["string", "null"] }, "contact": { "type": ["string", "null"] },
+        "region_sido": { "type": "string" }, "region_sigungu": { "type": ["string", "null"] }, "trade": { "type": "string" },
+        "affected_services": strings, "damage_kinds": strings,
+        "estimated_loss_krw": { "type": "integer", "minimum": 0 }, "lost_orders": { "type": ["integer", "null"] },
+        "description": { "type": "string" }, "outage_start": time, "outage_end": opt_time, "consent": { "type": "boolean" },
+        "review_reason": { "type": ["string", "null"] }, "reviewed_at": opt_time, "forwarded_at": opt_time,
+        "created_at": time, "updated_at": time,
+        "attachments": { "type": "array", "description": "only on `GET /api/v1/reports/{id}`", "items": { "type": "object", "properties": {
+            "id": { "type": "integer" }, "filename": { "type": "string" }, "content_type": { "type": "string" }, "size": { "type": "integer" } } } } } })
 }
 
 pub fn spec() -> Value {
     json!({
         "openapi": "3.1.0",
-        "info": { "title": "Meoktong API", "version": "1", "description": "Dependencies, incidents and a merchant's own alert settings. `/api/v1/me/...` needs `Authorization: Bearer <token>` (create one in the dashboard)." },
+        "info": { "title": "Meoktong API", "version": "1", "description": "Dependencies, incidents, a merchant's own alert settings, damage reports and remote probe agents. `/api/v1/me/...` needs `Authorization: Bearer <token>` (create one in the dashboard); `/api/v1/reports…` a bearer token or a session; `/api/v1/agent/…` an agent token. Every error is `{error, message, field}`." },
         "paths": paths(),
-        "components": { "schemas": schemas(), "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } } }
+        "components": { "schemas": schemas(), "securitySchemes": {
+            "bearer": { "type": "http", "scheme": "bearer", "description": "an API token made in the dashboard (`/dashboard/tokens`) or with `meoktong token create --email E`" },
+            "session": { "type": "apiKey", "in": "cookie", "name": "mt_session", "description": "a signed-in browser session; writes also need the session's `X-CSRF-Token` header" },
+            "agent": { "type": "http", "scheme": "bearer", "description": "an agent token (`meoktong token create --email E --location NAME`), valid only for `/api/v1/agent/…` and its own location" } } }
     })
 }
 
@@ -139,8 +230,43 @@ pub async fn document() -> Json<Value> {
     Json(spec())
 }
 
+/// The (method, path) pairs this document describes, methods in lower case.
+pub fn documented_routes() -> std::collections::BTreeSet<(String, String)> {
+    let spec = spec();
+    spec["paths"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .into_iter()
+                .flatten()
+                .map(move |(method, _)| (method.clone(), path.clone()))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn documents_exactly_the_routed_endpoints() {
+        let routed: std::collections::BTreeSet<(String, String)> = super::super::API_ROUTES
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        let documented = super::documented_routes();
+        assert_eq!(
+            routed.difference(&documented).collect::<Vec<_>>(),
+            Vec::<&(String, String)>::new(),
+            "routed but not documented"
+        );
+        assert_eq!(
+            documented.difference(&routed).collect::<Vec<_>>(),
+            Vec::<&(String, String)>::new(),
+            "documented but not routed"
+        );
+    }
+
     #[test]
     fn every_reference_resolves() {
         let spec = super::spec();

@@ -168,7 +168,7 @@ pub fn check_csrf(
     }
     match cookie_value(headers, CSRF_COOKIE) {
         Some(c) if c.len() >= 32 && same_secret(&c, submitted) => Ok(()),
-        _ => Err(WebError::Forbidden),
+        _ => Err(WebError::Csrf),
     }
 }
 

@@ -5,7 +5,8 @@
 //! - [`mine`]: `/reports`, `/reports/{id}` — a merchant's own reports and their review status.
 //! - [`review`]: `/association/reports…` — the review queue of an association's staff.
 //! - [`incidents`]: `/association/incidents…` — per-incident totals, CSV export, evidence pack.
-//! - [`api`]: `/api/v1/reports…` — the same for programs, with bearer tokens.
+//! - [`api`]: `/api/v1/reports…` — the same for programs, with bearer tokens (routed from
+//!   [`crate::routes::api::API_ROUTES`]).
 //!
 //! Pure parts: [`validate`] (field rules), [`choices`] (fixed lists), [`totals`] (aggregates).
 use crate::AppState;
@@ -64,10 +65,6 @@ pub fn router() -> Router<AppState> {
             "/association/incidents/{id}/evidence",
             get(export::evidence),
         )
-        .route("/api/v1/reports", get(api::list))
-        .route("/api/v1/reports/{id}", get(api::one))
-        .route("/api/v1/reports/{id}/review", post(api::review))
-        .route("/api/v1/reports/incidents/{id}/totals", get(api::totals))
         .layer(axum::Extension(guard::Limiter::new()))
 }
 
@@ -77,16 +74,10 @@ pub struct LangQuery {
     pub lang: Option<String>,
 }
 
-/// `?lang=`, then the signed-in user's choice, then Accept-Language.
+/// `?lang=`, then the remembered choice (`mt_lang`), then the signed-in user's locale, then
+/// Accept-Language: the same order as every other page ([`Lang::choose`]).
 pub fn lang_of(query: Option<&str>, headers: &HeaderMap, user: Option<&CurrentUser>) -> Lang {
-    if query.is_none() {
-        match user.and_then(|u| u.locale.as_deref()) {
-            Some("en") => return Lang::En,
-            Some("ko") => return Lang::Ko,
-            _ => {}
-        }
-    }
-    Lang::negotiate(query, headers)
+    Lang::choose(query, headers, user.and_then(|u| u.locale.as_deref()))
 }
 
 /// Report pages hold personal data (and sometimes an alert token in the URL): never cached,
