@@ -16,6 +16,7 @@ mod m20261121_000004_create_reports;
 mod m20261122_000001_index_outbox_claim;
 mod m20261122_000002_index_slot_claims;
 mod m20261206_000001_create_webhooks;
+mod m20261206_000002_create_early_status_callbacks;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_index_outbox_claim::Migration),
             Box::new(m20261122_000002_index_slot_claims::Migration),
             Box::new(m20261206_000001_create_webhooks::Migration),
+            Box::new(m20261206_000002_create_early_status_callbacks::Migration),
         ]
     }
 }

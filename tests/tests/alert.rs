@@ -210,9 +210,10 @@ async fn acknowledging_needs_the_csrf_token_and_is_idempotent() {
     assert_eq!(row(&app, n.email_id).await.state, "cancelled");
     assert_eq!(
         notice_row(&app, other.id).await.status,
-        "open",
-        "only this notice"
+        "acked",
+        "every open alert of the merchant: everything stops once acknowledged"
     );
+    assert_eq!(row(&app, other.email_id).await.state, "cancelled");
 
     let again = ack(&app, &n.token, &[("csrf", csrf.as_str())]).await;
     assert_eq!(again.status(), 303, "idempotent");

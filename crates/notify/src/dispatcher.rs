@@ -5,13 +5,15 @@
 //! duplicate is a request in flight when the process died (at most `concurrency` of them: a
 //! request keeps its place until its acceptance is committed). While sending continuously,
 //! acceptances are committed together by one recorder task (a group commit every few
-//! milliseconds) instead of two writes per message from every request.
+//! milliseconds) instead of two writes per message from every request; a status callback
+//! that beats that commit is kept and applied right after it (`delivery_status`).
 //! Transient failures retry with exponential backoff and jitter until the message's validity
 //! runs out; permanent ones send the contact's email at once. SMS providers are used in
 //! order: one that has failed transiently for `failover_after` hands new messages to the next
-//! and is tried again every 30 s. Webhooks (when configured with [`Dispatcher::with_webhooks`])
-//! are sent with the merchant's current URL and secret, retried the same way, and never make
-//! a contact's email unnecessary.
+//! and is tried again every 30 s; one that refuses our account (a configuration error such as
+//! Twilio 20003) hands over at once, and the refused message goes to the next provider.
+//! Webhooks (when configured with [`Dispatcher::with_webhooks`]) are sent with the merchant's
+//! current URL and secret, retried the same way, and never make a contact's email unnecessary.
 use crate::providers::{
     EmailMessage, EmailProvider, ProviderError, SmsProvider, SmsRequest, WebhookSender,
 };
@@ -285,6 +287,17 @@ impl Dispatcher {
     async fn record_accepted(&self, items: &[Accepted]) -> Result<(), StorageError> {
         let marks: Vec<outbox::AcceptedMark> = items.iter().map(|a| a.mark.clone()).collect();
         outbox::record_accepted(&self.db, &marks).await?;
+        // Status callbacks that beat this commit were kept; apply them now.
+        let sids: Vec<String> = items
+            .iter()
+            .filter(|a| a.row.channel == "sms")
+            .map(|a| a.mark.provider_message_id.clone())
+            .collect();
+        if !sids.is_empty() {
+            let now = meoktong_storage::now_ms();
+            crate::delivery_status::apply_early_callbacks(&self.db, &self.metrics, &sids, now)
+                .await?;
+        }
         for a in items {
             self.metrics
                 .notifications
@@ -386,6 +399,18 @@ impl Dispatcher {
         }
     }
 
+    /// Marks a provider failing for `failover_after` already, so the next one takes over now
+    /// (it is tried again every `retry_first_every`, like one failing transiently).
+    fn fail_over_now(&self, index: usize, now: i64) {
+        if let Ok(mut health) = self.health.lock()
+            && let Some(h) = health.get_mut(index)
+        {
+            let long_ago = now.saturating_sub(ms(self.cfg.failover_after));
+            h.failing_since = Some(h.failing_since.map_or(long_ago, |s| s.min(long_ago)));
+            h.last_try = now;
+        }
+    }
+
     async fn send_sms(
         &self,
         row: outbox_entity::Model,
@@ -400,10 +425,14 @@ impl Dispatcher {
         if let Some(l) = &route.limiter {
             l.until_ready().await;
         }
+        // A retry asks the provider to try only for what is left of the message's validity.
+        let left = row.expires_at - meoktong_storage::now_ms();
+        let left = Duration::from_millis(u64::try_from(left).unwrap_or(0));
         let req = SmsRequest {
             to,
             body: row.body.clone(),
             status_callback: self.cfg.status_callback.clone(),
+            validity: Some(left.max(Duration::from_secs(1))),
         };
         let result = route.provider.send(&req).await;
         let now = meoktong_storage::now_ms();
@@ -422,7 +451,22 @@ impl Dispatcher {
                 self.accepted(Accepted { row, mark }, queue).await
             }
             Err(e) => {
-                self.report_health(index, e.is_permanent(), now);
+                // A refused account (20003, 21606 …) is this provider failing, not the
+                // recipient: it fails over at once, and the message goes to the next provider.
+                let refused = e.is_config_error();
+                self.report_health(index, e.is_permanent() && !refused, now);
+                if refused {
+                    self.fail_over_now(index, now);
+                }
+                let e = if refused && index + 1 < self.sms.len() {
+                    ProviderError::transient(
+                        e.code().map(str::to_string),
+                        format!("account refused, next provider: {}", e.message()),
+                        Some(Duration::ZERO),
+                    )
+                } else {
+                    e
+                };
                 self.failed(
                     &row,
                     &provider,

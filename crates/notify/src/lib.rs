@@ -1,6 +1,7 @@
 //! Notification hub: planner, durable outbox, dispatchers and the providers they call.
 #![forbid(unsafe_code)]
 
+pub mod delivery_status;
 pub mod dispatcher;
 pub mod heartbeat;
 pub mod planner;

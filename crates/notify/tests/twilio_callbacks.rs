@@ -71,6 +71,7 @@ async fn status_callbacks_are_signed_as_twilio_signs_them() {
         to: "+821012345678".into(),
         body: "테스트 a+b & c=d".into(),
         status_callback: Some(format!("{receiver}/hooks/twilio/status?attempt=1")),
+        validity: None,
     };
     let sid = sms.send(&req).await.expect("accepted").provider_message_id;
 

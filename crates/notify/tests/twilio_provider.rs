@@ -24,6 +24,7 @@ fn request(to: &str) -> SmsRequest {
         to: to.into(),
         body: "[장애] 카카오톡이 14:05부터 먹통입니다. 전화 주문으로 전환하고 카드 단말기는 LTE로. http://127.0.0.1:8080/a/abc".into(),
         status_callback: Some("http://127.0.0.1:8080/hooks/twilio/status".into()),
+        validity: None,
     }
 }
 

@@ -4,7 +4,9 @@
 //! `next_attempt_at`), `sending` (claimed; the claim expires so a crashed process's work is
 //! taken over), `accepted` (the provider took it), `delivered`, `failed`, `expired`,
 //! `cancelled` (acknowledged, or a fallback no longer needed).
-use crate::entity::{acknowledgements, delivery_attempts, notice_incidents, notices, outbox};
+use crate::entity::{
+    acknowledgements, delivery_attempts, early_status_callbacks, notice_incidents, notices, outbox,
+};
 use crate::error::{StorageError, is_unique_violation};
 use crate::{Db, sql};
 use sea_orm::sea_query::{OnConflict, Query};
@@ -510,20 +512,27 @@ pub async fn notices_by_ids(db: &Db, ids: &[i64]) -> Result<Vec<notices::Model>,
     Ok(out)
 }
 
+/// Puts a message that failed transiently back in the queue for `next_attempt_at` — unless
+/// its notice was acknowledged while it was being sent: then it is `cancelled`, never re-sent
+/// (a webhook excepted: the merchant's own system is told whatever the people did). One
+/// statement, so an acknowledgement committed before it is always seen.
 pub async fn mark_retry(
     db: &Db,
     id: i64,
     next_attempt_at: i64,
     error: &str,
 ) -> Result<bool, StorageError> {
-    set_state(&db.conn, id, &["sending"], |am| {
-        am.state = Set("pending".into());
-        am.next_attempt_at = Set(next_attempt_at);
-        am.last_error = Set(Some(error.to_string()));
-        am.claimed_by = Set(None);
-        am.claim_expires_at = Set(None);
-    })
-    .await
+    let st = sql::stmt(
+        db,
+        "UPDATE outbox SET \
+           state = CASE WHEN channel <> 'webhook' AND EXISTS \
+                     (SELECT 1 FROM notices n WHERE n.id = outbox.notice_id AND n.status = 'acked') \
+                   THEN 'cancelled' ELSE 'pending' END, \
+           next_attempt_at = $1, last_error = $2, claimed_by = NULL, claim_expires_at = NULL \
+         WHERE id = $3 AND state = 'sending'",
+        vec![next_attempt_at.into(), error.to_string().into(), id.into()],
+    );
+    Ok(db.conn.execute_raw(st).await?.rows_affected() == 1)
 }
 
 /// `failed` or `expired`: the message will not be sent.
@@ -641,8 +650,13 @@ pub async fn mark_fallback_done(db: &Db, id: i64, now: i64) -> Result<(), Storag
     Ok(())
 }
 
-/// Acknowledges a notice: records it, stops every message not yet sent. False if it was
-/// already acknowledged.
+/// Notice kinds that are outage alerts waiting for an acknowledgement. Acknowledging one of
+/// them acknowledges every open one of the merchant's: "everything stops once acknowledged".
+pub const OUTAGE_ALERT_KINDS: [&str; 3] = ["down", "followup", "relapse"];
+
+/// Acknowledges a notice and, when it is an outage alert, every other open outage alert of
+/// the same merchant (down, follow-up, relapse): records each, stops every message of theirs
+/// not yet sent, and ends their escalation. False if the notice was already acknowledged.
 pub async fn acknowledge(
     db: &Db,
     notice_id: i64,
@@ -651,28 +665,59 @@ pub async fn acknowledge(
     now: i64,
 ) -> Result<bool, StorageError> {
     let txn = db.begin_write().await?;
-    let res = notices::Entity::update_many()
+    let Some(notice) = notices::Entity::find_by_id(notice_id).one(&txn).await? else {
+        return Ok(false);
+    };
+    if notice.status == "acked" {
+        return Ok(false);
+    }
+    let mut ids = vec![notice_id];
+    if OUTAGE_ALERT_KINDS.contains(&notice.kind.as_str()) {
+        ids.extend(
+            notices::Entity::find()
+                .filter(notices::Column::MerchantId.eq(notice.merchant_id))
+                .filter(notices::Column::Status.eq("open"))
+                .filter(notices::Column::Kind.is_in(OUTAGE_ALERT_KINDS))
+                .filter(notices::Column::Id.ne(notice_id))
+                .all(&txn)
+                .await?
+                .into_iter()
+                .map(|n| n.id),
+        );
+    }
+    // Only notices still unacknowledged: the first acknowledgement is the one recorded.
+    let acked: Vec<i64> = notices::Entity::find()
+        .filter(notices::Column::Id.is_in(ids))
+        .filter(notices::Column::Status.ne("acked"))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|n| n.id)
+        .collect();
+    notices::Entity::update_many()
         .col_expr(notices::Column::Status, "acked".into())
         .col_expr(notices::Column::AckedAt, Some(now).into())
         .col_expr(notices::Column::AckedVia, Some(via.to_string()).into())
-        .filter(notices::Column::Id.eq(notice_id))
-        .filter(notices::Column::Status.ne("acked"))
+        .col_expr(notices::Column::EscalateAt, Option::<i64>::None.into())
+        .filter(notices::Column::Id.is_in(acked.clone()))
         .exec(&txn)
         .await?;
-    if res.rows_affected == 0 {
-        return Ok(false);
-    }
-    let am = acknowledgements::ActiveModel {
-        id: NotSet,
-        notice_id: Set(notice_id),
-        at: Set(now),
-        via: Set(via.to_string()),
-        contact_id: Set(contact_id),
-    };
-    acknowledgements::Entity::insert(am).exec(&txn).await?;
+    let rows: Vec<acknowledgements::ActiveModel> = acked
+        .iter()
+        .map(|id| acknowledgements::ActiveModel {
+            id: NotSet,
+            notice_id: Set(*id),
+            at: Set(now),
+            via: Set(via.to_string()),
+            contact_id: Set(contact_id),
+        })
+        .collect();
+    acknowledgements::Entity::insert_many(rows)
+        .exec_without_returning(&txn)
+        .await?;
     outbox::Entity::update_many()
         .col_expr(outbox::Column::State, "cancelled".into())
-        .filter(outbox::Column::NoticeId.eq(notice_id))
+        .filter(outbox::Column::NoticeId.is_in(acked))
         .filter(outbox::Column::State.is_in(["waiting", "pending"]))
         // A merchant's own system is told whatever the people did.
         .filter(outbox::Column::Channel.ne("webhook"))
@@ -825,4 +870,70 @@ pub async fn close_notices_for_incidents(
         .exec(&db.conn)
         .await?;
     Ok(res.rows_affected)
+}
+
+/// Replaces a notice's link token (its keyed hash).
+pub async fn set_token_hash(db: &Db, notice_id: i64, hash: &str) -> Result<(), StorageError> {
+    notices::Entity::update_many()
+        .col_expr(notices::Column::TokenHash, hash.to_string().into())
+        .filter(notices::Column::Id.eq(notice_id))
+        .exec(&db.conn)
+        .await?;
+    Ok(())
+}
+
+/// Keeps a status callback whose message is not known yet: its acceptance may not be
+/// committed yet (see [`take_early_callbacks`]).
+pub async fn keep_early_callback(
+    db: &Db,
+    provider_message_id: &str,
+    status: &str,
+    error_code: Option<&str>,
+    now: i64,
+) -> Result<(), StorageError> {
+    let am = early_status_callbacks::ActiveModel {
+        id: NotSet,
+        provider_message_id: Set(provider_message_id.to_string()),
+        status: Set(status.to_string()),
+        error_code: Set(error_code.map(str::to_string)),
+        received_at: Set(now),
+    };
+    early_status_callbacks::Entity::insert(am)
+        .exec(&db.conn)
+        .await?;
+    Ok(())
+}
+
+/// Removes and returns the early callbacks of these messages, in arrival order.
+pub async fn take_early_callbacks(
+    db: &Db,
+    provider_message_ids: &[String],
+) -> Result<Vec<early_status_callbacks::Model>, StorageError> {
+    let mut out = Vec::new();
+    for chunk in provider_message_ids.chunks(ROWS_PER_INSERT) {
+        let found = early_status_callbacks::Entity::find()
+            .filter(early_status_callbacks::Column::ProviderMessageId.is_in(chunk.to_vec()))
+            .order_by_asc(early_status_callbacks::Column::Id)
+            .all(&db.conn)
+            .await?;
+        if found.is_empty() {
+            continue;
+        }
+        early_status_callbacks::Entity::delete_many()
+            .filter(early_status_callbacks::Column::Id.is_in(found.iter().map(|c| c.id)))
+            .exec(&db.conn)
+            .await?;
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+/// Forgets early callbacks received before `before` whose message never turned up (a
+/// message of another system on the same account, or one never recorded).
+pub async fn purge_early_callbacks(db: &Db, before: i64) -> Result<u64, StorageError> {
+    Ok(early_status_callbacks::Entity::delete_many()
+        .filter(early_status_callbacks::Column::ReceivedAt.lt(before))
+        .exec(&db.conn)
+        .await?
+        .rows_affected)
 }

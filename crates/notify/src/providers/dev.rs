@@ -135,6 +135,7 @@ mod tests {
             to: "+821012345678".into(),
             body: "[장애] 카카오톡".into(),
             status_callback: None,
+            validity: None,
         };
         let a = sms.send(&req).await.expect("recorded");
         let b = sms.send(&req).await.expect("recorded");
@@ -188,6 +189,7 @@ mod tests {
             to: "+821012345678".into(),
             body: "x".into(),
             status_callback: None,
+            validity: None,
         };
         assert!(
             LogSms::new(outbox)

@@ -11,6 +11,9 @@ pub struct SmsRequest {
     pub body: String,
     /// Where the provider posts delivery status (`{public_url}/hooks/twilio/status`).
     pub status_callback: Option<String>,
+    /// What is left of the message's validity; a provider that supports it (Twilio's
+    /// `ValidityPeriod`) stops trying after the shorter of this and its configured validity.
+    pub validity: Option<std::time::Duration>,
 }
 
 /// The provider took the message; delivery is reported later through the status callback.

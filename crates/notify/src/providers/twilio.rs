@@ -119,7 +119,13 @@ impl TwilioSms {
             form.push(("StatusCallback", callback.clone()));
         }
         if let Some(secs) = self.validity_secs {
-            form.push(("ValidityPeriod", secs.to_string()));
+            // What is left of the message's validity (a retry), in whole seconds rounded up.
+            let left = req
+                .validity
+                .map(|d| d.as_millis().div_ceil(1000))
+                .and_then(|s| u64::try_from(s).ok())
+                .unwrap_or(secs);
+            form.push(("ValidityPeriod", left.clamp(1, secs).to_string()));
         }
         form
     }
@@ -200,6 +206,7 @@ mod tests {
             to: "+821012345678".into(),
             body: "안녕".into(),
             status_callback: Some("https://x/hooks".into()),
+            validity: None,
         }
     }
 
@@ -239,6 +246,38 @@ mod tests {
             !sms.form(&request())
                 .iter()
                 .any(|(k, _)| *k == "ValidityPeriod")
+        );
+    }
+
+    #[test]
+    fn a_retry_sends_what_is_left_of_the_validity() {
+        let sms = TwilioSms::new(&settings(), Secret::new("t"), reqwest::Client::new())
+            .expect("valid settings");
+        let validity = |left: Option<Duration>| {
+            let req = SmsRequest {
+                validity: left,
+                ..request()
+            };
+            sms.form(&req)
+                .into_iter()
+                .find(|(k, _)| *k == "ValidityPeriod")
+                .map(|(_, v)| v)
+        };
+        assert_eq!(validity(None).as_deref(), Some("900"));
+        assert_eq!(
+            validity(Some(Duration::from_millis(899_001))).as_deref(),
+            Some("900"),
+            "rounded up"
+        );
+        assert_eq!(
+            validity(Some(Duration::from_secs(300))).as_deref(),
+            Some("300")
+        );
+        assert_eq!(validity(Some(Duration::ZERO)).as_deref(), Some("1"));
+        assert_eq!(
+            validity(Some(Duration::from_secs(5000))).as_deref(),
+            Some("900"),
+            "never more than configured"
         );
     }
 

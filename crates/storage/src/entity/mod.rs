@@ -12,6 +12,7 @@ pub mod dependencies;
 pub mod dependency_states;
 pub mod detector_states;
 pub mod dev_outbox;
+pub mod early_status_callbacks;
 pub mod heartbeat_monitors;
 pub mod incident_events;
 pub mod incidents;

@@ -4,9 +4,8 @@
 //! accounts' auth tokens over `{server.public_url}{path}` plus the query string as received
 //! (never the Host header, which a client chooses) and the form parameters; otherwise 403.
 //!
-//! Callbacks arrive late, twice or out of order, so each one only moves an outbox row
-//! forward: `delivered` is final (a late `sent` or `failed` changes nothing), and the email
-//! fallback of a failed SMS is activated at most once (only `waiting` rows become due).
+//! Callbacks arrive late, early, twice or out of order; `meoktong_notify::delivery_status`
+//! says how each one moves an outbox row forward only.
 use crate::AppState;
 use crate::error::WebError;
 use axum::extract::rejection::FormRejection;
@@ -14,6 +13,7 @@ use axum::extract::{Form, OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use meoktong_domain::mask::mask_phone;
+use meoktong_notify::delivery_status::{self, Applied};
 use meoktong_storage::entity::{contacts as contact_entity, notices};
 use meoktong_storage::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use meoktong_storage::{StorageError, audit, contacts, now_ms, outbox};
@@ -95,100 +95,26 @@ pub async fn status(
     Ok(StatusCode::OK)
 }
 
-/// Moves the SMS with this sid forward; unknown sids are logged and dropped (Twilio must not
-/// retry them forever).
+/// Moves the SMS with this sid forward ([`meoktong_notify::delivery_status`]). A sid not
+/// recorded yet is kept and applied when its acceptance is committed; either way Twilio gets
+/// 200 (it must not retry forever).
 async fn apply_status(
     state: &AppState,
     sid: &str,
     status: &str,
     error_code: Option<&str>,
 ) -> Result<(), StorageError> {
-    let now = now_ms();
-    let db = &state.db;
-    let Some(row) = outbox::by_provider_message_id(db, sid).await? else {
-        tracing::info!(
-            twilio.sid = sid,
-            twilio.status = status,
-            "status callback for an unknown MessageSid; ignored"
-        );
-        return Ok(());
-    };
-    outbox::record_attempt(
-        db,
-        row.id,
-        "twilio",
+    let applied = delivery_status::apply_sms_status(
+        &state.db,
+        &state.metrics,
+        sid,
         status,
         error_code,
-        Some("status callback"),
-        now,
+        now_ms(),
     )
     .await?;
-    let sms = |outcome: &str| {
-        state
-            .metrics
-            .notifications
-            .with_label_values(&["sms", outcome])
-            .inc()
-    };
-    match status {
-        "delivered" => {
-            let changed = outbox::mark_delivered(db, row.id, now).await?;
-            if changed || row.state == "delivered" {
-                // The contact's email fallback is no longer needed.
-                outbox::cancel_waiting(db, row.notice_id, row.contact_position).await?;
-            }
-            if changed {
-                sms("delivered");
-            }
-            tracing::info!(
-                outbox.id = row.id,
-                twilio.sid = sid,
-                changed,
-                "SMS delivered"
-            );
-        }
-        "failed" | "undelivered" => {
-            if row.state == "delivered" {
-                tracing::info!(
-                    outbox.id = row.id,
-                    twilio.sid = sid,
-                    twilio.status = status,
-                    "late failure after delivery; ignored"
-                );
-                return Ok(());
-            }
-            let reason = format!(
-                "twilio {status}{}",
-                error_code.map(|c| format!(" {c}")).unwrap_or_default()
-            );
-            let changed = outbox::mark_given_up(db, row.id, "failed", &reason).await?;
-            if changed || row.state == "failed" {
-                let activated =
-                    outbox::activate_fallback(db, row.notice_id, row.contact_position, now).await?;
-                outbox::mark_fallback_done(db, row.id, now).await?;
-                if activated > 0 {
-                    state.outbox_changed.notify_waiters();
-                }
-                tracing::info!(
-                    outbox.id = row.id,
-                    twilio.sid = sid,
-                    twilio.status = status,
-                    twilio.error_code = error_code.unwrap_or(""),
-                    fallbacks = activated,
-                    "SMS failed; email fallback is due"
-                );
-            }
-            if changed {
-                sms("failed");
-            }
-        }
-        // queued, sending, sent, accepted, scheduled, read, canceled, …: recorded only.
-        _ => tracing::debug!(
-            outbox.id = row.id,
-            twilio.sid = sid,
-            twilio.status = status,
-            "SMS status recorded"
-        ),
+    if matches!(applied, Applied::Applied { fallbacks } if fallbacks > 0) {
+        state.outbox_changed.notify_waiters();
     }
     Ok(())
 }

@@ -1,0 +1,175 @@
+//! The dispatcher against its providers: an SMS account the provider refuses (a
+//! configuration error) hands the message to the second `[[sms]]` provider; a status
+//! callback that arrives before the acceptance is recorded is not lost.
+mod hub_fixture;
+
+use hub_fixture::{ACCOUNT_SID, C, Hub, MINUTE, PAY, SECOND, TALK, merchant, phone, twilio_token};
+use meoktong_notify::{ProviderError, SmsAccepted, SmsProvider, SmsRequest};
+use meoktong_testkit::Mode;
+use sea_orm::EntityTrait;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_account_hands_the_message_to_the_second_provider() {
+    let hub = Hub::with_twilios(2).await;
+    // The first account's credentials are refused: 401, Twilio error 20003.
+    hub.twilio[0].set_mode(Mode::TwilioError {
+        http_status: 401,
+        code: 20003,
+    });
+    let first = merchant(
+        &hub,
+        "행복분식",
+        &[TALK],
+        &[C {
+            phone: Some("+821040000001"),
+            email: Some("owner@example.com"),
+            ..C::default()
+        }],
+    )
+    .await;
+    let t0 = hub.t0;
+    hub.open(TALK, "down", t0 - SECOND).await;
+    hub.plan(t0).await;
+    hub.dispatch(t0).await;
+    // The refused message was put back at once (at the real clock's "now").
+    hub.dispatch(t0 + MINUTE).await;
+
+    assert_eq!(
+        hub.twilio[0].request_count(),
+        1,
+        "the refusing account was tried once"
+    );
+    assert!(hub.twilio[0].messages().is_empty());
+    let taken_over = hub.twilio[1].messages();
+    assert_eq!(
+        taken_over.len(),
+        1,
+        "the second provider sends it: {taken_over:#?}"
+    );
+    assert_eq!(taken_over[0].to, "+821040000001");
+    let rows = hub.rows(first).await;
+    let sms = rows.iter().find(|r| r.channel == "sms").expect("sms");
+    assert_eq!(
+        (sms.state.as_str(), sms.provider_index),
+        ("accepted", Some(1))
+    );
+    let email = rows.iter().find(|r| r.channel == "email").expect("email");
+    assert_eq!(
+        email.state, "waiting",
+        "an SMS went out: the email waits as usual"
+    );
+
+    // New messages go straight to the second while the first refuses us.
+    let second = merchant(&hub, "판교 치킨", &[PAY], &[phone("+821040000002")]).await;
+    hub.open(PAY, "down", t0 + SECOND).await;
+    hub.plan(t0 + 2 * MINUTE).await;
+    hub.dispatch(t0 + 2 * MINUTE).await;
+    assert_eq!(hub.twilio[0].request_count(), 1, "not tried again so soon");
+    assert_eq!(hub.twilio[1].messages().len(), 2);
+    assert!(hub.rows(second).await.iter().any(|r| r.state == "accepted"));
+    assert!(hub.smtp.received().is_empty());
+}
+
+/// Twilio calling back `failed` before answering the create request: the callback is sure
+/// to arrive before the dispatcher records the acceptance.
+#[derive(Default)]
+struct CallsBackFirst {
+    app_url: OnceLock<String>,
+    calls: AtomicUsize,
+}
+
+impl SmsProvider for CallsBackFirst {
+    fn name(&self) -> &str {
+        "twilio"
+    }
+
+    // What `#[async_trait]` would write.
+    fn send<'a, 'b, 'f>(
+        &'a self,
+        req: &'b SmsRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<SmsAccepted, ProviderError>> + Send + 'f>>
+    where
+        'a: 'f,
+        'b: 'f,
+        Self: 'f,
+    {
+        Box::pin(async move {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let sid = format!("SM{}", uuid::Uuid::new_v4().simple());
+            let app = self.app_url.get().expect("the app's address");
+            let url = format!("{app}/hooks/twilio/status");
+            assert_eq!(req.status_callback.as_deref(), Some(url.as_str()));
+            let params: Vec<(String, String)> = [
+                ("MessageSid", sid.as_str()),
+                ("SmsSid", sid.as_str()),
+                ("MessageStatus", "failed"),
+                ("SmsStatus", "failed"),
+                ("ErrorCode", "30006"),
+                ("AccountSid", ACCOUNT_SID),
+                ("To", req.to.as_str()),
+                ("ApiVersion", "2010-04-01"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            let signature = meoktong_notify::twilio_signature(&twilio_token(), &url, &params);
+            let answer = reqwest::Client::new()
+                .post(&url)
+                .header("X-Twilio-Signature", signature)
+                .form(&params)
+                .send()
+                .await
+                .expect("status callback");
+            assert_eq!(answer.status(), 200, "unknown sids still get 200");
+            Ok(SmsAccepted {
+                provider_message_id: sid,
+                status: "queued".into(),
+            })
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_callback_before_the_acceptance_is_recorded_still_sends_the_email() {
+    let provider = Arc::new(CallsBackFirst::default());
+    let hub = Hub::with_providers(Vec::new(), vec![provider.clone() as Arc<dyn SmsProvider>]).await;
+    let _ = provider.app_url.set(hub.app.address.clone());
+    let m = merchant(
+        &hub,
+        "행복분식",
+        &[TALK],
+        &[C {
+            phone: Some("+821040000011"),
+            email: Some("owner@example.com"),
+            ..C::default()
+        }],
+    )
+    .await;
+    let t0 = hub.t0;
+    hub.open(TALK, "down", t0 - SECOND).await;
+    hub.plan(t0).await;
+    hub.dispatch(t0).await;
+    assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
+
+    let rows = hub.rows(m).await;
+    let sms = rows.iter().find(|r| r.channel == "sms").expect("sms");
+    assert_eq!(sms.state, "failed", "the early `failed` was applied");
+    assert!(
+        sms.last_error.as_deref().unwrap_or("").contains("30006"),
+        "{sms:?}"
+    );
+    let email = rows.iter().find(|r| r.channel == "email").expect("email");
+    assert_eq!(email.state, "pending", "the email is due at once");
+    hub.dispatch(t0 + MINUTE).await;
+    let mails = hub.mails(1).await;
+    assert_eq!(mails[0].to, vec!["owner@example.com".to_string()]);
+    let kept = meoktong_storage::entity::early_status_callbacks::Entity::find()
+        .all(&hub.app.db.conn)
+        .await
+        .expect("early callbacks");
+    assert!(kept.is_empty(), "applied and forgotten: {kept:?}");
+}
