@@ -7,7 +7,12 @@ fn deploy() -> PathBuf {
 }
 
 fn load(text: &str, name: &str) -> meoktong_config::Settings {
-    meoktong_config::load_str(text, Some(Path::new(name))).unwrap_or_else(|e| panic!("{name}: {e}"))
+    let s = meoktong_config::load_str(text, Some(Path::new(name)))
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    // The presets it enables are usable as configured (e.g. `kakaotalk-channel` names its
+    // channel), or start-up would fail.
+    meoktong::app::enabled_presets(&s).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+    s
 }
 
 #[test]
