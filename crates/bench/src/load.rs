@@ -162,7 +162,7 @@ async fn one(
         ));
     }
     if let Some(needle) = &expect.body_contains
-        && !body.windows(needle.len()).any(|w| w == needle.as_bytes())
+        && memchr::memmem::find(&body, needle.as_bytes()).is_none()
     {
         return Err(format!(
             "body lacks `{needle}`: {}",
