@@ -512,3 +512,117 @@ async fn another_merchant_can_neither_see_nor_change_the_webhook() {
     assert_ne!(page.status, StatusCode::OK);
     assert!(!page.body.contains("only-for-a"));
 }
+
+/// An API token made on the dashboard by a newly signed-up merchant.
+async fn api_token(app: &TestApp, name: &str, phone: &str, email: &str) -> String {
+    let c = Client::new(app);
+    c.sign_up(name, phone, email).await;
+    let page = c
+        .submit("/dashboard/tokens", "/dashboard/tokens", &[("name", "pos")])
+        .await;
+    page.body
+        .split("id=\"new-token\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_json_api_sets_rotates_and_removes_the_webhook_for_its_own_merchant_only() {
+    let app = spawn(true, |_| {}).await;
+    let a = api_token(&app, "가게 A", "010-2000-0008", "api-a@example.com").await;
+    let b = api_token(&app, "가게 B", "010-2000-0009", "api-b@example.com").await;
+    let hook = app.url("/api/v1/me/webhook");
+    let call = |req: reqwest::RequestBuilder, token: &str| req.bearer_auth(token).send();
+
+    let none: serde_json::Value = call(app.client.get(&hook), &a)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(none["url"].is_null(), "{none}");
+    let url = "http://127.0.0.1:9/api-set";
+    let set = call(
+        app.client.put(&hook).json(&serde_json::json!({"url": url})),
+        &a,
+    )
+    .await
+    .unwrap();
+    assert_eq!(set.status(), StatusCode::OK);
+    let set: serde_json::Value = set.json().await.unwrap();
+    assert_eq!(set["url"], url);
+    assert_eq!(set["signature_header"], "X-Meoktong-Signature");
+    let secret = set["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"));
+    let read: serde_json::Value = call(app.client.get(&hook), &a)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["url"], url);
+    assert!(
+        read.get("secret").is_none(),
+        "the secret is never read back"
+    );
+
+    let rotated: serde_json::Value =
+        call(app.client.post(app.url("/api/v1/me/webhook/secret")), &a)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_ne!(rotated["secret"].as_str().unwrap(), secret);
+
+    let bad = call(
+        app.client
+            .put(&hook)
+            .json(&serde_json::json!({"url": "ftp://x"})),
+        &a,
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let bad: serde_json::Value = bad.json().await.unwrap();
+    assert_eq!(bad["field"], "url", "{bad}");
+
+    // B sees nothing of A's and cannot touch it.
+    let theirs: serde_json::Value = call(app.client.get(&hook), &b)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(theirs["url"].is_null(), "{theirs}");
+    let rotate_b = call(app.client.post(app.url("/api/v1/me/webhook/secret")), &b)
+        .await
+        .unwrap();
+    assert_eq!(rotate_b.status(), StatusCode::NOT_FOUND);
+    let del_b = call(app.client.delete(&hook), &b).await.unwrap();
+    assert_eq!(del_b.status(), StatusCode::NO_CONTENT);
+    let still: serde_json::Value = call(app.client.get(&hook), &a)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(still["url"], url);
+
+    let del = call(app.client.delete(&hook), &a).await.unwrap();
+    assert_eq!(del.status(), StatusCode::NO_CONTENT);
+    let gone: serde_json::Value = call(app.client.get(&hook), &a)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(gone["url"].is_null());
+    // Without a token: 401.
+    let anon = app.client.get(&hook).send().await.unwrap();
+    assert_eq!(anon.status(), StatusCode::UNAUTHORIZED);
+}

@@ -7,6 +7,7 @@
 mod me;
 pub mod openapi;
 mod public;
+mod webhook;
 
 use crate::AppState;
 use crate::auth::session::CurrentUser;
@@ -49,6 +50,10 @@ api_routes! {
     get "/api/v1/me/notifications" => me::notifications;
     get "/api/v1/me/notifications/{id}" => me::notification;
     post "/api/v1/me/test-alert" => me::test_alert;
+    get "/api/v1/me/webhook" => webhook::get;
+    put "/api/v1/me/webhook" => webhook::put;
+    delete "/api/v1/me/webhook" => webhook::delete;
+    post "/api/v1/me/webhook/secret" => webhook::rotate;
     get "/api/v1/reports" => reports::api::list;
     get "/api/v1/reports/{id}" => reports::api::one;
     post "/api/v1/reports/{id}/review" => reports::api::review;

@@ -98,6 +98,12 @@ fn paths() -> Value {
         "/api/v1/me/notifications": { "get": op("Alerts sent to you, newest first", true, json!([{ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 200 } }]), None, ("200", ok("Notifications", list_of("notifications", "Notification"))), &["401"]) },
         "/api/v1/me/notifications/{id}": { "get": op("One alert with every message", true, json!([path_param("id", "integer")]), None, ("200", ok("Notification", r("Notification"))), &["401", "404"]) },
         "/api/v1/me/test-alert": { "post": op("Send a test alert to a contact (default: the first); at most 3 per 10 minutes", true, none.clone(), Some(json!({ "type": "object", "properties": { "contact_id": { "type": "integer" } } })), ("202", ok("Queued", json!({ "type": "object", "properties": { "notification_id": { "type": "integer" } } }))), &["401", "404", "422", "429"]) },
+        "/api/v1/me/webhook": {
+            "get": op("Your webhook (url null when none); never the secret", true, none.clone(), None, ("200", ok("Webhook", r("Webhook"))), &["401"]),
+            "put": op("Set the webhook URL (https, public address: SSRF guard); a new webhook's signing secret is in this answer only", true, none.clone(), Some(json!({ "type": "object", "required": ["url"], "properties": { "url": { "type": "string", "format": "uri", "maxLength": 2048 } } })), ("200", ok("Webhook", r("Webhook"))), &["401", "422"]),
+            "delete": op("Remove the webhook", true, none.clone(), None, ("204", json!({ "description": "Removed (or there was none)" })), &["401"])
+        },
+        "/api/v1/me/webhook/secret": { "post": op("Make a new signing secret (in this answer only); the old one stops working at once", true, none.clone(), None, ("200", ok("Webhook with its new secret", r("Webhook"))), &["401", "404"]) },
         "/api/v1/reports": { "get": secured_by(op("Damage reports: an association's (staff) or your own (merchant), newest first", true, json!([
             query_param("status", json!({ "type": "string", "enum": ["received", "verified", "rejected", "forwarded"] }), "only reports in this review status"),
             query_param("incident", json!({ "type": "integer" }), "only reports on this incident")
@@ -117,7 +123,15 @@ fn paths() -> Value {
     })
 }
 
+/// Every schema (added in two steps: one `json!` with all of them passes the macro's
+/// recursion limit).
 fn schemas() -> Value {
+    let mut s = base_schemas();
+    s["Webhook"] = webhook_schema();
+    s
+}
+
+fn base_schemas() -> Value {
     let time = json!({ "type": "string", "format": "date-time" });
     let state = json!({ "type": "string", "enum": ["unknown", "up", "degraded", "down"] });
     json!({
@@ -193,6 +207,15 @@ fn schemas() -> Value {
             "accepted": { "type": "integer" }, "ignored": { "type": "integer" },
             "confirm": { "type": "array", "items": { "type": "object", "properties": { "check_id": { "type": "integer" }, "after_ms": { "type": "integer" } } } } } }
     })
+}
+
+fn webhook_schema() -> Value {
+    json!({ "type": "object", "properties": {
+        "url": { "type": ["string", "null"] },
+        "created_at": { "type": ["string", "null"], "format": "date-time" },
+        "updated_at": { "type": ["string", "null"], "format": "date-time" },
+        "timestamp_header": { "type": "string" }, "signature_header": { "type": "string" },
+        "secret": { "type": "string", "description": "only when just made: the HMAC-SHA256 key (the string's bytes)" } } })
 }
 
 fn report_schema() -> Value {
