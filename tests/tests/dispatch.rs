@@ -74,6 +74,36 @@ async fn a_refused_account_hands_the_message_to_the_second_provider() {
     assert!(hub.smtp.received().is_empty());
 }
 
+/// Posts a status callback to the app as Twilio does (signed); returns the HTTP status.
+async fn post_status(app: &str, sid: &str, status: &str, code: Option<&str>, to: &str) -> u16 {
+    let url = format!("{app}/hooks/twilio/status");
+    let mut params: Vec<(String, String)> = [
+        ("MessageSid", sid),
+        ("SmsSid", sid),
+        ("MessageStatus", status),
+        ("SmsStatus", status),
+        ("AccountSid", ACCOUNT_SID),
+        ("To", to),
+        ("ApiVersion", "2010-04-01"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    if let Some(code) = code {
+        params.push(("ErrorCode".into(), code.into()));
+    }
+    let signature = meoktong_notify::twilio_signature(&twilio_token(), &url, &params);
+    reqwest::Client::new()
+        .post(&url)
+        .header("X-Twilio-Signature", signature)
+        .form(&params)
+        .send()
+        .await
+        .expect("status callback")
+        .status()
+        .as_u16()
+}
+
 /// Twilio calling back `failed` before answering the create request: the callback is sure
 /// to arrive before the dispatcher records the acceptance.
 #[derive(Default)]
@@ -103,28 +133,8 @@ impl SmsProvider for CallsBackFirst {
             let app = self.app_url.get().expect("the app's address");
             let url = format!("{app}/hooks/twilio/status");
             assert_eq!(req.status_callback.as_deref(), Some(url.as_str()));
-            let params: Vec<(String, String)> = [
-                ("MessageSid", sid.as_str()),
-                ("SmsSid", sid.as_str()),
-                ("MessageStatus", "failed"),
-                ("SmsStatus", "failed"),
-                ("ErrorCode", "30006"),
-                ("AccountSid", ACCOUNT_SID),
-                ("To", req.to.as_str()),
-                ("ApiVersion", "2010-04-01"),
-            ]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-            let signature = meoktong_notify::twilio_signature(&twilio_token(), &url, &params);
-            let answer = reqwest::Client::new()
-                .post(&url)
-                .header("X-Twilio-Signature", signature)
-                .form(&params)
-                .send()
-                .await
-                .expect("status callback");
-            assert_eq!(answer.status(), 200, "unknown sids still get 200");
+            let answer = post_status(app, &sid, "failed", Some("30006"), &req.to).await;
+            assert_eq!(answer, 200, "unknown sids still get 200");
             Ok(SmsAccepted {
                 provider_message_id: sid,
                 status: "queued".into(),
@@ -172,4 +182,35 @@ async fn a_failed_callback_before_the_acceptance_is_recorded_still_sends_the_ema
         .await
         .expect("early callbacks");
     assert!(kept.is_empty(), "applied and forgotten: {kept:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_early_callback_whose_message_never_turns_up_is_forgotten_after_a_day() {
+    let hub = Hub::start().await;
+    let kept = || async {
+        meoktong_storage::entity::early_status_callbacks::Entity::find()
+            .all(&hub.app.db.conn)
+            .await
+            .expect("early callbacks")
+            .len()
+    };
+    let answer = post_status(
+        &hub.app.address,
+        "SMffffffffffffffffffffffffffffffff",
+        "delivered",
+        None,
+        "+821040000021",
+    )
+    .await;
+    assert_eq!(answer, 200, "Twilio must not retry it forever");
+    assert_eq!(
+        kept().await,
+        1,
+        "kept in case its acceptance is about to be recorded"
+    );
+    let day = 24 * 60 * MINUTE;
+    hub.sweep(hub.t0 + day - MINUTE).await;
+    assert_eq!(kept().await, 1);
+    hub.sweep(hub.t0 + day + MINUTE).await;
+    assert_eq!(kept().await, 0, "forgotten after a day");
 }

@@ -13,10 +13,18 @@ use hub_fixture::{
     email, link_in, merchant, ms, phone,
 };
 use meoktong_domain::segments::count_segments;
-use meoktong_storage::entity::subscriptions;
+use meoktong_storage::entity::{audit_log, subscriptions};
 use meoktong_storage::outbox;
 use meoktong_testkit::Mode;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+async fn audit_entries(hub: &Hub, action: &str) -> Vec<audit_log::Model> {
+    audit_log::Entity::find()
+        .filter(audit_log::Column::Action.eq(action))
+        .all(&hub.app.db.conn)
+        .await
+        .expect("audit log")
+}
 
 fn both(p: &'static str, e: &'static str) -> C {
     C {
@@ -287,7 +295,15 @@ async fn after_the_last_contact_the_notice_is_exhausted() {
     let notice = hub.notices(m).await.remove(0);
     assert_eq!(notice.status, "exhausted", "recorded: every contact tried");
     assert_eq!(notice.escalate_at, None);
+    let audit = audit_entries(&hub, "notice.exhausted").await;
+    assert_eq!(audit.len(), 1, "the exhaustion is in the audit log");
+    assert_eq!(audit[0].target_id, Some(m));
     assert_eq!(hub.sweep(t0 + 3 * ms(ACK_TIMEOUT)).await.escalations, 0);
+    assert_eq!(
+        audit_entries(&hub, "notice.exhausted").await.len(),
+        1,
+        "once"
+    );
     assert_eq!(hub.rows(m).await.len(), rows_before, "no new message");
     assert_eq!(hub.twilio[0].messages().len(), 1);
 }
@@ -358,6 +374,13 @@ async fn a_contact_whose_email_is_on_the_failed_platform_is_skipped_for_the_next
     assert!(
         hub.rows(m).await.iter().all(|r| r.contact_position != 1),
         "nothing for the Hanmail contact"
+    );
+    let skips = audit_entries(&hub, "notice.contact_skipped").await;
+    assert_eq!(skips.len(), 1, "the skip is recorded: {skips:#?}");
+    assert!(
+        skips[0].detail.contains("failed platform"),
+        "{}",
+        skips[0].detail
     );
     // Its email fallback (third contact) comes after the delivery timeout, never to Hanmail.
     let accepted = hub

@@ -5,7 +5,7 @@ use crate::text::{NoticeContext, Rendered};
 use meoktong_domain::message::NoticeKind;
 use meoktong_storage::entity::{dependencies, incidents, notices, outbox as outbox_entity};
 use meoktong_storage::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use meoktong_storage::{Crypto, Db, StorageError, contacts, outbox};
+use meoktong_storage::{Crypto, Db, StorageError, audit, contacts, outbox};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -111,6 +111,10 @@ impl Timers {
         );
         for (pos, why) in skipped {
             tracing::warn!(notice.id = notice.id, contact.position = pos, reason = %why, "contact skipped during escalation");
+            let detail =
+                serde_json::json!({"notice_id": notice.id, "position": pos, "reason": why});
+            self.record(notice, "notice.contact_skipped", detail, now)
+                .await?;
         }
         match position {
             Some(p) => {
@@ -135,9 +139,30 @@ impl Timers {
                     notice.id = notice.id,
                     "not acknowledged and no further contact"
                 );
+                let detail = serde_json::json!({"notice_id": notice.id, "last_position": notice.contact_position});
+                self.record(notice, "notice.exhausted", detail, now).await?;
                 Ok(false)
             }
         }
+    }
+
+    /// An audit entry about the notice's merchant, by the timers.
+    async fn record(
+        &self,
+        notice: &notices::Model,
+        action: &str,
+        detail: serde_json::Value,
+        now: i64,
+    ) -> Result<(), StorageError> {
+        let entry = audit::AuditEntry {
+            actor_user_id: None,
+            actor: "timers",
+            action,
+            target_type: "merchant",
+            target_id: Some(notice.merchant_id),
+            detail,
+        };
+        audit::record(&self.db.conn, now, entry).await
     }
 
     /// The notice's texts as the planner rendered them when it was written (same kind,
