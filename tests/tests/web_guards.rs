@@ -374,7 +374,7 @@ async fn every_html_page_refuses_to_be_framed() {
 }
 
 #[tokio::test]
-async fn codes_and_test_alerts_are_rate_limited_per_contact_merchant_and_number() {
+async fn codes_links_and_test_alerts_are_rate_limited_per_contact_merchant_and_destination() {
     let app = app().await;
     let c = Client::new(&app);
     c.sign_up("문자 가게", "010-3100-0005", "sms@example.com")
@@ -406,6 +406,16 @@ async fn codes_and_test_alerts_are_rate_limited_per_contact_merchant_and_number(
         .await;
     assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(page.body.contains("at most 5 an hour"), "{}", page.body);
+
+    // Email confirmation links: 5 per hour per contact and address.
+    let send_link = format!("/dashboard/contacts/{contact}/send-email-link");
+    for i in 0..5 {
+        let page = c.submit("/dashboard/contacts", &send_link, &[]).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "link {i}");
+    }
+    let page = c.submit("/dashboard/contacts", &send_link, &[]).await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.body.contains("확인 메일을 너무 자주"), "{}", page.body);
 
     // Test alerts: 3 per 10 minutes per merchant, over the dashboard and the API together.
     let t = api_token(&c).await;

@@ -73,6 +73,43 @@ pub struct Caches {
     pub latency: Arc<VersionedCache<Arc<Vec<f64>>>>,
 }
 
+/// Each dependency's latency series for the sparklines (hourly means of the last day, raw
+/// results where the rollups are thin), reused for [`LATENCY_TTL_MS`]: every merchant of a
+/// dependency sees the same line, so it is read once a minute rather than once a page view.
+pub async fn latency_series(
+    state: &crate::AppState,
+    dependency_ids: &[i64],
+    now: i64,
+) -> Result<HashMap<i64, Arc<Vec<f64>>>, meoktong_storage::StorageError> {
+    const DAY_MS: i64 = 24 * 3600 * 1000;
+    let cache = &state.caches.latency;
+    let mut out = HashMap::with_capacity(dependency_ids.len());
+    let mut missing = Vec::new();
+    for id in dependency_ids {
+        match cache.get(&id.to_string(), &[], now, LATENCY_TTL_MS) {
+            Some(pts) => {
+                out.insert(*id, pts);
+            }
+            None => missing.push(*id),
+        }
+    }
+    if !missing.is_empty() {
+        let mut read = meoktong_storage::dashboard::latency_series(
+            &state.db,
+            &missing,
+            now - DAY_MS,
+            now - 2 * 3600 * 1000,
+        )
+        .await?;
+        for id in missing {
+            let pts = Arc::new(read.remove(&id).unwrap_or_default());
+            cache.put(id.to_string(), Vec::new(), now, pts.clone());
+            out.insert(id, pts);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,41 +153,4 @@ mod tests {
             Some(MAX_ENTRIES + 9)
         );
     }
-}
-
-/// Each dependency's latency series for the sparklines (hourly means of the last day, raw
-/// results where the rollups are thin), reused for [`LATENCY_TTL_MS`]: every merchant of a
-/// dependency sees the same line, so it is read once a minute rather than once a page view.
-pub async fn latency_series(
-    state: &crate::AppState,
-    dependency_ids: &[i64],
-    now: i64,
-) -> Result<HashMap<i64, Arc<Vec<f64>>>, meoktong_storage::StorageError> {
-    const DAY_MS: i64 = 24 * 3600 * 1000;
-    let cache = &state.caches.latency;
-    let mut out = HashMap::with_capacity(dependency_ids.len());
-    let mut missing = Vec::new();
-    for id in dependency_ids {
-        match cache.get(&id.to_string(), &[], now, LATENCY_TTL_MS) {
-            Some(pts) => {
-                out.insert(*id, pts);
-            }
-            None => missing.push(*id),
-        }
-    }
-    if !missing.is_empty() {
-        let mut read = meoktong_storage::dashboard::latency_series(
-            &state.db,
-            &missing,
-            now - DAY_MS,
-            now - 2 * 3600 * 1000,
-        )
-        .await?;
-        for id in missing {
-            let pts = Arc::new(read.remove(&id).unwrap_or_default());
-            cache.put(id.to_string(), Vec::new(), now, pts.clone());
-            out.insert(id, pts);
-        }
-    }
-    Ok(out)
 }

@@ -9,7 +9,7 @@ use reqwest::header::{COOKIE, SET_COOKIE};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-/// Presets that need no operator keys.
+/// Presets that need no operator keys (kakaotalk-channel needs the channel's id, set below).
 pub const PRESETS: [&str; 4] = [
     "kakao-login",
     "kakaotalk-channel",
@@ -24,7 +24,11 @@ pub async fn app() -> TestApp {
 pub async fn app_on(backend: Backend) -> TestApp {
     spawn_app_with(
         backend,
-        |s| s.catalog.enable = PRESETS.iter().map(|p| p.to_string()).collect(),
+        |s| {
+            s.catalog.enable = PRESETS.iter().map(|p| p.to_string()).collect();
+            // The kakaotalk-channel preset probes the operator's own channel page.
+            s.catalog.kakaotalk_channel = Some("_MeoktongTest".into());
+        },
         BuildOptions::default(),
     )
     .await

@@ -233,7 +233,8 @@ pub async fn verify_sms_code(
     })
 }
 
-/// Emails the contact a verification link (24 hours, single use).
+/// Emails the contact a verification link (24 hours, single use; rate limited:
+/// [`sms_limits`]).
 pub async fn send_email_link(
     state: &AppState,
     merchant_id: i64,
@@ -248,6 +249,7 @@ pub async fn send_email_link(
                 .into(),
         });
     };
+    sms_limits::allow_email_link(c.id, email, lang)?;
     let now = now_ms();
     let token = random_token(32);
     let owner = accounts::TokenOwner {

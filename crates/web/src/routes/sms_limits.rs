@@ -5,6 +5,8 @@
 //! governor keyed GCRA limiters, in memory per process (like [`super::account`]'s sign-in
 //! limits; with N replicas the budget is N times larger, still bounded):
 //! - verification codes: 5 per hour per contact and 5 per hour per destination number;
+//! - email verification links: 5 per hour per contact and per address (email costs little,
+//!   but it must not become a way to spam a stranger either);
 //! - test alerts: 3 per 10 minutes per merchant and per destination number;
 //! - sign-ups: 10 per hour per client address ([`ClientIp`]), so fresh accounts do not buy
 //!   fresh budgets.
@@ -42,6 +44,8 @@ const TEN_MINUTES: Duration = Duration::from_secs(600);
 
 static CODES: LazyLock<DefaultKeyedRateLimiter<String>> =
     LazyLock::new(|| keyed(CODES_PER_HOUR, HOUR));
+static EMAIL_LINKS: LazyLock<DefaultKeyedRateLimiter<String>> =
+    LazyLock::new(|| keyed(CODES_PER_HOUR, HOUR));
 static TEST_ALERTS: LazyLock<DefaultKeyedRateLimiter<String>> =
     LazyLock::new(|| keyed(TEST_ALERTS_PER_10_MINUTES, TEN_MINUTES));
 static SIGN_UPS: LazyLock<DefaultKeyedRateLimiter<String>> =
@@ -65,6 +69,24 @@ pub fn allow_code(contact_id: i64, phone: &str, lang: Lang) -> Result<(), WebErr
         lang.t(
             "인증번호를 너무 자주 요청했습니다. 한 시간에 5번까지 보낼 수 있으니 잠시 뒤에 다시 받아 주세요.",
             "Too many codes requested: at most 5 an hour. Try again a little later.",
+        )
+        .into(),
+    ))
+}
+
+/// One more email verification link to `contact_id` at `email`, or 429.
+pub fn allow_email_link(contact_id: i64, email: &str, lang: Lang) -> Result<(), WebError> {
+    let keys = [
+        format!("contact:{contact_id}"),
+        format!("email:{}", email.trim().to_lowercase()),
+    ];
+    if take(&EMAIL_LINKS, &keys) {
+        return Ok(());
+    }
+    Err(WebError::TooManyRequests(
+        lang.t(
+            "확인 메일을 너무 자주 요청했습니다. 한 시간에 5번까지 보낼 수 있으니 잠시 뒤에 다시 해 주세요.",
+            "Too many confirmation emails requested: at most 5 an hour. Try again a little later.",
         )
         .into(),
     ))
