@@ -1,6 +1,7 @@
 //! The dispatcher against its providers: an SMS account the provider refuses (a
 //! configuration error) hands the message to the second `[[sms]]` provider; a status
-//! callback that arrives before the acceptance is recorded is not lost.
+//! callback that arrives before the acceptance is recorded is not lost; a late send asks
+//! Twilio only for the validity left.
 mod hub_fixture;
 
 use hub_fixture::{ACCOUNT_SID, C, Hub, MINUTE, PAY, SECOND, TALK, merchant, phone, twilio_token};
@@ -213,4 +214,23 @@ async fn an_early_callback_whose_message_never_turns_up_is_forgotten_after_a_day
     assert_eq!(kept().await, 1);
     hub.sweep(hub.t0 + day + MINUTE).await;
     assert_eq!(kept().await, 0, "forgotten after a day");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_send_asks_twilio_only_for_the_validity_left() {
+    let hub = Hub::start().await;
+    merchant(&hub, "행복분식", &[TALK], &[phone("+821040000031")]).await;
+    // Planned ten minutes ago with a 15 minute validity (its sends kept failing since, say):
+    // five minutes are left when it finally goes.
+    let planned = hub.t0 - 10 * MINUTE;
+    hub.open(TALK, "down", planned - SECOND).await;
+    hub.plan(planned).await;
+    hub.dispatch(hub.t0).await;
+    let sent = hub.twilio[0].messages();
+    assert_eq!(sent.len(), 1);
+    let validity = sent[0].validity_period.expect("ValidityPeriod");
+    assert!(
+        (290..=300).contains(&validity),
+        "the 300 s left of 900, not 900: {validity}"
+    );
 }
