@@ -526,7 +526,24 @@ async fn language_links_keep_the_query_and_the_choice_is_remembered_everywhere()
         w.incident
     )));
 
-    // The remembered `mt_lang` cookie is honoured by the report pages and the alert page.
+    // The choice made on a report page is remembered like on every other page…
+    let r = app
+        .client
+        .get(app.url(&format!("{form}&lang=en")))
+        .send()
+        .await
+        .unwrap();
+    let remembered: Vec<&str> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|c| c.to_str().ok())
+        .filter(|c| c.starts_with("mt_lang="))
+        .collect();
+    assert_eq!(remembered.len(), 1, "{remembered:?}");
+    assert!(remembered[0].starts_with("mt_lang=en;"));
+
+    // …and the remembered `mt_lang` cookie is honoured by the report pages and the alert page.
     let page = get(app, &form, "mt_lang=en").await;
     assert!(page.body.contains("<html lang=\"en\">"), "report form");
     let alert = get(app, &format!("/a/{token}"), "mt_lang=en").await;

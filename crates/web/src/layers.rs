@@ -8,7 +8,8 @@
 //!   large); on pages a [`WebError`] becomes a small HTML page in the reader's language.
 //! - [`not_found`]: the fallback (JSON under `/api/`, a page elsewhere).
 //! - The page's query string is kept at hand for the language links
-//!   ([`crate::i18n::switch_href`]).
+//!   ([`crate::i18n::switch_href`]), and a page asked for with `?lang=` remembers the choice
+//!   in the `mt_lang` cookie.
 use crate::error::{Shown, WebError};
 use crate::i18n::{self, Lang};
 use askama::Template;
@@ -114,11 +115,34 @@ pub async fn errors_by_area(req: Request, next: Next) -> Response {
         let resp = next.run(req).await;
         return api_json(resp, matched.as_deref()).await;
     }
-    let lang = Lang::choose(i18n::query_lang(&query), req.headers(), None);
+    let asked = i18n::query_lang(&query).map(str::to_string);
+    let lang = Lang::choose(asked.as_deref(), req.headers(), None);
     let resp = i18n::with_page_query(query, next.run(req)).await;
-    match resp.extensions().get::<Shown>().cloned() {
+    let mut resp = match resp.extensions().get::<Shown>().cloned() {
         Some(shown) if !is_machine_path(&path) => error_page(resp.status(), &shown, lang),
         _ => resp,
+    };
+    if let Some(l) = asked.filter(|_| is_html(&resp)) {
+        remember_lang(&mut resp, &l);
+    }
+    resp
+}
+
+/// A page asked for with `?lang=` remembers the choice in `mt_lang` (unless the handler
+/// already set it), whichever page it was: report and alert pages too.
+fn remember_lang(resp: &mut Response, lang: &str) {
+    let prefix = format!("{}=", i18n::LANG_COOKIE);
+    let already = resp
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|c| c.to_str().is_ok_and(|c| c.starts_with(&prefix)));
+    if already {
+        return;
+    }
+    let cookie = format!("{prefix}{lang}; Path=/; SameSite=Lax; Max-Age=31536000");
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
     }
 }
 
