@@ -58,6 +58,19 @@ impl FreshDatabase {
     /// `Err` says why PostgreSQL cannot be used.
     async fn create() -> Result<FreshDatabase, String> {
         let admin = admin_url();
+        let parsed = url::Url::parse(&admin).map_err(|e| format!("{admin}: {e}"))?;
+        let addr = format!(
+            "{}:{}",
+            parsed.host_str().unwrap_or("127.0.0.1"),
+            parsed.port().unwrap_or(5432)
+        );
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::net::TcpStream::connect(&addr),
+        )
+        .await
+        .map_err(|_| format!("no answer from {addr} within 5 s"))?
+        .map_err(|e| format!("cannot reach {addr}: {e}"))?;
         let db = tokio::time::timeout(Duration::from_secs(10), Db::connect(&admin, 1))
             .await
             .map_err(|_| format!("no answer from PostgreSQL at {admin} within 10 s"))?
