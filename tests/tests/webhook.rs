@@ -626,3 +626,95 @@ async fn the_json_api_sets_rotates_and_removes_the_webhook_for_its_own_merchant_
     let anon = app.client.get(&hook).send().await.unwrap();
     assert_eq!(anon.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_key_rotation_rewrites_the_webhook_url_and_secret_on_every_backend() {
+    use meoktong_storage::Crypto;
+    use meoktong_tests::TestDb;
+    for backend in Backend::each() {
+        let tdb = TestDb::new(backend).await;
+        let db = tdb.connect().await;
+        let old = Crypto::from_key(&[1u8; 32]);
+        let created = meoktong_storage::webhooks::set_url(
+            &db,
+            &old,
+            7,
+            "https://pos.example.com/hook",
+            "whsec_old",
+            None,
+            1,
+        )
+        .await
+        .unwrap();
+        assert!(created);
+        let rotating = Crypto::rotating(&[2u8; 32], &[1u8; 32]);
+        let s = meoktong_storage::rekey::rekey(&db, &rotating)
+            .await
+            .unwrap();
+        assert_eq!(s.webhooks, 1, "{backend:?}");
+        let new = Crypto::from_key(&[2u8; 32]);
+        let w = meoktong_storage::webhooks::get(&db, &new, 7)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (w.url.as_str(), w.secret.as_str()),
+            ("https://pos.example.com/hook", "whsec_old"),
+            "{backend:?}: readable with the new key alone"
+        );
+        assert!(!format!("{w:?}").contains("whsec_old"), "Debug redacts");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_store_heartbeat_is_posted_as_store_offline_then_store_back() {
+    use meoktong::commands::heartbeat::{HeartbeatSpec, create_heartbeat};
+    let app = spawn(true, |_| {}).await;
+    let (url, receiver) = Receiver::start().await;
+    let ids = support::import(
+        &app.db,
+        &app.crypto,
+        &[support::shop(
+            "바삭 분식",
+            "+821011112222",
+            "a@example.com",
+            &[],
+        )],
+    )
+    .await;
+    let secret = "whsec_store";
+    meoktong_storage::webhooks::set_url(&app.db, &app.crypto, ids[0], &url, secret, None, now_ms())
+        .await
+        .unwrap();
+    receiver.set_secret(secret);
+    let spec = HeartbeatSpec {
+        name: "counter POS",
+        period: Duration::from_secs(1),
+        grace: Duration::from_secs(1),
+    };
+    let hb = create_heartbeat(&app.db, &app.crypto, &app.address, "010-1111-2222", spec)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.client.get(&hb).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    let got = receiver.wait_for("the store-offline webhook", 1).await;
+    assert!(got[0].signature_ok, "{:?}", got[0]);
+    assert_eq!(got[0].body["event"], "store_offline");
+    assert_eq!(got[0].body["merchant_id"], ids[0]);
+    assert!(
+        got[0].body["dependencies"][0]["slug"]
+            .as_str()
+            .unwrap()
+            .starts_with("store-internet-")
+    );
+    assert_eq!(
+        app.client.get(&hb).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let got = receiver.wait_for("the store-back webhook", 2).await;
+    assert_eq!(got[1].body["event"], "store_back");
+    assert!(got[1].body["resolved_at"].is_string(), "{}", got[1].body);
+}
