@@ -579,6 +579,15 @@ async fn the_json_api_sets_rotates_and_removes_the_webhook_for_its_own_merchant_
             .unwrap();
     assert_ne!(rotated["secret"].as_str().unwrap(), secret);
 
+    let test = call(app.client.post(app.url("/api/v1/me/webhook/test")), &a)
+        .await
+        .unwrap();
+    assert_eq!(test.status(), StatusCode::ACCEPTED);
+    let test_b = call(app.client.post(app.url("/api/v1/me/webhook/test")), &b)
+        .await
+        .unwrap();
+    assert_eq!(test_b.status(), StatusCode::NOT_FOUND, "B has no webhook");
+
     let bad = call(
         app.client
             .put(&hook)
@@ -717,4 +726,31 @@ async fn a_silent_store_heartbeat_is_posted_as_store_offline_then_store_back() {
     let got = receiver.wait_for("the store-back webhook", 2).await;
     assert_eq!(got[1].body["event"], "store_back");
     assert!(got[1].body["resolved_at"].is_string(), "{}", got[1].body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_test_button_posts_a_signed_test_event() {
+    let app = spawn(true, |_| {}).await;
+    let (url, receiver) = Receiver::start().await;
+    let c = Client::new(&app);
+    let merchant_id = merchant(&c, "시험 가게", "010-2000-0010", "test@example.com").await;
+    let no_hook = c
+        .submit("/dashboard/contacts", "/dashboard/webhook/test", &[])
+        .await;
+    assert_eq!(no_hook.status, StatusCode::NOT_FOUND);
+    receiver.set_secret(&set_webhook(&c, &url).await);
+    let sent = c
+        .submit("/dashboard/contacts", "/dashboard/webhook/test", &[])
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    let got = receiver.wait_for("the test event", 1).await;
+    assert!(
+        got[0].signature_ok && got[0].answered == 204,
+        "{:?}",
+        got[0]
+    );
+    assert_eq!(got[0].body["event"], "test");
+    assert_eq!(got[0].body["merchant_id"], merchant_id);
+    assert!(got[0].body["incident_id"].is_null());
+    assert!(got[0].body["text"].as_str().unwrap().contains("테스트"));
 }

@@ -1,11 +1,17 @@
 //! A merchant's outgoing webhook, the use cases shared by the dashboard and the JSON API:
-//! set the URL (through the SSRF guard), make a new signing secret, remove it.
+//! set the URL (through the SSRF guard), make a new signing secret, remove it, send a test.
 use crate::AppState;
 use crate::auth::session::random_token;
 use crate::error::WebError;
 use crate::i18n::Lang;
+use crate::routes::sms_limits;
+use crate::routes::ui::service_tz;
+use meoktong_domain::message::NoticeKind;
+use meoktong_notify::webhook_notice::WebhookNotice;
 use meoktong_notify::{SsrfPolicy, WebhookUrlError, check_webhook_url};
+use meoktong_storage::outbox::{self, NewNotice};
 use meoktong_storage::{now_ms, webhooks};
+use std::collections::HashMap;
 
 /// A new signing secret: 256 random bits, URL-safe, with a prefix that says what it is.
 pub fn new_secret() -> String {
@@ -107,6 +113,59 @@ pub async fn remove(
 ) -> Result<(), WebError> {
     webhooks::remove(&state.db, merchant_id, user_id, now_ms()).await?;
     Ok(())
+}
+
+/// Queues a test event (`"event": "test"`, no incident) to the merchant's webhook, through
+/// the outbox like any alert, under a closed notice of kind `test`. Counts against the test
+/// alert limit. Returns the notice id; `NotFound` without a webhook.
+pub async fn send_test(state: &AppState, merchant_id: i64, l: Lang) -> Result<i64, WebError> {
+    let Some(url_enc) = webhooks::url_enc_of(&state.db, &[merchant_id])
+        .await?
+        .remove(&merchant_id)
+    else {
+        return Err(WebError::NotFound);
+    };
+    sms_limits::allow_test_alert(merchant_id, None, l)?;
+    let now = now_ms();
+    let token = random_token(16);
+    let link = format!(
+        "{}/a/{token}",
+        state.settings.server.public_url.trim_end_matches('/')
+    );
+    let dedupe = format!("test:{merchant_id}:webhook:{}", random_token(9));
+    let deps = HashMap::new();
+    let hook = WebhookNotice {
+        kind: NoticeKind::Test,
+        merchant_id,
+        incidents: &[],
+        deps: &deps,
+        link: &link,
+        text: l.t(
+            "[테스트] 먹통 웹훅 테스트입니다. 실제 장애가 아닙니다.",
+            "[TEST] A Meoktong webhook test. Nothing is down.",
+        ),
+        tz: service_tz(state),
+        dedupe: &dedupe,
+    };
+    let notice = NewNotice {
+        merchant_id,
+        kind: "test".into(),
+        dedupe_key: dedupe.clone(),
+        dependency_ids: Vec::new(),
+        incident_ids: Vec::new(),
+        incident_kind: "test".into(),
+        since: now,
+        token_hash: state.crypto.hash(&token),
+        token_expires_at: now + 24 * 3600 * 1000,
+        escalate_at: None,
+        status: "closed".into(),
+        now,
+    };
+    let id = outbox::create_notice(&state.db, notice, &[hook.message(&url_enc, 0, 1, now)])
+        .await?
+        .ok_or_else(|| WebError::Unexpected("test webhook notice collided".into()))?;
+    state.outbox_changed.notify_waiters();
+    Ok(id)
 }
 
 fn validation(message: &str) -> WebError {

@@ -54,6 +54,7 @@ api_routes! {
     put "/api/v1/me/webhook" => webhook::put;
     delete "/api/v1/me/webhook" => webhook::delete;
     post "/api/v1/me/webhook/secret" => webhook::rotate;
+    post "/api/v1/me/webhook/test" => webhook::test;
     get "/api/v1/reports" => reports::api::list;
     get "/api/v1/reports/{id}" => reports::api::one;
     post "/api/v1/reports/{id}/review" => reports::api::review;

@@ -103,6 +103,7 @@ fn paths() -> Value {
             "put": op("Set the webhook URL (https, public address: SSRF guard); a new webhook's signing secret is in this answer only", true, none.clone(), Some(json!({ "type": "object", "required": ["url"], "properties": { "url": { "type": "string", "format": "uri", "maxLength": 2048 } } })), ("200", ok("Webhook", r("Webhook"))), &["401", "422"]),
             "delete": op("Remove the webhook", true, none.clone(), None, ("204", json!({ "description": "Removed (or there was none)" })), &["401"])
         },
+        "/api/v1/me/webhook/test": { "post": op("Send a test event (\"event\": \"test\") to your webhook; counts against the test alert limit", true, none.clone(), None, ("202", ok("Queued", json!({ "type": "object", "properties": { "notification_id": { "type": "integer" } } }))), &["401", "404", "429"]) },
         "/api/v1/me/webhook/secret": { "post": op("Make a new signing secret (in this answer only); the old one stops working at once", true, none.clone(), None, ("200", ok("Webhook with its new secret", r("Webhook"))), &["401", "404"]) },
         "/api/v1/reports": { "get": secured_by(op("Damage reports: an association's (staff) or your own (merchant), newest first", true, json!([
             query_param("status", json!({ "type": "string", "enum": ["received", "verified", "rejected", "forwarded"] }), "only reports in this review status"),

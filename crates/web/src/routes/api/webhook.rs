@@ -70,6 +70,15 @@ pub async fn rotate(
     view(&state, me.merchant_id, Some(secret)).await
 }
 
+/// Queues a test event (`"event": "test"`); 404 without a webhook, 429 past the test limit.
+pub async fn test(
+    State(state): State<AppState>,
+    me: ApiMerchant,
+) -> Result<(StatusCode, Json<Value>), WebError> {
+    let id = webhook_ops::send_test(&state, me.merchant_id, LANG).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "notification_id": id }))))
+}
+
 pub async fn delete(
     State(state): State<AppState>,
     me: ApiMerchant,

@@ -48,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .route("/dashboard/webhook", post(webhook::save))
         .route("/dashboard/webhook/secret", post(webhook::rotate))
         .route("/dashboard/webhook/delete", post(webhook::remove))
+        .route("/dashboard/webhook/test", post(webhook::test))
         .route("/dashboard/playbooks", get(playbooks::page))
         .route("/dashboard/playbooks/{category}", post(playbooks::save))
         .route("/dashboard/history", get(history::page))

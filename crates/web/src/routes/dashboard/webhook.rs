@@ -108,6 +108,19 @@ pub async fn rotate(
     render(&state, dash, p).await
 }
 
+/// A test event to the webhook, through the outbox (delivery shows in the history).
+pub async fn test(
+    State(state): State<AppState>,
+    dash: Dash,
+    Form(f): Form<WebhookForm>,
+) -> Result<Response, WebError> {
+    dash.csrf(&f.csrf)?;
+    webhook_ops::send_test(&state, dash.merchant_id, dash.ctx.lang).await?;
+    Ok(dash
+        .ctx
+        .redirect("/dashboard/contacts?done=test-sent#webhook"))
+}
+
 pub async fn remove(
     State(state): State<AppState>,
     dash: Dash,
