@@ -754,3 +754,54 @@ async fn the_test_button_posts_a_signed_test_event() {
     assert!(got[0].body["incident_id"].is_null());
     assert!(got[0].body["text"].as_str().unwrap().contains("테스트"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_loopback_url_is_refused_at_send_time_when_private_targets_are_not_allowed() {
+    // Saved while the operator allowed private targets, sent after they stopped allowing them.
+    let app = spawn(false, |_| {}).await;
+    let (url, receiver) = Receiver::start().await;
+    let ids = support::import(
+        &app.db,
+        &app.crypto,
+        &[support::shop(
+            "가게",
+            "+821055556666",
+            "g@example.com",
+            &[TALK],
+        )],
+    )
+    .await;
+    // https, so that the address (not the scheme) is what is refused.
+    let url = url.replace("http://", "https://");
+    meoktong_storage::webhooks::set_url(
+        &app.db,
+        &app.crypto,
+        ids[0],
+        &url,
+        "whsec_x",
+        None,
+        now_ms(),
+    )
+    .await
+    .unwrap();
+    open_incident(&app, TALK, Duration::from_secs(30)).await;
+    let row = eventually("the webhook row refused", PATIENCE, || async {
+        rows(&app, "webhook")
+            .await
+            .into_iter()
+            .find(|r| r.state == "failed")
+    })
+    .await;
+    assert!(
+        row.last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("SSRF"),
+        "{row:?}"
+    );
+    tokio::time::sleep(SETTLE).await;
+    assert!(
+        receiver.got().is_empty(),
+        "nothing reached the loopback receiver"
+    );
+}
