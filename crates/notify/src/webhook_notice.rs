@@ -52,6 +52,7 @@ impl WebhookNotice<'_> {
                     "name": d.map(|d| d.name.clone()),
                     "name_en": d.and_then(|d| d.name_en.clone()),
                     "incident_id": i.id,
+                    "severity": i.severity,
                     "started_at": rfc3339(self.tz, i.started_at),
                     "resolved_at": i.resolved_at.and_then(|r| rfc3339(self.tz, r)),
                 })
@@ -170,6 +171,7 @@ mod tests {
         assert_eq!(p["dependencies"][0]["slug"], "kakaotalk");
         assert_eq!(p["dependencies"][0]["name"], "카카오톡");
         assert_eq!(p["dependencies"][1]["name_en"], "KakaoPay");
+        assert_eq!(p["dependencies"][1]["severity"], "down");
         assert_eq!(p["link"], "https://m.example/a/tok");
         let m = n.message("enc", 0, 1, 5);
         assert_eq!(
