@@ -107,13 +107,12 @@ impl Db {
         // On every pooled connection: `synchronous` belongs to the connection (only
         // `journal_mode` is stored in the file), so setting it once after connecting left every
         // other connection syncing the WAL on each commit.
-        // A 16 MiB page cache (the default is 2 MiB) keeps a large batch (a fan-out's notices,
-        // an import) from spilling dirty pages into the WAL mid-transaction; statement
-        // journals of multi-row upserts stay in memory.
+        // Statement journals of multi-row upserts stay in memory (not temp files). The page
+        // cache keeps SQLite's default (2 MiB per connection): a larger one made big batches
+        // a little faster but multiplied by the pool it cost far more memory than it saved.
         opts.map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
-                .pragma("cache_size", "-16384")
                 .pragma("temp_store", "memory")
         });
         let conn = Database::connect(opts).await?;
