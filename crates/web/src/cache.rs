@@ -71,6 +71,30 @@ pub struct Caches {
     pub pages: Arc<VersionedCache<Arc<String>>>,
     /// Latency series by dependency id (milliseconds, oldest first).
     pub latency: Arc<VersionedCache<Arc<Vec<f64>>>>,
+    /// Every dependency with its state, as of a status fingerprint.
+    pub overview: Arc<VersionedCache<Arc<Vec<meoktong_storage::status::DependencyStatus>>>>,
+}
+
+/// Every dependency with its current state ([`meoktong_storage::status::overview`]), read
+/// again only when the status fingerprint changed: one small query instead of two per page.
+pub async fn overview(
+    state: &crate::AppState,
+    now: i64,
+) -> Result<Arc<Vec<meoktong_storage::status::DependencyStatus>>, meoktong_storage::StorageError> {
+    let version = meoktong_storage::status::fingerprint(&state.db).await?;
+    if let Some(all) = state
+        .caches
+        .overview
+        .get("all", &version, now, STATUS_TTL_MS)
+    {
+        return Ok(all);
+    }
+    let all = Arc::new(meoktong_storage::status::overview(&state.db).await?);
+    state
+        .caches
+        .overview
+        .put("all".into(), version, now, all.clone());
+    Ok(all)
 }
 
 /// Each dependency's latency series for the sparklines (hourly means of the last day, raw

@@ -9,7 +9,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 use meoktong_storage::contact_book::ContactView;
-use meoktong_storage::{contact_book, contacts, dashboard, now_ms, status};
+use meoktong_storage::{contact_book, contacts, dashboard, now_ms};
 
 pub struct DepCard {
     pub slug: String,
@@ -35,18 +35,20 @@ with_shell!(OverviewPage);
 pub async fn page(State(state): State<AppState>, dash: Dash) -> Result<Response, WebError> {
     let l = dash.ctx.lang;
     let m = dash.merchant_id;
-    let business = contacts::merchant(&state.db, m)
-        .await?
-        .map(|m| m.business_name)
-        .unwrap_or_default();
-    let subs = dashboard::subscriptions_of(&state.db, m).await?;
-    let all = status::overview(&state.db).await?;
+    let now = now_ms();
+    // Independent reads, each on its own pooled connection.
+    let (merchant, subs, all, contact_list) = tokio::try_join!(
+        contacts::merchant(&state.db, m),
+        dashboard::subscriptions_of(&state.db, m),
+        crate::cache::overview(&state, now),
+        contact_book::list(&state.db, &state.crypto, m),
+    )?;
+    let business = merchant.map(|m| m.business_name).unwrap_or_default();
     let mine: Vec<_> = all
-        .into_iter()
+        .iter()
         .filter(|d| subs.iter().any(|s| s.dependency_id == d.dependency.id))
         .collect();
     let ids: Vec<i64> = mine.iter().map(|d| d.dependency.id).collect();
-    let now = now_ms();
     let mut series = crate::cache::latency_series(&state, &ids, now).await?;
     let deps = mine
         .iter()
@@ -72,7 +74,6 @@ pub async fn page(State(state): State<AppState>, dash: Dash) -> Result<Response,
             }
         })
         .collect();
-    let contact_list = contact_book::list(&state.db, &state.crypto, m).await?;
     let on_platform: Vec<(String, Option<String>)> = mine
         .iter()
         .map(|d| (dep_name(l, &d.dependency), d.dependency.platform.clone()))
