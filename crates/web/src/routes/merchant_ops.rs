@@ -364,25 +364,7 @@ pub async fn send_test_alert(
     }
     let sms_to = c.phone.as_deref().filter(|_| !c.sms_opted_out);
     sms_limits::allow_test_alert(merchant_id, sms_to, lang)?;
-    let notice = NewNotice {
-        merchant_id,
-        kind: "test".into(),
-        dedupe_key: dedupe.clone(),
-        dependency_ids: Vec::new(),
-        incident_ids: Vec::new(),
-        incident_kind: "test".into(),
-        since: now,
-        token_hash: state.crypto.hash(&token),
-        token_expires_at: now + 24 * 3600 * 1000,
-        escalate_at: None,
-        status: "closed".into(),
-        now,
-    };
-    let id = outbox::create_notice(&state.db, notice, &messages)
-        .await?
-        .ok_or_else(|| WebError::Unexpected("test notice collided".into()))?;
-    state.outbox_changed.notify_waiters();
-    Ok(id)
+    queue_test_notice(state, merchant_id, &dedupe, &token, &messages, now).await
 }
 
 async fn test_input(
@@ -449,4 +431,35 @@ pub async fn set_playbook(
     let keep = if is_default { "" } else { normalised.as_str() };
     dashboard::set_playbook(&state.db, merchant_id, cat.as_str(), keep, now_ms()).await?;
     Ok(())
+}
+
+/// Writes `messages` under a closed notice of kind `test` (never escalated, never
+/// acknowledged; its alert link lives a day) and wakes the dispatcher. Returns the notice id.
+pub async fn queue_test_notice(
+    state: &AppState,
+    merchant_id: i64,
+    dedupe: &str,
+    token: &str,
+    messages: &[NewMessage],
+    now: i64,
+) -> Result<i64, WebError> {
+    let notice = NewNotice {
+        merchant_id,
+        kind: "test".into(),
+        dedupe_key: dedupe.to_string(),
+        dependency_ids: Vec::new(),
+        incident_ids: Vec::new(),
+        incident_kind: "test".into(),
+        since: now,
+        token_hash: state.crypto.hash(token),
+        token_expires_at: now + 24 * 3600 * 1000,
+        escalate_at: None,
+        status: "closed".into(),
+        now,
+    };
+    let id = outbox::create_notice(&state.db, notice, messages)
+        .await?
+        .ok_or_else(|| WebError::Unexpected("test notice collided".into()))?;
+    state.outbox_changed.notify_waiters();
+    Ok(id)
 }

@@ -9,7 +9,6 @@ use crate::routes::ui::service_tz;
 use meoktong_domain::message::NoticeKind;
 use meoktong_notify::webhook_notice::WebhookNotice;
 use meoktong_notify::{SsrfPolicy, WebhookUrlError, check_webhook_url};
-use meoktong_storage::outbox::{self, NewNotice};
 use meoktong_storage::{now_ms, webhooks};
 use std::collections::HashMap;
 
@@ -147,25 +146,9 @@ pub async fn send_test(state: &AppState, merchant_id: i64, l: Lang) -> Result<i6
         tz: service_tz(state),
         dedupe: &dedupe,
     };
-    let notice = NewNotice {
-        merchant_id,
-        kind: "test".into(),
-        dedupe_key: dedupe.clone(),
-        dependency_ids: Vec::new(),
-        incident_ids: Vec::new(),
-        incident_kind: "test".into(),
-        since: now,
-        token_hash: state.crypto.hash(&token),
-        token_expires_at: now + 24 * 3600 * 1000,
-        escalate_at: None,
-        status: "closed".into(),
-        now,
-    };
-    let id = outbox::create_notice(&state.db, notice, &[hook.message(&url_enc, 0, 1, now)])
-        .await?
-        .ok_or_else(|| WebError::Unexpected("test webhook notice collided".into()))?;
-    state.outbox_changed.notify_waiters();
-    Ok(id)
+    let message = hook.message(&url_enc, 0, 1, now);
+    super::merchant_ops::queue_test_notice(state, merchant_id, &dedupe, &token, &[message], now)
+        .await
 }
 
 fn validation(message: &str) -> WebError {
