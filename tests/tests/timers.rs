@@ -174,22 +174,38 @@ async fn no_ack_in_time_sends_the_next_contact_the_proper_sms() {
     let notice = &hub.notices(m).await[0];
     assert_eq!(notice.contact_position, 1);
     assert_eq!(notice.escalate_at, Some(t0 + 2 * ms(ACK_TIMEOUT)));
-    // Its email fallback waits, with the full email texts.
-    let fallback = hub
-        .rows(m)
-        .await
-        .into_iter()
-        .find(|r| r.channel == "email" && r.contact_position == 1)
-        .expect("the second contact's email");
+    // Its email fallback waits, not rendered yet (most fallbacks are never sent) …
+    let email_row = |rows: Vec<meoktong_storage::entity::outbox::Model>| {
+        rows.into_iter()
+            .find(|r| r.channel == "email" && r.contact_position == 1)
+            .expect("the second contact's email")
+    };
+    let fallback = email_row(hub.rows(m).await);
     assert_eq!(fallback.state, "waiting");
+    assert_eq!(fallback.subject, None);
+    // … and when the SMS is not delivered in time it goes out with the full email texts
+    // and the same alert link, which the row then keeps.
+    let due = t0 + ms(ACK_TIMEOUT) + ms(SMS_DELIVERY_TIMEOUT);
+    assert_eq!(hub.sweep(due).await.fallbacks, 1);
+    hub.dispatch(due).await;
+    let mail = hub.mails(2).await.remove(1);
+    assert_eq!(mail.to, vec!["second@example.com".to_string()]);
     assert!(
-        fallback
-            .subject
-            .as_deref()
-            .is_some_and(|s| s.contains("카카오톡"))
+        mail.subject().is_some_and(|s| s.contains("카카오톡")),
+        "{:?}",
+        mail.subject()
     );
-    assert_ne!(&fallback.body, body, "the email text, not the SMS text");
-    assert!(fallback.html.as_deref().is_some_and(|h| h.contains(&link)));
+    let text = mail.text().expect("text");
+    assert_ne!(&text, body, "the email text, not the SMS text");
+    assert_eq!(
+        link_in(&text, &hub.app.address),
+        link,
+        "the same alert page"
+    );
+    assert!(mail.html().is_some_and(|h| h.contains(&link)));
+    let sent = email_row(hub.rows(m).await);
+    assert!(sent.subject.is_some_and(|s| s.contains("카카오톡")));
+    assert!(sent.html.is_some_and(|h| h.contains(&link)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

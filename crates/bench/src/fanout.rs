@@ -294,9 +294,10 @@ async fn pipelined(
     // No grouping wait: the figure is the pipeline's own delay. (`group_window`, 5 s by
     // default, is added on purpose in production to merge platforms failing together.)
     cfg.group_window = Duration::ZERO;
-    let planner = Planner::new(db.clone(), crypto.clone(), cfg);
-    let d = Arc::new(dispatcher(db, crypto, s, concurrency)?);
     let (incident_changed, outbox_changed) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let planner =
+        Planner::new(db.clone(), crypto.clone(), cfg).notify_when_written(outbox_changed.clone());
+    let d = Arc::new(dispatcher(db, crypto, s, concurrency)?);
     let stop = CancellationToken::new();
     let plan_task = tokio::spawn(plan_loop(
         planner,
@@ -335,6 +336,10 @@ async fn plan_loop(
     stop: CancellationToken,
 ) {
     loop {
+        // Listen before planning: an incident decided during the pass starts the next at once.
+        let changed = incident_changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
         match planner.plan_once(now_ms()).await {
             Ok(stats) if stats.messages > 0 => outbox_changed.notify_waiters(),
             Ok(_) => {}
@@ -342,7 +347,7 @@ async fn plan_loop(
         }
         tokio::select! {
             _ = stop.cancelled() => return,
-            _ = incident_changed.notified() => {}
+            _ = &mut changed => {}
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
         }
     }

@@ -160,12 +160,16 @@ pub async fn spawn_all(
         Arc::new(Notify::new())
     };
     let p = providers(&settings, &state.db, state.dev_mode)?;
-    let planner = Arc::new(Planner::new(
-        state.db.clone(),
-        state.crypto.clone(),
-        planner_config(&settings, &p),
-    ));
     let outbox_changed = state.outbox_changed.clone();
+    // The dispatchers wake after each committed batch, not after the whole pass.
+    let planner = Arc::new(
+        Planner::new(
+            state.db.clone(),
+            state.crypto.clone(),
+            planner_config(&settings, &p),
+        )
+        .notify_when_written(outbox_changed.clone()),
+    );
     handles.push(tokio::spawn(plan_loop(
         planner.clone(),
         incident_changed,
@@ -197,6 +201,7 @@ pub async fn spawn_all(
             ..DispatcherConfig::default()
         },
     )
+    .with_renderer(planner.clone())
     .with_webhooks(
         WebhookSender::guarded(SsrfPolicy {
             allow_private: settings.probe.allow_private_targets,
@@ -230,6 +235,10 @@ async fn plan_loop(
     stop: CancellationToken,
 ) {
     loop {
+        // Listen before planning: an incident decided during the pass starts the next at once.
+        let changed = incident_changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
         match planner.plan_once(now_ms()).await {
             Ok(stats) if stats.messages > 0 => outbox_changed.notify_waiters(),
             Ok(_) => {}
@@ -237,7 +246,7 @@ async fn plan_loop(
         }
         tokio::select! {
             _ = stop.cancelled() => return,
-            _ = incident_changed.notified() => {}
+            _ = &mut changed => {}
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
         }
     }

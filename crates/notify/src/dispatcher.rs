@@ -14,6 +14,7 @@
 //! Twilio 20003) hands over at once, and the refused message goes to the next provider.
 //! Webhooks (when configured with [`Dispatcher::with_webhooks`]) are sent with the merchant's
 //! current URL and secret, retried the same way, and never make a contact's email unnecessary.
+use crate::planner::Planner;
 use crate::providers::{
     EmailMessage, EmailProvider, ProviderError, SmsProvider, SmsRequest, WebhookSender,
 };
@@ -95,6 +96,8 @@ pub struct Dispatcher {
     health: Mutex<Vec<Health>>,
     email: Option<Arc<dyn EmailProvider>>,
     webhook: Option<WebhookSender>,
+    /// Renders email fallbacks written unrendered (see [`Dispatcher::with_renderer`]).
+    renderer: Option<Arc<Planner>>,
     cfg: DispatcherConfig,
 }
 
@@ -143,8 +146,15 @@ impl Dispatcher {
             health,
             email,
             webhook: None,
+            renderer: None,
             cfg,
         }
+    }
+
+    /// Renders the email fallbacks the planner wrote unrendered, when they become due.
+    pub fn with_renderer(mut self, planner: Arc<Planner>) -> Dispatcher {
+        self.renderer = Some(planner);
+        self
     }
 
     /// Sends the `webhook` channel too, with `sender` (production: [`WebhookSender::guarded`]).
@@ -214,6 +224,10 @@ impl Dispatcher {
                 }
                 continue;
             }
+            // Listen before claiming: a batch committed while the claim runs still wakes us.
+            let woken = wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
             let now = meoktong_storage::now_ms();
             let rows = match outbox::claim_due(
                 &self.db,
@@ -234,7 +248,7 @@ impl Dispatcher {
             if rows.is_empty() {
                 tokio::select! {
                     _ = stop.cancelled() => break,
-                    _ = wake.notified() => {}
+                    _ = &mut woken => {}
                     _ = tokio::time::sleep(Duration::from_millis(250)) => {}
                 }
                 continue;
@@ -482,13 +496,33 @@ impl Dispatcher {
 
     async fn send_email(
         &self,
-        row: outbox_entity::Model,
+        mut row: outbox_entity::Model,
         to: String,
         queue: Option<&RecordQueue>,
     ) -> Result<(), StorageError> {
         let Some(email) = &self.email else {
             return Ok(());
         };
+        if row.subject.is_none() {
+            // A fallback the planner wrote unrendered: rendered now, once, and kept.
+            let rendered = match &self.renderer {
+                Some(planner) => planner.render_email(&row).await?,
+                None => None,
+            };
+            let Some(e) = rendered else {
+                tracing::error!(
+                    outbox.id = row.id,
+                    "cannot render the email (no renderer, or its notice, merchant or incidents are gone)"
+                );
+                outbox::mark_given_up(&self.db, row.id, "failed", "cannot render the email")
+                    .await?;
+                return Ok(());
+            };
+            outbox::set_email_texts(&self.db, row.id, &e.subject, &e.text, &e.html).await?;
+            row.subject = Some(e.subject);
+            row.body = e.text;
+            row.html = Some(e.html);
+        }
         let msg = EmailMessage {
             to,
             subject: row.subject.clone().unwrap_or_default(),

@@ -12,9 +12,11 @@ use crate::webhook_notice::WebhookNotice;
 use meoktong_domain::grouping::{group_window_closes, partition_for_notice};
 use meoktong_domain::message::NoticeKind;
 use meoktong_storage::contacts::{self, Contact};
-use meoktong_storage::entity::{dependencies, incidents, merchants, subscriptions};
+use meoktong_storage::entity::{
+    dependencies, incidents, merchants, notices, outbox as outbox_entity, subscriptions,
+};
 use meoktong_storage::outbox::{self, NewMessage, NewNotice};
-use meoktong_storage::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use meoktong_storage::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use meoktong_storage::{Crypto, Db, StorageError, audit, catalog, webhooks};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -95,6 +97,11 @@ impl Planner {
     }
 
     /// One pass: writes every notice due at `now`.
+    ///
+    /// Subscribed merchants are walked in pages (whole merchants, in merchant order): a
+    /// first page of `FIRST_BATCH` rows, then `NOTICES_PER_TRANSACTION`, each page's notices
+    /// written in one transaction and the dispatchers woken after it, so the first SMS leaves
+    /// before the last subscription is read.
     pub async fn plan_once(&self, now: i64) -> Result<PlanStats, StorageError> {
         let all = incidents::Entity::find()
             .filter(
@@ -113,54 +120,67 @@ impl Planner {
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let subs = subscriptions::Entity::find()
-            .filter(subscriptions::Column::DependencyId.is_in(dep_ids.clone()))
-            .all(&self.db.conn)
-            .await?;
         let incident_ids: Vec<i64> = all.iter().map(|i| i.id).collect();
-        let told: HashSet<(i64, i64, String)> = outbox::told_for_incidents(&self.db, &incident_ids)
-            .await?
-            .into_iter()
-            .map(|t| (t.merchant_id, t.incident_id, t.kind))
-            .collect();
-        let mut by_merchant: HashMap<i64, Vec<(&incidents::Model, bool)>> = HashMap::new();
-        let subs_by_dep: HashMap<i64, Vec<&subscriptions::Model>> =
-            subs.iter().fold(HashMap::new(), |mut m, s| {
-                m.entry(s.dependency_id).or_default().push(s);
+        let incs_by_dep: HashMap<i64, Vec<&incidents::Model>> =
+            all.iter().fold(HashMap::new(), |mut m, i| {
+                m.entry(i.dependency_id).or_default().push(i);
                 m
             });
-        for inc in &all {
-            for s in subs_by_dep.get(&inc.dependency_id).into_iter().flatten() {
-                by_merchant
-                    .entry(s.merchant_id)
-                    .or_default()
-                    .push((inc, s.notify_degraded));
-            }
-        }
-        let mut drafts = Vec::new();
-        for (merchant_id, incs) in by_merchant {
-            drafts.extend(self.drafts_for(merchant_id, &incs, &told, now));
-        }
-        if drafts.is_empty() {
-            return Ok(PlanStats::default());
-        }
-        let deps: HashMap<i64, dependencies::Model> = catalog::list_dependencies(&self.db)
-            .await?
-            .into_iter()
-            .map(|d| (d.id, d))
-            .collect();
-        // Place in the SMS queue, for the queue-budget rule.
-        let (mut queued_sms, _) = outbox::depth(&self.db, now).await?;
+        // Read once, on the first page that has something to write.
+        let mut shared: Option<(HashMap<i64, dependencies::Model>, i64)> = None;
         let mut stats = PlanStats::default();
-        // Merchants whose own ordering runs on the failed platform go first.
-        drafts.sort_by_key(|d| (priority(d, &deps), d.merchant_id));
-        let mut rest = drafts.as_slice();
+        let mut after = i64::MIN;
         let mut size = FIRST_BATCH;
-        while !rest.is_empty() {
-            let (chunk, tail) = rest.split_at(size.min(rest.len()));
-            self.plan_batch(chunk, &deps, &mut queued_sms, &mut stats, now)
-                .await?;
-            rest = tail;
+        loop {
+            let (subs, more) = subscription_page(&self.db, &dep_ids, after, size).await?;
+            let Some(last) = subs.last() else { break };
+            after = last.merchant_id;
+            let merchant_ids: Vec<i64> = subs
+                .iter()
+                .map(|s| s.merchant_id)
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect();
+            let told: HashSet<(i64, i64, String)> =
+                outbox::told(&self.db, &merchant_ids, &incident_ids)
+                    .await?
+                    .into_iter()
+                    .map(|t| (t.merchant_id, t.incident_id, t.kind))
+                    .collect();
+            let mut by_merchant: BTreeMap<i64, Vec<(&incidents::Model, bool)>> = BTreeMap::new();
+            for s in &subs {
+                for inc in incs_by_dep.get(&s.dependency_id).into_iter().flatten() {
+                    by_merchant
+                        .entry(s.merchant_id)
+                        .or_default()
+                        .push((*inc, s.notify_degraded));
+                }
+            }
+            let mut drafts = Vec::new();
+            for (merchant_id, incs) in by_merchant {
+                drafts.extend(self.drafts_for(merchant_id, &incs, &told, now));
+            }
+            if !drafts.is_empty() {
+                if shared.is_none() {
+                    let deps = catalog::list_dependencies(&self.db)
+                        .await?
+                        .into_iter()
+                        .map(|d| (d.id, d))
+                        .collect();
+                    // Place in the SMS queue, for the queue-budget rule.
+                    let (queued_sms, _) = outbox::depth(&self.db, now).await?;
+                    shared = Some((deps, queued_sms));
+                }
+                let (deps, queued_sms) = shared.as_mut().expect("read above");
+                // Within a page, merchants whose own ordering runs on the failed platform go
+                // first (the dispatchers' claim order is the messages' priority in any case).
+                drafts.sort_by_key(|d| (priority(d, deps), d.merchant_id));
+                self.plan_batch(&drafts, deps, queued_sms, &mut stats, now)
+                    .await?;
+            }
+            if !more {
+                break;
+            }
             size = outbox::NOTICES_PER_TRANSACTION;
         }
         Ok(stats)
@@ -480,14 +500,23 @@ impl Planner {
                 });
             }
             if let (true, Some(email)) = (email_ok, &c.email) {
+                // A waiting fallback is written unrendered (no subject): most are never sent,
+                // and their text and HTML were most of a fan-out's bytes. The dispatcher
+                // renders one when it becomes due (`Planner::render_email`).
+                let (subject, body, html) = if email_now {
+                    let e = rendered.email();
+                    (Some(e.subject), e.text, Some(e.html))
+                } else {
+                    (None, String::new(), None)
+                };
                 out.push(NewMessage {
                     channel: "email".into(),
                     contact_id: Some(c.id),
                     contact_position: c.position,
                     recipient_enc: self.crypto.encrypt(email),
-                    subject: Some(rendered.subject.clone()),
-                    body: rendered.email_text.clone(),
-                    html: Some(rendered.email_html.clone()),
+                    subject,
+                    body,
+                    html,
                     priority: rendered.priority,
                     state: if email_now { "pending" } else { "waiting" }.into(),
                     next_attempt_at: now,
@@ -528,9 +557,122 @@ impl Planner {
         .await
     }
 
+    /// The notice's texts as the planner rendered them when it was written (same kind,
+    /// incidents, playbook and time), with the alert link the first contact got. `None` when
+    /// the merchant or the incidents no longer exist.
+    pub async fn render_again(
+        &self,
+        notice: &notices::Model,
+        sent: &[outbox_entity::Model],
+    ) -> Result<Option<text::Rendered>, StorageError> {
+        let Some(kind) = notice_kind(&notice.kind) else {
+            return Ok(None);
+        };
+        let Some(merchant) = contacts::merchant(&self.db, notice.merchant_id).await? else {
+            return Ok(None);
+        };
+        let incident_ids: Vec<i64> = serde_json::from_str(&notice.incident_ids).unwrap_or_default();
+        let incs = incidents::Entity::find()
+            .filter(incidents::Column::Id.is_in(incident_ids))
+            .all(&self.db.conn)
+            .await?;
+        if incs.is_empty() {
+            return Ok(None);
+        }
+        let dep_ids: Vec<i64> = incs.iter().map(|i| i.dependency_id).collect();
+        let deps = dependencies_by_ids(&self.db, &dep_ids).await?;
+        let cfg = &self.cfg;
+        let token = match self.link_token(notice, sent) {
+            Some(t) => t,
+            None => {
+                // Never expected (every message carries the link): a fresh link for the
+                // next contact is better than a dead one.
+                let t = crate::text::new_token();
+                outbox::set_token_hash(&self.db, notice.id, &self.crypto.hash(&t)).await?;
+                tracing::warn!(
+                    notice.id = notice.id,
+                    "alert link not found in the sent messages; a new one is made"
+                );
+                t
+            }
+        };
+        let ctx = text::NoticeContext::new(
+            cfg,
+            &merchant,
+            &incs,
+            &deps,
+            kind,
+            &token,
+            notice.created_at,
+        );
+        let playbooks = contacts::playbooks(&self.db, merchant.id).await?;
+        Ok(Some(ctx.render(&playbooks)))
+    }
+
+    /// The alert link's token, read back from a message already rendered for the notice
+    /// (only its keyed hash is stored) and checked against that hash.
+    fn link_token(&self, notice: &notices::Model, sent: &[outbox_entity::Model]) -> Option<String> {
+        let prefix = format!("{}/a/", self.cfg.public_url.trim_end_matches('/'));
+        sent.iter()
+            .flat_map(|m| [Some(&m.body), m.html.as_ref()])
+            .flatten()
+            .flat_map(|text| {
+                text.match_indices(&prefix)
+                    .map(|(at, _)| &text[at + prefix.len()..])
+            })
+            .map(|rest| {
+                rest.chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+                    .collect::<String>()
+            })
+            .find(|t| !t.is_empty() && self.crypto.lookup_hashes(t).contains(&notice.token_hash))
+    }
+
+    /// The subject, text and HTML of an email fallback written unrendered (see
+    /// `messages_for_first_usable`), as the notice's other messages were rendered, with the
+    /// same alert link. `None` when the notice, its merchant or its incidents are gone.
+    pub async fn render_email(
+        &self,
+        row: &outbox_entity::Model,
+    ) -> Result<Option<text::EmailTexts>, StorageError> {
+        let Some(notice) = outbox::notice(&self.db, row.notice_id).await? else {
+            return Ok(None);
+        };
+        let sent = outbox::messages_of_notice(&self.db, notice.id).await?;
+        Ok(self.render_again(&notice, &sent).await?.map(|r| r.email()))
+    }
+
     pub fn config(&self) -> &PlannerConfig {
         &self.cfg
     }
+}
+
+/// About `rows` subscriptions to `dep_ids` of the merchants after `after`, in merchant order,
+/// with every subscription of each merchant returned (a merchant is never split across
+/// pages), and whether more may follow.
+async fn subscription_page(
+    db: &Db,
+    dep_ids: &[i64],
+    after: i64,
+    rows: usize,
+) -> Result<(Vec<subscriptions::Model>, bool), StorageError> {
+    // A merchant has one subscription per dependency at most, so a page longer than the
+    // dependencies always holds one whole merchant.
+    let limit = rows.max(dep_ids.len() + 1);
+    let mut subs = subscriptions::Entity::find()
+        .filter(subscriptions::Column::DependencyId.is_in(dep_ids.to_vec()))
+        .filter(subscriptions::Column::MerchantId.gt(after))
+        .order_by_asc(subscriptions::Column::MerchantId)
+        .order_by_asc(subscriptions::Column::DependencyId)
+        .limit(limit as u64)
+        .all(&db.conn)
+        .await?;
+    let more = subs.len() == limit;
+    if more && let Some(last) = subs.last().map(|s| s.merchant_id) {
+        // The last merchant's subscriptions may continue on the next page: leave them to it.
+        subs.retain(|s| s.merchant_id != last);
+    }
+    Ok((subs, more))
 }
 
 fn skip_reason(c: &Contact, failed: &[String]) -> String {
@@ -595,4 +737,30 @@ pub fn kind_str(k: NoticeKind) -> &'static str {
         NoticeKind::StoreOffline => "store_offline",
         NoticeKind::StoreBack => "store_back",
     }
+}
+
+pub(crate) fn notice_kind(kind: &str) -> Option<NoticeKind> {
+    Some(match kind {
+        "down" => NoticeKind::Down,
+        "followup" => NoticeKind::FollowUp,
+        "relapse" => NoticeKind::Relapse,
+        "recovery" => NoticeKind::Recovery,
+        "test" => NoticeKind::Test,
+        "store_offline" => NoticeKind::StoreOffline,
+        "store_back" => NoticeKind::StoreBack,
+        _ => return None,
+    })
+}
+
+pub(crate) async fn dependencies_by_ids(
+    db: &Db,
+    ids: &[i64],
+) -> Result<HashMap<i64, dependencies::Model>, StorageError> {
+    Ok(dependencies::Entity::find()
+        .filter(dependencies::Column::Id.is_in(ids.to_vec()))
+        .all(&db.conn)
+        .await?
+        .into_iter()
+        .map(|d| (d.id, d))
+        .collect())
 }

@@ -1,4 +1,5 @@
 //! Rendering a notice: SMS (two segments at most), email subject, text and HTML, the link.
+//! The email is rendered only when it is sent (`Rendered::email`).
 use crate::planner::PlannerConfig;
 use base64::Engine;
 use meoktong_domain::Category;
@@ -16,12 +17,40 @@ pub fn new_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// A notice's texts: the SMS at once; the email (subject, text, HTML) only when asked for,
+/// since most email fallbacks are never sent.
 pub struct Rendered {
     pub sms: String,
-    pub subject: String,
-    pub email_text: String,
-    pub email_html: String,
     pub priority: i32,
+    input: NoticeInput,
+    full_playbook: String,
+}
+
+/// An email's subject, plain text and HTML.
+pub struct EmailTexts {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Rendered {
+    pub fn email(&self) -> EmailTexts {
+        let subject = message::email_subject(&self.input);
+        let text = message::email_text(&self.input, &self.full_playbook);
+        let html = format!(
+            "<!doctype html><html lang=\"{}\"><body style=\"font-family:sans-serif\"><h1 style=\"font-size:1.2em\">{}</h1><pre style=\"white-space:pre-wrap;font:inherit\">{}</pre><p><a href=\"{}\">{}</a></p></body></html>",
+            self.input.locale.as_str(),
+            escape_html(&subject),
+            escape_html(&text),
+            escape_html(&self.input.link),
+            escape_html(&self.input.link),
+        );
+        EmailTexts {
+            subject,
+            text,
+            html,
+        }
+    }
 }
 
 pub struct NoticeContext {
@@ -137,16 +166,6 @@ impl NoticeContext {
             }
         };
         let sms = message::sms_text(&self.input);
-        let subject = message::email_subject(&self.input);
-        let email_text = message::email_text(&self.input, &full_playbook);
-        let email_html = format!(
-            "<!doctype html><html lang=\"{}\"><body style=\"font-family:sans-serif\"><h1 style=\"font-size:1.2em\">{}</h1><pre style=\"white-space:pre-wrap;font:inherit\">{}</pre><p><a href=\"{}\">{}</a></p></body></html>",
-            locale.as_str(),
-            escape_html(&subject),
-            escape_html(&email_text),
-            escape_html(&self.input.link),
-            escape_html(&self.input.link),
-        );
         let urgent = self.categories.iter().any(|c| {
             matches!(
                 c,
@@ -155,10 +174,9 @@ impl NoticeContext {
         });
         Rendered {
             sms,
-            subject,
-            email_text,
-            email_html,
             priority: if urgent { 0 } else { 1 },
+            input: self.input,
+            full_playbook,
         }
     }
 }

@@ -1,12 +1,8 @@
 //! The timers of the hub, as one sweep: SMS not delivered in time → email; SMS still queued
 //! past the queue budget → email too; no acknowledgement in time → the next contact.
 use crate::planner::Planner;
-use crate::text::{NoticeContext, Rendered};
-use meoktong_domain::message::NoticeKind;
-use meoktong_storage::entity::{dependencies, incidents, notices, outbox as outbox_entity};
-use meoktong_storage::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use meoktong_storage::entity::notices;
 use meoktong_storage::{Crypto, Db, StorageError, audit, contacts, outbox};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -84,7 +80,7 @@ impl Timers {
     /// rendered for it (SMS, email subject, text and HTML; the same alert link).
     async fn escalate(&self, notice: &notices::Model, now: i64) -> Result<bool, StorageError> {
         let sent = outbox::messages_of_notice(&self.db, notice.id).await?;
-        let Some(rendered) = self.render_again(notice, &sent).await? else {
+        let Some(rendered) = self.planner.render_again(notice, &sent).await? else {
             outbox::escalate(&self.db, notice.id, None, None).await?;
             tracing::error!(
                 notice.id = notice.id,
@@ -94,7 +90,7 @@ impl Timers {
         };
         let contacts = contacts::of_merchant(&self.db, &self.crypto, notice.merchant_id).await?;
         let dep_ids: Vec<i64> = serde_json::from_str(&notice.dependency_ids).unwrap_or_default();
-        let failed: Vec<String> = dependencies_by_ids(&self.db, &dep_ids)
+        let failed: Vec<String> = crate::planner::dependencies_by_ids(&self.db, &dep_ids)
             .await?
             .values()
             .filter_map(|d| d.platform.clone())
@@ -164,104 +160,4 @@ impl Timers {
         };
         audit::record(&self.db.conn, now, entry).await
     }
-
-    /// The notice's texts as the planner rendered them when it was written (same kind,
-    /// incidents, playbook and time), with the alert link the first contact got. `None` when
-    /// the merchant or the incidents no longer exist.
-    async fn render_again(
-        &self,
-        notice: &notices::Model,
-        sent: &[outbox_entity::Model],
-    ) -> Result<Option<Rendered>, StorageError> {
-        let Some(kind) = notice_kind(&notice.kind) else {
-            return Ok(None);
-        };
-        let Some(merchant) = contacts::merchant(&self.db, notice.merchant_id).await? else {
-            return Ok(None);
-        };
-        let incident_ids: Vec<i64> = serde_json::from_str(&notice.incident_ids).unwrap_or_default();
-        let incs = incidents::Entity::find()
-            .filter(incidents::Column::Id.is_in(incident_ids))
-            .all(&self.db.conn)
-            .await?;
-        if incs.is_empty() {
-            return Ok(None);
-        }
-        let dep_ids: Vec<i64> = incs.iter().map(|i| i.dependency_id).collect();
-        let deps = dependencies_by_ids(&self.db, &dep_ids).await?;
-        let cfg = self.planner.config();
-        let token = match self.link_token(notice, sent) {
-            Some(t) => t,
-            None => {
-                // Never expected (every message carries the link): a fresh link for the
-                // next contact is better than a dead one.
-                let t = crate::text::new_token();
-                outbox::set_token_hash(&self.db, notice.id, &self.crypto.hash(&t)).await?;
-                tracing::warn!(
-                    notice.id = notice.id,
-                    "alert link not found in the sent messages; a new one is made"
-                );
-                t
-            }
-        };
-        let ctx = NoticeContext::new(
-            cfg,
-            &merchant,
-            &incs,
-            &deps,
-            kind,
-            &token,
-            notice.created_at,
-        );
-        let playbooks = contacts::playbooks(&self.db, merchant.id).await?;
-        Ok(Some(ctx.render(&playbooks)))
-    }
-
-    /// The alert link's token, read back from a message already rendered for the notice
-    /// (only its keyed hash is stored) and checked against that hash.
-    fn link_token(&self, notice: &notices::Model, sent: &[outbox_entity::Model]) -> Option<String> {
-        let prefix = format!(
-            "{}/a/",
-            self.planner.config().public_url.trim_end_matches('/')
-        );
-        sent.iter()
-            .flat_map(|m| [Some(&m.body), m.html.as_ref()])
-            .flatten()
-            .flat_map(|text| {
-                text.match_indices(&prefix)
-                    .map(|(at, _)| &text[at + prefix.len()..])
-            })
-            .map(|rest| {
-                rest.chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
-                    .collect::<String>()
-            })
-            .find(|t| !t.is_empty() && self.crypto.lookup_hashes(t).contains(&notice.token_hash))
-    }
-}
-
-fn notice_kind(kind: &str) -> Option<NoticeKind> {
-    Some(match kind {
-        "down" => NoticeKind::Down,
-        "followup" => NoticeKind::FollowUp,
-        "relapse" => NoticeKind::Relapse,
-        "recovery" => NoticeKind::Recovery,
-        "test" => NoticeKind::Test,
-        "store_offline" => NoticeKind::StoreOffline,
-        "store_back" => NoticeKind::StoreBack,
-        _ => return None,
-    })
-}
-
-async fn dependencies_by_ids(
-    db: &Db,
-    ids: &[i64],
-) -> Result<HashMap<i64, dependencies::Model>, StorageError> {
-    Ok(dependencies::Entity::find()
-        .filter(dependencies::Column::Id.is_in(ids.to_vec()))
-        .all(&db.conn)
-        .await?
-        .into_iter()
-        .map(|d| (d.id, d))
-        .collect())
 }

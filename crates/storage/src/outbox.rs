@@ -578,6 +578,25 @@ pub async fn activate_fallback(
     Ok(res.rows_affected)
 }
 
+/// Stores the texts of an email rendered only when it became due (see the planner), so
+/// retries and the history show what was sent.
+pub async fn set_email_texts(
+    db: &Db,
+    id: i64,
+    subject: &str,
+    body: &str,
+    html: &str,
+) -> Result<(), StorageError> {
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::Subject, Some(subject.to_string()).into())
+        .col_expr(outbox::Column::Body, body.to_string().into())
+        .col_expr(outbox::Column::Html, Some(html.to_string()).into())
+        .filter(outbox::Column::Id.eq(id))
+        .exec(&db.conn)
+        .await?;
+    Ok(())
+}
+
 /// A delivered SMS makes its contact's waiting email unnecessary.
 pub async fn cancel_waiting(
     db: &Db,

@@ -194,7 +194,8 @@ impl Hub {
                 status_callback: Some(format!("{}/hooks/twilio/status", app.address)),
                 ..DispatcherConfig::default()
             },
-        );
+        )
+        .with_renderer(planner.clone());
         let timers = Timers::new(
             app.db.clone(),
             app.crypto.clone(),
