@@ -17,6 +17,7 @@ mod m20261122_000001_index_outbox_claim;
 mod m20261122_000002_index_slot_claims;
 mod m20261206_000001_create_webhooks;
 mod m20261206_000002_create_early_status_callbacks;
+mod m20261207_000001_slim_outbox_indexes;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_index_slot_claims::Migration),
             Box::new(m20261206_000001_create_webhooks::Migration),
             Box::new(m20261206_000002_create_early_status_callbacks::Migration),
+            Box::new(m20261207_000001_slim_outbox_indexes::Migration),
         ]
     }
 }

@@ -211,13 +211,17 @@ impl Dispatcher {
         wake: Arc<tokio::sync::Notify>,
         stop: tokio_util::sync::CancellationToken,
     ) {
-        let places = Arc::new(tokio::sync::Semaphore::new(self.cfg.concurrency.max(1)));
+        let concurrency = self.cfg.concurrency.max(1);
+        let places = Arc::new(tokio::sync::Semaphore::new(concurrency));
         let channels = self.channels();
         let (queue, pending) = tokio::sync::mpsc::unbounded_channel();
         let recorder = tokio::spawn(self.clone().record_loop(pending));
+        // While requests are in flight, claim only once a quarter of the places are free: a
+        // claim is a write transaction, and one per finished request made it the bottleneck.
+        let claim_at_least = (concurrency / 4).max(1);
         while !stop.is_cancelled() && !channels.is_empty() {
             let free = places.available_permits();
-            if free == 0 {
+            if free < claim_at_least {
                 tokio::select! {
                     _ = stop.cancelled() => break,
                     p = places.clone().acquire_owned() => drop(p),

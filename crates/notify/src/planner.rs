@@ -16,8 +16,8 @@ use meoktong_storage::entity::{
     dependencies, incidents, merchants, notices, outbox as outbox_entity, subscriptions,
 };
 use meoktong_storage::outbox::{self, NewMessage, NewNotice};
-use meoktong_storage::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use meoktong_storage::{Crypto, Db, StorageError, audit, catalog, webhooks};
+use meoktong_storage::sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter};
+use meoktong_storage::{Crypto, Db, StorageError, audit, catalog, sql, webhooks};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,6 +66,9 @@ pub struct Planner {
 
 /// Notices in the first transaction of a pass: few, so the first SMS leaves at once.
 const FIRST_BATCH: usize = 32;
+/// Messages written in a pass before the database's statistics are refreshed (see
+/// `outbox::refresh_statistics`), and again each time the count has grown fourfold.
+const REFRESH_STATISTICS_FIRST: usize = 5_000;
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -129,6 +132,7 @@ impl Planner {
         // Read once, on the first page that has something to write.
         let mut shared: Option<(HashMap<i64, dependencies::Model>, i64)> = None;
         let mut stats = PlanStats::default();
+        let mut analyze_at = REFRESH_STATISTICS_FIRST;
         let mut after = i64::MIN;
         let mut size = FIRST_BATCH;
         loop {
@@ -177,6 +181,10 @@ impl Planner {
                 drafts.sort_by_key(|d| (priority(d, deps), d.merchant_id));
                 self.plan_batch(&drafts, deps, queued_sms, &mut stats, now)
                     .await?;
+            }
+            if stats.messages >= analyze_at {
+                outbox::refresh_statistics(&self.db).await?;
+                analyze_at = stats.messages * 4;
             }
             if !more {
                 break;
@@ -659,14 +667,26 @@ async fn subscription_page(
     // A merchant has one subscription per dependency at most, so a page longer than the
     // dependencies always holds one whole merchant.
     let limit = rows.max(dep_ids.len() + 1);
-    let mut subs = subscriptions::Entity::find()
-        .filter(subscriptions::Column::DependencyId.is_in(dep_ids.to_vec()))
-        .filter(subscriptions::Column::MerchantId.gt(after))
-        .order_by_asc(subscriptions::Column::MerchantId)
-        .order_by_asc(subscriptions::Column::DependencyId)
-        .limit(limit as u64)
-        .all(&db.conn)
-        .await?;
+    // `+dependency_id`: not an index term, so SQLite (which has no statistics) walks
+    // ux_subscriptions (merchant_id, dependency_id) in ORDER BY order from `after` and stops
+    // at the LIMIT, rather than reading every subscription of the dependency and sorting them
+    // for every page.
+    let ids = dep_ids
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let q = format!(
+        "SELECT * FROM subscriptions WHERE merchant_id > $1 AND +dependency_id IN ({ids}) \
+         ORDER BY merchant_id, dependency_id LIMIT $2"
+    );
+    let mut subs = subscriptions::Model::find_by_statement(sql::stmt(
+        db,
+        &q,
+        vec![after.into(), (limit as i64).into()],
+    ))
+    .all(&db.conn)
+    .await?;
     let more = subs.len() == limit;
     if more && let Some(last) = subs.last().map(|s| s.merchant_id) {
         // The last merchant's subscriptions may continue on the next page: leave them to it.

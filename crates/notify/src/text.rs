@@ -13,7 +13,8 @@ use std::time::Duration;
 /// A random, unguessable link token (128 bits, URL-safe). Only its keyed hash is stored.
 pub fn new_token() -> String {
     let mut bytes = [0u8; 16];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    // The thread's CSPRNG (ChaCha, seeded and reseeded from the OS).
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
