@@ -19,6 +19,10 @@ mod web;
 
 use clap::{Parser, Subcommand};
 
+/// The allocator of the `meoktong` binary, so the figures are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 #[derive(Parser)]

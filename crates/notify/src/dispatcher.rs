@@ -222,9 +222,10 @@ impl Dispatcher {
         while !stop.is_cancelled() && !channels.is_empty() {
             let free = places.available_permits();
             if free < claim_at_least {
+                // Until that many places are free at once (then given back at once).
                 tokio::select! {
                     _ = stop.cancelled() => break,
-                    p = places.clone().acquire_owned() => drop(p),
+                    p = places.clone().acquire_many_owned(claim_at_least as u32) => drop(p),
                 }
                 continue;
             }
@@ -290,12 +291,18 @@ impl Dispatcher {
         let mut buf = Vec::new();
         while pending.recv_many(&mut buf, RECORD_BATCH).await > 0 {
             let (items, acks): (Vec<_>, Vec<_>) = buf.drain(..).unzip();
-            let result = self
-                .record_accepted(&items)
-                .await
-                .map_err(|e| e.to_string());
+            let marks: Vec<outbox::AcceptedMark> = items.iter().map(|a| a.mark.clone()).collect();
+            let committed = outbox::record_accepted(&self.db, &marks).await;
+            let result = committed.as_ref().map(|_| ()).map_err(|e| e.to_string());
+            // The places go back as soon as the acceptances are committed; what follows
+            // (early callbacks, metrics) does not hold them.
             for ack in acks {
                 let _ = ack.send(result.clone());
+            }
+            if committed.is_ok()
+                && let Err(e) = self.after_accepted(&items).await
+            {
+                tracing::error!(error = %e, "applying early callbacks or metrics after an acceptance failed");
             }
         }
     }
@@ -305,6 +312,12 @@ impl Dispatcher {
     async fn record_accepted(&self, items: &[Accepted]) -> Result<(), StorageError> {
         let marks: Vec<outbox::AcceptedMark> = items.iter().map(|a| a.mark.clone()).collect();
         outbox::record_accepted(&self.db, &marks).await?;
+        self.after_accepted(items).await
+    }
+
+    /// What follows the commit of acceptances: status callbacks that beat it, the metrics,
+    /// and the delivery of a provider that delivers at once.
+    async fn after_accepted(&self, items: &[Accepted]) -> Result<(), StorageError> {
         // Status callbacks that beat this commit were kept; apply them now.
         let sids: Vec<String> = items
             .iter()
