@@ -14,7 +14,8 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         let db = m.get_connection();
-        db.execute_unprepared("DROP INDEX IF EXISTS ix_outbox_due").await?;
+        db.execute_unprepared("DROP INDEX IF EXISTS ix_outbox_due")
+            .await?;
         db.execute_unprepared("DROP INDEX IF EXISTS ix_outbox_provider_message")
             .await?;
         db.execute_unprepared(

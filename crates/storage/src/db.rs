@@ -243,10 +243,22 @@ pub fn sqlite_path(url: &str) -> Option<String> {
 mod tests {
     #[test]
     fn loopback_hosts_are_recognised() {
-        for host in ["localhost", "127.0.0.1", "127.1.2.3", "::1", "[::1]", "/var/run/postgresql"] {
+        for host in [
+            "localhost",
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "[::1]",
+            "/var/run/postgresql",
+        ] {
             assert!(super::is_loopback_host(host), "{host}");
         }
-        for host in ["db.example.com", "10.0.0.5", "192.168.1.2", "::ffff:10.0.0.1"] {
+        for host in [
+            "db.example.com",
+            "10.0.0.5",
+            "192.168.1.2",
+            "::ffff:10.0.0.1",
+        ] {
             assert!(!super::is_loopback_host(host), "{host}");
         }
     }

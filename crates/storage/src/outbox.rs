@@ -499,7 +499,9 @@ pub async fn record_accepted(db: &Db, marks: &[AcceptedMark]) -> Result<(), Stor
         };
         let sets = [
             case("provider_index", &|m| m.provider_index.into()),
-            case("provider_message_id", &|m| m.provider_message_id.clone().into()),
+            case("provider_message_id", &|m| {
+                m.provider_message_id.clone().into()
+            }),
             case("accepted_at", &|m| m.at.into()),
         ]
         .join(", ");
