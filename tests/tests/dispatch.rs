@@ -234,3 +234,61 @@ async fn a_late_send_asks_twilio_only_for_the_validity_left() {
         "the 300 s left of 900, not 900: {validity}"
     );
 }
+
+/// A fan-out larger than the planner's pages (32 subscription rows, then 500) still gives each
+/// merchant exactly one notice listing every dependency that failed together: a merchant is
+/// never split between two pages, and a second pass writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fan_out_across_planner_pages_gives_each_merchant_one_notice_of_everything() {
+    use hub_fixture::NAVER;
+    use meoktong_storage::entity::notices;
+    use meoktong_storage::merchants::{self, MerchantRecord};
+    let hub = Hub::start().await;
+    let records: Vec<MerchantRecord> = (0..200)
+        .map(|i| MerchantRecord {
+            business_name: format!("가게 {i}"),
+            phone: format!("+8210{:08}", 30_000_000 + i),
+            email: None,
+            email_platform: None,
+            dependencies: [TALK, PAY, NAVER].iter().map(|d| d.to_string()).collect(),
+            locale: None,
+            region: None,
+            trade: None,
+            backup_phone: None,
+            backup_email: None,
+            backup_email_platform: None,
+        })
+        .collect();
+    merchants::import(
+        &hub.app.db,
+        &hub.app.crypto,
+        &records,
+        meoktong_storage::now_ms(),
+    )
+    .await
+    .expect("import");
+    let t0 = hub.t0;
+    let mut incidents = Vec::new();
+    for slug in [TALK, PAY, NAVER] {
+        incidents.push(hub.open(slug, "down", t0 - SECOND).await);
+    }
+    incidents.sort_unstable();
+    hub.plan(t0).await;
+    let all = notices::Entity::find()
+        .all(&hub.app.db.conn)
+        .await
+        .expect("notices");
+    assert_eq!(all.len(), 200, "one notice per merchant");
+    let merchants: std::collections::HashSet<i64> = all.iter().map(|n| n.merchant_id).collect();
+    assert_eq!(merchants.len(), 200, "no merchant twice");
+    for n in &all {
+        let ids: Vec<i64> = serde_json::from_str(&n.incident_ids).expect("incident ids");
+        assert_eq!(ids, incidents, "notice {} lists all three", n.id);
+    }
+    hub.plan(t0 + SECOND).await;
+    let again = notices::Entity::find()
+        .all(&hub.app.db.conn)
+        .await
+        .expect("notices");
+    assert_eq!(again.len(), 200, "the second pass writes nothing");
+}

@@ -219,6 +219,7 @@ impl Dispatcher {
         // While requests are in flight, claim only once a quarter of the places are free: a
         // claim is a write transaction, and one per finished request made it the bottleneck.
         let claim_at_least = (concurrency / 4).max(1);
+        let mut expired_looked_at: Option<i64> = None;
         while !stop.is_cancelled() && !channels.is_empty() {
             let free = places.available_permits();
             if free < claim_at_least {
@@ -234,16 +235,31 @@ impl Dispatcher {
             tokio::pin!(woken);
             woken.as_mut().enable();
             let now = meoktong_storage::now_ms();
-            let rows = match outbox::claim_due(
-                &self.db,
-                &self.cfg.holder,
-                now,
-                ms(self.cfg.lease),
-                free as u64,
-                &channels,
-            )
-            .await
-            {
+            // Claims other processes left to expire are looked for once a second, not on
+            // every claim (each look is a write statement of its own).
+            let claimed = if expired_looked_at.is_none_or(|at| now - at >= 1000) {
+                expired_looked_at = Some(now);
+                outbox::claim_due(
+                    &self.db,
+                    &self.cfg.holder,
+                    now,
+                    ms(self.cfg.lease),
+                    free as u64,
+                    &channels,
+                )
+                .await
+            } else {
+                outbox::claim_pending(
+                    &self.db,
+                    &self.cfg.holder,
+                    now,
+                    ms(self.cfg.lease),
+                    free as u64,
+                    &channels,
+                )
+                .await
+            };
+            let rows = match claimed {
                 Ok(rows) => rows,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot claim outbox rows; will retry");

@@ -129,7 +129,9 @@ impl HeartbeatSweeper {
         let dep = heartbeats::store_dependency(&self.db, m.merchant_id, now).await?;
         let deps: HashMap<i64, dependencies::Model> = HashMap::from([(dep.id, dep.clone())]);
         let token = text::new_token();
-        let mut ctx = text::NoticeContext::new(
+        // A store-back notice gives the outage's length (as a recovery does), so an email
+        // fallback rendered later (`Planner::render_email`) says the same.
+        let ctx = text::NoticeContext::new(
             cfg,
             &merchant,
             std::slice::from_ref(incident),
@@ -138,12 +140,6 @@ impl HeartbeatSweeper {
             &token,
             now,
         );
-        if kind == NoticeKind::StoreBack {
-            let end = incident.resolved_at.unwrap_or(now);
-            ctx.input.outage = Some(Duration::from_millis(
-                u64::try_from(end - incident.started_at).unwrap_or(0),
-            ));
-        }
         let since = ctx.since;
         let (link, tz) = (ctx.input.link.clone(), ctx.input.tz);
         let rendered = ctx.render(&contacts::playbooks(&self.db, merchant.id).await?);

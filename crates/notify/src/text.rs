@@ -112,7 +112,7 @@ impl NoticeContext {
                 .unwrap_or(now),
             _ => sorted.iter().map(|i| i.started_at).min().unwrap_or(now),
         };
-        let outage = (kind == NoticeKind::Recovery).then(|| {
+        let outage = matches!(kind, NoticeKind::Recovery | NoticeKind::StoreBack).then(|| {
             let end = sorted
                 .iter()
                 .filter_map(|i| i.resolved_at)

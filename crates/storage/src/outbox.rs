@@ -373,6 +373,19 @@ pub async fn claim_due(
     Ok(rows)
 }
 
+/// Claims up to `limit` due `pending` messages only (see [`claim_due`]); for a dispatcher
+/// that looks for expired claims on its own, less often than it claims.
+pub async fn claim_pending(
+    db: &Db,
+    holder: &str,
+    now: i64,
+    lease_ms: i64,
+    limit: u64,
+    channels: &[&str],
+) -> Result<Vec<outbox::Model>, StorageError> {
+    claim(db, Claimable::Due, holder, now, lease_ms, limit, channels).await
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Claimable {
     /// `sending` rows whose claim expired.
