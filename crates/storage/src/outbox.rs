@@ -486,11 +486,11 @@ pub struct AcceptedMark {
     pub at: i64,
 }
 
-/// Marks many messages `accepted` and records their attempts in one transaction: what
-/// [`mark_accepted`] and [`record_attempt`] do for one, with one commit for all.
 /// Messages marked accepted by one statement.
 const ACCEPTED_PER_UPDATE: usize = 256;
 
+/// Marks many messages `accepted` and records their attempts in one transaction: what
+/// [`mark_accepted`] and [`record_attempt`] do for one, with one commit for all.
 pub async fn record_accepted(db: &Db, marks: &[AcceptedMark]) -> Result<(), StorageError> {
     if marks.is_empty() {
         return Ok(());
