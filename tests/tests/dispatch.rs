@@ -3,6 +3,7 @@
 //! callback that arrives before the acceptance is recorded is not lost; a late send asks
 //! Twilio only for the validity left.
 mod hub_fixture;
+mod support;
 
 use hub_fixture::{ACCOUNT_SID, C, Hub, MINUTE, PAY, SECOND, TALK, merchant, phone, twilio_token};
 use meoktong_notify::{ProviderError, SmsAccepted, SmsProvider, SmsRequest};
@@ -242,31 +243,21 @@ async fn a_late_send_asks_twilio_only_for_the_validity_left() {
 async fn a_fan_out_across_planner_pages_gives_each_merchant_one_notice_of_everything() {
     use hub_fixture::NAVER;
     use meoktong_storage::entity::notices;
-    use meoktong_storage::merchants::{self, MerchantRecord};
     let hub = Hub::start().await;
-    let records: Vec<MerchantRecord> = (0..200)
-        .map(|i| MerchantRecord {
-            business_name: format!("가게 {i}"),
-            phone: format!("+8210{:08}", 30_000_000 + i),
-            email: None,
-            email_platform: None,
-            dependencies: [TALK, PAY, NAVER].iter().map(|d| d.to_string()).collect(),
-            locale: None,
-            region: None,
-            trade: None,
-            backup_phone: None,
-            backup_email: None,
-            backup_email_platform: None,
+    let contacts: Vec<(String, String, String)> = (0..200)
+        .map(|i| {
+            (
+                format!("가게 {i}"),
+                format!("+8210{:08}", 30_000_000 + i),
+                format!("owner{i}@example.com"),
+            )
         })
         .collect();
-    merchants::import(
-        &hub.app.db,
-        &hub.app.crypto,
-        &records,
-        meoktong_storage::now_ms(),
-    )
-    .await
-    .expect("import");
+    let records: Vec<_> = contacts
+        .iter()
+        .map(|(name, phone, email)| support::shop(name, phone, email, &[TALK, PAY, NAVER]))
+        .collect();
+    support::import(&hub.app.db, &hub.app.crypto, &records).await;
     let t0 = hub.t0;
     let mut incidents = Vec::new();
     for slug in [TALK, PAY, NAVER] {

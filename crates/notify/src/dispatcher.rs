@@ -190,6 +190,7 @@ impl Dispatcher {
             ms(self.cfg.lease),
             self.cfg.concurrency as u64,
             &channels,
+            true,
         )
         .await?;
         let n = rows.len();
@@ -237,28 +238,20 @@ impl Dispatcher {
             let now = meoktong_storage::now_ms();
             // Claims other processes left to expire are looked for once a second, not on
             // every claim (each look is a write statement of its own).
-            let claimed = if expired_looked_at.is_none_or(|at| now - at >= 1000) {
+            let expired_too = expired_looked_at.is_none_or(|at| now - at >= 1000);
+            if expired_too {
                 expired_looked_at = Some(now);
-                outbox::claim_due(
-                    &self.db,
-                    &self.cfg.holder,
-                    now,
-                    ms(self.cfg.lease),
-                    free as u64,
-                    &channels,
-                )
-                .await
-            } else {
-                outbox::claim_pending(
-                    &self.db,
-                    &self.cfg.holder,
-                    now,
-                    ms(self.cfg.lease),
-                    free as u64,
-                    &channels,
-                )
-                .await
-            };
+            }
+            let claimed = outbox::claim_due(
+                &self.db,
+                &self.cfg.holder,
+                now,
+                ms(self.cfg.lease),
+                free as u64,
+                &channels,
+                expired_too,
+            )
+            .await;
             let rows = match claimed {
                 Ok(rows) => rows,
                 Err(e) => {

@@ -344,10 +344,12 @@ pub async fn told_for_incidents(
         .await?)
 }
 
-/// Claims up to `limit` due messages for `lease_ms`. Rows whose claim expired (a process
-/// died mid-send) are taken over first, then due messages in send order (`priority,
-/// next_attempt_at, id`, walked through `ix_outbox_claim`, so a claim costs its `LIMIT`, not
-/// the size of the queue). PostgreSQL skips rows other replicas hold locked.
+/// Claims up to `limit` due messages for `lease_ms`. With `expired_too`, rows whose claim
+/// expired (a process died mid-send) are taken over first; then due messages in send order
+/// (`priority, next_attempt_at, id`, walked through `ix_outbox_claim`, so a claim costs its
+/// `LIMIT`, not the size of the queue). PostgreSQL skips rows other replicas hold locked.
+/// Looking for expired claims is a write statement of its own, so a dispatcher claiming
+/// continuously does it less often than it claims.
 pub async fn claim_due(
     db: &Db,
     holder: &str,
@@ -355,35 +357,26 @@ pub async fn claim_due(
     lease_ms: i64,
     limit: u64,
     channels: &[&str],
+    expired_too: bool,
 ) -> Result<Vec<outbox::Model>, StorageError> {
-    let mut rows = claim(
-        db,
-        Claimable::Expired,
-        holder,
-        now,
-        lease_ms,
-        limit,
-        channels,
-    )
-    .await?;
+    let mut rows = Vec::new();
+    if expired_too {
+        rows = claim(
+            db,
+            Claimable::Expired,
+            holder,
+            now,
+            lease_ms,
+            limit,
+            channels,
+        )
+        .await?;
+    }
     let left = limit.saturating_sub(rows.len() as u64);
     if left > 0 {
         rows.extend(claim(db, Claimable::Due, holder, now, lease_ms, left, channels).await?);
     }
     Ok(rows)
-}
-
-/// Claims up to `limit` due `pending` messages only (see [`claim_due`]); for a dispatcher
-/// that looks for expired claims on its own, less often than it claims.
-pub async fn claim_pending(
-    db: &Db,
-    holder: &str,
-    now: i64,
-    lease_ms: i64,
-    limit: u64,
-    channels: &[&str],
-) -> Result<Vec<outbox::Model>, StorageError> {
-    claim(db, Claimable::Due, holder, now, lease_ms, limit, channels).await
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
