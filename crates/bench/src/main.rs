@@ -41,6 +41,9 @@ enum Command {
     Probes(probes::Args),
     /// 100,000 checks at 60 s intervals through the real probe loop: lateness and memory.
     Schedule(schedule::Args),
+    /// The probe loop's own process for `schedule` (started by it).
+    #[command(hide = true)]
+    ScheduleLoop(schedule::LoopArgs),
     /// 100,000 merchants, one dependency down: planning, dispatch, time to first SMS.
     Fanout(fanout::Args),
     /// Status page and merchant overview under 64 connections.
@@ -58,6 +61,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Probes(a) => probes::run(a).await,
             Command::Schedule(a) => schedule::run(a).await,
+            Command::ScheduleLoop(a) => schedule::run_loop(a).await,
             Command::Fanout(a) => fanout::run(a).await,
             Command::Web(a) => web::run(a).await,
             Command::Import(a) => import::run(a).await,

@@ -15,6 +15,7 @@ use meoktong_storage::entity::probe_results;
 use meoktong_storage::sea_orm::{EntityTrait, PaginatorTrait, QuerySelect};
 use meoktong_storage::{catalog, now_ms};
 use std::sync::Arc;
+use tokio::io::AsyncBufReadExt;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -92,46 +93,77 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         .collect();
     eprintln!("{} checks stored in {}", check_ids.len(), secs(t.elapsed()));
 
-    let rss_before = rss_mib("self").0;
-    let t = Instant::now();
-    let probe_loop = ProbeLoop::build(
-        db.clone(),
-        meoktong_metrics::Metrics::new(),
-        &settings,
-        Arc::new(SystemClock),
-        "bench".into(),
-    )
-    .await?;
-    let build = t.elapsed();
-    let stop = CancellationToken::new();
-    let meter = Meter::start("self");
-    let start = now_ms();
-    let task = tokio::spawn(probe_loop.run_until_stopped(stop.clone()));
-    let mut peak_rss = 0.0f64;
+    // The probe loop runs in a process of its own (this program again, `schedule-loop`), as
+    // it does in `serve`: its memory is the loop's, not the set-up's (writing and reading
+    // back 100,000 checks leaves this process far larger than the loop).
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .arg("schedule-loop")
+        .arg("--database-url")
+        .arg(&fresh.url)
+        .arg("--seconds")
+        .arg(a.seconds.to_string())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = child.id().map(|p| p.to_string()).unwrap_or_default();
+    let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let mut reported = std::collections::HashMap::new();
+    // The child reports `built <seconds> <RSS MiB>` when the loop is built, `running <ms>`
+    // when it starts it and `peak <VmHWM MiB> <CPU s> <wall s>` just before it exits.
+    let mut start = 0;
     let began = Instant::now();
-    let deadline = began + Duration::from_secs(a.seconds);
-    while Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        peak_rss = peak_rss.max(rss_mib("self").0);
-        let elapsed = began.elapsed().as_secs();
-        if elapsed.is_multiple_of(10) {
-            let stored = probe_results::Entity::find()
-                .count(&db.conn)
-                .await
-                .unwrap_or(0);
-            eprintln!(
-                "{elapsed:>4} s: {stored} results stored, RSS {:.0} MiB, CPU {}",
-                rss_mib("self").0,
-                secs(meter.read().1)
-            );
+    let mut next_report = 10;
+    loop {
+        let line = tokio::select! {
+            l = lines.next_line() => l?,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                let elapsed = began.elapsed().as_secs();
+                if elapsed >= next_report {
+                    next_report += 10;
+                    let stored = probe_results::Entity::find()
+                        .count(&db.conn)
+                        .await
+                        .unwrap_or(0);
+                    eprintln!(
+                        "{elapsed:>4} s: {stored} results stored, loop RSS {:.0} MiB",
+                        rss_mib(&pid).0,
+                    );
+                }
+                continue;
+            }
+        };
+        let Some(line) = line else { break };
+        let mut words = line.split_whitespace();
+        match words.next() {
+            Some("running") => {
+                start = words.next().and_then(|v| v.parse().ok()).unwrap_or_default();
+            }
+            Some(what) => {
+                reported.insert(
+                    what.to_string(),
+                    words.filter_map(|w| w.parse::<f64>().ok()).collect::<Vec<_>>(),
+                );
+            }
+            None => {}
         }
     }
+    let status = child.wait().await?;
+    anyhow::ensure!(status.success(), "the probe loop process failed: {status}");
     let end = now_ms();
-    stop.cancel();
-    let t = Instant::now();
-    task.await?;
-    eprintln!("probe loop stopped in {}", secs(t.elapsed()));
-    let (wall, cpu) = meter.read();
+    let field = |what: &str, i: usize| {
+        reported
+            .get(what)
+            .and_then(|v| v.get(i))
+            .copied()
+            .unwrap_or_default()
+    };
+    let (build, rss_before) = (Duration::from_secs_f64(field("built", 0)), field("built", 1));
+    let peak_rss = field("peak", 0);
+    let (cpu, wall) = (
+        Duration::from_secs_f64(field("peak", 1)),
+        Duration::from_secs_f64(field("peak", 2)),
+    );
 
     let rows: Vec<(i64, i64, String)> = probe_results::Entity::find()
         .select_only()
@@ -186,7 +218,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
             "probes run",
             "slots missed",
             "not ok",
-            "RSS (loop built → peak)",
+            "loop process RSS (built → peak)",
             "CPU",
         ],
     );
@@ -220,12 +252,18 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         "p99 lateness of the scheduled start {p99} ms (target < 500 ms: {})",
         verdict(p99 < 500 && missed == 0)
     ));
-    table.note(format!("peak RSS {peak_rss:.0} MiB (target < 300 MB: {}), of which {rss_before:.0} MiB before the loop was built", verdict(peak_rss * 1.048_576 < 300.0)));
+    table.note(format!("peak RSS of the probe loop's process {peak_rss:.0} MiB (target < 300 MB: {}), {rss_before:.0} MiB when the loop was built", verdict(peak_rss * 1.048_576 < 300.0)));
     table.note(format!(
-        "probe loop: `ProbeLoop::build` + `run_until_stopped` as `serve` runs it ({} database, probe.max_concurrency {}, built in {}); slots claimed in batches per tick, results recorded in batches through `DetectEngine::process_batch`",
+        "probe loop: `ProbeLoop::build` + `run_until_stopped` as `serve` runs it, in a process of its own ({} database, probe.max_concurrency {}, built in {}); slots claimed in batches per tick, results recorded in batches through `DetectEngine::process_batch`",
         a.backend.name(),
         settings.probe.max_concurrency,
         secs(build)
+    ));
+    table.note(format!(
+        "one scrape of /metrics at the end (inside the peak): {:.0} MB of text for {} probe series, written in {}",
+        field("scrape", 0) / 1e6,
+        thousands(field("scrape", 2)),
+        secs(Duration::from_secs_f64(field("scrape", 1)))
     ));
     table.note(format!(
         "{} dependencies × {} checks; nginx-light target with {} worker(s)",
@@ -237,5 +275,61 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     db.conn.clone().close().await.ok();
     fresh.drop_database().await;
     drop(nginx);
+    Ok(())
+}
+
+/// The probe loop's own process (`meoktong-bench schedule-loop`, started by `schedule`).
+#[derive(clap::Args)]
+pub struct LoopArgs {
+    #[arg(long)]
+    database_url: String,
+    #[arg(long)]
+    seconds: u64,
+}
+
+/// Builds the probe loop on the database `schedule` filled, runs it for `seconds`, and
+/// reports on stdout (see `run`).
+pub async fn run_loop(a: LoopArgs) -> anyhow::Result<()> {
+    let mut settings = Settings::default();
+    settings.database.url = a.database_url.clone();
+    settings.probe.location = "bench".into();
+    let db = meoktong_storage::Db::connect(&a.database_url, settings.database.max_connections)
+        .await?;
+    let t = Instant::now();
+    let metrics = meoktong_metrics::Metrics::new();
+    let probe_loop = ProbeLoop::build(
+        db.clone(),
+        metrics.clone(),
+        &settings,
+        Arc::new(SystemClock),
+        "bench".into(),
+    )
+    .await?;
+    println!("built {} {}", t.elapsed().as_secs_f64(), rss_mib("self").0);
+    let stop = CancellationToken::new();
+    let meter = Meter::start("self");
+    println!("running {}", now_ms());
+    let task = tokio::spawn(probe_loop.run_until_stopped(stop.clone()));
+    tokio::time::sleep(Duration::from_secs(a.seconds)).await;
+    stop.cancel();
+    let t = Instant::now();
+    task.await?;
+    eprintln!("probe loop stopped in {}", secs(t.elapsed()));
+    let (wall, cpu) = meter.read();
+    // One scrape of `/metrics` as the handler streams it, inside the measured peak.
+    let t = Instant::now();
+    let bytes: usize = metrics.render_chunks().map(|chunk| chunk.len()).sum();
+    println!(
+        "scrape {bytes} {} {}",
+        t.elapsed().as_secs_f64(),
+        metrics.probes.len()
+    );
+    println!(
+        "peak {} {} {}",
+        rss_mib("self").1,
+        cpu.as_secs_f64(),
+        wall.as_secs_f64()
+    );
+    db.conn.close().await.ok();
     Ok(())
 }

@@ -284,19 +284,13 @@ impl DetectEngine {
     }
 
     fn observe_metrics(&self, info: &CheckInfo, p: &ProbeOutcome) {
-        let labels = [
-            info.dependency_slug.as_str(),
-            info.check_name.as_str(),
-            self.location_name.as_str(),
-        ];
-        self.metrics
-            .probe_duration
-            .with_label_values(&labels)
-            .observe(p.duration.as_secs_f64());
-        self.metrics
-            .probe_results
-            .with_label_values(&[labels[0], labels[1], labels[2], p.outcome.as_str()])
-            .inc();
+        self.metrics.probes.observe(
+            &info.dependency_slug,
+            &info.check_name,
+            &self.location_name,
+            p.duration.as_secs_f64(),
+            p.outcome.as_str(),
+        );
     }
 
     fn row(&self, info: &CheckInfo, slot_at: i64, p: &ProbeOutcome) -> ResultRow {

@@ -2,18 +2,21 @@
 //! tests can run many apps in one process.
 #![forbid(unsafe_code)]
 
+pub mod probes;
+pub use probes::ProbeSeries;
+
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    Encoder, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
 
 #[derive(Clone)]
 pub struct Metrics {
     pub registry: Registry,
-    /// dependency, check, location
-    pub probe_duration: HistogramVec,
-    /// dependency, check, location, outcome = ok | fail | degraded | config_error
-    pub probe_results: IntCounterVec,
+    /// `meoktong_probe_duration_seconds` (dependency, check, location) and
+    /// `meoktong_probe_results_total` (…, outcome = ok | fail | degraded | config_error):
+    /// one compact series per check and location, outside the registry (see [`probes`]).
+    pub probes: ProbeSeries,
     /// dependency → 0 unknown, 1 up, 2 degraded, 3 down
     pub dependency_state: IntGaugeVec,
     /// dependency
@@ -43,17 +46,6 @@ fn must<T>(r: prometheus::Result<T>) -> T {
 impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new();
-        let probe_duration = must(HistogramVec::new(
-            HistogramOpts::new("meoktong_probe_duration_seconds", "Duration of one probe.")
-                .buckets(vec![
-                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-                ]),
-            &["dependency", "check", "location"],
-        ));
-        let probe_results = must(IntCounterVec::new(
-            Opts::new("meoktong_probe_results_total", "Probe results by outcome."),
-            &["dependency", "check", "location", "outcome"],
-        ));
         let dependency_state = must(IntGaugeVec::new(
             Opts::new(
                 "meoktong_dependency_state",
@@ -90,9 +82,7 @@ impl Metrics {
             ]),
         ));
         for c in [
-            Box::new(probe_duration.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(probe_results.clone()),
-            Box::new(dependency_state.clone()),
+            Box::new(dependency_state.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(incidents_opened.clone()),
             Box::new(notifications.clone()),
             Box::new(outbox_depth.clone()),
@@ -103,8 +93,7 @@ impl Metrics {
         }
         Metrics {
             registry,
-            probe_duration,
-            probe_results,
+            probes: ProbeSeries::default(),
             dependency_state,
             incidents_opened,
             notifications,
@@ -124,11 +113,19 @@ impl Metrics {
         }
     }
 
-    /// The text exposition format.
-    pub fn render(&self) -> String {
+    /// The text exposition format, in chunks: the registry's families, then the per-check
+    /// probe families a few thousand series at a time (a scrape of 100,000 checks is about
+    /// 150 MB of text, which is better streamed than held).
+    pub fn render_chunks(&self) -> impl Iterator<Item = String> + Send + 'static {
         let mut buf = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
-        String::from_utf8(buf).unwrap_or_default()
+        std::iter::once(String::from_utf8(buf).unwrap_or_default())
+            .chain(self.probes.render_chunks())
+    }
+
+    /// The whole text exposition format at once.
+    pub fn render(&self) -> String {
+        self.render_chunks().collect()
     }
 }
 
@@ -145,12 +142,7 @@ mod tests {
     #[test]
     fn every_contract_metric_is_exposed() {
         let m = Metrics::new();
-        m.probe_results
-            .with_label_values(&["kakao-login", "oidc", "seoul", "ok"])
-            .inc();
-        m.probe_duration
-            .with_label_values(&["kakao-login", "oidc", "seoul"])
-            .observe(0.1);
+        m.probes.observe("kakao-login", "oidc", "seoul", 0.1, "ok");
         m.dependency_state
             .with_label_values(&["kakao-login"])
             .set(1);

@@ -180,6 +180,23 @@ pub async fn enabled_checks(
         .collect())
 }
 
+/// Up to `limit` enabled checks with ids above `after`, in id order: a probe loop reads 100,000
+/// checks a page at a time, so their rows never sit in memory all at once.
+pub async fn enabled_checks_after(
+    db: &Db,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<checks::Model>, StorageError> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    Ok(checks::Entity::find()
+        .filter(checks::Column::Enabled.eq(true))
+        .filter(checks::Column::Id.gt(after))
+        .order_by_asc(checks::Column::Id)
+        .limit(limit)
+        .all(&db.conn)
+        .await?)
+}
+
 /// A cheap fingerprint of the enabled checks and dependencies: it changes whenever a check or
 /// dependency is added, removed, enabled, disabled or edited (every write sets `updated_at`),
 /// so a probe loop re-reads the whole catalog only when there is something new.

@@ -36,6 +36,11 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        axum::body::Body::from_stream(futures::stream::iter(
+            state
+                .metrics
+                .render_chunks()
+                .map(Ok::<_, std::convert::Infallible>),
+        )),
     )
 }
