@@ -18,6 +18,7 @@ mod m20261122_000002_index_slot_claims;
 mod m20261206_000001_create_webhooks;
 mod m20261206_000002_create_early_status_callbacks;
 mod m20261207_000001_slim_outbox_indexes;
+mod m20261207_000002_alert_token_locator;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000001_create_webhooks::Migration),
             Box::new(m20261206_000002_create_early_status_callbacks::Migration),
             Box::new(m20261207_000001_slim_outbox_indexes::Migration),
+            Box::new(m20261207_000002_alert_token_locator::Migration),
         ]
     }
 }

@@ -390,7 +390,7 @@ impl Planner {
             .iter()
             .filter_map(|i| deps.get(&i.dependency_id).and_then(|d| d.platform.clone()))
             .collect();
-        let token = text::new_token();
+        let token = text::new_token(now);
         let ctx = text::NoticeContext::new(
             &self.cfg,
             merchant,
@@ -447,6 +447,7 @@ impl Planner {
             incident_kind: draft.incident_kind.clone(),
             since,
             token_hash: self.crypto.hash(&token),
+            token_locator: outbox::link_token_locator(&token).map(str::to_string),
             token_expires_at: now + ms(self.cfg.alert_link_ttl),
             escalate_at: (wants_ack && position.is_some())
                 .then_some(now + ms(self.cfg.ack_timeout)),
@@ -601,8 +602,8 @@ impl Planner {
             None => {
                 // Never expected (every message carries the link): a fresh link for the
                 // next contact is better than a dead one.
-                let t = crate::text::new_token();
-                outbox::set_token_hash(&self.db, notice.id, &self.crypto.hash(&t)).await?;
+                let t = crate::text::new_token(notice.created_at);
+                outbox::set_link_token(&self.db, &self.crypto, notice.id, &t).await?;
                 tracing::warn!(
                     notice.id = notice.id,
                     "alert link not found in the sent messages; a new one is made"

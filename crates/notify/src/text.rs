@@ -1,7 +1,6 @@
 //! Rendering a notice: SMS (two segments at most), email subject, text and HTML, the link.
 //! The email is rendered only when it is sent (`Rendered::email`).
 use crate::planner::PlannerConfig;
-use base64::Engine;
 use meoktong_domain::Category;
 use meoktong_domain::duration_text::Locale;
 use meoktong_domain::message::{self, NoticeDep, NoticeInput, NoticeKind};
@@ -10,12 +9,10 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// A random, unguessable link token (128 bits, URL-safe). Only its keyed hash is stored.
-pub fn new_token() -> String {
-    let mut bytes = [0u8; 16];
-    // The thread's CSPRNG (ChaCha, seeded and reseeded from the OS).
-    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+/// A new alert-link token for a notice made at `now`: a time-ordered locator and 128 random
+/// bits, URL-safe (`outbox::new_link_token`). Only its keyed hash and locator are stored.
+pub fn new_token(now: i64) -> String {
+    meoktong_storage::outbox::new_link_token(now)
 }
 
 /// A notice's texts: the SMS at once; the email (subject, text, HTML) only when asked for,

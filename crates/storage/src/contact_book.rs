@@ -271,6 +271,7 @@ pub async fn queue_account_message(
         incident_ids: Set("[]".into()),
         since: Set(now),
         token_hash: Set(crypto.hash(&format!("account:{}", m.dedupe_key))),
+        token_locator: Set(None),
         token_expires_at: Set(now),
         status: Set("closed".into()),
         contact_position: Set(0),

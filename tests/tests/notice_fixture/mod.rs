@@ -129,7 +129,7 @@ pub async fn notice(app: &TestApp, m: &Merchant, spec: Spec) -> Notice {
             .await
             .expect("resolve");
     }
-    let token = format!("tok-{}", uuid::Uuid::new_v4().simple());
+    let token = outbox::new_link_token(now);
     let dedupe = format!("{}:{}:{incident_id}", spec.kind, m.id);
     let message = |channel: &str, recipient: &str, state: &str| NewMessage {
         channel: channel.into(),
@@ -167,6 +167,7 @@ pub async fn notice(app: &TestApp, m: &Merchant, spec: Spec) -> Notice {
         },
         since: started,
         token_hash: app.crypto.hash(&token),
+        token_locator: outbox::link_token_locator(&token).map(str::to_string),
         token_expires_at: now + spec.expires_in_ms,
         escalate_at: (spec.kind != "recovery").then_some(now + 10 * 60_000),
         status: if spec.kind == "recovery" {

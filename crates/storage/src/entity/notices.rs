@@ -13,6 +13,9 @@ pub struct Model {
     pub incident_ids: String,
     pub since: i64,
     pub token_hash: String,
+    /// The time-ordered start of the alert-link token (see `outbox::link_token_locator`);
+    /// `None` for notices made before tokens had one.
+    pub token_locator: Option<String>,
     pub token_expires_at: i64,
     pub status: String,
     pub contact_position: i32,

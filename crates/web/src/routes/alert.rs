@@ -56,12 +56,11 @@ async fn find_notice(
     if token.is_empty() || token.len() > 128 {
         return Ok(None);
     }
-    for hash in state.crypto.lookup_hashes(token) {
-        if let Some(n) = outbox::notice_by_token_hash(&state.db, &hash).await? {
-            return Ok((n.token_expires_at > now).then_some(n));
-        }
-    }
-    Ok(None)
+    Ok(
+        outbox::notice_by_link_token(&state.db, &state.crypto, token)
+            .await?
+            .filter(|n| n.token_expires_at > now),
+    )
 }
 
 /// The CSRF token of a notice's acknowledge form: a keyed hash bound to the notice, so it is

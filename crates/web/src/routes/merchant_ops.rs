@@ -320,7 +320,7 @@ pub async fn send_test_alert(
             })?,
     };
     let now = now_ms();
-    let token = random_token(16);
+    let token = outbox::new_link_token(now);
     let input = test_input(state, merchant_id, lang, &token, now).await?;
     let dedupe = format!("test:{merchant_id}:{}:{}", c.id, random_token(9));
     let mut messages = Vec::new();
@@ -452,6 +452,7 @@ pub async fn queue_test_notice(
         incident_kind: "test".into(),
         since: now,
         token_hash: state.crypto.hash(token),
+        token_locator: outbox::link_token_locator(token).map(str::to_string),
         token_expires_at: now + 24 * 3600 * 1000,
         escalate_at: None,
         status: "closed".into(),

@@ -29,15 +29,11 @@ pub async fn merchant_for(
     let (Some(incident_id), false) = (incident_id, token.is_empty() || token.len() > 128) else {
         return Ok(None);
     };
-    for hash in state.crypto.lookup_hashes(token) {
-        if let Some(n) = outbox::notice_by_token_hash(&state.db, &hash).await? {
-            let ids: Vec<i64> = serde_json::from_str(&n.incident_ids).unwrap_or_default();
-            return Ok(
-                (n.token_expires_at > now && ids.contains(&incident_id)).then_some(n.merchant_id)
-            );
-        }
-    }
-    Ok(None)
+    let Some(n) = outbox::notice_by_link_token(&state.db, &state.crypto, token).await? else {
+        return Ok(None);
+    };
+    let ids: Vec<i64> = serde_json::from_str(&n.incident_ids).unwrap_or_default();
+    Ok((n.token_expires_at > now && ids.contains(&incident_id)).then_some(n.merchant_id))
 }
 
 pub async fn incident(state: &AppState, raw: &str) -> Result<Option<incidents::Model>, WebError> {
