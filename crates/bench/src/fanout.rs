@@ -308,8 +308,8 @@ async fn pipelined(
         Planner::new(db.clone(), crypto.clone(), cfg).notify_when_written(outbox_changed.clone());
     let d = Arc::new(dispatcher(db, crypto, s, concurrency)?);
     let stop = CancellationToken::new();
-    let plan_task = tokio::spawn(plan_loop(
-        planner,
+    let plan_task = tokio::spawn(meoktong::workers::plan_loop(
+        Arc::new(planner),
         incident_changed.clone(),
         outbox_changed.clone(),
         stop.clone(),
@@ -335,31 +335,6 @@ async fn pipelined(
         seen.last().map(|t| t.duration_since(decided)),
         seen.requests(),
     ))
-}
-
-/// `meoktong::workers`' planner loop: plan, tell the dispatcher, wait for news or 250 ms.
-async fn plan_loop(
-    planner: Planner,
-    incident_changed: Arc<Notify>,
-    outbox_changed: Arc<Notify>,
-    stop: CancellationToken,
-) {
-    loop {
-        // Listen before planning: an incident decided during the pass starts the next at once.
-        let changed = incident_changed.notified();
-        tokio::pin!(changed);
-        changed.as_mut().enable();
-        match planner.plan_once(now_ms()).await {
-            Ok(stats) if stats.messages > 0 => outbox_changed.notify_waiters(),
-            Ok(_) => {}
-            Err(e) => eprintln!("planning failed: {e}"),
-        }
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = &mut changed => {}
-            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-        }
-    }
 }
 
 /// Until the provider has seen `n` requests (or `timeout` passed).

@@ -15,8 +15,8 @@ use meoktong_storage::entity::probe_results;
 use meoktong_storage::sea_orm::{EntityTrait, PaginatorTrait, QuerySelect};
 use meoktong_storage::{catalog, now_ms};
 use std::sync::Arc;
-use tokio::io::AsyncBufReadExt;
 use std::time::{Duration, Instant};
+use tokio::io::AsyncBufReadExt;
 use tokio_util::sync::CancellationToken;
 
 #[derive(clap::Args)]
@@ -106,7 +106,10 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         .kill_on_drop(true)
         .spawn()?;
     let pid = child.id().map(|p| p.to_string()).unwrap_or_default();
-    let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
     let mut lines = tokio::io::BufReader::new(stdout).lines();
     let mut reported = std::collections::HashMap::new();
     // The child reports `built <seconds> <RSS MiB>` when the loop is built, `running <ms>`
@@ -137,12 +140,17 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         let mut words = line.split_whitespace();
         match words.next() {
             Some("running") => {
-                start = words.next().and_then(|v| v.parse().ok()).unwrap_or_default();
+                start = words
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_default();
             }
             Some(what) => {
                 reported.insert(
                     what.to_string(),
-                    words.filter_map(|w| w.parse::<f64>().ok()).collect::<Vec<_>>(),
+                    words
+                        .filter_map(|w| w.parse::<f64>().ok())
+                        .collect::<Vec<_>>(),
                 );
             }
             None => {}
@@ -158,7 +166,10 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
             .copied()
             .unwrap_or_default()
     };
-    let (build, rss_before) = (Duration::from_secs_f64(field("built", 0)), field("built", 1));
+    let (build, rss_before) = (
+        Duration::from_secs_f64(field("built", 0)),
+        field("built", 1),
+    );
     let peak_rss = field("peak", 0);
     let (cpu, wall) = (
         Duration::from_secs_f64(field("peak", 1)),
@@ -293,8 +304,8 @@ pub async fn run_loop(a: LoopArgs) -> anyhow::Result<()> {
     let mut settings = Settings::default();
     settings.database.url = a.database_url.clone();
     settings.probe.location = "bench".into();
-    let db = meoktong_storage::Db::connect(&a.database_url, settings.database.max_connections)
-        .await?;
+    let db =
+        meoktong_storage::Db::connect(&a.database_url, settings.database.max_connections).await?;
     let t = Instant::now();
     let metrics = meoktong_metrics::Metrics::new();
     let probe_loop = ProbeLoop::build(

@@ -228,7 +228,10 @@ pub async fn spawn_all(
     Ok(handles)
 }
 
-async fn plan_loop(
+/// The planner's loop in `serve`: a pass, the dispatchers told, then a wait for news or
+/// 250 ms. A pass is interrupted when an incident changes while it runs, and a new one begins
+/// at once (see `Planner::plan_once_until`).
+pub async fn plan_loop(
     planner: Arc<Planner>,
     incident_changed: Arc<Notify>,
     outbox_changed: Arc<Notify>,
@@ -239,10 +242,23 @@ async fn plan_loop(
         let changed = incident_changed.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
-        match planner.plan_once(now_ms()).await {
-            Ok(stats) if stats.messages > 0 => outbox_changed.notify_waiters(),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "planning failed; will retry"),
+        let interrupted = tokio::select! {
+            _ = stop.cancelled() => return,
+            done = planner.plan_once_until(now_ms(), &mut changed) => match done {
+                Ok(stats) => {
+                    if stats.messages > 0 {
+                        outbox_changed.notify_waiters();
+                    }
+                    stats.interrupted
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "planning failed; will retry");
+                    false
+                }
+            },
+        };
+        if interrupted {
+            continue;
         }
         tokio::select! {
             _ = stop.cancelled() => return,

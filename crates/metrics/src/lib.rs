@@ -6,8 +6,7 @@ pub mod probes;
 pub use probes::ProbeSeries;
 
 use prometheus::{
-    Encoder, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 #[derive(Clone)]

@@ -226,7 +226,13 @@ mod tests {
         s.observe("kakao-login", "oidc", "seoul", 30.0, "fail");
         let t = text(&s);
         let l = r#"dependency="kakao-login",check="oidc",location="seoul""#;
-        for (le, n) in [("0.005", 1), ("0.1", 1), ("0.25", 2), ("10", 2), ("+Inf", 3)] {
+        for (le, n) in [
+            ("0.005", 1),
+            ("0.1", 1),
+            ("0.25", 2),
+            ("10", 2),
+            ("+Inf", 3),
+        ] {
             let line = format!("meoktong_probe_duration_seconds_bucket{{{l},le=\"{le}\"}} {n}\n");
             assert!(t.contains(&line), "{line} missing from\n{t}");
         }
@@ -255,8 +261,16 @@ mod tests {
         }
         assert_eq!(s.len(), SERIES_PER_CHUNK * 2 + 7);
         let t = text(&s);
-        assert_eq!(t.matches("# TYPE meoktong_probe_duration_seconds histogram").count(), 1);
-        assert_eq!(t.matches("# TYPE meoktong_probe_results_total counter").count(), 1);
+        assert_eq!(
+            t.matches("# TYPE meoktong_probe_duration_seconds histogram")
+                .count(),
+            1
+        );
+        assert_eq!(
+            t.matches("# TYPE meoktong_probe_results_total counter")
+                .count(),
+            1
+        );
         let last_bucket = t.rfind("meoktong_probe_duration_seconds_").unwrap_or(0);
         let first_result = t.find("meoktong_probe_results_total{").unwrap_or(0);
         assert!(last_bucket < first_result, "families interleaved");

@@ -56,8 +56,11 @@ const EMAIL_VALIDITY_MS: i64 = 3600 * 1000;
 pub struct PlanStats {
     pub notices: usize,
     pub messages: usize,
+    /// The pass was ended early ([`Planner::plan_once_until`]).
+    pub interrupted: bool,
 }
 
+#[derive(Clone)]
 pub struct Planner {
     db: Db,
     crypto: Arc<Crypto>,
@@ -74,6 +77,24 @@ const REFRESH_STATISTICS_FIRST: usize = 5_000;
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Aborts a task when dropped (a pass that fails or is cancelled stops its page reader).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// One page's notices, prepared and waiting to be written.
+struct Prepared {
+    notices: Vec<(NewNotice, Vec<NewMessage>)>,
+    /// What each notice is about, in the same order.
+    about: Vec<Draft>,
+    /// Contacts skipped: merchant, position, why.
+    skipped: Vec<(i64, i32, String)>,
 }
 
 /// What one notice is about.
@@ -104,10 +125,26 @@ impl Planner {
     /// One pass: writes every notice due at `now`.
     ///
     /// Subscribed merchants are walked in pages (whole merchants, in merchant order): a
-    /// first page of `FIRST_BATCH` rows, then `NOTICES_PER_TRANSACTION`, each page's notices
-    /// written in one transaction and the dispatchers woken after it, so the first SMS leaves
-    /// before the last subscription is read.
+    /// first page of `FIRST_BATCH` rows, growing fourfold up to `NOTICES_PER_TRANSACTION`,
+    /// each page's notices written in one transaction and the dispatchers woken after it, so
+    /// the first SMS leaves before the last subscription is read. A task of its own reads and
+    /// prepares the next page while one is written (two at once on PostgreSQL).
     pub async fn plan_once(&self, now: i64) -> Result<PlanStats, StorageError> {
+        self.plan_once_until(now, std::future::pending::<()>())
+            .await
+    }
+
+    /// [`Planner::plan_once`], ended early once `interrupt` completes: the pages being
+    /// written are finished (with what follows them, such as closing the notices a recovery
+    /// ends), no other page is begun, and `PlanStats::interrupted` is set. The serve loop
+    /// interrupts a pass when an incident changes, so a new outage is planned at once rather
+    /// than after a long walk over an older one's merchants; what was left is planned by the
+    /// next pass (planning is idempotent).
+    pub async fn plan_once_until(
+        &self,
+        now: i64,
+        interrupt: impl std::future::Future<Output = ()>,
+    ) -> Result<PlanStats, StorageError> {
         let all = incidents::Entity::find()
             .filter(
                 meoktong_storage::sea_orm::Condition::any()
@@ -126,15 +163,83 @@ impl Planner {
             .into_iter()
             .collect();
         let incident_ids: Vec<i64> = all.iter().map(|i| i.id).collect();
-        let incs_by_dep: HashMap<i64, Vec<&incidents::Model>> =
-            all.iter().fold(HashMap::new(), |mut m, i| {
-                m.entry(i.dependency_id).or_default().push(i);
-                m
-            });
-        // Read once, on the first page that has something to write.
-        let mut shared: Option<(HashMap<i64, dependencies::Model>, i64)> = None;
+        let mut incs_by_dep: HashMap<i64, Vec<incidents::Model>> = HashMap::new();
+        for i in all {
+            incs_by_dep.entry(i.dependency_id).or_default().push(i);
+        }
+        // Pages are read and prepared (subscriptions, who was told, merchants, contacts,
+        // texts) by a task of their own while the page before is being written: the database
+        // writes one page while the other core prepares the next. At most one prepared page
+        // waits. The task stops when this pass ends, error or not.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Prepared>(1);
+        let mut producer = AbortOnDrop(tokio::spawn(self.clone().produce(
+            tx,
+            dep_ids,
+            incident_ids,
+            incs_by_dep,
+            now,
+        )));
+        // PostgreSQL writes two pages at once (two server processes, two cores: its insert
+        // work is most of a large pass); SQLite has one writer at a time.
+        let writers = match self.db.backend {
+            meoktong_storage::Backend::Postgres => 2,
+            meoktong_storage::Backend::Sqlite => 1,
+        };
         let mut stats = PlanStats::default();
         let mut analyze_at = REFRESH_STATISTICS_FIRST;
+        let mut writing = futures::stream::FuturesUnordered::new();
+        let mut more = true;
+        tokio::pin!(interrupt);
+        loop {
+            tokio::select! {
+                () = &mut interrupt, if more => {
+                    more = false;
+                    stats.interrupted = true;
+                }
+                page = rx.recv(), if more && writing.len() < writers => match page {
+                    Some(p) => writing.push(self.write_batch(p, now)),
+                    None => more = false,
+                },
+                Some(done) = futures::StreamExt::next(&mut writing), if !writing.is_empty() => {
+                    let done = done?;
+                    stats.notices += done.notices;
+                    stats.messages += done.messages;
+                    if stats.messages >= analyze_at {
+                        analyze_at = stats.messages * 4;
+                        self.refresh_statistics_soon();
+                    }
+                }
+                else => break,
+            }
+        }
+        if stats.interrupted {
+            // The reader is stopped where it is (it only reads).
+            return Ok(stats);
+        }
+        // The reader's own error, if it stopped on one (it closed the channel).
+        match (&mut producer.0).await {
+            Ok(done) => done?,
+            Err(e) => {
+                return Err(StorageError::Data(format!(
+                    "the planner's page reader stopped: {e}"
+                )));
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Reads pages of subscribed merchants in merchant order and sends each page's notices,
+    /// prepared, to `tx` (see `plan_once`).
+    async fn produce(
+        self,
+        tx: tokio::sync::mpsc::Sender<Prepared>,
+        dep_ids: Vec<i64>,
+        incident_ids: Vec<i64>,
+        incs_by_dep: HashMap<i64, Vec<incidents::Model>>,
+        now: i64,
+    ) -> Result<(), StorageError> {
+        // Read once, on the first page that has something to write.
+        let mut shared: Option<(HashMap<i64, dependencies::Model>, i64)> = None;
         let mut after = i64::MIN;
         let mut size = FIRST_BATCH;
         loop {
@@ -159,7 +264,7 @@ impl Planner {
                     by_merchant
                         .entry(s.merchant_id)
                         .or_default()
-                        .push((*inc, s.notify_degraded));
+                        .push((inc, s.notify_degraded));
                 }
             }
             let mut drafts = Vec::new();
@@ -181,35 +286,31 @@ impl Planner {
                 // Within a page, merchants whose own ordering runs on the failed platform go
                 // first (the dispatchers' claim order is the messages' priority in any case).
                 drafts.sort_by_key(|d| (priority(d, deps), d.merchant_id));
-                self.plan_batch(&drafts, deps, queued_sms, &mut stats, now)
-                    .await?;
-            }
-            if stats.messages >= analyze_at {
-                analyze_at = stats.messages * 4;
-                // Only speed depends on it: a refusal (say, a role that may not ANALYZE) is
-                // logged, and planning goes on.
-                if let Err(e) = outbox::refresh_statistics(&self.db).await {
-                    tracing::warn!(error = %e, "could not refresh the outbox statistics");
+                let prepared = self.prepare_batch(drafts, deps, queued_sms, now).await?;
+                if tx.send(prepared).await.is_err() {
+                    // The writer stopped on an error, which `plan_once` returns.
+                    break;
                 }
             }
             if !more {
                 break;
             }
-            size = outbox::NOTICES_PER_TRANSACTION;
+            // 32, 128, then 500: the pages right after the first stay short, so a
+            // dispatcher's first claim never queues behind a long transaction.
+            size = (size * 4).min(outbox::NOTICES_PER_TRANSACTION);
         }
-        Ok(stats)
+        Ok(())
     }
 
-    /// Writes the notices of some drafts in one transaction, reading their merchants,
-    /// contacts and playbooks with one query each.
-    async fn plan_batch(
+    /// The notices of some drafts, ready to be written: their merchants, contacts, playbooks
+    /// and webhooks read with one query each, their texts rendered.
+    async fn prepare_batch(
         &self,
-        drafts: &[Draft],
+        drafts: Vec<Draft>,
         deps: &HashMap<i64, dependencies::Model>,
         queued_sms: &mut i64,
-        stats: &mut PlanStats,
         now: i64,
-    ) -> Result<(), StorageError> {
+    ) -> Result<Prepared, StorageError> {
         let ids: Vec<i64> = drafts
             .iter()
             .map(|d| d.merchant_id)
@@ -224,8 +325,11 @@ impl Planner {
         let contact_lists = contacts::of_merchants(&self.db, &self.crypto, &ids).await?;
         let playbooks = contacts::playbooks_of(&self.db, &ids).await?;
         let hooks = webhooks::url_enc_of(&self.db, &ids).await?;
-        let mut batch = Vec::with_capacity(drafts.len());
-        let mut about = Vec::with_capacity(drafts.len());
+        let mut out = Prepared {
+            notices: Vec::with_capacity(drafts.len()),
+            about: Vec::with_capacity(drafts.len()),
+            skipped: Vec::new(),
+        };
         for draft in drafts {
             let Some(merchant) = merchants.get(&draft.merchant_id) else {
                 continue;
@@ -233,7 +337,7 @@ impl Planner {
             let list = contact_lists.get(&merchant.id).map(Vec::as_slice);
             let books = playbooks.get(&merchant.id).map(Vec::as_slice);
             let (notice, messages, skipped) = self.prepare_notice(
-                draft,
+                &draft,
                 merchant,
                 list.unwrap_or_default(),
                 books.unwrap_or_default(),
@@ -242,14 +346,26 @@ impl Planner {
                 queued_sms,
                 now,
             );
-            for (pos, why) in &skipped {
-                self.record_skip(merchant.id, *pos, why, now).await?;
-            }
-            batch.push((notice, messages));
-            about.push(draft);
+            out.skipped.extend(
+                skipped
+                    .into_iter()
+                    .map(|(pos, why)| (merchant.id, pos, why)),
+            );
+            out.notices.push((notice, messages));
+            out.about.push(draft);
         }
-        let written = outbox::create_notices(&self.db, &batch).await?;
-        for ((id, (_, messages)), draft) in written.iter().zip(&batch).zip(about) {
+        Ok(out)
+    }
+
+    /// Writes prepared notices in one transaction, records the contacts skipped, closes what
+    /// recoveries close, and wakes the dispatchers.
+    async fn write_batch(&self, p: Prepared, now: i64) -> Result<PlanStats, StorageError> {
+        let mut stats = PlanStats::default();
+        for (merchant_id, pos, why) in &p.skipped {
+            self.record_skip(*merchant_id, *pos, why, now).await?;
+        }
+        let written = outbox::create_notices(&self.db, &p.notices).await?;
+        for ((id, (_, messages)), draft) in written.iter().zip(&p.notices).zip(&p.about) {
             if id.is_none() {
                 continue;
             }
@@ -273,7 +389,19 @@ impl Planner {
         {
             n.notify_waiters();
         }
-        Ok(())
+        Ok(stats)
+    }
+
+    /// Refreshes the database's statistics of the outbox in a task of its own, so the writes
+    /// of the pass go on meanwhile. Only speed depends on it: a refusal (say, a role that may
+    /// not ANALYZE) is logged.
+    fn refresh_statistics_soon(&self) {
+        let db = self.db.clone();
+        tokio::spawn(async move {
+            if let Err(e) = outbox::refresh_statistics(&db).await {
+                tracing::warn!(error = %e, "could not refresh the outbox statistics");
+            }
+        });
     }
 
     /// The notices due now for one merchant.

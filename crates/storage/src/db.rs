@@ -154,19 +154,7 @@ impl Db {
     /// a running `serve` make likely. PostgreSQL is unaffected.
     pub async fn begin_write(&self) -> Result<WriteTxn, StorageError> {
         use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
-        let turn = match self.backend {
-            Backend::Postgres => None,
-            Backend::Sqlite => Some(
-                tokio::time::timeout(WRITE_GATE_WAIT, self.write_gate.clone().lock_owned())
-                    .await
-                    .map_err(|_| {
-                        StorageError::Db(DbErr::Custom(
-                            "database is locked: other writers of this process held it too long"
-                                .into(),
-                        ))
-                    })?,
-            ),
-        };
+        let turn = self.write_turn().await?;
         let options = TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..TransactionOptions::default()
@@ -175,6 +163,27 @@ impl Db {
             txn: self.conn.begin_with_options(options).await?,
             _turn: turn,
         })
+    }
+
+    /// This process's SQLite write turn (`None` on PostgreSQL), for a single write statement
+    /// that must not wait in SQLite's busy handler behind this process's own transactions
+    /// (see `write_gate`). Hold it while the statement runs.
+    pub async fn write_turn(
+        &self,
+    ) -> Result<Option<tokio::sync::OwnedMutexGuard<()>>, StorageError> {
+        match self.backend {
+            Backend::Postgres => Ok(None),
+            Backend::Sqlite => Ok(Some(
+                tokio::time::timeout(WRITE_GATE_WAIT, self.write_gate.clone().lock_owned())
+                    .await
+                    .map_err(|_| {
+                        StorageError::Db(DbErr::Custom(
+                            "database is locked: other writers of this process held it too long"
+                                .into(),
+                        ))
+                    })?,
+            )),
+        }
     }
 
     pub fn db_backend(&self) -> DbBackend {

@@ -159,6 +159,178 @@ pub const NOTICES_PER_TRANSACTION: usize = 500;
 /// (the outbox has 25 columns).
 const ROWS_PER_INSERT: usize = 400;
 
+/// Rows per statement on PostgreSQL, where a batch is one JSON parameter (see [`json_insert`]).
+const JSON_ROWS: usize = 1_000;
+
+/// `INSERT INTO table (columns) SELECT columns FROM json_populate_recordset(NULL::table, $1)`:
+/// on PostgreSQL a batch of rows goes as one JSON document instead of a `VALUES` list with a
+/// parameter per column and row, which PostgreSQL parses and binds at about twice the cost of
+/// the insert itself (measured with 200,000 outbox rows: 11 s of server time against 5.4 s).
+/// Column types come from the table's own row type; `rows` serialize with the column names.
+fn json_insert<T: serde::Serialize>(
+    table: &str,
+    columns: &[&str],
+    rows: &[T],
+    suffix: &str,
+) -> Result<sea_orm::Statement, StorageError> {
+    let json = serde_json::to_string(rows)
+        .map_err(|e| StorageError::Data(format!("cannot encode {table} rows: {e}")))?;
+    let cols = columns.join(", ");
+    Ok(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        format!(
+            "INSERT INTO {table} ({cols}) SELECT {cols} \
+             FROM json_populate_recordset(NULL::{table}, $1::json) {suffix}"
+        ),
+        [json.into()],
+    ))
+}
+
+/// A `notices` row as [`json_insert`] writes it (the columns of [`notice_model`]).
+#[derive(serde::Serialize)]
+struct NoticeRow<'a> {
+    merchant_id: i64,
+    kind: &'a str,
+    dedupe_key: &'a str,
+    dependency_ids: String,
+    incident_ids: String,
+    since: i64,
+    token_hash: &'a str,
+    token_locator: Option<&'a str>,
+    token_expires_at: i64,
+    status: &'a str,
+    contact_position: i32,
+    escalate_at: Option<i64>,
+    created_at: i64,
+}
+
+impl<'a> NoticeRow<'a> {
+    const COLUMNS: &'static [&'static str] = &[
+        "merchant_id",
+        "kind",
+        "dedupe_key",
+        "dependency_ids",
+        "incident_ids",
+        "since",
+        "token_hash",
+        "token_locator",
+        "token_expires_at",
+        "status",
+        "contact_position",
+        "escalate_at",
+        "created_at",
+    ];
+
+    fn new(n: &'a NewNotice, messages: &[NewMessage]) -> NoticeRow<'a> {
+        NoticeRow {
+            merchant_id: n.merchant_id,
+            kind: &n.kind,
+            dedupe_key: &n.dedupe_key,
+            dependency_ids: serde_json::to_string(&n.dependency_ids).unwrap_or_default(),
+            incident_ids: serde_json::to_string(&n.incident_ids).unwrap_or_default(),
+            since: n.since,
+            token_hash: &n.token_hash,
+            token_locator: n.token_locator.as_deref(),
+            token_expires_at: n.token_expires_at,
+            status: &n.status,
+            contact_position: messages
+                .iter()
+                .map(|m| m.contact_position)
+                .min()
+                .unwrap_or(0),
+            escalate_at: n.escalate_at,
+            created_at: n.now,
+        }
+    }
+}
+
+/// A `notice_incidents` row as [`json_insert`] writes it.
+#[derive(serde::Serialize)]
+struct KeyRow {
+    notice_id: i64,
+    merchant_id: i64,
+    incident_id: i64,
+    kind: String,
+}
+
+impl KeyRow {
+    const COLUMNS: &'static [&'static str] = &["notice_id", "merchant_id", "incident_id", "kind"];
+
+    fn new(k: &notice_incidents::ActiveModel) -> KeyRow {
+        let value = |v: &sea_orm::ActiveValue<i64>| v.clone().take().unwrap_or_default();
+        KeyRow {
+            notice_id: value(&k.notice_id),
+            merchant_id: value(&k.merchant_id),
+            incident_id: value(&k.incident_id),
+            kind: k.kind.clone().take().unwrap_or_default(),
+        }
+    }
+}
+
+/// An `outbox` row as [`json_insert`] writes it (the columns [`message_model`] sets; the rest
+/// are NULL or their defaults).
+#[derive(serde::Serialize)]
+struct MessageRow<'a> {
+    notice_id: i64,
+    merchant_id: i64,
+    dedupe_key: &'a str,
+    channel: &'a str,
+    contact_id: Option<i64>,
+    contact_position: i32,
+    recipient_enc: &'a str,
+    subject: Option<&'a str>,
+    body: &'a str,
+    html: Option<&'a str>,
+    priority: i32,
+    state: &'a str,
+    attempts: i32,
+    next_attempt_at: i64,
+    created_at: i64,
+    expires_at: i64,
+}
+
+impl<'a> MessageRow<'a> {
+    const COLUMNS: &'static [&'static str] = &[
+        "notice_id",
+        "merchant_id",
+        "dedupe_key",
+        "channel",
+        "contact_id",
+        "contact_position",
+        "recipient_enc",
+        "subject",
+        "body",
+        "html",
+        "priority",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "expires_at",
+    ];
+
+    fn new(notice_id: i64, n: &NewNotice, m: &'a NewMessage) -> MessageRow<'a> {
+        MessageRow {
+            notice_id,
+            merchant_id: n.merchant_id,
+            dedupe_key: &m.dedupe_key,
+            channel: &m.channel,
+            contact_id: m.contact_id,
+            contact_position: m.contact_position,
+            recipient_enc: &m.recipient_enc,
+            subject: m.subject.as_deref(),
+            body: &m.body,
+            html: m.html.as_deref(),
+            priority: m.priority,
+            state: &m.state,
+            attempts: 0,
+            next_attempt_at: m.next_attempt_at,
+            created_at: n.now,
+            expires_at: m.expires_at,
+        }
+    }
+}
+
 #[derive(FromQueryResult)]
 struct InsertedNotice {
     id: i64,
@@ -185,19 +357,30 @@ pub async fn create_notices(
     let backend = db.db_backend();
     let txn = db.begin_write().await?;
     let mut ids: HashMap<String, i64> = HashMap::new();
-    for chunk in batch.chunks(ROWS_PER_INSERT) {
-        let mut q = notices::Entity::insert_many(chunk.iter().map(|(n, m)| notice_model(n, m)))
-            .into_query();
-        q.on_conflict(
-            OnConflict::column(notices::Column::DedupeKey)
-                .do_nothing()
-                .to_owned(),
-        );
-        q.returning(Query::returning().columns([notices::Column::Id, notices::Column::DedupeKey]));
-        for r in InsertedNotice::find_by_statement(backend.build(&q))
-            .all(&txn)
-            .await?
-        {
+    let postgres = db.backend == crate::Backend::Postgres;
+    for chunk in batch.chunks(if postgres { JSON_ROWS } else { ROWS_PER_INSERT }) {
+        let st = if postgres {
+            let rows: Vec<NoticeRow> = chunk.iter().map(|(n, m)| NoticeRow::new(n, m)).collect();
+            json_insert(
+                "notices",
+                NoticeRow::COLUMNS,
+                &rows,
+                "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key",
+            )?
+        } else {
+            let mut q = notices::Entity::insert_many(chunk.iter().map(|(n, m)| notice_model(n, m)))
+                .into_query();
+            q.on_conflict(
+                OnConflict::column(notices::Column::DedupeKey)
+                    .do_nothing()
+                    .to_owned(),
+            );
+            q.returning(
+                Query::returning().columns([notices::Column::Id, notices::Column::DedupeKey]),
+            );
+            backend.build(&q)
+        };
+        for r in InsertedNotice::find_by_statement(st).all(&txn).await? {
             ids.insert(r.dedupe_key, r.id);
         }
     }
@@ -219,22 +402,34 @@ pub async fn create_notices(
         })
         .collect();
     let mut keys_written: HashMap<i64, usize> = HashMap::new();
-    for chunk in keys.chunks(ROWS_PER_INSERT * 4) {
-        let mut q = notice_incidents::Entity::insert_many(chunk.to_vec()).into_query();
-        q.on_conflict(
-            OnConflict::columns([
-                notice_incidents::Column::MerchantId,
-                notice_incidents::Column::IncidentId,
-                notice_incidents::Column::Kind,
-            ])
-            .do_nothing()
-            .to_owned(),
-        );
-        q.returning(Query::returning().columns([notice_incidents::Column::NoticeId]));
-        for r in InsertedKey::find_by_statement(backend.build(&q))
-            .all(&txn)
-            .await?
-        {
+    for chunk in keys.chunks(if postgres {
+        JSON_ROWS
+    } else {
+        ROWS_PER_INSERT * 4
+    }) {
+        let st = if postgres {
+            let rows: Vec<KeyRow> = chunk.iter().map(KeyRow::new).collect();
+            json_insert(
+                "notice_incidents",
+                KeyRow::COLUMNS,
+                &rows,
+                "ON CONFLICT (merchant_id, incident_id, kind) DO NOTHING RETURNING notice_id",
+            )?
+        } else {
+            let mut q = notice_incidents::Entity::insert_many(chunk.to_vec()).into_query();
+            q.on_conflict(
+                OnConflict::columns([
+                    notice_incidents::Column::MerchantId,
+                    notice_incidents::Column::IncidentId,
+                    notice_incidents::Column::Kind,
+                ])
+                .do_nothing()
+                .to_owned(),
+            );
+            q.returning(Query::returning().columns([notice_incidents::Column::NoticeId]));
+            backend.build(&q)
+        };
+        for r in InsertedKey::find_by_statement(st).all(&txn).await? {
             *keys_written.entry(r.notice_id).or_default() += 1;
         }
     }
@@ -264,19 +459,30 @@ pub async fn create_notices(
                 .filter(|id| !dropped_set.contains(id))
         })
         .collect();
-    let messages: Vec<outbox::ActiveModel> = batch
+    let to_write = batch
         .iter()
         .zip(&written)
-        .filter_map(|((n, m), id)| id.map(|id| (n, m, id)))
-        .flat_map(|(n, m, id)| {
-            m.iter()
-                .map(move |m| message_model(id, n.merchant_id, m, n.now))
-        })
-        .collect();
-    for chunk in messages.chunks(ROWS_PER_INSERT) {
-        outbox::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&txn)
-            .await?;
+        .filter_map(|((n, m), id)| id.map(|id| (n, m, id)));
+    if postgres {
+        let rows: Vec<MessageRow> = to_write
+            .flat_map(|(n, m, id)| m.iter().map(move |m| MessageRow::new(id, n, m)))
+            .collect();
+        for chunk in rows.chunks(JSON_ROWS) {
+            txn.execute_raw(json_insert("outbox", MessageRow::COLUMNS, chunk, "")?)
+                .await?;
+        }
+    } else {
+        let messages: Vec<outbox::ActiveModel> = to_write
+            .flat_map(|(n, m, id)| {
+                m.iter()
+                    .map(move |m| message_model(id, n.merchant_id, m, n.now))
+            })
+            .collect();
+        for chunk in messages.chunks(ROWS_PER_INSERT) {
+            outbox::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&txn)
+                .await?;
+        }
     }
     txn.commit().await?;
     Ok(written)
@@ -430,6 +636,10 @@ async fn claim(
             (limit as i64).into(),
         ],
     );
+    // In turn with this process's write transactions: a planner writing page after page
+    // otherwise kept a dispatcher's claim sleeping in SQLite's busy handler (the first SMS of a
+    // fan-out left 100 ms late instead of 10).
+    let _turn = db.write_turn().await?;
     Ok(outbox::Model::find_by_statement(st).all(&db.conn).await?)
 }
 
