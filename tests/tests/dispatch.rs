@@ -8,6 +8,7 @@ mod support;
 use hub_fixture::{ACCOUNT_SID, C, Hub, MINUTE, PAY, SECOND, TALK, merchant, phone, twilio_token};
 use meoktong_notify::{ProviderError, SmsAccepted, SmsProvider, SmsRequest};
 use meoktong_testkit::Mode;
+use meoktong_tests::Backend;
 use sea_orm::EntityTrait;
 use std::future::Future;
 use std::pin::Pin;
@@ -236,50 +237,123 @@ async fn a_late_send_asks_twilio_only_for_the_validity_left() {
     );
 }
 
-/// A fan-out larger than the planner's pages (32 subscription rows, then 500) still gives each
-/// merchant exactly one notice listing every dependency that failed together: a merchant is
-/// never split between two pages, and a second pass writes nothing.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_fan_out_across_planner_pages_gives_each_merchant_one_notice_of_everything() {
+/// The backends these tests can reach: SQLite always, PostgreSQL when `TEST_DATABASE_URL`
+/// names one.
+fn backends() -> Vec<Backend> {
+    let mut out = vec![Backend::Sqlite];
+    if Backend::default_for_tests() == Backend::Postgres {
+        out.push(Backend::Postgres);
+    }
+    out
+}
+
+/// `n` merchants, each subscribed to KakaoTalk, KakaoPay and Naver Login, and those three
+/// down together; returns the incident ids, sorted.
+async fn three_down_for(hub: &Hub, n: usize) -> Vec<i64> {
     use hub_fixture::NAVER;
-    use meoktong_storage::entity::notices;
-    let hub = Hub::start().await;
-    let contacts: Vec<(String, String, String)> = (0..200)
+    let records: Vec<_> = (0..n)
         .map(|i| {
-            (
-                format!("가게 {i}"),
-                format!("+8210{:08}", 30_000_000 + i),
-                format!("owner{i}@example.com"),
+            support::shop(
+                &format!("가게 {i}"),
+                &format!("+8210{:08}", 30_000_000 + i),
+                &format!("owner{i}@example.com"),
+                &[TALK, PAY, NAVER],
             )
         })
         .collect();
-    let records: Vec<_> = contacts
-        .iter()
-        .map(|(name, phone, email)| support::shop(name, phone, email, &[TALK, PAY, NAVER]))
-        .collect();
     support::import(&hub.app.db, &hub.app.crypto, &records).await;
-    let t0 = hub.t0;
     let mut incidents = Vec::new();
     for slug in [TALK, PAY, NAVER] {
-        incidents.push(hub.open(slug, "down", t0 - SECOND).await);
+        incidents.push(hub.open(slug, "down", hub.t0 - SECOND).await);
     }
     incidents.sort_unstable();
-    hub.plan(t0).await;
+    incidents
+}
+
+/// Every notice, checked: one per merchant, each listing all of `incidents`, and as many
+/// SMS rows as notices. Returns how many.
+async fn one_notice_each_listing(hub: &Hub, incidents: &[i64]) -> usize {
+    use meoktong_storage::entity::{notices, outbox};
     let all = notices::Entity::find()
         .all(&hub.app.db.conn)
         .await
         .expect("notices");
-    assert_eq!(all.len(), 200, "one notice per merchant");
     let merchants: std::collections::HashSet<i64> = all.iter().map(|n| n.merchant_id).collect();
-    assert_eq!(merchants.len(), 200, "no merchant twice");
+    assert_eq!(merchants.len(), all.len(), "no merchant twice");
     for n in &all {
         let ids: Vec<i64> = serde_json::from_str(&n.incident_ids).expect("incident ids");
         assert_eq!(ids, incidents, "notice {} lists all three", n.id);
     }
-    hub.plan(t0 + SECOND).await;
-    let again = notices::Entity::find()
+    let sms = outbox::Entity::find()
         .all(&hub.app.db.conn)
         .await
-        .expect("notices");
-    assert_eq!(again.len(), 200, "the second pass writes nothing");
+        .expect("outbox")
+        .into_iter()
+        .filter(|m| m.channel == "sms")
+        .count();
+    assert_eq!(sms, all.len(), "one SMS per notice");
+    all.len()
+}
+
+/// A fan-out larger than the planner's pages (32 subscription rows, then 128, then 500, read
+/// by one task while another writes; two writers on PostgreSQL) still gives each merchant
+/// exactly one notice listing every dependency that failed together: a merchant is never
+/// split between two pages, and a second pass writes nothing. On each backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fan_out_across_planner_pages_gives_each_merchant_one_notice_of_everything() {
+    for backend in backends() {
+        let hub = Hub::start_on(backend).await;
+        let incidents = three_down_for(&hub, 400).await;
+        hub.plan(hub.t0).await;
+        assert_eq!(
+            one_notice_each_listing(&hub, &incidents).await,
+            400,
+            "{backend:?}: one notice per merchant"
+        );
+        hub.plan(hub.t0 + SECOND).await;
+        assert_eq!(
+            one_notice_each_listing(&hub, &incidents).await,
+            400,
+            "{backend:?}: the second pass writes nothing"
+        );
+    }
+}
+
+/// A pass interrupted once its first page is written (as `serve` interrupts it when another
+/// incident changes) stops without starting another page, keeps what it wrote, and the next
+/// pass writes the rest: every merchant ends with one notice. On each backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_planner_pass_keeps_its_pages_and_the_next_pass_finishes() {
+    for backend in backends() {
+        let hub = Hub::start_on(backend).await;
+        let incidents = three_down_for(&hub, 400).await;
+        let written = Arc::new(tokio::sync::Notify::new());
+        let planner = meoktong_notify::planner::Planner::new(
+            hub.app.db.clone(),
+            hub.app.crypto.clone(),
+            hub.planner.config().clone(),
+        )
+        .notify_when_written(written.clone());
+        let first_page = written.notified();
+        tokio::pin!(first_page);
+        first_page.as_mut().enable();
+        let stats = planner
+            .plan_once_until(hub.t0, first_page)
+            .await
+            .expect("plan");
+        assert!(stats.interrupted, "{backend:?}: {stats:?}");
+        let after_interrupt = one_notice_each_listing(&hub, &incidents).await;
+        assert!(
+            after_interrupt >= 1 && after_interrupt < 400,
+            "{backend:?}: the interrupted pass wrote {after_interrupt} notices"
+        );
+        assert_eq!(
+            stats.notices, after_interrupt,
+            "{backend:?}: counted as written"
+        );
+        let rest = planner.plan_once(hub.t0).await.expect("plan");
+        assert!(!rest.interrupted);
+        assert_eq!(rest.notices, 400 - after_interrupt, "{backend:?}");
+        assert_eq!(one_notice_each_listing(&hub, &incidents).await, 400);
+    }
 }

@@ -104,6 +104,15 @@ impl Hub {
 
     /// `n` Twilio stand-ins as `[[sms]]`, in order.
     pub async fn with_twilios(n: usize) -> Hub {
+        Self::with_twilios_on(Backend::default_for_tests(), n).await
+    }
+
+    /// One Twilio stand-in, on the given backend.
+    pub async fn start_on(backend: Backend) -> Hub {
+        Self::with_twilios_on(backend, 1).await
+    }
+
+    async fn with_twilios_on(backend: Backend, n: usize) -> Hub {
         let token = twilio_token();
         let mut twilio = Vec::new();
         for _ in 0..n {
@@ -121,11 +130,19 @@ impl Hub {
                 Arc::new(p) as Arc<dyn SmsProvider>
             })
             .collect();
-        Self::with_providers(twilio, providers).await
+        Self::with_providers_on(backend, twilio, providers).await
     }
 
     /// The given SMS providers (stand-ins listed in `twilio` only for the test to inspect).
     pub async fn with_providers(twilio: Vec<TwilioStandIn>, sms: Vec<Arc<dyn SmsProvider>>) -> Hub {
+        Self::with_providers_on(Backend::default_for_tests(), twilio, sms).await
+    }
+
+    async fn with_providers_on(
+        backend: Backend,
+        twilio: Vec<TwilioStandIn>,
+        sms: Vec<Arc<dyn SmsProvider>>,
+    ) -> Hub {
         let smtp = SmtpServer::start().await;
         let sms_settings: Vec<SmsProviderSettings> = twilio
             .iter()
@@ -145,7 +162,7 @@ impl Hub {
         let app_deps = deps.clone();
         let app_sms = sms_settings.clone();
         let app = spawn_app_with(
-            Backend::default_for_tests(),
+            backend,
             move |s| {
                 s.dependency = app_deps;
                 s.probe.enabled = false;
