@@ -110,39 +110,38 @@ impl ProbeSeries {
             .collect();
         cells.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let cells = Arc::new(cells);
-        let n = cells.len();
-        let starts = (0..n).step_by(SERIES_PER_CHUNK);
-        let histograms = {
-            let cells = cells.clone();
-            starts.clone().map(move |start| {
-                let mut out = String::new();
-                if start == 0 {
-                    out.push_str(
-                        "# HELP meoktong_probe_duration_seconds Duration of one probe.\n\
-                         # TYPE meoktong_probe_duration_seconds histogram\n",
-                    );
-                }
-                for (k, c) in &cells[start..(start + SERIES_PER_CHUNK).min(n)] {
-                    write_histogram(&mut out, k, c);
-                }
-                out
-            })
-        };
-        let counters = starts.map(move |start| {
-            let mut out = String::new();
-            if start == 0 {
-                out.push_str(
-                    "# HELP meoktong_probe_results_total Probe results by outcome.\n\
-                     # TYPE meoktong_probe_results_total counter\n",
-                );
-            }
-            for (k, c) in &cells[start..(start + SERIES_PER_CHUNK).min(n)] {
-                write_counters(&mut out, k, c);
-            }
-            out
-        });
-        histograms.chain(counters)
+        family(
+            cells.clone(),
+            "# HELP meoktong_probe_duration_seconds Duration of one probe.\n\
+             # TYPE meoktong_probe_duration_seconds histogram\n",
+            write_histogram,
+        )
+        .chain(family(
+            cells,
+            "# HELP meoktong_probe_results_total Probe results by outcome.\n\
+             # TYPE meoktong_probe_results_total counter\n",
+            write_counters,
+        ))
     }
+}
+
+/// One family's text: `header`, then `write` for every series, in chunks.
+fn family(
+    cells: Arc<Vec<(Key, Arc<Cell>)>>,
+    header: &'static str,
+    write: fn(&mut String, &str, &Cell),
+) -> impl Iterator<Item = String> + Send + 'static {
+    let n = cells.len();
+    (0..n).step_by(SERIES_PER_CHUNK).map(move |start| {
+        let mut out = String::new();
+        if start == 0 {
+            out.push_str(header);
+        }
+        for (k, c) in &cells[start..(start + SERIES_PER_CHUNK).min(n)] {
+            write(&mut out, k, c);
+        }
+        out
+    })
 }
 
 /// `dependency="…",check="…",location="…"`, escaped as the text format requires.
