@@ -344,7 +344,7 @@ async fn an_interrupted_planner_pass_keeps_its_pages_and_the_next_pass_finishes(
         assert!(stats.interrupted, "{backend:?}: {stats:?}");
         let after_interrupt = one_notice_each_listing(&hub, &incidents).await;
         assert!(
-            after_interrupt >= 1 && after_interrupt < 400,
+            (1..400).contains(&after_interrupt),
             "{backend:?}: the interrupted pass wrote {after_interrupt} notices"
         );
         assert_eq!(
