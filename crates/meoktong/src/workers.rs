@@ -46,7 +46,7 @@ pub fn holder_name() -> String {
     format!(
         "{host}-{}-{}",
         std::process::id(),
-        &meoktong_notify::text::new_token(0)[10..16]
+        meoktong_web::auth::session::random_token(4)
     )
 }
 

@@ -128,7 +128,7 @@ impl HeartbeatSweeper {
         };
         let dep = heartbeats::store_dependency(&self.db, m.merchant_id, now).await?;
         let deps: HashMap<i64, dependencies::Model> = HashMap::from([(dep.id, dep.clone())]);
-        let token = text::new_token(now);
+        let token = meoktong_storage::outbox::new_link_token(now);
         // A store-back notice gives the outage's length (as a recovery does), so an email
         // fallback rendered later (`Planner::render_email`) says the same.
         let ctx = text::NoticeContext::new(
@@ -195,8 +195,7 @@ impl HeartbeatSweeper {
             incident_ids: vec![incident.id],
             incident_kind: incident_kind.to_string(),
             since,
-            token_hash: self.crypto.hash(&token),
-            token_locator: meoktong_storage::outbox::link_token_locator(&token).map(str::to_string),
+            link: meoktong_storage::outbox::LinkKey::of(&self.crypto, &token),
             token_expires_at: now + ms(cfg.alert_link_ttl),
             escalate_at: (wants_ack && position.is_some()).then_some(now + ms(cfg.ack_timeout)),
             status: if wants_ack { "open" } else { "closed" }.to_string(),

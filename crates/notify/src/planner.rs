@@ -518,7 +518,7 @@ impl Planner {
             .iter()
             .filter_map(|i| deps.get(&i.dependency_id).and_then(|d| d.platform.clone()))
             .collect();
-        let token = text::new_token(now);
+        let token = outbox::new_link_token(now);
         let ctx = text::NoticeContext::new(
             &self.cfg,
             merchant,
@@ -574,8 +574,7 @@ impl Planner {
             incident_ids: ids,
             incident_kind: draft.incident_kind.clone(),
             since,
-            token_hash: self.crypto.hash(&token),
-            token_locator: outbox::link_token_locator(&token).map(str::to_string),
+            link: outbox::LinkKey::of(&self.crypto, &token),
             token_expires_at: now + ms(self.cfg.alert_link_ttl),
             escalate_at: (wants_ack && position.is_some())
                 .then_some(now + ms(self.cfg.ack_timeout)),
@@ -730,7 +729,7 @@ impl Planner {
             None => {
                 // Never expected (every message carries the link): a fresh link for the
                 // next contact is better than a dead one.
-                let t = crate::text::new_token(notice.created_at);
+                let t = outbox::new_link_token(notice.created_at);
                 outbox::set_link_token(&self.db, &self.crypto, notice.id, &t).await?;
                 tracing::warn!(
                     notice.id = notice.id,

@@ -9,12 +9,6 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// A new alert-link token for a notice made at `now`: a time-ordered locator and 128 random
-/// bits, URL-safe (`outbox::new_link_token`). Only its keyed hash and locator are stored.
-pub fn new_token(now: i64) -> String {
-    meoktong_storage::outbox::new_link_token(now)
-}
-
 /// A notice's texts: the SMS at once; the email (subject, text, HTML) only when asked for,
 /// since most email fallbacks are never sent.
 pub struct Rendered {

@@ -26,9 +26,8 @@ pub struct NewNotice {
     /// unique key makes a second notice for the same thing impossible.
     pub incident_kind: String,
     pub since: i64,
-    pub token_hash: String,
-    /// [`link_token_locator`] of the token (`None` for tokens not made by [`new_link_token`]).
-    pub token_locator: Option<String>,
+    /// What is stored of the alert-link token.
+    pub link: LinkKey,
     pub token_expires_at: i64,
     pub escalate_at: Option<i64>,
     /// `open` when the notice waits for an acknowledgement, `closed` when it needs none.
@@ -59,29 +58,30 @@ fn message_model(
     m: &NewMessage,
     now: i64,
 ) -> outbox::ActiveModel {
+    let r = MessageRow::new(notice_id, merchant_id, m, now);
     outbox::ActiveModel {
         id: NotSet,
-        notice_id: Set(notice_id),
-        merchant_id: Set(merchant_id),
-        dedupe_key: Set(m.dedupe_key.clone()),
-        channel: Set(m.channel.clone()),
-        contact_id: Set(m.contact_id),
-        contact_position: Set(m.contact_position),
-        recipient_enc: Set(m.recipient_enc.clone()),
-        subject: Set(m.subject.clone()),
-        body: Set(m.body.clone()),
-        html: Set(m.html.clone()),
-        priority: Set(m.priority),
-        state: Set(m.state.clone()),
-        attempts: Set(0),
-        next_attempt_at: Set(m.next_attempt_at),
+        notice_id: Set(r.notice_id),
+        merchant_id: Set(r.merchant_id),
+        dedupe_key: Set(r.dedupe_key.to_string()),
+        channel: Set(r.channel.to_string()),
+        contact_id: Set(r.contact_id),
+        contact_position: Set(r.contact_position),
+        recipient_enc: Set(r.recipient_enc.to_string()),
+        subject: Set(r.subject.map(str::to_string)),
+        body: Set(r.body.to_string()),
+        html: Set(r.html.map(str::to_string)),
+        priority: Set(r.priority),
+        state: Set(r.state.to_string()),
+        attempts: Set(r.attempts),
+        next_attempt_at: Set(r.next_attempt_at),
         claimed_by: Set(None),
         claim_expires_at: Set(None),
         provider_index: Set(None),
         provider_message_id: Set(None),
         last_error: Set(None),
-        created_at: Set(now),
-        expires_at: Set(m.expires_at),
+        created_at: Set(r.created_at),
+        expires_at: Set(r.expires_at),
         accepted_at: Set(None),
         delivered_at: Set(None),
         fallback_at: Set(None),
@@ -89,27 +89,24 @@ fn message_model(
 }
 
 fn notice_model(n: &NewNotice, messages: &[NewMessage]) -> notices::ActiveModel {
+    let r = NoticeRow::new(n, messages);
     notices::ActiveModel {
         id: NotSet,
-        merchant_id: Set(n.merchant_id),
-        kind: Set(n.kind.clone()),
-        dedupe_key: Set(n.dedupe_key.clone()),
-        dependency_ids: Set(serde_json::to_string(&n.dependency_ids).unwrap_or_default()),
-        incident_ids: Set(serde_json::to_string(&n.incident_ids).unwrap_or_default()),
-        since: Set(n.since),
-        token_hash: Set(n.token_hash.clone()),
-        token_locator: Set(n.token_locator.clone()),
-        token_expires_at: Set(n.token_expires_at),
-        status: Set(n.status.clone()),
-        contact_position: Set(messages
-            .iter()
-            .map(|m| m.contact_position)
-            .min()
-            .unwrap_or(0)),
-        escalate_at: Set(n.escalate_at),
+        merchant_id: Set(r.merchant_id),
+        kind: Set(r.kind.to_string()),
+        dedupe_key: Set(r.dedupe_key.to_string()),
+        dependency_ids: Set(r.dependency_ids),
+        incident_ids: Set(r.incident_ids),
+        since: Set(r.since),
+        token_hash: Set(r.token_hash.to_string()),
+        token_locator: Set(r.token_locator.map(str::to_string)),
+        token_expires_at: Set(r.token_expires_at),
+        status: Set(r.status.to_string()),
+        contact_position: Set(r.contact_position),
+        escalate_at: Set(r.escalate_at),
         acked_at: Set(None),
         acked_via: Set(None),
-        created_at: Set(n.now),
+        created_at: Set(r.created_at),
     }
 }
 
@@ -130,14 +127,16 @@ pub async fn create_notice(
         Err(e) => return Err(e.into()),
     };
     for incident_id in &n.incident_ids {
-        let key = notice_incidents::ActiveModel {
-            id: NotSet,
-            notice_id: Set(notice_id),
-            merchant_id: Set(n.merchant_id),
-            incident_id: Set(*incident_id),
-            kind: Set(n.incident_kind.clone()),
+        let key = KeyRow {
+            notice_id,
+            merchant_id: n.merchant_id,
+            incident_id: *incident_id,
+            kind: &n.incident_kind,
         };
-        match notice_incidents::Entity::insert(key).exec(&txn).await {
+        match notice_incidents::Entity::insert(key.model())
+            .exec(&txn)
+            .await
+        {
             Ok(_) => {}
             // Already told about this incident: drop the whole notice.
             Err(e) if is_unique_violation(&e) => return Ok(None),
@@ -186,7 +185,8 @@ fn json_insert<T: serde::Serialize>(
     ))
 }
 
-/// A `notices` row as [`json_insert`] writes it (the columns of [`notice_model`]).
+/// A `notices` row as planned: what [`json_insert`] writes on PostgreSQL and [`notice_model`]
+/// on SQLite.
 #[derive(serde::Serialize)]
 struct NoticeRow<'a> {
     merchant_id: i64,
@@ -229,8 +229,8 @@ impl<'a> NoticeRow<'a> {
             dependency_ids: serde_json::to_string(&n.dependency_ids).unwrap_or_default(),
             incident_ids: serde_json::to_string(&n.incident_ids).unwrap_or_default(),
             since: n.since,
-            token_hash: &n.token_hash,
-            token_locator: n.token_locator.as_deref(),
+            token_hash: &n.link.hash,
+            token_locator: n.link.locator.as_deref(),
             token_expires_at: n.token_expires_at,
             status: &n.status,
             contact_position: messages
@@ -244,31 +244,31 @@ impl<'a> NoticeRow<'a> {
     }
 }
 
-/// A `notice_incidents` row as [`json_insert`] writes it.
+/// A `notice_incidents` row: a notice's (merchant, incident, kind) key.
 #[derive(serde::Serialize)]
-struct KeyRow {
+struct KeyRow<'a> {
     notice_id: i64,
     merchant_id: i64,
     incident_id: i64,
-    kind: String,
+    kind: &'a str,
 }
 
-impl KeyRow {
+impl KeyRow<'_> {
     const COLUMNS: &'static [&'static str] = &["notice_id", "merchant_id", "incident_id", "kind"];
 
-    fn new(k: &notice_incidents::ActiveModel) -> KeyRow {
-        let value = |v: &sea_orm::ActiveValue<i64>| v.clone().take().unwrap_or_default();
-        KeyRow {
-            notice_id: value(&k.notice_id),
-            merchant_id: value(&k.merchant_id),
-            incident_id: value(&k.incident_id),
-            kind: k.kind.clone().take().unwrap_or_default(),
+    fn model(&self) -> notice_incidents::ActiveModel {
+        notice_incidents::ActiveModel {
+            id: NotSet,
+            notice_id: Set(self.notice_id),
+            merchant_id: Set(self.merchant_id),
+            incident_id: Set(self.incident_id),
+            kind: Set(self.kind.to_string()),
         }
     }
 }
 
-/// An `outbox` row as [`json_insert`] writes it (the columns [`message_model`] sets; the rest
-/// are NULL or their defaults).
+/// An `outbox` row as planned: what [`json_insert`] writes on PostgreSQL (the other columns
+/// are NULL or their defaults) and [`message_model`] on SQLite.
 #[derive(serde::Serialize)]
 struct MessageRow<'a> {
     notice_id: i64,
@@ -309,10 +309,10 @@ impl<'a> MessageRow<'a> {
         "expires_at",
     ];
 
-    fn new(notice_id: i64, n: &NewNotice, m: &'a NewMessage) -> MessageRow<'a> {
+    fn new(notice_id: i64, merchant_id: i64, m: &'a NewMessage, now: i64) -> MessageRow<'a> {
         MessageRow {
             notice_id,
-            merchant_id: n.merchant_id,
+            merchant_id,
             dedupe_key: &m.dedupe_key,
             channel: &m.channel,
             contact_id: m.contact_id,
@@ -325,7 +325,7 @@ impl<'a> MessageRow<'a> {
             state: &m.state,
             attempts: 0,
             next_attempt_at: m.next_attempt_at,
-            created_at: n.now,
+            created_at: now,
             expires_at: m.expires_at,
         }
     }
@@ -386,19 +386,16 @@ pub async fn create_notices(
     }
     // The (merchant, incident, kind) keys of the notices just written. A notice one of whose
     // keys already exists was told before: it is dropped, as `create_notice` would drop it.
-    let keys: Vec<notice_incidents::ActiveModel> = batch
+    let keys: Vec<KeyRow> = batch
         .iter()
         .filter_map(|(n, _)| ids.get(&n.dedupe_key).map(|id| (n, *id)))
         .flat_map(|(n, notice_id)| {
-            n.incident_ids
-                .iter()
-                .map(move |incident_id| notice_incidents::ActiveModel {
-                    id: NotSet,
-                    notice_id: Set(notice_id),
-                    merchant_id: Set(n.merchant_id),
-                    incident_id: Set(*incident_id),
-                    kind: Set(n.incident_kind.clone()),
-                })
+            n.incident_ids.iter().map(move |incident_id| KeyRow {
+                notice_id,
+                merchant_id: n.merchant_id,
+                incident_id: *incident_id,
+                kind: &n.incident_kind,
+            })
         })
         .collect();
     let mut keys_written: HashMap<i64, usize> = HashMap::new();
@@ -408,15 +405,15 @@ pub async fn create_notices(
         ROWS_PER_INSERT * 4
     }) {
         let st = if postgres {
-            let rows: Vec<KeyRow> = chunk.iter().map(KeyRow::new).collect();
             json_insert(
                 "notice_incidents",
                 KeyRow::COLUMNS,
-                &rows,
+                chunk,
                 "ON CONFLICT (merchant_id, incident_id, kind) DO NOTHING RETURNING notice_id",
             )?
         } else {
-            let mut q = notice_incidents::Entity::insert_many(chunk.to_vec()).into_query();
+            let mut q =
+                notice_incidents::Entity::insert_many(chunk.iter().map(KeyRow::model)).into_query();
             q.on_conflict(
                 OnConflict::columns([
                     notice_incidents::Column::MerchantId,
@@ -465,7 +462,10 @@ pub async fn create_notices(
         .filter_map(|((n, m), id)| id.map(|id| (n, m, id)));
     if postgres {
         let rows: Vec<MessageRow> = to_write
-            .flat_map(|(n, m, id)| m.iter().map(move |m| MessageRow::new(id, n, m)))
+            .flat_map(|(n, m, id)| {
+                m.iter()
+                    .map(move |m| MessageRow::new(id, n.merchant_id, m, n.now))
+            })
             .collect();
         for chunk in rows.chunks(JSON_ROWS) {
             txn.execute_raw(json_insert("outbox", MessageRow::COLUMNS, chunk, "")?)
@@ -1142,6 +1142,23 @@ pub async fn close_notices_for_incidents(
     Ok(res.rows_affected)
 }
 
+/// What is stored of an alert-link token: its keyed hash, and its locator when it has one
+/// ([`link_token_locator`]).
+#[derive(Debug, Clone)]
+pub struct LinkKey {
+    pub hash: String,
+    pub locator: Option<String>,
+}
+
+impl LinkKey {
+    pub fn of(crypto: &crate::Crypto, token: &str) -> LinkKey {
+        LinkKey {
+            hash: crypto.hash(token),
+            locator: link_token_locator(token).map(str::to_string),
+        }
+    }
+}
+
 /// Replaces a notice's link token (its keyed hash and locator).
 pub async fn set_link_token(
     db: &Db,
@@ -1149,12 +1166,10 @@ pub async fn set_link_token(
     notice_id: i64,
     token: &str,
 ) -> Result<(), StorageError> {
+    let key = LinkKey::of(crypto, token);
     notices::Entity::update_many()
-        .col_expr(notices::Column::TokenHash, crypto.hash(token).into())
-        .col_expr(
-            notices::Column::TokenLocator,
-            link_token_locator(token).map(str::to_string).into(),
-        )
+        .col_expr(notices::Column::TokenHash, key.hash.into())
+        .col_expr(notices::Column::TokenLocator, key.locator.into())
         .filter(notices::Column::Id.eq(notice_id))
         .exec(&db.conn)
         .await?;

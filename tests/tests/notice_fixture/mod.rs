@@ -166,8 +166,7 @@ pub async fn notice(app: &TestApp, m: &Merchant, spec: Spec) -> Notice {
             "down".into()
         },
         since: started,
-        token_hash: app.crypto.hash(&token),
-        token_locator: outbox::link_token_locator(&token).map(str::to_string),
+        link: outbox::LinkKey::of(&app.crypto, &token),
         token_expires_at: now + spec.expires_in_ms,
         escalate_at: (spec.kind != "recovery").then_some(now + 10 * 60_000),
         status: if spec.kind == "recovery" {

@@ -183,9 +183,8 @@ pub async fn recovery_link(w: &World, merchant_id: i64) -> String {
         incident_ids: vec![w.incident],
         incident_kind: "recovery:0".into(),
         since: STARTED,
-        token_hash: w.app.crypto.hash(&token),
         // A token from before link tokens had a locator: found by its hash alone.
-        token_locator: None,
+        link: outbox::LinkKey::of(&w.app.crypto, &token),
         token_expires_at: now + 14 * 24 * 3_600_000,
         escalate_at: None,
         status: "closed".into(),
