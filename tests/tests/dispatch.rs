@@ -330,7 +330,7 @@ async fn an_interrupted_planner_pass_keeps_its_pages_and_the_next_pass_finishes(
         let written = Arc::new(tokio::sync::Notify::new());
         let planner = meoktong_notify::planner::Planner::new(
             hub.app.db.clone(),
-            hub.app.crypto.clone(),
+            hub.composer.clone(),
             hub.planner.config().clone(),
         )
         .notify_when_written(written.clone());

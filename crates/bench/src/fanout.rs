@@ -12,6 +12,7 @@ use crate::sms_server::SmsServer;
 use crate::{POSTGRES_URL, fixtures};
 use meoktong_config::{Secret, Settings, SmsProviderKind, SmsProviderSettings};
 use meoktong_notify::TwilioSms;
+use meoktong_notify::compose::Composer;
 use meoktong_notify::dispatcher::{Dispatcher, DispatcherConfig, SmsRoute};
 use meoktong_notify::planner::{Planner, PlannerConfig};
 use meoktong_storage::sea_orm::{ConnectionTrait, TransactionTrait};
@@ -84,18 +85,22 @@ fn dispatcher(
     ))
 }
 
-/// The planner configuration `serve` derives from these settings, with an email provider
-/// present (each SMS gets its waiting email fallback, as in production).
-fn planner_config(s: &Settings) -> PlannerConfig {
+/// The composer `serve` builds from these settings, with an email provider present (each
+/// SMS gets its waiting email fallback, as in production).
+fn composer(db: &Db, crypto: &Arc<Crypto>, s: &Settings) -> Arc<Composer> {
     let providers = meoktong::workers::Providers {
         sms: Vec::new(),
         sms_platform: Some("twilio".into()),
         email: None,
     };
-    let mut cfg = meoktong::workers::planner_config(s, &providers);
+    let mut cfg = meoktong::workers::compose_config(s, &providers);
     cfg.sms_enabled = true;
     cfg.email_enabled = true;
-    cfg
+    Arc::new(Composer::new(db.clone(), crypto.clone(), cfg))
+}
+
+fn planner_config(s: &Settings) -> PlannerConfig {
+    meoktong::workers::planner_config(s)
 }
 
 /// The detector's decision as `DetectEngine` stores it: the incident and its first events in
@@ -182,7 +187,7 @@ async fn one_backend(a: &Args, backend: Backend, server: &SmsServer) -> anyhow::
     );
 
     // (1) Planning alone: the group window has closed, every merchant is due.
-    let planner = Planner::new(db.clone(), crypto.clone(), planner_config(&s));
+    let planner = Planner::new(db.clone(), composer(&db, &crypto, &s), planner_config(&s));
     let now = now_ms();
     decide_down(&db, dep_id, now - 20_000, now - 10_000).await?;
     let meter = Meter::start("self");
@@ -304,8 +309,8 @@ async fn pipelined(
     // default, is added on purpose in production to merge platforms failing together.)
     cfg.group_window = Duration::ZERO;
     let (incident_changed, outbox_changed) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
-    let planner =
-        Planner::new(db.clone(), crypto.clone(), cfg).notify_when_written(outbox_changed.clone());
+    let planner = Planner::new(db.clone(), composer(db, crypto, s), cfg)
+        .notify_when_written(outbox_changed.clone());
     let d = Arc::new(dispatcher(db, crypto, s, concurrency)?);
     let stop = CancellationToken::new();
     let plan_task = tokio::spawn(meoktong::workers::plan_loop(

@@ -122,6 +122,10 @@ pub struct DetectionSettings {
     /// A relapse within this window continues the same incident.
     #[serde(with = "humantime_duration")]
     pub reopen_window: Duration,
+    /// Something back this long while the rest of the merchant's outage is still down is
+    /// told in a partial recovery notice; sooner, the one recovery notice waits for the rest.
+    #[serde(with = "humantime_duration")]
+    pub partial_recovery_after: Duration,
 }
 
 impl Default for DetectionSettings {
@@ -131,6 +135,7 @@ impl Default for DetectionSettings {
             recovery_successes: 2,
             group_window: Duration::from_secs(5),
             reopen_window: Duration::from_secs(600),
+            partial_recovery_after: Duration::from_secs(15 * 60),
         }
     }
 }

@@ -8,7 +8,7 @@
 //! The tracker is a value: [`Tracker::observe`] returns the next tracker and what the caller has
 //! to do, so it can be stored as JSON between probes and replayed in tests without a clock.
 //!
-//! Rules decided here (beyond the defaults in DESIGN.md):
+//! Rules decided here (beyond the defaults in the README's key table):
 //! - Only probes that tell us something about the provider count ("evidence"): `ok`, `degraded`
 //!   (slow) and `fail` of class `Provider` (or without a class: an unexplained failure must never
 //!   silently disable an alert). Configuration errors and local-network failures only produce

@@ -1,6 +1,7 @@
 //! Which confirmed-down dependencies go into a merchant's next notice.
 //!
-//! Rules (DESIGN.md, "Grouping and length" and "Defaults that matter → Grouping"):
+//! Rules (the README's design notes, "One outage event per merchant"; the event rules are
+//! in [`crate::outage_event`]):
 //!
 //! 1. A merchant's first notice waits `group_window` (default 5 s) after the first confirmed
 //!    failure among the dependencies they have not been told about, and names every one
@@ -14,7 +15,7 @@
 //! 4. A dependency confirmed before the window started but not yet told (a merchant who
 //!    subscribes or is imported while an incident is open) goes into the notice at once.
 //!
-//! Recoveries are grouped the same way: pass recovered-at times instead of confirmed-at.
+//! Recoveries are not grouped by window: one recovery per outage event (`outage_event`).
 //! The window includes its closing instant.
 use std::time::Duration;
 

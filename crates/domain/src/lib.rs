@@ -11,6 +11,7 @@ pub mod grouping;
 pub mod incident;
 pub mod mask;
 pub mod message;
+pub mod outage_event;
 pub mod outcome;
 pub mod phone;
 pub mod quorum;

@@ -1,6 +1,6 @@
 //! Masking of personal data for logs and screens.
 //!
-//! "Logs never hold a full phone number, email or secret" (DESIGN.md, Security defaults). The
+//! "Logs never hold a full phone number, email or secret" (README, design notes). The
 //! masked form keeps just enough to tell two contacts apart when debugging a delivery
 //! (`+8210****5678`, `k***@example.com`): the country and carrier prefix, the last four
 //! digits, the first letter of the mailbox and the mail domain (which decides channel

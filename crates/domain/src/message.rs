@@ -26,8 +26,12 @@ pub enum NoticeKind {
     /// Down again within `reopen_window` of a recovery (same incident record).
     Relapse,
     /// "Also down: …" — confirmed after the merchant's first notice went out.
+    #[serde(rename = "followup")]
     FollowUp,
     Recovery,
+    /// Part of an outage event is back (for `partial_recovery_after`) while the rest is
+    /// still down.
+    PartialRecovery,
     /// A test the merchant asked for, to see their channel works.
     Test,
     /// The store's heartbeat stopped: its own internet is down.
@@ -36,15 +40,53 @@ pub enum NoticeKind {
 }
 
 impl NoticeKind {
-    pub const ALL: [NoticeKind; 7] = [
+    pub const ALL: [NoticeKind; 8] = [
         NoticeKind::Down,
         NoticeKind::Relapse,
         NoticeKind::FollowUp,
         NoticeKind::Recovery,
+        NoticeKind::PartialRecovery,
         NoticeKind::Test,
         NoticeKind::StoreOffline,
         NoticeKind::StoreBack,
     ];
+
+    /// The one spelling of a kind, as stored in `notices.kind` and sent in webhooks (`event`).
+    pub fn as_str(self) -> &'static str {
+        use NoticeKind::*;
+        match self {
+            Down => "down",
+            Relapse => "relapse",
+            FollowUp => "followup",
+            Recovery => "recovery",
+            PartialRecovery => "partial_recovery",
+            Test => "test",
+            StoreOffline => "store_offline",
+            StoreBack => "store_back",
+        }
+    }
+
+    /// The kind [`NoticeKind::as_str`] spells `s`; anything else is an error naming it.
+    pub fn parse(s: &str) -> Result<NoticeKind, UnknownNoticeKind> {
+        NoticeKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownNoticeKind(s.to_string()))
+    }
+
+    /// An outage alert that waits for an acknowledgement (and escalates without one).
+    /// Acknowledging one acknowledges every open one of the merchant's.
+    pub fn is_outage_alert(self) -> bool {
+        matches!(
+            self,
+            NoticeKind::Down | NoticeKind::FollowUp | NoticeKind::Relapse
+        )
+    }
+
+    /// Waits for an acknowledgement: the outage alerts and a store gone offline.
+    pub fn wants_ack(self) -> bool {
+        self.is_outage_alert() || self == NoticeKind::StoreOffline
+    }
 
     /// The bracketed tag a notice begins with, so it reads at a glance.
     pub fn tag(self, locale: Locale) -> &'static str {
@@ -54,16 +96,26 @@ impl NoticeKind {
             Relapse => pick(locale, "[재장애]", "[DOWN AGAIN]"),
             FollowUp => pick(locale, "[장애 추가]", "[ALSO DOWN]"),
             Recovery => pick(locale, "[복구]", "[RECOVERED]"),
+            PartialRecovery => pick(locale, "[일부 복구]", "[PARTLY BACK]"),
             Test => pick(locale, "[테스트]", "[TEST]"),
             StoreOffline => pick(locale, "[매장 인터넷]", "[STORE OFFLINE]"),
             StoreBack => pick(locale, "[매장 인터넷 복구]", "[STORE BACK ONLINE]"),
         }
     }
 
-    fn is_back(self) -> bool {
-        matches!(self, NoticeKind::Recovery | NoticeKind::StoreBack)
+    /// Tells that something is back (with the outage's length and the damage report).
+    pub fn is_back(self) -> bool {
+        matches!(
+            self,
+            NoticeKind::Recovery | NoticeKind::PartialRecovery | NoticeKind::StoreBack
+        )
     }
 }
+
+/// A stored notice kind that is none of [`NoticeKind::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown notice kind {0:?}")]
+pub struct UnknownNoticeKind(pub String);
 
 /// A dependency as a notice names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +142,8 @@ pub struct NoticeInput {
     pub playbook_line: Option<String>,
     /// `{public_url}/a/{token}`.
     pub link: String,
+    /// What is still down, for a partial recovery.
+    pub still_down: Vec<NoticeDep>,
 }
 
 /// How the dependencies are named in one variant of the text.
@@ -324,6 +378,12 @@ fn body(input: &NoticeInput, names: Names, greeting: bool) -> String {
             Relapse => format!("{s}부터 {n} 다시 장애 중입니다."),
             FollowUp => format!("{s}부터 {n}도 장애 중입니다."),
             Recovery => format!("{n}{} 복구되었습니다(장애 {d}).", subject_particle(&n)),
+            PartialRecovery => format!(
+                "{n}{} 복구되었습니다(장애 {d}). {}{} 아직 장애 중입니다.",
+                subject_particle(&n),
+                still_down_names(input),
+                topic_particle(&still_down_names(input))
+            ),
             Test if n.is_empty() => {
                 "먹통 알림 테스트입니다. 장애가 나면 이렇게 알려 드립니다.".into()
             }
@@ -336,6 +396,10 @@ fn body(input: &NoticeInput, names: Names, greeting: bool) -> String {
             Relapse => format!("{n} down again since {s}."),
             FollowUp => format!("{n} also down since {s}."),
             Recovery => format!("{n} back to normal (down {d})."),
+            PartialRecovery => format!(
+                "{n} back to normal (down {d}); {} still down.",
+                still_down_names(input)
+            ),
             Test if n.is_empty() => "Meoktong test alert. Outages will reach you like this.".into(),
             Test => format!("Meoktong test alert. Outages of {n} will reach you like this."),
             StoreOffline => format!("Store internet down since {s}."),
@@ -365,6 +429,15 @@ fn action_line(input: &NoticeInput) -> Option<&str> {
             "피해 신고는 링크에서 하세요.",
             "Report damage at the link:",
         )),
+        PartialRecovery => Some(match input.playbook_line.as_deref().map(str::trim) {
+            Some(own) if !own.is_empty() => own,
+            _ => input
+                .still_down
+                .first()
+                .map_or(default_playbook_line(Category::Other, l), |d| {
+                    default_playbook_line(d.category, l)
+                }),
+        }),
         Test => Some(pick(
             l,
             "링크에서 확인을 눌러 주세요.",
@@ -407,6 +480,16 @@ fn names(input: &NoticeInput) -> Vec<&str> {
         .iter()
         .map(|d| dep_name(d, input.locale))
         .collect()
+}
+
+/// The names of what is still down (a partial recovery), in full.
+fn still_down_names(input: &NoticeInput) -> String {
+    input
+        .still_down
+        .iter()
+        .map(|d| dep_name(d, input.locale).to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn name_list(input: &NoticeInput) -> String {
@@ -464,10 +547,38 @@ fn subject_particle(word: &str) -> &'static str {
     }
 }
 
+/// `은` after a final consonant, else `는` (`카카오페이는`, `카카오 로그인은`).
+fn topic_particle(word: &str) -> &'static str {
+    match word.trim_end().chars().last() {
+        Some(c @ '가'..='힣') if !(c as u32 - 0xAC00).is_multiple_of(28) => "은",
+        Some('가'..='힣' | '2' | '4' | '5' | '9') => "는",
+        Some('0' | '1' | '3' | '6' | '7' | '8') => "은",
+        _ => "은(는)",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::segments::{SmsEncoding, count_segments};
+
+    #[test]
+    fn kinds_have_one_spelling_and_unknown_ones_are_errors() {
+        for k in NoticeKind::ALL {
+            assert_eq!(NoticeKind::parse(k.as_str()), Ok(k));
+            let json = serde_json::to_string(&k).unwrap_or_default();
+            assert_eq!(
+                json,
+                format!("\"{}\"", k.as_str()),
+                "serde agrees with as_str"
+            );
+        }
+        assert_eq!(
+            NoticeKind::parse("follow_up"),
+            Err(UnknownNoticeKind("follow_up".into()))
+        );
+        assert!(NoticeKind::parse("").is_err());
+    }
 
     /// 2022-10-15 15:20 KST.
     const FIRE: Millis = 1_665_814_800_000;
@@ -497,7 +608,39 @@ mod tests {
             outage: None,
             playbook_line: None,
             link: LINK.into(),
+            still_down: Vec::new(),
         }
+    }
+
+    #[test]
+    fn partial_recovery_names_what_is_back_and_what_is_still_down() {
+        let mut input = fire(NoticeKind::PartialRecovery, Locale::Ko);
+        input.deps = vec![dep("카카오 로그인", "Kakao Login", Category::Login)];
+        input.still_down = vec![dep("카카오페이", "KakaoPay", Category::Payment)];
+        input.outage = Some(Duration::from_secs(12 * 60));
+        let text = sms_text(&input);
+        assert_fits(&text);
+        assert!(
+            text.starts_with("[일부 복구] "),
+            "a partial recovery reads as one at a glance: {text}"
+        );
+        assert!(
+            text.contains("카카오 로그인이 복구되었습니다(장애 12분)"),
+            "{text}"
+        );
+        assert!(text.contains("카카오페이는 아직 장애 중입니다."), "{text}");
+        assert!(
+            text.contains(default_playbook_line(Category::Payment, Locale::Ko)),
+            "what to do now is still about what is down: {text}"
+        );
+        input.locale = Locale::En;
+        let en = sms_text(&input);
+        assert!(
+            en.starts_with(
+                "[PARTLY BACK] Kakao Login back to normal (down 12m); KakaoPay still down."
+            ),
+            "{en}"
+        );
     }
 
     fn assert_fits(text: &str) {

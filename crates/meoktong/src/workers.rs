@@ -6,6 +6,7 @@ use anyhow::Context;
 use meoktong_config::{Settings, SmsProviderKind};
 use meoktong_engine::clock::{Clock, SystemClock};
 use meoktong_engine::runner::ProbeLoop;
+use meoktong_notify::compose::{ComposeConfig, Composer};
 use meoktong_notify::dispatcher::{Dispatcher, DispatcherConfig, SmsRoute};
 use meoktong_notify::heartbeat::HeartbeatSweeper;
 use meoktong_notify::planner::{Planner, PlannerConfig};
@@ -96,10 +97,17 @@ pub fn providers(settings: &Settings, db: &Db, dev_mode: bool) -> anyhow::Result
     })
 }
 
-pub fn planner_config(settings: &Settings, providers: &Providers) -> PlannerConfig {
+pub fn planner_config(settings: &Settings) -> PlannerConfig {
     PlannerConfig {
         group_window: settings.detection.group_window,
         reopen_window: settings.detection.reopen_window,
+        partial_recovery_after: settings.detection.partial_recovery_after,
+    }
+}
+
+/// How notices are rendered and addressed, from the settings and the providers built.
+pub fn compose_config(settings: &Settings, providers: &Providers) -> ComposeConfig {
+    ComposeConfig {
         ack_timeout: settings.notify.ack_timeout,
         sms_queue_budget: settings.notify.sms_queue_budget,
         alert_link_ttl: settings.notify.alert_link_ttl,
@@ -107,7 +115,6 @@ pub fn planner_config(settings: &Settings, providers: &Providers) -> PlannerConf
         default_locale: settings.notify.default_locale.clone(),
         time_zone: chrono_tz::Tz::from_str(&settings.notify.time_zone)
             .unwrap_or(chrono_tz::Asia::Seoul),
-        platform_domains: settings.channels.platform_domains.clone(),
         sms_rate_per_second: settings.sms.first().map(|s| s.rate_per_second).unwrap_or(0),
         sms_validity: settings
             .sms
@@ -162,11 +169,16 @@ pub async fn spawn_all(
     let p = providers(&settings, &state.db, state.dev_mode)?;
     let outbox_changed = state.outbox_changed.clone();
     // The dispatchers wake after each committed batch, not after the whole pass.
+    let composer = Arc::new(Composer::new(
+        state.db.clone(),
+        state.crypto.clone(),
+        compose_config(&settings, &p),
+    ));
     let planner = Arc::new(
         Planner::new(
             state.db.clone(),
-            state.crypto.clone(),
-            planner_config(&settings, &p),
+            composer.clone(),
+            planner_config(&settings),
         )
         .notify_when_written(outbox_changed.clone()),
     );
@@ -176,7 +188,7 @@ pub async fn spawn_all(
         outbox_changed.clone(),
         stop.clone(),
     )));
-    let sweeper = HeartbeatSweeper::new(state.db.clone(), state.crypto.clone(), planner.clone());
+    let sweeper = HeartbeatSweeper::new(state.db.clone(), composer.clone());
     handles.push(tokio::spawn(heartbeat_loop(
         sweeper,
         state.metrics.clone(),
@@ -201,7 +213,7 @@ pub async fn spawn_all(
             ..DispatcherConfig::default()
         },
     )
-    .with_renderer(planner.clone())
+    .with_renderer(composer.clone())
     .with_webhooks(
         WebhookSender::guarded(SsrfPolicy {
             allow_private: settings.probe.allow_private_targets,
@@ -213,8 +225,7 @@ pub async fn spawn_all(
     ));
     let timers = Timers::new(
         state.db.clone(),
-        state.crypto.clone(),
-        planner,
+        composer,
         settings.notify.sms_delivery_timeout,
         settings.notify.sms_queue_budget,
         settings.notify.ack_timeout,

@@ -110,4 +110,56 @@ fn the_demo_plays_the_fire_from_a_fresh_directory() {
     wait_for("the [복구] SMS in the dev outbox", 120, || {
         get(port, "/dev/outbox").is_some_and(|(_, b)| b.contains("[복구]"))
     });
+    // Nothing else arrives for this cycle (a straggler would have come within a few checks'
+    // confirmations): exactly one down SMS and one recovery SMS per merchant.
+    std::thread::sleep(Duration::from_secs(20));
+    let (_, outbox) = get(port, "/dev/outbox").expect("outbox");
+    let sms = sms_rows(&outbox);
+    let recipients: std::collections::BTreeSet<&str> =
+        sms.iter().map(|(to, _)| to.as_str()).collect();
+    assert_eq!(recipients.len(), 3, "every demo merchant is told: {sms:?}");
+    for to in recipients {
+        let of = |tags: &[&str]| {
+            sms.iter()
+                .filter(|(r, body)| r == to && tags.iter().any(|t| body.starts_with(t)))
+                .count()
+        };
+        assert_eq!(
+            of(&["[장애]", "[DOWN]"]),
+            1,
+            "one down SMS to {to}: {sms:?}"
+        );
+        assert_eq!(
+            of(&["[복구]", "[RECOVERED]"]),
+            1,
+            "one recovery SMS to {to}: {sms:?}"
+        );
+        assert_eq!(
+            sms.iter().filter(|(r, _)| r == to).count(),
+            2,
+            "nothing else to {to}: {sms:?}"
+        );
+    }
+}
+
+/// (recipient, text) of every SMS row of the dev outbox page.
+fn sms_rows(page: &str) -> Vec<(String, String)> {
+    page.split("<tr>")
+        .filter_map(|row| {
+            let cells: Vec<&str> = row
+                .split("<td>")
+                .skip(1)
+                .map(|c| c.split("</td>").next().unwrap_or(""))
+                .collect();
+            if cells.len() < 4 || cells[1] != "sms" {
+                return None;
+            }
+            let body = cells[3]
+                .split("<pre>")
+                .nth(1)
+                .and_then(|b| b.split("</pre>").next())
+                .unwrap_or("");
+            Some((cells[2].to_string(), body.to_string()))
+        })
+        .collect()
 }

@@ -1,4 +1,4 @@
-//! Every metric of the contract (DESIGN.md → Metrics), registered in the app's own registry so
+//! Every metric of the contract (the README's metrics list), registered in the app's own registry so
 //! tests can run many apps in one process.
 #![forbid(unsafe_code)]
 

@@ -12,6 +12,7 @@
 //! ([`apply_early_callbacks`]); whoever commits second sees the other's write, so none is
 //! lost, and applying one twice changes nothing.
 use meoktong_metrics::Metrics;
+use meoktong_storage::outbox::MessageState;
 use meoktong_storage::{Db, StorageError, outbox};
 
 /// What a status callback did.
@@ -139,7 +140,7 @@ async fn apply_known(
                 "twilio {status}{}",
                 error_code.map(|c| format!(" {c}")).unwrap_or_default()
             );
-            let changed = outbox::mark_given_up(db, row.id, "failed", &reason).await?;
+            let changed = outbox::mark_given_up(db, row.id, MessageState::Failed, &reason).await?;
             let mut activated = 0;
             if changed || row.state == "failed" {
                 activated =

@@ -14,13 +14,14 @@
 //! Twilio 20003) hands over at once, and the refused message goes to the next provider.
 //! Webhooks (when configured with [`Dispatcher::with_webhooks`]) are sent with the merchant's
 //! current URL and secret, retried the same way, and never make a contact's email unnecessary.
-use crate::planner::Planner;
+use crate::compose::Composer;
 use crate::providers::{
     EmailMessage, EmailProvider, ProviderError, SmsProvider, SmsRequest, WebhookSender,
 };
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use meoktong_metrics::Metrics;
 use meoktong_storage::entity::outbox as outbox_entity;
+use meoktong_storage::outbox::{Channel, MessageState};
 use meoktong_storage::{Crypto, Db, StorageError, outbox, webhooks};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
@@ -97,7 +98,7 @@ pub struct Dispatcher {
     email: Option<Arc<dyn EmailProvider>>,
     webhook: Option<WebhookSender>,
     /// Renders email fallbacks written unrendered (see [`Dispatcher::with_renderer`]).
-    renderer: Option<Arc<Planner>>,
+    renderer: Option<Arc<Composer>>,
     cfg: DispatcherConfig,
 }
 
@@ -113,7 +114,7 @@ pub fn backoff(attempt: i32, base: Duration, cap: Duration) -> Duration {
     raw.mul_f64(jitter)
 }
 
-/// How long an email is retried once it is due (DESIGN: "for up to one hour").
+/// How long an email is retried once it is due (README, "Contacts": "for up to one hour").
 const EMAIL_RETRY_WINDOW_MS: i64 = 3600 * 1000;
 
 /// Until when a transient failure is retried. An SMS lasts its validity; an email an hour
@@ -152,8 +153,8 @@ impl Dispatcher {
     }
 
     /// Renders the email fallbacks the planner wrote unrendered, when they become due.
-    pub fn with_renderer(mut self, planner: Arc<Planner>) -> Dispatcher {
-        self.renderer = Some(planner);
+    pub fn with_renderer(mut self, composer: Arc<Composer>) -> Dispatcher {
+        self.renderer = Some(composer);
         self
     }
 
@@ -163,16 +164,16 @@ impl Dispatcher {
         self
     }
 
-    fn channels(&self) -> Vec<&'static str> {
+    fn channels(&self) -> Vec<Channel> {
         let mut c = Vec::new();
         if !self.sms.is_empty() {
-            c.push("sms");
+            c.push(Channel::Sms);
         }
         if self.email.is_some() {
-            c.push("email");
+            c.push(Channel::Email);
         }
         if self.webhook.is_some() {
-            c.push("webhook");
+            c.push(Channel::Webhook);
         }
         c
     }
@@ -388,16 +389,16 @@ impl Dispatcher {
             .crypto
             .decrypt(&row.recipient_enc)
             .map_err(StorageError::Crypto)?;
-        match row.channel.as_str() {
-            "sms" => self.send_sms(row, recipient, queue).await,
-            "email" => self.send_email(row, recipient, queue).await,
-            "webhook" => self.send_webhook(row, queue).await,
-            other => {
+        match Channel::parse(&row.channel) {
+            Ok(Channel::Sms) => self.send_sms(row, recipient, queue).await,
+            Ok(Channel::Email) => self.send_email(row, recipient, queue).await,
+            Ok(Channel::Webhook) => self.send_webhook(row, queue).await,
+            Err(e) => {
                 outbox::mark_given_up(
                     &self.db,
                     row.id,
-                    "failed",
-                    &format!("no dispatcher for channel {other}"),
+                    MessageState::Failed,
+                    &format!("no dispatcher: {e}"),
                 )
                 .await?;
                 Ok(())
@@ -532,7 +533,7 @@ impl Dispatcher {
         if row.subject.is_none() {
             // A fallback the planner wrote unrendered: rendered now, once, and kept.
             let rendered = match &self.renderer {
-                Some(planner) => planner.render_email(&row).await?,
+                Some(composer) => composer.render_email(&row).await?,
                 None => None,
             };
             let Some(e) = rendered else {
@@ -540,8 +541,13 @@ impl Dispatcher {
                     outbox.id = row.id,
                     "cannot render the email (no renderer, or its notice, merchant or incidents are gone)"
                 );
-                outbox::mark_given_up(&self.db, row.id, "failed", "cannot render the email")
-                    .await?;
+                outbox::mark_given_up(
+                    &self.db,
+                    row.id,
+                    MessageState::Failed,
+                    "cannot render the email",
+                )
+                .await?;
                 return Ok(());
             };
             outbox::set_email_texts(&self.db, row.id, &e.subject, &e.text, &e.html).await?;
@@ -595,7 +601,13 @@ impl Dispatcher {
             return Ok(());
         };
         let Some(hook) = webhooks::get(&self.db, &self.crypto, row.merchant_id).await? else {
-            outbox::mark_given_up(&self.db, row.id, "cancelled", "the webhook was removed").await?;
+            outbox::mark_given_up(
+                &self.db,
+                row.id,
+                MessageState::Cancelled,
+                "the webhook was removed",
+            )
+            .await?;
             return Ok(());
         };
         let result = match serde_json::from_str::<serde_json::Value>(&row.body) {
@@ -663,7 +675,7 @@ impl Dispatcher {
         .await?;
         if e.is_permanent() {
             tracing::warn!(outbox.id = row.id, channel, error.code = ?e.code(), error = %e.message(), "rejected for good");
-            outbox::mark_given_up(&self.db, row.id, "failed", e.message()).await?;
+            outbox::mark_given_up(&self.db, row.id, MessageState::Failed, e.message()).await?;
             self.metrics
                 .notifications
                 .with_label_values(&[channel, "failed"])
@@ -684,7 +696,7 @@ impl Dispatcher {
                 channel,
                 "gave up: validity ran out while the provider kept failing"
             );
-            outbox::mark_given_up(&self.db, row.id, "expired", e.message()).await?;
+            outbox::mark_given_up(&self.db, row.id, MessageState::Expired, e.message()).await?;
             self.metrics
                 .notifications
                 .with_label_values(&[channel, "failed"])

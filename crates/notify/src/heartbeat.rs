@@ -8,18 +8,13 @@
 //! as the planner's, so no merchant hears the same thing twice, whatever crashes or races.
 //! Notices are written here rather than by the planner: the planner speaks of dependencies
 //! merchants subscribe to, while this is the store's own line, with its own wording.
-use crate::planner::{Planner, kind_str};
-use crate::text;
-use crate::webhook_notice::WebhookNotice;
+use crate::compose::{Composer, NoticeDraft};
 use meoktong_domain::message::NoticeKind;
 use meoktong_storage::entity::{dependencies, heartbeat_monitors, incidents};
-use meoktong_storage::outbox::{self, NewNotice};
-use meoktong_storage::{
-    Crypto, Db, StorageError, contacts, heartbeats, incidents as store_incidents, webhooks,
-};
+use meoktong_storage::outbox;
+use meoktong_storage::{Db, StorageError, heartbeats, incidents as store_incidents};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SweepStats {
@@ -33,22 +28,12 @@ pub struct SweepStats {
 
 pub struct HeartbeatSweeper {
     db: Db,
-    crypto: Arc<Crypto>,
-    planner: Arc<Planner>,
-}
-
-fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+    composer: Arc<Composer>,
 }
 
 impl HeartbeatSweeper {
-    /// `planner` lends its configuration and its choice of contact and channel.
-    pub fn new(db: Db, crypto: Arc<Crypto>, planner: Arc<Planner>) -> HeartbeatSweeper {
-        HeartbeatSweeper {
-            db,
-            crypto,
-            planner,
-        }
+    pub fn new(db: Db, composer: Arc<Composer>) -> HeartbeatSweeper {
+        HeartbeatSweeper { db, composer }
     }
 
     /// One pass at `now`.
@@ -110,7 +95,8 @@ impl HeartbeatSweeper {
         Ok(stats)
     }
 
-    /// Writes one notice and its first usable contact's messages. Returns how many messages.
+    /// Composes and writes one notice (store offline or back) for the monitor's merchant.
+    /// Returns how many messages it carries (0 when it was written before).
     async fn tell(
         &self,
         m: &heartbeat_monitors::Model,
@@ -118,102 +104,40 @@ impl HeartbeatSweeper {
         kind: NoticeKind,
         now: i64,
     ) -> Result<usize, StorageError> {
-        let cfg = self.planner.config();
-        let Some(merchant) = contacts::merchants_by_ids(&self.db, &[m.merchant_id])
-            .await?
-            .into_iter()
-            .next()
-        else {
+        let Some(audience) = self.composer.audience_of(m.merchant_id).await? else {
             return Ok(0);
         };
         let dep = heartbeats::store_dependency(&self.db, m.merchant_id, now).await?;
-        let deps: HashMap<i64, dependencies::Model> = HashMap::from([(dep.id, dep.clone())]);
-        let token = meoktong_storage::outbox::new_link_token(now);
+        let deps: HashMap<i64, dependencies::Model> = HashMap::from([(dep.id, dep)]);
         // A store-back notice gives the outage's length (as a recovery does), so an email
-        // fallback rendered later (`Planner::render_email`) says the same.
-        let ctx = text::NoticeContext::new(
-            cfg,
-            &merchant,
-            std::slice::from_ref(incident),
-            &deps,
-            kind,
-            &token,
-            now,
-        );
-        let since = ctx.since;
-        let (link, tz) = (ctx.input.link.clone(), ctx.input.tz);
-        let rendered = ctx.render(&contacts::playbooks(&self.db, merchant.id).await?);
-        let incident_kind = if kind == NoticeKind::StoreBack {
+        // fallback rendered later (`Composer::render_email`) says the same.
+        let key = if kind == NoticeKind::StoreBack {
             "recovery:0"
         } else {
             "down"
         };
-        let dedupe = format!(
-            "{incident_kind}:{}:{}:{}",
-            merchant.id,
-            incident.id,
-            kind_str(kind)
-        );
-        let people = contacts::of_merchant(&self.db, &self.crypto, merchant.id).await?;
+        let draft = NoticeDraft::new(m.merchant_id, kind, vec![incident.clone()], key);
         let (mut queued_sms, _) = outbox::depth(&self.db, now).await?;
-        let (position, mut messages, skipped) = self.planner.messages_for_first_usable(
-            &people,
-            &[],
-            &rendered,
-            &dedupe,
-            0,
-            &mut queued_sms,
-            now,
-        );
         // The store's own system may well be offline too; its webhook is sent all the same
         // (retried with backoff), so it learns what happened once its line is back.
-        if let Some(url_enc) = webhooks::url_enc_of(&self.db, &[merchant.id])
-            .await?
-            .get(&merchant.id)
-        {
-            let hook = WebhookNotice {
-                kind,
-                merchant_id: merchant.id,
-                incidents: std::slice::from_ref(incident),
-                deps: &deps,
-                link: &link,
-                text: &rendered.sms,
-                tz,
-                dedupe: &dedupe,
-            };
-            messages.push(hook.message(url_enc, position.unwrap_or(0), rendered.priority, now));
-        }
-        for (pos, why) in &skipped {
-            tracing::warn!(merchant.id = merchant.id, contact.position = pos, reason = %why, "contact skipped");
-        }
-        let wants_ack = kind == NoticeKind::StoreOffline;
-        let notice = NewNotice {
-            merchant_id: merchant.id,
-            kind: kind_str(kind).to_string(),
-            dedupe_key: dedupe,
-            dependency_ids: vec![dep.id],
-            incident_ids: vec![incident.id],
-            incident_kind: incident_kind.to_string(),
-            since,
-            link: meoktong_storage::outbox::LinkKey::of(&self.crypto, &token),
-            token_expires_at: now + ms(cfg.alert_link_ttl),
-            escalate_at: (wants_ack && position.is_some()).then_some(now + ms(cfg.ack_timeout)),
-            status: if wants_ack { "open" } else { "closed" }.to_string(),
-            now,
-        };
-        let n = messages.len();
-        if outbox::create_notice(&self.db, notice, &messages)
+        let composed =
+            self.composer
+                .compose(&draft, audience.audience(), &deps, &mut queued_sms, now);
+        let n = composed.messages.len();
+        if self
+            .composer
+            .write(composed, "heartbeat", now)
             .await?
             .is_none()
         {
             return Ok(0);
         }
         if kind == NoticeKind::StoreBack {
-            outbox::close_notices_for_incidents(&self.db, merchant.id, &[incident.id]).await?;
+            outbox::close_notices_for_incidents(&self.db, m.merchant_id, &[incident.id]).await?;
         }
         tracing::info!(
-            merchant.id = merchant.id,
-            notice.kind = kind_str(kind),
+            merchant.id = m.merchant_id,
+            notice.kind = kind.as_str(),
             messages = n,
             "store heartbeat notice planned"
         );

@@ -1,14 +1,13 @@
 //! Notification hub: planner, durable outbox, dispatchers and the providers they call.
 #![forbid(unsafe_code)]
 
+pub mod compose;
 pub mod delivery_status;
 pub mod dispatcher;
 pub mod heartbeat;
 pub mod planner;
 pub mod providers;
-pub mod text;
 pub mod timers;
-pub mod webhook_notice;
 
 pub use providers::{
     DevOutbox, EmailMessage, EmailProvider, LogEmail, LogSms, ProviderError, SmsAccepted,

@@ -1,15 +1,14 @@
 //! The timers of the hub, as one sweep: SMS not delivered in time → email; SMS still queued
 //! past the queue budget → email too; no acknowledgement in time → the next contact.
-use crate::planner::Planner;
+use crate::compose::Composer;
 use meoktong_storage::entity::notices;
-use meoktong_storage::{Crypto, Db, StorageError, audit, contacts, outbox};
+use meoktong_storage::{Db, StorageError, audit, outbox};
 use std::sync::Arc;
 use std::time::Duration;
 
 pub struct Timers {
     db: Db,
-    crypto: Arc<Crypto>,
-    planner: Arc<Planner>,
+    composer: Arc<Composer>,
     pub sms_delivery_timeout: Duration,
     pub sms_queue_budget: Duration,
     pub ack_timeout: Duration,
@@ -31,16 +30,14 @@ pub struct SweepStats {
 impl Timers {
     pub fn new(
         db: Db,
-        crypto: Arc<Crypto>,
-        planner: Arc<Planner>,
+        composer: Arc<Composer>,
         sms_delivery_timeout: Duration,
         sms_queue_budget: Duration,
         ack_timeout: Duration,
     ) -> Timers {
         Timers {
             db,
-            crypto,
-            planner,
+            composer,
             sms_delivery_timeout,
             sms_queue_budget,
             ack_timeout,
@@ -76,11 +73,10 @@ impl Timers {
         Ok(stats)
     }
 
-    /// Sends the notice to the next contact with a usable channel, with the texts the planner
-    /// rendered for it (SMS, email subject, text and HTML; the same alert link).
+    /// Sends the notice to the next contact with a usable channel, with the texts it was
+    /// composed with (SMS, email subject, text and HTML; the same alert link).
     async fn escalate(&self, notice: &notices::Model, now: i64) -> Result<bool, StorageError> {
-        let sent = outbox::messages_of_notice(&self.db, notice.id).await?;
-        let Some(rendered) = self.planner.render_again(notice, &sent).await? else {
+        let Some(reach) = self.composer.next_contact(notice, now).await? else {
             outbox::escalate(&self.db, notice.id, None, None).await?;
             tracing::error!(
                 notice.id = notice.id,
@@ -88,30 +84,10 @@ impl Timers {
             );
             return Ok(false);
         };
-        let contacts = contacts::of_merchant(&self.db, &self.crypto, notice.merchant_id).await?;
-        let dep_ids: Vec<i64> = serde_json::from_str(&notice.dependency_ids).unwrap_or_default();
-        let failed: Vec<String> = crate::planner::dependencies_by_ids(&self.db, &dep_ids)
-            .await?
-            .values()
-            .filter_map(|d| d.platform.clone())
-            .collect();
-        let mut queued = 0;
-        let (position, messages, skipped) = self.planner.messages_for_first_usable(
-            &contacts,
-            &failed,
-            &rendered,
-            &notice.dedupe_key,
-            notice.contact_position + 1,
-            &mut queued,
-            now,
-        );
-        for (pos, why) in skipped {
-            tracing::warn!(notice.id = notice.id, contact.position = pos, reason = %why, "contact skipped during escalation");
-            let detail =
-                serde_json::json!({"notice_id": notice.id, "position": pos, "reason": why});
-            self.record(notice, "notice.contact_skipped", detail, now)
-                .await?;
-        }
+        self.composer
+            .record_skips("timers", Some(notice.id), &reach.skipped, now)
+            .await?;
+        let (position, messages) = (reach.position, reach.messages);
         match position {
             Some(p) => {
                 outbox::add_messages(&self.db, notice, &messages, now).await?;

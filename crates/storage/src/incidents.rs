@@ -221,3 +221,19 @@ pub async fn open_incidents(db: &Db) -> Result<Vec<incidents::Model>, StorageErr
         .all(&db.conn)
         .await?)
 }
+
+/// The incidents a notification planner looks at: every open one, and those resolved at or
+/// after `resolved_since` (still eligible for a recovery notice).
+pub async fn open_or_resolved_since(
+    db: &Db,
+    resolved_since: i64,
+) -> Result<Vec<incidents::Model>, StorageError> {
+    Ok(incidents::Entity::find()
+        .filter(
+            sea_orm::Condition::any()
+                .add(incidents::Column::ResolvedAt.is_null())
+                .add(incidents::Column::ResolvedAt.gte(resolved_since)),
+        )
+        .all(&db.conn)
+        .await?)
+}

@@ -9,12 +9,13 @@
 //! cargo runs by `.cargo/config.toml`.
 #![allow(dead_code)]
 
-use meoktong::workers::{Providers, planner_config};
+use meoktong::workers::{Providers, compose_config, planner_config};
 use meoktong_config::{
     DependencySettings, EmailSettings, Secret, Settings, SmsProviderKind, SmsProviderSettings,
 };
 use meoktong_domain::Category;
 use meoktong_metrics::Metrics;
+use meoktong_notify::compose::Composer;
 use meoktong_notify::dispatcher::{Dispatcher, DispatcherConfig, SmsRoute};
 use meoktong_notify::planner::Planner;
 use meoktong_notify::timers::Timers;
@@ -37,10 +38,14 @@ pub const SMS_DELIVERY_TIMEOUT: Duration = Duration::from_secs(120);
 pub const SMS_QUEUE_BUDGET: Duration = Duration::from_secs(60);
 pub const ACK_TIMEOUT: Duration = Duration::from_secs(600);
 pub const PATIENCE: Duration = Duration::from_secs(30);
+/// The group window of most hub tests: short, so a test needs few planner passes.
+pub const LAB_GROUP_WINDOW: Duration = Duration::from_millis(300);
 
 pub const TALK: &str = "kakaotalk";
 pub const PAY: &str = "kakaopay";
 pub const NAVER: &str = "naver-login";
+pub const LOGIN: &str = "kakao-login";
+pub const MAP: &str = "kakao-map";
 
 pub fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).expect("a short duration")
@@ -89,6 +94,7 @@ pub struct Hub {
     /// The `[[sms]]` providers in order.
     pub twilio: Vec<TwilioStandIn>,
     pub smtp: SmtpServer,
+    pub composer: Arc<Composer>,
     pub planner: Arc<Planner>,
     pub dispatcher: Dispatcher,
     pub timers: Timers,
@@ -104,15 +110,22 @@ impl Hub {
 
     /// `n` Twilio stand-ins as `[[sms]]`, in order.
     pub async fn with_twilios(n: usize) -> Hub {
-        Self::with_twilios_on(Backend::default_for_tests(), n).await
+        Self::with_twilios_on(Backend::default_for_tests(), n, LAB_GROUP_WINDOW).await
     }
 
     /// One Twilio stand-in, on the given backend.
     pub async fn start_on(backend: Backend) -> Hub {
-        Self::with_twilios_on(backend, 1).await
+        Self::with_twilios_on(backend, 1, LAB_GROUP_WINDOW).await
     }
 
-    async fn with_twilios_on(backend: Backend, n: usize) -> Hub {
+    /// One Twilio stand-in, and the default settings' group window (5 s) rather than the
+    /// short one most hub tests use to keep their passes few.
+    pub async fn with_default_windows_on(backend: Backend) -> Hub {
+        let window = Settings::default().detection.group_window;
+        Self::with_twilios_on(backend, 1, window).await
+    }
+
+    async fn with_twilios_on(backend: Backend, n: usize, group_window: Duration) -> Hub {
         let token = twilio_token();
         let mut twilio = Vec::new();
         for _ in 0..n {
@@ -130,18 +143,19 @@ impl Hub {
                 Arc::new(p) as Arc<dyn SmsProvider>
             })
             .collect();
-        Self::with_providers_on(backend, twilio, providers).await
+        Self::with_providers_on(backend, twilio, providers, group_window).await
     }
 
     /// The given SMS providers (stand-ins listed in `twilio` only for the test to inspect).
     pub async fn with_providers(twilio: Vec<TwilioStandIn>, sms: Vec<Arc<dyn SmsProvider>>) -> Hub {
-        Self::with_providers_on(Backend::default_for_tests(), twilio, sms).await
+        Self::with_providers_on(Backend::default_for_tests(), twilio, sms, LAB_GROUP_WINDOW).await
     }
 
     async fn with_providers_on(
         backend: Backend,
         twilio: Vec<TwilioStandIn>,
         sms: Vec<Arc<dyn SmsProvider>>,
+        group_window: Duration,
     ) -> Hub {
         let smtp = SmtpServer::start().await;
         let sms_settings: Vec<SmsProviderSettings> = twilio
@@ -151,6 +165,14 @@ impl Hub {
         let deps = vec![
             dep(TALK, "카카오톡", "KakaoTalk", Category::Messenger, "kakao"),
             dep(PAY, "카카오페이", "KakaoPay", Category::Payment, "kakao"),
+            dep(
+                LOGIN,
+                "카카오 로그인",
+                "Kakao Login",
+                Category::Login,
+                "kakao",
+            ),
+            dep(MAP, "카카오맵", "Kakao Map", Category::Map, "kakao"),
             dep(
                 NAVER,
                 "네이버 로그인",
@@ -178,7 +200,7 @@ impl Hub {
         .await;
         let mut settings = Settings::default();
         settings.server.public_url = app.address.clone();
-        settings.detection.group_window = Duration::from_millis(300);
+        settings.detection.group_window = group_window;
         settings.notify.sms_delivery_timeout = SMS_DELIVERY_TIMEOUT;
         settings.notify.sms_queue_budget = SMS_QUEUE_BUDGET;
         settings.notify.ack_timeout = ACK_TIMEOUT;
@@ -195,10 +217,15 @@ impl Hub {
             sms_platform: Some("twilio".into()),
             email: Some(Arc::new(email) as Arc<dyn EmailProvider>),
         };
-        let planner = Arc::new(Planner::new(
+        let composer = Arc::new(Composer::new(
             app.db.clone(),
             app.crypto.clone(),
-            planner_config(&settings, &providers),
+            compose_config(&settings, &providers),
+        ));
+        let planner = Arc::new(Planner::new(
+            app.db.clone(),
+            composer.clone(),
+            planner_config(&settings),
         ));
         let dispatcher = Dispatcher::new(
             app.db.clone(),
@@ -212,11 +239,10 @@ impl Hub {
                 ..DispatcherConfig::default()
             },
         )
-        .with_renderer(planner.clone());
+        .with_renderer(composer.clone());
         let timers = Timers::new(
             app.db.clone(),
-            app.crypto.clone(),
-            planner.clone(),
+            composer.clone(),
             SMS_DELIVERY_TIMEOUT,
             SMS_QUEUE_BUDGET,
             ACK_TIMEOUT,
@@ -225,6 +251,7 @@ impl Hub {
             app,
             twilio,
             smtp,
+            composer,
             planner,
             dispatcher,
             timers,
@@ -243,6 +270,13 @@ impl Hub {
 
     pub async fn sweep(&self, now: i64) -> meoktong_notify::timers::SweepStats {
         self.timers.sweep_once(now).await.expect("sweep")
+    }
+
+    /// Resolves an incident at `resolved_at` (its first good probe).
+    pub async fn resolve(&self, incident_id: i64, resolved_at: i64) {
+        incidents::resolve(&self.app.db.conn, incident_id, resolved_at, resolved_at)
+            .await
+            .expect("resolve incident");
     }
 
     /// Opens a `down` (or `degraded`) incident confirmed at `confirmed_at`.

@@ -5,9 +5,10 @@
 
 use meoktong_config::DependencySettings;
 use meoktong_domain::Category;
+use meoktong_domain::message::NoticeKind;
 use meoktong_storage::entity::{contacts, notices, outbox as outbox_entity};
 use meoktong_storage::merchants::{self, MerchantRecord};
-use meoktong_storage::outbox::{self, NewMessage, NewNotice};
+use meoktong_storage::outbox::{self, Channel, MessageState, NewMessage, NewNotice, NoticeStatus};
 use meoktong_storage::{catalog, incidents, now_ms};
 use meoktong_tests::TestApp;
 
@@ -132,7 +133,7 @@ pub async fn notice(app: &TestApp, m: &Merchant, spec: Spec) -> Notice {
     let token = outbox::new_link_token(now);
     let dedupe = format!("{}:{}:{incident_id}", spec.kind, m.id);
     let message = |channel: &str, recipient: &str, state: &str| NewMessage {
-        channel: channel.into(),
+        channel: Channel::parse(channel).expect("channel"),
         contact_id: Some(m.contact_id),
         contact_position: 0,
         recipient_enc: app.crypto.encrypt(recipient),
@@ -140,7 +141,7 @@ pub async fn notice(app: &TestApp, m: &Merchant, spec: Spec) -> Notice {
         body: format!("[장애] 카카오톡 http://x/a/{token}"),
         html: None,
         priority: 0,
-        state: state.into(),
+        state: MessageState::parse(state).expect("state"),
         next_attempt_at: now,
         expires_at: now + HOUR_MS,
         dedupe_key: format!("{dedupe}:0:{channel}"),
@@ -156,25 +157,24 @@ pub async fn notice(app: &TestApp, m: &Merchant, spec: Spec) -> Notice {
     ];
     let new = NewNotice {
         merchant_id: m.id,
-        kind: spec.kind.into(),
+        kind: NoticeKind::parse(spec.kind).expect("kind"),
         dedupe_key: dedupe,
         dependency_ids: vec![m.dependency_id],
         incident_ids: vec![incident_id],
-        incident_kind: if spec.kind == "recovery" {
+        incident_keys: vec![if spec.kind == "recovery" {
             "recovery:0".into()
         } else {
             "down".into()
-        },
+        }],
         since: started,
         link: outbox::LinkKey::of(&app.crypto, &token),
         token_expires_at: now + spec.expires_in_ms,
         escalate_at: (spec.kind != "recovery").then_some(now + 10 * 60_000),
         status: if spec.kind == "recovery" {
-            "closed"
+            NoticeStatus::Closed
         } else {
-            "open"
-        }
-        .into(),
+            NoticeStatus::Open
+        },
         now,
     };
     let id = outbox::create_notice(&app.db, new, &messages)

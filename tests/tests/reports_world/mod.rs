@@ -4,9 +4,10 @@
 
 use meoktong_config::DependencySettings;
 use meoktong_domain::Category;
+use meoktong_domain::message::NoticeKind;
 use meoktong_storage::entity::{damage_reports, merchants, report_attachments};
 use meoktong_storage::merchants::MerchantRecord;
-use meoktong_storage::outbox::{self, NewNotice};
+use meoktong_storage::outbox::{self, NewNotice, NoticeStatus};
 use meoktong_storage::users::{self, NewUser};
 use meoktong_storage::{catalog, incidents, now_ms, probes, sessions};
 use meoktong_tests::{Backend, TestApp, spawn_app_with};
@@ -177,17 +178,17 @@ pub async fn recovery_link(w: &World, merchant_id: i64) -> String {
     let now = now_ms();
     let notice = NewNotice {
         merchant_id,
-        kind: "recovery".into(),
+        kind: NoticeKind::Recovery,
         dedupe_key: format!("recovery:{merchant_id}:{}", w.incident),
         dependency_ids: vec![],
         incident_ids: vec![w.incident],
-        incident_kind: "recovery:0".into(),
+        incident_keys: vec!["recovery:0".into()],
         since: STARTED,
         // A token from before link tokens had a locator: found by its hash alone.
         link: outbox::LinkKey::of(&w.app.crypto, &token),
         token_expires_at: now + 14 * 24 * 3_600_000,
         escalate_at: None,
-        status: "closed".into(),
+        status: NoticeStatus::Closed,
         now,
     };
     outbox::create_notice(&w.app.db, notice, &[])

@@ -37,23 +37,16 @@ pub fn demo_settings(mut settings: Settings, args: &DemoArgs) -> Settings {
         ..SmsProviderSettings::default()
     }];
     settings.email = None;
-    // The simulated checks run every 10 s with spread phases: a window longer than that makes
-    // the fire one SMS listing all four services, as it should read.
-    settings.detection.group_window = Duration::from_secs(12);
+    // The default detection settings and the presets' own intervals (10 s to 5 min): the
+    // demo shows what a merchant gets under real conditions. A failing check re-checks its
+    // whole platform at once, so the fire is one SMS naming all four services.
     settings
 }
 
-/// The simulated dependencies, with demo-friendly intervals.
+/// The simulated dependencies: the built-in presets, pointed at the simulator, with the
+/// presets' own intervals.
 pub fn demo_dependencies(sim_base: &str) -> Vec<DependencySettings> {
-    let bases = PresetBases::all(sim_base);
-    let mut deps = catalog(&bases);
-    for d in &mut deps {
-        for c in &mut d.check {
-            c.interval = Some(Duration::from_secs(10));
-            c.schedule = None;
-        }
-    }
-    deps
+    catalog(&PresetBases::all(sim_base))
 }
 
 pub async fn demo(settings: Settings, args: &DemoArgs) -> CmdResult {

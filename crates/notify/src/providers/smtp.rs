@@ -125,7 +125,7 @@ impl EmailProvider for SmtpEmail {
 }
 
 /// SMTP reply 4xx, refused or dropped connections, timeouts and TLS trouble are transient
-/// (DESIGN.md: email is retried on 4xx/refused connections with backoff); a 5xx reply is
+/// (README, webhooks and design notes: email is retried on 4xx/refused connections with backoff); a 5xx reply is
 /// permanent, and so is a client-side refusal (no common auth mechanism, an address the
 /// relay cannot take) that no retry would change. Addresses in the text are masked.
 pub(crate) fn classify_smtp_error(e: &lettre::transport::smtp::Error) -> ProviderError {

@@ -1,7 +1,7 @@
 //! Twilio's Messages API, as a thin client on reqwest.
 //!
-//! Why not a Twilio crate: see DESIGN.md (hard-coded host, lost error codes, a second TLS
-//! stack). This client does one call, `POST /2010-04-01/Accounts/{sid}/Messages.json`, with a
+//! Why not a Twilio crate: see the README's design notes (hard-coded host, lost error codes,
+//! a second TLS stack). This client does one call, `POST /2010-04-01/Accounts/{sid}/Messages.json`, with a
 //! configurable base URL so tests point it at `meoktong_testkit::TwilioStandIn`.
 use std::time::Duration;
 

@@ -2,7 +2,8 @@
 //!
 //! Twilio computes base64(HMAC-SHA1(auth token, URL + every POST parameter's name and value,
 //! names sorted, no separators)). The URL is the one Twilio was given, query string included
-//! (DESIGN.md: `{public_url}{path}` plus the query as received, never the Host header).
+//! (README, HTTP and design notes: `{public_url}{path}` plus the query as received, never the
+//! Host header).
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};

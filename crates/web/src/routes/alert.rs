@@ -17,11 +17,12 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use meoktong_domain::Category;
 use meoktong_domain::duration_text::{Locale, format_duration, format_since};
 use meoktong_domain::message::{NoticeKind, category_label, default_playbook_text};
+use meoktong_notify::compose;
 use meoktong_storage::entity::notices;
+use meoktong_storage::outbox::NoticeStatus;
 use meoktong_storage::{contacts, incidents, now_ms, outbox, status};
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 
@@ -101,18 +102,6 @@ fn locale_of(lang: Lang) -> Locale {
     match lang {
         Lang::Ko => Locale::Ko,
         Lang::En => Locale::En,
-    }
-}
-
-fn notice_kind(kind: &str) -> NoticeKind {
-    match kind {
-        "relapse" => NoticeKind::Relapse,
-        "followup" => NoticeKind::FollowUp,
-        "recovery" => NoticeKind::Recovery,
-        "test" => NoticeKind::Test,
-        "store_offline" => NoticeKind::StoreOffline,
-        "store_back" => NoticeKind::StoreBack,
-        _ => NoticeKind::Down,
     }
 }
 
@@ -289,6 +278,8 @@ fn page_lang(asked: Option<&str>, merchant_locale: Option<&str>, headers: &Heade
     Lang::choose(asked, headers, locale)
 }
 
+/// The alert page of a notice: what it is about and its state now, what to do, and the
+/// damage report once it is back.
 async fn render_page(
     state: &AppState,
     notice: &notices::Model,
@@ -302,21 +293,76 @@ async fn render_page(
         .ok_or(WebError::NotFound)?;
     let lang = page_lang(asked, merchant.locale.as_deref(), headers);
     let locale = locale_of(lang);
-    let tz = merchant
-        .time_zone
-        .as_deref()
-        .and_then(|t| chrono_tz::Tz::from_str(t).ok())
-        .or_else(|| chrono_tz::Tz::from_str(&state.settings.notify.time_zone).ok())
-        .unwrap_or(chrono_tz::Asia::Seoul);
-    let kind = notice_kind(&notice.kind);
-    let is_back = matches!(kind, NoticeKind::Recovery | NoticeKind::StoreBack);
+    let tz = compose::zone_of(&merchant, crate::routes::ui::service_tz(state));
+    let kind = NoticeKind::parse(&notice.kind).map_err(|e| WebError::Unexpected(e.to_string()))?;
+    let is_back = kind.is_back();
+    let told = told_dependencies(state, notice, lang, now, tz).await?;
+    let mut categories = told.categories.clone();
+    if categories.is_empty() && matches!(kind, NoticeKind::StoreOffline | NoticeKind::StoreBack) {
+        categories.push(Category::Network);
+    }
+    let (outage, reports) = if is_back {
+        recovery_parts(state, notice, token, &told.names, locale).await?
+    } else {
+        (None, Vec::new())
+    };
+    let playbooks = if is_back {
+        Vec::new()
+    } else {
+        let own = contacts::playbooks(&state.db, merchant.id).await?;
+        playbook_views(&own, &categories, locale)
+    };
+    let acked_at = acknowledged(notice, lang, now, tz);
+    let name_list = told
+        .deps
+        .iter()
+        .map(|d| d.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let page = AlertPage {
+        lang: lang.code(),
+        title: format!("{} {name_list}", kind.tag(locale))
+            .trim()
+            .to_string(),
+        t: Texts::new(lang),
+        is_back,
+        deps: told.deps,
+        since: format_since(locale, notice.since, now, tz),
+        outage,
+        playbooks,
+        reports,
+        can_ack: acked_at.is_none() && !is_back,
+        acked_at,
+        ack_action: format!("/a/{}/ack", encode_segment(token)),
+        csrf: csrf_token(state, notice),
+        sheet_rows: (1..=ORDER_SHEET_ROWS).collect(),
+    };
+    Ok(page.render()?)
+}
 
-    // The notice's dependencies, in its order, with their current state.
+/// The dependencies a notice told about, in its order, with their state now.
+struct ToldDependencies {
+    deps: Vec<DepView>,
+    categories: Vec<Category>,
+    /// Names by dependency id, in the page's language.
+    names: HashMap<i64, String>,
+}
+
+async fn told_dependencies(
+    state: &AppState,
+    notice: &notices::Model,
+    lang: Lang,
+    now: i64,
+    tz: chrono_tz::Tz,
+) -> Result<ToldDependencies, WebError> {
+    let locale = locale_of(lang);
     let dep_ids: Vec<i64> = serde_json::from_str(&notice.dependency_ids).unwrap_or_default();
     let overview = status::overview(&state.db).await?;
-    let mut deps = Vec::new();
-    let mut categories: Vec<Category> = Vec::new();
-    let mut names: HashMap<i64, String> = HashMap::new();
+    let mut out = ToldDependencies {
+        deps: Vec::new(),
+        categories: Vec::new(),
+        names: HashMap::new(),
+    };
     for id in &dep_ids {
         let Some(d) = overview.iter().find(|d| d.dependency.id == *id) else {
             continue;
@@ -330,12 +376,12 @@ async fn render_page(
             Lang::Ko => d.dependency.name.clone(),
         };
         let category = Category::parse(&d.dependency.category).unwrap_or(Category::Other);
-        if !categories.contains(&category) {
-            categories.push(category);
+        if !out.categories.contains(&category) {
+            out.categories.push(category);
         }
         let (state_label, icon) = state_label(lang, &d.state);
-        names.insert(*id, name.clone());
-        deps.push(DepView {
+        out.names.insert(*id, name.clone());
+        out.deps.push(DepView {
             name,
             state: d.state.clone(),
             state_label,
@@ -343,62 +389,76 @@ async fn render_page(
             since: format_since(locale, d.since, now, tz),
         });
     }
-    if categories.is_empty() && matches!(kind, NoticeKind::StoreOffline | NoticeKind::StoreBack) {
-        categories.push(Category::Network);
-    }
+    Ok(out)
+}
 
-    // Recoveries: how long it lasted, and a damage report per incident.
+/// For a recovery: how long it lasted, and a damage report link per incident.
+async fn recovery_parts(
+    state: &AppState,
+    notice: &notices::Model,
+    token: &str,
+    names: &HashMap<i64, String>,
+    locale: Locale,
+) -> Result<(Option<String>, Vec<ReportLink>), WebError> {
     let incident_ids: Vec<i64> = serde_json::from_str(&notice.incident_ids).unwrap_or_default();
-    let mut outage = None;
+    let mut resolved = Vec::new();
     let mut reports = Vec::new();
-    if is_back {
-        let mut resolved = Vec::new();
-        for id in &incident_ids {
-            if let Some(i) = incidents::get(&state.db, *id).await? {
-                resolved.extend(i.resolved_at);
-                reports.push(ReportLink {
-                    dependency: names.get(&i.dependency_id).cloned().unwrap_or_default(),
-                    href: format!(
-                        "/reports/new?incident={}&token={}",
-                        i.id,
-                        encode_segment(token)
-                    ),
-                });
-            }
+    for id in &incident_ids {
+        if let Some(i) = incidents::get(&state.db, *id).await? {
+            resolved.extend(i.resolved_at);
+            reports.push(ReportLink {
+                dependency: names.get(&i.dependency_id).cloned().unwrap_or_default(),
+                href: format!(
+                    "/reports/new?incident={}&token={}",
+                    i.id,
+                    encode_segment(token)
+                ),
+            });
         }
-        outage = resolved.into_iter().max().map(|end| {
-            let ms = u64::try_from(end - notice.since).unwrap_or(0);
-            format_duration(locale, Duration::from_millis(ms))
-        });
     }
+    let outage = resolved.into_iter().max().map(|end| {
+        let ms = u64::try_from(end - notice.since).unwrap_or(0);
+        format_duration(locale, Duration::from_millis(ms))
+    });
+    Ok((outage, reports))
+}
 
-    // What to do: the merchant's own playbook per category, else the default.
-    let own = contacts::playbooks(&state.db, merchant.id).await?;
-    let playbooks = if is_back {
-        Vec::new()
-    } else {
-        categories
-            .iter()
-            .map(|c| {
-                let text = own
-                    .iter()
-                    .find(|p| p.category == c.as_str() && !p.text.trim().is_empty())
-                    .map(|p| p.text.clone())
-                    .unwrap_or_else(|| default_playbook_text(*c, locale).to_string());
-                PlaybookView {
-                    label: category_label(*c, locale),
-                    lines: text
-                        .lines()
-                        .map(without_number)
-                        .filter(|l| !l.is_empty())
-                        .map(str::to_string)
-                        .collect(),
-                }
-            })
-            .collect()
-    };
+/// What to do: the merchant's own playbook per category, else the default.
+fn playbook_views(
+    own: &[meoktong_storage::entity::playbooks::Model],
+    categories: &[Category],
+    locale: Locale,
+) -> Vec<PlaybookView> {
+    categories
+        .iter()
+        .map(|c| {
+            let text = own
+                .iter()
+                .find(|p| p.category == c.as_str() && !p.text.trim().is_empty())
+                .map(|p| p.text.clone())
+                .unwrap_or_else(|| default_playbook_text(*c, locale).to_string());
+            PlaybookView {
+                label: category_label(*c, locale),
+                lines: text
+                    .lines()
+                    .map(without_number)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            }
+        })
+        .collect()
+}
 
-    let acked_at = (notice.status == "acked").then(|| {
+/// When and how the notice was acknowledged, if it was.
+fn acknowledged(
+    notice: &notices::Model,
+    lang: Lang,
+    now: i64,
+    tz: chrono_tz::Tz,
+) -> Option<String> {
+    let locale = locale_of(lang);
+    (NoticeStatus::parse(&notice.status).ok() == Some(NoticeStatus::Acked)).then(|| {
         let at = notice
             .acked_at
             .map(|a| format_since(locale, a, now, tz))
@@ -408,31 +468,7 @@ async fn render_page(
             Some("web") => format!("{at} ({})", lang.t("웹", "web")),
             _ => at,
         }
-    });
-    let name_list = deps
-        .iter()
-        .map(|d| d.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let page = AlertPage {
-        lang: lang.code(),
-        title: format!("{} {name_list}", kind.tag(locale))
-            .trim()
-            .to_string(),
-        t: Texts::new(lang),
-        is_back,
-        deps,
-        since: format_since(locale, notice.since, now, tz),
-        outage,
-        playbooks,
-        reports,
-        can_ack: acked_at.is_none() && !is_back,
-        acked_at,
-        ack_action: format!("/a/{}/ack", encode_segment(token)),
-        csrf: csrf_token(state, notice),
-        sheet_rows: (1..=ORDER_SHEET_ROWS).collect(),
-    };
-    Ok(page.render()?)
+    })
 }
 
 #[derive(Deserialize)]

@@ -13,8 +13,10 @@ use axum::extract::{Form, OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use meoktong_domain::mask::mask_phone;
+use meoktong_domain::message::NoticeKind;
 use meoktong_notify::delivery_status::{self, Applied};
 use meoktong_storage::entity::{contacts as contact_entity, notices};
+use meoktong_storage::outbox::NoticeStatus;
 use meoktong_storage::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use meoktong_storage::{StorageError, audit, contacts, now_ms, outbox};
 
@@ -250,8 +252,15 @@ async fn notice_to_acknowledge(
     merchant_ids.dedup();
     let wanting_ack = notices::Entity::find()
         .filter(notices::Column::MerchantId.is_in(merchant_ids.clone()))
-        .filter(notices::Column::Status.eq("open"))
-        .filter(notices::Column::Kind.is_in(["down", "followup", "relapse", "store_offline"]))
+        .filter(notices::Column::Status.eq(NoticeStatus::Open))
+        .filter(
+            notices::Column::Kind.is_in(
+                NoticeKind::ALL
+                    .into_iter()
+                    .filter(|k| k.wants_ack())
+                    .map(NoticeKind::as_str),
+            ),
+        )
         .order_by_desc(notices::Column::CreatedAt)
         .order_by_desc(notices::Column::Id)
         .one(&state.db.conn)

@@ -11,8 +11,9 @@ use meoktong_domain::Category;
 use meoktong_domain::contact::{EmailAddr, platform_of_email};
 use meoktong_domain::message::{self, NoticeDep, NoticeInput, NoticeKind};
 use meoktong_domain::phone::parse_mobile;
+use meoktong_notify::compose::{self, Composed, TestContact, TestTarget};
 use meoktong_storage::contact_book::{self, AccountMessage, ContactView, NewContact};
-use meoktong_storage::outbox::{self, NewMessage, NewNotice};
+use meoktong_storage::outbox;
 use meoktong_storage::{accounts, catalog, dashboard, now_ms};
 use std::collections::BTreeMap;
 
@@ -323,35 +324,22 @@ pub async fn send_test_alert(
     let token = outbox::new_link_token(now);
     let input = test_input(state, merchant_id, lang, &token, now).await?;
     let dedupe = format!("test:{merchant_id}:{}:{}", c.id, random_token(9));
-    let mut messages = Vec::new();
-    let mut add = |channel: &str, to: &str, subject: Option<String>, body: String| {
-        messages.push(NewMessage {
-            channel: channel.into(),
-            contact_id: Some(c.id),
-            contact_position: c.position,
-            recipient_enc: state.crypto.encrypt(to),
-            subject,
-            body,
-            html: None,
-            priority: 1,
-            state: "pending".into(),
-            next_attempt_at: now,
-            expires_at: now + 3600 * 1000,
-            dedupe_key: format!("{dedupe}:{channel}"),
-        })
-    };
-    if let Some(p) = c.phone.as_deref().filter(|_| !c.sms_opted_out) {
-        add("sms", p, None, message::sms_text(&input));
-    }
-    if let Some(e) = c.email.as_deref() {
-        add(
-            "email",
-            e,
-            Some(message::email_subject(&input)),
-            message::email_text(&input, ""),
-        );
-    }
-    if messages.is_empty() {
+    let composed = compose::test_notice(
+        &state.crypto,
+        merchant_id,
+        TestTarget::Contact(TestContact {
+            id: c.id,
+            position: c.position,
+            phone: c.phone.as_deref(),
+            email: c.email.as_deref(),
+            sms_opted_out: c.sms_opted_out,
+        }),
+        &input,
+        &dedupe,
+        &token,
+        now,
+    );
+    if composed.messages.is_empty() {
         return Err(WebError::Validation {
             field: "contact".into(),
             message: lang
@@ -364,7 +352,7 @@ pub async fn send_test_alert(
     }
     let sms_to = c.phone.as_deref().filter(|_| !c.sms_opted_out);
     sms_limits::allow_test_alert(merchant_id, sms_to, lang)?;
-    queue_test_notice(state, merchant_id, &dedupe, &token, &messages, now).await
+    queue_test_notice(state, composed).await
 }
 
 async fn test_input(
@@ -395,6 +383,7 @@ async fn test_input(
         tz: crate::routes::ui::service_tz(state),
         outage: None,
         playbook_line: None,
+        still_down: Vec::new(),
         link: format!(
             "{}/a/{token}",
             state.settings.server.public_url.trim_end_matches('/')
@@ -433,31 +422,9 @@ pub async fn set_playbook(
     Ok(())
 }
 
-/// Writes `messages` under a closed notice of kind `test` (never escalated, never
-/// acknowledged; its alert link lives a day) and wakes the dispatcher. Returns the notice id.
-pub async fn queue_test_notice(
-    state: &AppState,
-    merchant_id: i64,
-    dedupe: &str,
-    token: &str,
-    messages: &[NewMessage],
-    now: i64,
-) -> Result<i64, WebError> {
-    let notice = NewNotice {
-        merchant_id,
-        kind: "test".into(),
-        dedupe_key: dedupe.to_string(),
-        dependency_ids: Vec::new(),
-        incident_ids: Vec::new(),
-        incident_kind: "test".into(),
-        since: now,
-        link: outbox::LinkKey::of(&state.crypto, token),
-        token_expires_at: now + 24 * 3600 * 1000,
-        escalate_at: None,
-        status: "closed".into(),
-        now,
-    };
-    let id = outbox::create_notice(&state.db, notice, messages)
+/// Writes a composed test notice and wakes the dispatcher. Returns the notice id.
+pub async fn queue_test_notice(state: &AppState, composed: Composed) -> Result<i64, WebError> {
+    let id = outbox::create_notice(&state.db, composed.notice, &composed.messages)
         .await?
         .ok_or_else(|| WebError::Unexpected("test notice collided".into()))?;
     state.outbox_changed.notify_waiters();

@@ -5,12 +5,11 @@ use crate::auth::session::random_token;
 use crate::error::WebError;
 use crate::i18n::Lang;
 use crate::routes::sms_limits;
-use crate::routes::ui::service_tz;
-use meoktong_domain::message::NoticeKind;
-use meoktong_notify::webhook_notice::WebhookNotice;
+use crate::routes::ui::{locale, service_tz};
+use meoktong_domain::message::{NoticeInput, NoticeKind};
+use meoktong_notify::compose::{self, TestTarget};
 use meoktong_notify::{SsrfPolicy, WebhookUrlError, check_webhook_url};
 use meoktong_storage::{now_ms, webhooks};
-use std::collections::HashMap;
 
 /// A new signing secret: 256 random bits, URL-safe, with a prefix that says what it is.
 pub fn new_secret() -> String {
@@ -132,23 +131,35 @@ pub async fn send_test(state: &AppState, merchant_id: i64, l: Lang) -> Result<i6
         state.settings.server.public_url.trim_end_matches('/')
     );
     let dedupe = format!("test:{merchant_id}:webhook:{}", random_token(9));
-    let deps = HashMap::new();
-    let hook = WebhookNotice {
+    let input = NoticeInput {
         kind: NoticeKind::Test,
-        merchant_id,
-        incidents: &[],
-        deps: &deps,
-        link: &link,
-        text: l.t(
-            "[테스트] 먹통 웹훅 테스트입니다. 실제 장애가 아닙니다.",
-            "[TEST] A Meoktong webhook test. Nothing is down.",
-        ),
+        locale: locale(l),
+        deps: Vec::new(),
+        since: now,
+        now,
         tz: service_tz(state),
-        dedupe: &dedupe,
+        outage: None,
+        playbook_line: None,
+        link,
+        still_down: Vec::new(),
     };
-    let message = hook.message(&url_enc, 0, 1, now);
-    super::merchant_ops::queue_test_notice(state, merchant_id, &dedupe, &token, &[message], now)
-        .await
+    let text = l.t(
+        "[테스트] 먹통 웹훅 테스트입니다. 실제 장애가 아닙니다.",
+        "[TEST] A Meoktong webhook test. Nothing is down.",
+    );
+    let composed = compose::test_notice(
+        &state.crypto,
+        merchant_id,
+        TestTarget::Webhook {
+            url_enc: &url_enc,
+            text,
+        },
+        &input,
+        &dedupe,
+        &token,
+        now,
+    );
+    super::merchant_ops::queue_test_notice(state, composed).await
 }
 
 fn validation(message: &str) -> WebError {

@@ -8,8 +8,11 @@ use crate::routes::ui::{Ctx, dep_name};
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
+use meoktong_domain::duration_text::Locale;
 use meoktong_domain::mask::{mask_email, mask_phone};
+use meoktong_domain::message::NoticeKind;
 use meoktong_storage::entity::{dependencies, notices, outbox};
+use meoktong_storage::outbox::{Channel, NoticeStatus};
 use meoktong_storage::{catalog, dashboard};
 use std::collections::HashMap;
 
@@ -59,17 +62,13 @@ pub async fn page(State(state): State<AppState>, dash: Dash) -> Result<Response,
     Ok(dash.ctx.ok(page.render()?))
 }
 
+/// The tag a notice of this stored kind began with, in the page's language.
 pub fn kind_tag(l: Lang, kind: &str) -> &'static str {
-    match kind {
-        "down" => l.t("[장애]", "[DOWN]"),
-        "relapse" => l.t("[재장애]", "[DOWN AGAIN]"),
-        "followup" => l.t("[장애 추가]", "[ALSO DOWN]"),
-        "recovery" => l.t("[복구]", "[RECOVERED]"),
-        "test" => l.t("[테스트]", "[TEST]"),
-        "store_offline" => l.t("[매장 인터넷]", "[STORE OFFLINE]"),
-        "store_back" => l.t("[매장 인터넷 복구]", "[STORE BACK ONLINE]"),
-        _ => "",
-    }
+    let locale = match l {
+        Lang::Ko => Locale::Ko,
+        Lang::En => Locale::En,
+    };
+    NoticeKind::parse(kind).map_or("", |k| k.tag(locale))
 }
 
 pub fn delivery_label(l: Lang, state: &str) -> &'static str {
@@ -110,14 +109,16 @@ fn entry(
         at: ctx.time(n.created_at),
         deps: names.join(", "),
         acked,
-        status_label: match n.status.as_str() {
-            "acked" => l.t("확인함", "acknowledged"),
-            "exhausted" => l.t(
+        status_label: match NoticeStatus::parse(&n.status) {
+            Ok(NoticeStatus::Acked) => l.t("확인함", "acknowledged"),
+            Ok(NoticeStatus::Exhausted) => l.t(
                 "모든 연락처에 보냈으나 확인 없음",
                 "every contact tried, no acknowledgement",
             ),
-            "closed" => l.t("확인이 필요 없는 알림", "needs no acknowledgement"),
-            _ => l.t("확인 기다리는 중", "waiting for acknowledgement"),
+            Ok(NoticeStatus::Closed) => l.t("확인이 필요 없는 알림", "needs no acknowledgement"),
+            Ok(NoticeStatus::Open) | Err(_) => {
+                l.t("확인 기다리는 중", "waiting for acknowledgement")
+            }
         },
         attempts: msgs.iter().map(|m| attempt(state, l, m)).collect(),
     }
@@ -125,7 +126,7 @@ fn entry(
 
 fn attempt(state: &AppState, l: Lang, m: &outbox::Model) -> Attempt {
     let to = state.crypto.decrypt(&m.recipient_enc).unwrap_or_default();
-    let sms = m.channel == "sms";
+    let sms = Channel::parse(&m.channel).ok() == Some(Channel::Sms);
     Attempt {
         channel: if sms {
             l.t("문자", "SMS")

@@ -8,10 +8,8 @@
 //! made when it is sent, with the merchant's secret at that moment.
 use meoktong_domain::message::NoticeKind;
 use meoktong_storage::entity::{dependencies, incidents};
-use meoktong_storage::outbox::NewMessage;
+use meoktong_storage::outbox::{Channel, MessageState, NewMessage};
 use std::collections::HashMap;
-
-use crate::planner::kind_str;
 
 /// How long a webhook is retried (with backoff) before it is given up.
 pub const WEBHOOK_VALIDITY_MS: i64 = 3600 * 1000;
@@ -67,7 +65,7 @@ impl WebhookNotice<'_> {
         };
         serde_json::json!({
             "id": self.dedupe,
-            "event": kind_str(self.kind),
+            "event": self.kind.as_str(),
             "merchant_id": self.merchant_id,
             "incident_id": sorted.first().map(|i| i.id),
             "incident_ids": sorted.iter().map(|i| i.id).collect::<Vec<_>>(),
@@ -89,7 +87,7 @@ impl WebhookNotice<'_> {
         now: i64,
     ) -> NewMessage {
         NewMessage {
-            channel: "webhook".into(),
+            channel: Channel::Webhook,
             contact_id: None,
             contact_position,
             recipient_enc: url_enc.to_string(),
@@ -97,7 +95,7 @@ impl WebhookNotice<'_> {
             body: self.payload().to_string(),
             html: None,
             priority,
-            state: "pending".into(),
+            state: MessageState::Pending,
             next_attempt_at: now,
             expires_at: now + WEBHOOK_VALIDITY_MS,
             dedupe_key: format!("{}:webhook", self.dedupe),

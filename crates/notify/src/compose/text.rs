@@ -1,6 +1,6 @@
-//! Rendering a notice: SMS (two segments at most), email subject, text and HTML, the link.
+//! The texts of a notice: SMS (two segments at most), email subject, text and HTML, the link.
 //! The email is rendered only when it is sent (`Rendered::email`).
-use crate::planner::PlannerConfig;
+use super::{ComposeConfig, NoticeDraft};
 use meoktong_domain::Category;
 use meoktong_domain::duration_text::Locale;
 use meoktong_domain::message::{self, NoticeDep, NoticeInput, NoticeKind};
@@ -45,6 +45,25 @@ impl Rendered {
     }
 }
 
+/// The merchant's language, else the service's default, else Korean.
+pub fn locale_of(merchant: &merchants::Model, default_locale: &str) -> Locale {
+    merchant
+        .locale
+        .as_deref()
+        .and_then(Locale::parse)
+        .or_else(|| Locale::parse(default_locale))
+        .unwrap_or(Locale::Ko)
+}
+
+/// The merchant's time zone, else the service's: every time a merchant reads is in it.
+pub fn zone_of(merchant: &merchants::Model, service: chrono_tz::Tz) -> chrono_tz::Tz {
+    merchant
+        .time_zone
+        .as_deref()
+        .and_then(|t| chrono_tz::Tz::from_str(t).ok())
+        .unwrap_or(service)
+}
+
 pub struct NoticeContext {
     pub input: NoticeInput,
     pub since: i64,
@@ -60,25 +79,16 @@ fn escape_html(s: &str) -> String {
 
 impl NoticeContext {
     pub fn new(
-        cfg: &PlannerConfig,
+        cfg: &ComposeConfig,
         merchant: &merchants::Model,
-        incs: &[incidents::Model],
+        draft: &NoticeDraft,
         deps: &HashMap<i64, dependencies::Model>,
-        kind: NoticeKind,
         token: &str,
         now: i64,
     ) -> NoticeContext {
-        let locale = merchant
-            .locale
-            .as_deref()
-            .and_then(Locale::parse)
-            .or_else(|| Locale::parse(&cfg.default_locale))
-            .unwrap_or(Locale::Ko);
-        let tz = merchant
-            .time_zone
-            .as_deref()
-            .and_then(|t| chrono_tz::Tz::from_str(t).ok())
-            .unwrap_or(cfg.time_zone);
+        let (incs, kind) = (&draft.incidents, draft.kind);
+        let locale = locale_of(merchant, &cfg.default_locale);
+        let tz = zone_of(merchant, cfg.time_zone);
         let mut sorted: Vec<&incidents::Model> = incs.iter().collect();
         sorted.sort_by_key(|i| (i.confirmed_at, i.id));
         let mut categories = Vec::new();
@@ -103,7 +113,7 @@ impl NoticeContext {
                 .unwrap_or(now),
             _ => sorted.iter().map(|i| i.started_at).min().unwrap_or(now),
         };
-        let outage = matches!(kind, NoticeKind::Recovery | NoticeKind::StoreBack).then(|| {
+        let outage = kind.is_back().then(|| {
             let end = sorted
                 .iter()
                 .filter_map(|i| i.resolved_at)
@@ -123,6 +133,16 @@ impl NoticeContext {
                 outage,
                 playbook_line: None,
                 link,
+                still_down: draft
+                    .still_down
+                    .iter()
+                    .filter_map(|i| deps.get(&i.dependency_id))
+                    .map(|d| NoticeDep {
+                        name: d.name.clone(),
+                        name_en: d.name_en.clone(),
+                        category: Category::parse(&d.category).unwrap_or(Category::Other),
+                    })
+                    .collect(),
             },
             since,
             categories,
@@ -137,7 +157,9 @@ impl NoticeContext {
             .iter()
             .find(|p| p.category == first.as_str())
             .map(|p| p.text.clone());
-        if self.input.kind != NoticeKind::Recovery {
+        // What to do now is about what is down: a recovery has none, a partial recovery takes
+        // the default line of what is still down.
+        if !self.input.kind.is_back() {
             self.input.playbook_line = own_text
                 .as_deref()
                 .and_then(|t| t.lines().find(|l| !l.trim().is_empty()))
