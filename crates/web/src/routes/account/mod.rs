@@ -1,11 +1,12 @@
 //! Accounts: sign-up, sign-in, sign-out, password reset by emailed link, email verification.
 //!
 //! Anonymous forms carry a double-submit CSRF token (cookie `mt_csrf` + hidden field).
-//! Sign-in attempts spend two budgets ([`limiter`]): 5 per email from any address (then one a
-//! minute) and 30 per client address (then one every two seconds); the client address is the
-//! peer's IP, or the last `X-Forwarded-For` entry when the peer is a private-network proxy
-//! ([`ClientIp`]). Reset emails: 3 per email (then one per 20 minutes), from the same
-//! per-address budget. Valid sign-ups: 10 per hour per address ([`sms_limits`]).
+//! Failed sign-in attempts spend two budgets ([`limiter`]): 5 per account from devices that
+//! never signed in to it, or 5 per known device (then one a minute), and 30 per client address
+//! (then one every two seconds); the client address is the peer's IP, or the last
+//! `X-Forwarded-For` entry when the peer is one of `server.trusted_proxies` ([`ClientIp`]).
+//! Reset emails: 3 per email (then one per 20 minutes), from the same per-address budget.
+//! Valid sign-ups: 10 per hour per address ([`sms_limits`]).
 mod limiter;
 mod reset;
 pub mod validate;
@@ -331,7 +332,9 @@ pub async fn login(
     let mut ctx = Ctx::new(&state, &q, &headers, None);
     let l = ctx.lang;
     let mut page = login_form(&ctx, f.csrf.clone(), &f.email, &q);
-    if !limiter::login_allowed(&ip, &f.email) {
+    let device = session::cookie_value(&headers, limiter::DEVICE_COOKIE);
+    let attempt = limiter::Attempt::new(&state.crypto, &ip, &f.email, device.as_deref());
+    if !attempt.allowed() {
         page.error = l
             .t(
                 "로그인 시도가 너무 많습니다. 몇 분 뒤에 다시 해 주세요.",
@@ -349,6 +352,7 @@ pub async fn login(
         .unwrap_or_else(|| DUMMY_HASH.clone());
     let ok = verify_password(f.password.clone(), phc).await && user.is_some();
     let Some(user) = user.filter(|_| ok) else {
+        attempt.failed();
         page.error = l
             .t(
                 "이메일 또는 비밀번호가 맞지 않습니다.",
@@ -359,6 +363,7 @@ pub async fn login(
     };
     accounts::touch_login(&state.db, user.id, now_ms()).await?;
     start_session(&state, &mut ctx, user.id).await?;
+    ctx.add_cookie(limiter::device_cookie(&state, &f.email));
     let home = match Role::parse(&user.role) {
         Some(Role::Operator) => "/operator",
         Some(Role::Merchant) => "/dashboard",
