@@ -56,6 +56,14 @@ pub struct ContactInput {
     pub email_platform: Option<String>,
 }
 
+/// A refused one-line text in the reader's language (the API speaks English: the reason).
+pub fn text_message(lang: Lang, problem: meoktong_domain::text::TextProblem) -> String {
+    match lang {
+        Lang::En => format!("The text {problem}."),
+        Lang::Ko => "보이지 않는 문자나 줄바꿈은 쓸 수 없습니다.".to_string(),
+    }
+}
+
 pub fn parse_contact(
     label: &str,
     phone: &str,
@@ -95,6 +103,8 @@ pub fn parse_contact(
     }
     if label.chars().count() > 60 {
         errors.add("label", lang.t("너무 깁니다.", "Too long."));
+    } else if let Err(problem) = meoktong_domain::text::check_line(label) {
+        errors.add("label", text_message(lang, problem));
     }
     if !errors.is_empty() {
         return Err(errors);

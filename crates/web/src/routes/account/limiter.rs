@@ -157,6 +157,14 @@ pub fn device_cookie(state: &AppState, email: &str) -> String {
     )
 }
 
+/// Sign-up emails to one address (a confirmation link or an "already registered" note):
+/// three at once, then one every twenty minutes, so nobody can flood a mailbox through us.
+pub fn sign_up_mail_allowed(email: &str) -> bool {
+    RESET
+        .check_key(&format!("signup:{}", account(email)))
+        .is_ok()
+}
+
 /// Reset emails spend the address's failure budget too (each one is a look-up of an email).
 pub fn reset_allowed(ip: &ClientIp, email: &str) -> bool {
     if !PER_ADDRESS.allows(&ip.0) {

@@ -66,6 +66,11 @@ pub fn short_text(
         errors.add(field, lang.t("필수 항목입니다.", "Required."));
     } else if v.chars().count() > max {
         errors.add(field, lang.t("너무 깁니다.", "Too long."));
+    } else if let Err(problem) = meoktong_domain::text::check_line(v) {
+        errors.add(
+            field,
+            crate::routes::merchant_ops::text_message(lang, problem),
+        );
     }
     v.to_string()
 }
