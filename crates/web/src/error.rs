@@ -26,6 +26,9 @@ pub enum WebError {
     /// try again.
     #[error("{0}")]
     TooManyRequests(String),
+    /// A request body over the limit (413, like forms).
+    #[error("{0}")]
+    TooLarge(String),
     /// Pages answer a redirect (e.g. to /login) where the API would answer 401.
     #[error("redirect to {0}")]
     Redirect(String),
@@ -84,6 +87,12 @@ impl IntoResponse for WebError {
                 "too_many_requests",
                 message.clone(),
                 None,
+            ),
+            WebError::TooLarge(message) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                message.clone(),
+                Some("body".to_string()),
             ),
             WebError::Redirect(_) => (StatusCode::SEE_OTHER, "redirect", String::new(), None),
             WebError::Unexpected(cause) => {

@@ -220,12 +220,8 @@ pub async fn notifications(
     Query(q): Query<Limit>,
 ) -> Result<Json<Value>, WebError> {
     let slugs = super::public::slugs(&state).await?;
-    let list = dashboard::history(
-        &state.db,
-        me.merchant_id,
-        q.limit.unwrap_or(50).clamp(1, 200),
-    )
-    .await?;
+    let limit = super::limit(q.limit, 50, 200)?;
+    let list = dashboard::history(&state.db, me.merchant_id, limit).await?;
     let out: Vec<Value> = list
         .iter()
         .map(|(n, m)| notification_json(&state, &slugs, n, m))
@@ -246,6 +242,7 @@ pub async fn notification(
 }
 
 #[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct TestAlertBody {
     contact_id: Option<i64>,
 }
@@ -253,9 +250,10 @@ pub struct TestAlertBody {
 pub async fn test_alert(
     State(state): State<AppState>,
     me: ApiMerchant,
-    b: Option<Json<TestAlertBody>>,
+    b: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), WebError> {
-    let contact_id = b.and_then(|Json(b)| b.contact_id);
+    // The body is optional (documented so): none means the first contact.
+    let contact_id = super::optional_body::<TestAlertBody>(b)?.contact_id;
     let id = merchant_ops::send_test_alert(&state, me.merchant_id, contact_id, LANG).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "notification_id": id }))))
 }

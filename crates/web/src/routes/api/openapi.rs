@@ -22,6 +22,7 @@ fn errors(codes: &[&str]) -> serde_json::Map<String, Value> {
         .map(|c| {
             let d = match *c {
                 "400" => "A path or query parameter does not parse; `field` names it",
+                "413" => "The request body is over the size limit",
                 "401" => "Missing or bad bearer token",
                 "403" => "Not allowed (a session without `X-CSRF-Token`, or the wrong role)",
                 "404" => "Not found (another merchant's ids do not exist)",
@@ -81,8 +82,8 @@ fn paths() -> Value {
         "/api/v1/dependencies/{slug}": { "get": op("One dependency with its checks and recent incidents", false, json!([path_param("slug", "string")]), None, ("200", ok("Dependency", r("DependencyDetail"))), &["404"]) },
         "/api/v1/incidents": { "get": op("Incidents, newest first", false, json!([
             { "name": "dependency", "in": "query", "schema": { "type": "string" }, "description": "a dependency slug" },
-            { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500 } }
-        ]), None, ("200", ok("Incidents", list_of("incidents", "Incident"))), &["404"]) },
+            { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500, "default": 100 }, "description": "outside 1..=500: 422, never clamped" }
+        ]), None, ("200", ok("Incidents", list_of("incidents", "Incident"))), &["404", "422"]) },
         "/api/v1/incidents/{id}": { "get": op("One incident with its evidence trail", false, json!([path_param("id", "integer")]), None, ("200", ok("Incident", r("IncidentDetail"))), &["404"]) },
         "/api/v1/me/subscriptions": {
             "get": op("The dependencies you are alerted about", true, none.clone(), None, ("200", ok("Subscriptions", list_of("subscriptions", "Subscription"))), &["401"]),
@@ -95,9 +96,9 @@ fn paths() -> Value {
         "/api/v1/me/contacts/{id}": { "delete": op("Remove a contact (not the last one)", true, json!([path_param("id", "integer")]), None, ("204", json!({ "description": "Removed" })), &["401", "404", "422"]) },
         "/api/v1/me/playbooks": { "get": op("What to do per category (yours or the default)", true, none.clone(), None, ("200", ok("Playbooks", list_of("playbooks", "Playbook"))), &["401"]) },
         "/api/v1/me/playbooks/{category}": { "put": op("Set a category's playbook (empty text: the default)", true, json!([path_param("category", "string")]), Some(json!({ "type": "object", "required": ["text"], "properties": { "text": { "type": "string", "maxLength": 2000 } } })), ("200", ok("Playbook", r("Playbook"))), &["401", "404", "422"]) },
-        "/api/v1/me/notifications": { "get": op("Alerts sent to you, newest first", true, json!([{ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 200 } }]), None, ("200", ok("Notifications", list_of("notifications", "Notification"))), &["401"]) },
+        "/api/v1/me/notifications": { "get": op("Alerts sent to you, newest first", true, json!([{ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 200, "default": 50 }, "description": "outside 1..=200: 422, never clamped" }]), None, ("200", ok("Notifications", list_of("notifications", "Notification"))), &["401", "422"]) },
         "/api/v1/me/notifications/{id}": { "get": op("One alert with every message", true, json!([path_param("id", "integer")]), None, ("200", ok("Notification", r("Notification"))), &["401", "404"]) },
-        "/api/v1/me/test-alert": { "post": op("Send a test alert to a contact (default: the first); at most 3 per 10 minutes", true, none.clone(), Some(json!({ "type": "object", "properties": { "contact_id": { "type": "integer" } } })), ("202", ok("Queued", json!({ "type": "object", "properties": { "notification_id": { "type": "integer" } } }))), &["401", "404", "422", "429"]) },
+        "/api/v1/me/test-alert": { "post": op("Send a test alert to a contact (default: the first); at most 3 per 10 minutes", true, none.clone(), Some(json!({ "type": "object", "additionalProperties": false, "properties": { "contact_id": { "type": "integer" } } })), ("202", ok("Queued", json!({ "type": "object", "properties": { "notification_id": { "type": "integer" } } }))), &["401", "404", "422", "429"]) },
         "/api/v1/me/webhook": {
             "get": op("Your webhook (url null when none); never the secret", true, none.clone(), None, ("200", ok("Webhook", r("Webhook"))), &["401"]),
             "put": op("Set the webhook URL (https, public address: SSRF guard); a new webhook's signing secret is in this answer only", true, none.clone(), Some(json!({ "type": "object", "required": ["url"], "properties": { "url": { "type": "string", "format": "uri", "maxLength": 2048 } } })), ("200", ok("Webhook", r("Webhook"))), &["401", "422"]),
@@ -163,7 +164,7 @@ fn base_schemas() -> Value {
         "Playbook": { "type": "object", "properties": { "category": { "type": "string" }, "text": { "type": "string" }, "custom": { "type": "boolean" } } },
         "Notification": { "type": "object", "properties": {
             "id": { "type": "integer" }, "kind": { "type": "string", "enum": ["down", "relapse", "followup", "recovery", "test", "store_offline", "store_back"] },
-            "status": { "type": "string", "enum": ["open", "acked", "exhausted"] }, "dependencies": { "type": "array", "items": { "type": "string" } },
+            "status": { "type": "string", "enum": ["open", "acked", "exhausted", "closed"], "description": "closed: a notice that wants no acknowledgement (recovery, test, store back) or whose acknowledgement window ended" }, "dependencies": { "type": "array", "items": { "type": "string" } },
             "created_at": time, "acknowledged_at": { "type": ["string", "null"], "format": "date-time" }, "acknowledged_via": { "type": ["string", "null"] },
             "messages": { "type": "array", "items": { "type": "object", "properties": {
                 "channel": { "type": "string", "enum": ["sms", "email", "webhook"] }, "contact_position": { "type": "integer" },
@@ -238,11 +239,44 @@ fn report_schema() -> Value {
             "id": { "type": "integer" }, "filename": { "type": "string" }, "content_type": { "type": "string" }, "size": { "type": "integer" } } } } } })
 }
 
+/// What every operation answers besides its own codes: 400 when it has path or query
+/// parameters (one that does not parse), 413 and 422 when it takes a body (too large, or not
+/// the JSON expected). The test alert's optional body is marked so.
+fn complete(mut paths: Value) -> Value {
+    for (path, ops) in paths.as_object_mut().into_iter().flatten() {
+        for (_, op) in ops.as_object_mut().into_iter().flatten() {
+            let has_params = op["parameters"].as_array().is_some_and(|ps| {
+                ps.iter()
+                    .any(|p| matches!(p["in"].as_str(), Some("path" | "query")))
+            });
+            let has_body = op.get("requestBody").is_some();
+            let mut extra = Vec::new();
+            if has_params {
+                extra.push("400");
+            }
+            if has_body {
+                extra.extend(["413", "422"]);
+            }
+            if let Some(responses) = op["responses"].as_object_mut() {
+                for (code, answer) in errors(&extra) {
+                    responses.entry(code).or_insert(answer);
+                }
+            }
+            if path == "/api/v1/me/test-alert" {
+                op["requestBody"]["required"] = json!(false);
+                op["requestBody"]["description"] =
+                    json!("optional: without a body (or with `{}`) the first contact gets it");
+            }
+        }
+    }
+    paths
+}
+
 pub fn spec() -> Value {
     json!({
         "openapi": "3.1.0",
         "info": { "title": "Meoktong API", "version": "1", "description": "Dependencies, incidents, a merchant's own alert settings, damage reports and remote probe agents. `/api/v1/me/...` needs `Authorization: Bearer <token>` (create one in the dashboard); `/api/v1/reports…` a bearer token or a session; `/api/v1/agent/…` an agent token. Every error is `{error, message, field}`." },
-        "paths": paths(),
+        "paths": complete(paths()),
         "components": { "schemas": schemas(), "securitySchemes": {
             "bearer": { "type": "http", "scheme": "bearer", "description": "an API token made in the dashboard (`/dashboard/tokens`) or with `meoktong token create --email E`" },
             "session": { "type": "apiKey", "in": "cookie", "name": "mt_session", "description": "a signed-in browser session; writes also need the session's `X-CSRF-Token` header" },
