@@ -26,6 +26,9 @@ pub enum WebError {
     /// try again.
     #[error("{0}")]
     TooManyRequests(String),
+    /// A valid request the current state refuses (409), e.g. removing the last contact.
+    #[error("{message}")]
+    Conflict { field: String, message: String },
     /// A request body over the limit (413, like forms).
     #[error("{0}")]
     TooLarge(String),
@@ -88,6 +91,12 @@ impl IntoResponse for WebError {
                 message.clone(),
                 None,
             ),
+            WebError::Conflict { field, message } => (
+                StatusCode::CONFLICT,
+                "conflict",
+                message.clone(),
+                Some(field.clone()),
+            ),
             WebError::TooLarge(message) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too_large",
@@ -108,9 +117,9 @@ impl IntoResponse for WebError {
         let shown = Shown {
             csrf: matches!(self, WebError::Csrf),
             message: match &self {
-                WebError::Validation { message, .. } | WebError::TooManyRequests(message) => {
-                    Some(message.clone())
-                }
+                WebError::Validation { message, .. }
+                | WebError::Conflict { message, .. }
+                | WebError::TooManyRequests(message) => Some(message.clone()),
                 _ => None,
             },
         };

@@ -81,6 +81,11 @@ pub fn parse_contact(
     };
     let (email, email_platform) = match email.trim() {
         "" => (None, None),
+        // RFC 5321: no address is longer.
+        e if e.len() > 254 => {
+            errors.add("email", email_message(lang));
+            (None, None)
+        }
         e => match EmailAddr::parse(e) {
             Ok(a) => (
                 Some(a.as_str().to_string()),

@@ -26,6 +26,7 @@ fn errors(codes: &[&str]) -> serde_json::Map<String, Value> {
                 "401" => "Missing or bad bearer token",
                 "403" => "Not allowed (a session without `X-CSRF-Token`, or the wrong role)",
                 "404" => "Not found (another merchant's ids do not exist)",
+                "409" => "The current state refuses it (the last contact cannot be removed)",
                 "429" => "Too many requests; try again later",
                 _ => "Invalid input; `field` names it",
             };
@@ -67,7 +68,17 @@ fn query_param(name: &str, schema: Value, description: &str) -> Value {
 }
 
 fn path_param(name: &str, kind: &str) -> Value {
-    json!({ "name": name, "in": "path", "required": true, "schema": { "type": kind } })
+    json!({ "name": name, "in": "path", "required": true, "schema": schema_of(kind) })
+}
+
+/// Ids are 64-bit: a larger number does not parse (400).
+fn schema_of(kind: &str) -> Value {
+    match kind {
+        "integer" => {
+            json!({ "type": "integer", "format": "int64", "minimum": i64::MIN, "maximum": i64::MAX })
+        }
+        other => json!({ "type": other }),
+    }
 }
 
 fn list_of(key: &str, item: &str) -> Value {
@@ -93,12 +104,12 @@ fn paths() -> Value {
             "get": op("Your contacts, in the order they are tried", true, none.clone(), None, ("200", ok("Contacts", list_of("contacts", "Contact"))), &["401"]),
             "post": op("Add a contact at the end", true, none.clone(), Some(r("ContactInput")), ("201", ok("The new contact", r("Contact"))), &["401", "422"])
         },
-        "/api/v1/me/contacts/{id}": { "delete": op("Remove a contact (not the last one)", true, json!([path_param("id", "integer")]), None, ("204", json!({ "description": "Removed" })), &["401", "404", "422"]) },
+        "/api/v1/me/contacts/{id}": { "delete": op("Remove a contact (not the last one)", true, json!([path_param("id", "integer")]), None, ("204", json!({ "description": "Removed" })), &["401", "404", "409"]) },
         "/api/v1/me/playbooks": { "get": op("What to do per category (yours or the default)", true, none.clone(), None, ("200", ok("Playbooks", list_of("playbooks", "Playbook"))), &["401"]) },
         "/api/v1/me/playbooks/{category}": { "put": op("Set a category's playbook (empty text: the default)", true, json!([path_param("category", "string")]), Some(json!({ "type": "object", "required": ["text"], "properties": { "text": { "type": "string", "maxLength": 2000 } } })), ("200", ok("Playbook", r("Playbook"))), &["401", "404", "422"]) },
         "/api/v1/me/notifications": { "get": op("Alerts sent to you, newest first", true, json!([{ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 200, "default": 50 }, "description": "outside 1..=200: 422, never clamped" }]), None, ("200", ok("Notifications", list_of("notifications", "Notification"))), &["401", "422"]) },
         "/api/v1/me/notifications/{id}": { "get": op("One alert with every message", true, json!([path_param("id", "integer")]), None, ("200", ok("Notification", r("Notification"))), &["401", "404"]) },
-        "/api/v1/me/test-alert": { "post": op("Send a test alert to a contact (default: the first); at most 3 per 10 minutes", true, none.clone(), Some(json!({ "type": "object", "additionalProperties": false, "properties": { "contact_id": { "type": "integer" } } })), ("202", ok("Queued", json!({ "type": "object", "properties": { "notification_id": { "type": "integer" } } }))), &["401", "404", "422", "429"]) },
+        "/api/v1/me/test-alert": { "post": op("Send a test alert to a contact (default: the first); at most 3 per 10 minutes", true, none.clone(), Some(json!({ "type": "object", "additionalProperties": false, "properties": { "contact_id": { "type": ["integer", "null"], "format": "int64", "description": "null or absent: the first contact" } } })), ("202", ok("Queued", json!({ "type": "object", "properties": { "notification_id": { "type": "integer" } } }))), &["401", "404", "422", "429"]) },
         "/api/v1/me/webhook": {
             "get": op("Your webhook (url null when none); never the secret", true, none.clone(), None, ("200", ok("Webhook", r("Webhook"))), &["401"]),
             "put": op("Set the webhook URL (https, public address: SSRF guard); a new webhook's signing secret is in this answer only", true, none.clone(), Some(json!({ "type": "object", "required": ["url"], "properties": { "url": { "type": "string", "format": "uri", "maxLength": 2048 } } })), ("200", ok("Webhook", r("Webhook"))), &["401", "422"]),
@@ -108,7 +119,7 @@ fn paths() -> Value {
         "/api/v1/me/webhook/secret": { "post": op("Make a new signing secret (in this answer only); the old one stops working at once", true, none.clone(), None, ("200", ok("Webhook with its new secret", r("Webhook"))), &["401", "404"]) },
         "/api/v1/reports": { "get": secured_by(op("Damage reports: an association's (staff) or your own (merchant), newest first", true, json!([
             query_param("status", json!({ "type": "string", "enum": ["received", "verified", "rejected", "forwarded"] }), "only reports in this review status"),
-            query_param("incident", json!({ "type": "integer" }), "only reports on this incident")
+            query_param("incident", schema_of("integer"), "only reports on this incident")
         ]), None, ("200", ok("Reports", list_of("reports", "Report"))), &["400", "401", "403", "422"]), &["bearer", "session"]) },
         "/api/v1/reports/{id}": { "get": secured_by(op("One report with its attachments", true, json!([path_param("id", "integer")]), None, ("200", ok("Report", r("Report"))), &["400", "401", "404"]), &["bearer", "session"]) },
         "/api/v1/reports/{id}/review": { "post": secured_by(op("Review a report (association staff): verify, reject with a reason, or forward", true, json!([
@@ -138,7 +149,7 @@ fn base_schemas() -> Value {
     let state = json!({ "type": "string", "enum": ["unknown", "up", "degraded", "down"] });
     json!({
         "Error": { "type": "object", "required": ["error", "message"], "properties": {
-            "error": { "type": "string", "enum": ["bad_request", "not_found", "method_not_allowed", "validation", "unauthorized", "forbidden", "too_large", "unsupported_media_type", "too_many_requests", "internal"] },
+            "error": { "type": "string", "enum": ["bad_request", "not_found", "method_not_allowed", "validation", "unauthorized", "forbidden", "conflict", "too_large", "unsupported_media_type", "too_many_requests", "internal"] },
             "message": { "type": "string" }, "field": { "type": ["string", "null"] } } },
         "Dependency": { "type": "object", "properties": {
             "slug": { "type": "string" }, "name": { "type": "string" }, "name_en": { "type": ["string", "null"] },
@@ -159,8 +170,7 @@ fn base_schemas() -> Value {
             "phone": { "type": ["string", "null"], "description": "E.164" }, "email": { "type": ["string", "null"] },
             "email_platform": { "type": ["string", "null"] }, "phone_verified": { "type": "boolean" },
             "email_verified": { "type": "boolean" }, "sms_opted_out": { "type": "boolean" } } },
-        "ContactInput": { "type": "object", "description": "a mobile number, an email, or both", "properties": {
-            "label": { "type": "string" }, "phone": { "type": "string", "example": "010-1234-5678" }, "email": { "type": "string" } } },
+        "ContactInput": contact_input_schema(),
         "Playbook": { "type": "object", "properties": { "category": { "type": "string" }, "text": { "type": "string" }, "custom": { "type": "boolean" } } },
         "Notification": { "type": "object", "properties": {
             "id": { "type": "integer" }, "kind": { "type": "string", "enum": ["down", "relapse", "followup", "recovery", "test", "store_offline", "store_back"] },
@@ -209,6 +219,23 @@ fn base_schemas() -> Value {
             "accepted": { "type": "integer" }, "ignored": { "type": "integer" },
             "confirm": { "type": "array", "items": { "type": "object", "properties": { "check_id": { "type": "integer" }, "after_ms": { "type": "integer" } } } } } }
     })
+}
+
+/// One line of printable text: no NUL, control characters, line breaks or invisible
+/// formatting characters (what `domain::text::check_line` refuses).
+const PRINTABLE_LINE: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u206f\\ufeff\\ufff9-\\ufffd]*$";
+
+fn contact_input_schema() -> Value {
+    let phone = "^(010-[2-9][0-9]{3}-[0-9]{4}|010[2-9][0-9]{7}|\\+8210[2-9][0-9]{7})$";
+    json!({ "type": "object", "description": "a mobile number, an email, or both (an empty string is none)",
+        "anyOf": [
+            { "required": ["phone"], "properties": { "phone": { "minLength": 1 } } },
+            { "required": ["email"], "properties": { "email": { "minLength": 1 } } }
+        ],
+        "properties": {
+            "label": { "type": "string", "maxLength": 60, "pattern": PRINTABLE_LINE },
+            "phone": { "type": "string", "anyOf": [{ "pattern": phone }, { "maxLength": 0 }], "example": "010-1234-5678", "description": "a Korean mobile number (010)" },
+            "email": { "type": "string", "maxLength": 254, "anyOf": [{ "format": "email" }, { "maxLength": 0 }] } } })
 }
 
 fn webhook_schema() -> Value {
@@ -284,8 +311,17 @@ pub fn spec() -> Value {
     })
 }
 
-pub async fn document() -> Json<Value> {
-    Json(spec())
+/// The document, with the dependencies this service knows as the enum of a subscription's
+/// `dependency` (another slug is refused with 422).
+pub async fn document(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+) -> Result<Json<Value>, crate::error::WebError> {
+    let mut slugs: Vec<String> = super::public::slugs(&state).await?.into_values().collect();
+    slugs.sort();
+    let mut doc = spec();
+    doc["components"]["schemas"]["SubscriptionInput"]["properties"]["dependency"]["enum"] =
+        json!(slugs);
+    Ok(Json(doc))
 }
 
 /// The (method, path) pairs this document describes, methods in lower case.
