@@ -14,14 +14,14 @@ use axum::http::request::Parts;
 use axum::response::Response;
 use std::collections::HashMap;
 
-/// A signed-in user of any role, by session only.
-pub struct Dash {
+/// A signed-in user of any role, by session only (a bearer token is refused: 403).
+pub struct AnyRole {
     pub user: CurrentUser,
     pub ctx: Ctx,
     done: String,
 }
 
-impl FromRequestParts<AppState> for Dash {
+impl FromRequestParts<AppState> for AnyRole {
     type Rejection = WebError;
 
     async fn from_request_parts(
@@ -37,11 +37,11 @@ impl FromRequestParts<AppState> for Dash {
             .unwrap_or_default();
         let ctx = Ctx::new(state, &q, &parts.headers, Some(&user));
         let done = q.get("done").cloned().unwrap_or_default();
-        Ok(Dash { user, ctx, done })
+        Ok(AnyRole { user, ctx, done })
     }
 }
 
-impl Dash {
+impl AnyRole {
     fn shell(&self, title: &'static str, active: &'static str) -> Shell {
         let l = self.ctx.lang;
         let (merchant_nav, home) = match self.user.role {
@@ -89,7 +89,7 @@ with_shell!(TokensPage);
 
 async fn render(
     state: &AppState,
-    dash: Dash,
+    dash: AnyRole,
     errors: Errors,
     created: String,
 ) -> Result<Response, WebError> {
@@ -140,7 +140,7 @@ async fn render(
     })
 }
 
-pub async fn page(State(state): State<AppState>, dash: Dash) -> Result<Response, WebError> {
+pub async fn page(State(state): State<AppState>, dash: AnyRole) -> Result<Response, WebError> {
     render(&state, dash, Errors::default(), String::new()).await
 }
 
@@ -154,7 +154,7 @@ pub struct TokenForm {
 
 pub async fn create(
     State(state): State<AppState>,
-    dash: Dash,
+    dash: AnyRole,
     Form(f): Form<TokenForm>,
 ) -> Result<Response, WebError> {
     dash.csrf(&f.csrf)?;
@@ -185,7 +185,7 @@ pub async fn create(
 
 pub async fn revoke(
     State(state): State<AppState>,
-    dash: Dash,
+    dash: AnyRole,
     Path(id): Path<i64>,
     Form(f): Form<TokenForm>,
 ) -> Result<Response, WebError> {
