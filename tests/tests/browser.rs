@@ -231,6 +231,9 @@ async fn a_merchant_signs_up_subscribes_verifies_and_acknowledges_an_outage() {
     fill(&c, "#f-email", "minji@example.com").await;
     fill(&c, "#f-password", "correct horse battery").await;
     shot(&c, "signup").await;
+    click_to(&c, "button.primary", "/signup/sent").await;
+    let link = common::confirm_link(&app, "minji@example.com").await;
+    c.goto(&app.url(&link)).await.unwrap();
     click_to(&c, "button.primary", "/dashboard/catalog").await;
 
     // Subscribe to Kakao Login.

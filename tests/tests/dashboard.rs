@@ -91,8 +91,14 @@ async fn bad_sign_up_forms_come_back_with_field_messages_and_422() {
             ],
         )
         .await;
-    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(page.body.contains("이미 가입된 이메일"));
+    // No account enumeration: the same answer as for a new address; the owner hears of it.
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location.as_deref(), Some("/signup/sent"));
+    let note = common::last_email_to(&app, "taken@example.com")
+        .await
+        .expect("a note to the owner");
+    assert!(note.contains("이미 가입되어 있습니다"), "{note}");
+    assert!(!note.contains("/signup/confirm/"), "{note}");
     // English on request.
     let en = again.get("/signup?lang=en").await;
     assert!(en.body.contains("Sign up for Meoktong"));

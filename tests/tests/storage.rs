@@ -242,3 +242,42 @@ async fn a_relapsed_incident_counts_only_its_down_episodes() {
         "the 5 s between is uptime"
     );
 }
+
+/// The database holds personal data: it, its WAL and its shared-memory file are the owner's
+/// alone (0600), like the key file, whatever the umask; an older 0644 database is tightened.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_sqlite_database_wal_and_shm_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("private.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let modes = || {
+        ["", "-wal", "-shm"].map(|suffix| {
+            let file = format!("{}{suffix}", path.display());
+            let meta = std::fs::metadata(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
+            (suffix, meta.permissions().mode() & 0o777)
+        })
+    };
+    let db = meoktong_storage::Db::connect(&url, 2)
+        .await
+        .expect("connect");
+    db.migrate().await.expect("migrate");
+    seed_catalog(&db).await;
+    assert_eq!(modes(), [("", 0o600), ("-wal", 0o600), ("-shm", 0o600)]);
+    let _ = db.conn.close().await;
+
+    // A database made before (0644, as SQLite's default with umask 022) is tightened.
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{}{suffix}", path.display());
+        if std::path::Path::new(&file).exists() {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        }
+    }
+    let db = meoktong_storage::Db::connect(&url, 2)
+        .await
+        .expect("connect");
+    db.migrate().await.expect("migrate");
+    seed_catalog(&db).await;
+    assert_eq!(modes(), [("", 0o600), ("-wal", 0o600), ("-shm", 0o600)]);
+}

@@ -456,7 +456,13 @@ async fn codes_links_and_test_alerts_are_rate_limited_per_contact_merchant_and_d
 
 #[tokio::test]
 async fn sign_ups_are_rate_limited_per_client_address() {
-    let app = app().await;
+    // The test client is the load balancer here: its X-Forwarded-For names the client.
+    let app = meoktong_tests::spawn_app_with(
+        meoktong_tests::Backend::default_for_tests(),
+        |s| s.server.trusted_proxies = vec!["127.0.0.1".into()],
+        meoktong::BuildOptions::default(),
+    )
+    .await;
     let sign_up = |n: u32, from: &'static str| {
         let app = &app;
         async move {

@@ -177,6 +177,15 @@ fn validate(s: &Settings, file: &str) -> Result<(), ConfigError> {
             "must start with http:// or https://",
         ));
     }
+    for (i, p) in s.server.trusted_proxies.iter().enumerate() {
+        if crate::model::IpNet::parse(p).is_none() {
+            return Err(invalid(
+                file,
+                format!("server.trusted_proxies[{i}]"),
+                format!("`{p}` is not an IP address or CIDR block like 10.0.0.0/8"),
+            ));
+        }
+    }
     let db = &s.database.url;
     if !(db.starts_with("sqlite:") || s.database.is_postgres()) {
         return Err(invalid(
@@ -488,6 +497,29 @@ mod tests {
         let text = "[[dependency]]\nslug=\"a\"\nname=\"A\"\ncategory=\"login\"\n[[dependency.check]]\nname=\"c\"\ntype=\"http\"\nurl=\"https://x.example\"\ninterval=\"500ms\"\n";
         let e = load_str(text, None).expect_err("interval too short");
         assert!(e.to_string().contains("interval"), "{e}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_blocks() {
+        let s = load_str("", None).expect("defaults");
+        assert!(s.server.trusted_proxies.is_empty(), "none by default");
+        let s = load_str(
+            "[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"127.0.0.1\", \"fd00::/8\"]\n",
+            None,
+        )
+        .expect("valid");
+        let nets = s.server.trusted_proxy_nets();
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("ip");
+        assert!(nets.iter().any(|n| n.contains(ip("10.2.3.4"))));
+        assert!(nets.iter().any(|n| n.contains(ip("::ffff:127.0.0.1"))));
+        assert!(nets.iter().any(|n| n.contains(ip("fd12::1"))));
+        assert!(!nets.iter().any(|n| n.contains(ip("127.0.0.2"))));
+        assert!(!nets.iter().any(|n| n.contains(ip("192.168.1.1"))));
+        let e = load_str("[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n", None)
+            .expect_err("bad block");
+        assert!(e.to_string().contains("server.trusted_proxies[0]"), "{e}");
+        let e = load_str("[server]\ntrusted_proxie = []\n", None).expect_err("typo");
+        assert!(e.to_string().contains("trusted_proxie"), "{e}");
     }
 
     #[test]

@@ -46,6 +46,67 @@ pub struct ServerSettings {
     pub listen: String,
     /// Base of every link inside SMS and email, and of Twilio signature checks.
     pub public_url: String,
+    /// Proxies (IP addresses or CIDR blocks) whose `X-Forwarded-For` is believed; from any
+    /// other peer the header is ignored. Empty: the peer's address is the client's.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl ServerSettings {
+    /// [`ServerSettings::trusted_proxies`] parsed; entries that do not parse are skipped
+    /// (start-up refuses them, see `validate`).
+    pub fn trusted_proxy_nets(&self) -> Vec<IpNet> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|p| IpNet::parse(p))
+            .collect()
+    }
+}
+
+/// An IP address block (`10.0.0.0/8`, `fd00::/8`) or one address (`10.0.0.5`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    pub fn parse(s: &str) -> Option<IpNet> {
+        let s = s.trim();
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (
+                a.parse::<std::net::IpAddr>().ok()?,
+                Some(p.parse::<u8>().ok()?),
+            ),
+            None => (s.parse::<std::net::IpAddr>().ok()?, None),
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(IpNet { addr, prefix })
+    }
+
+    /// True when `ip` is in this block (an IPv4-mapped IPv6 address counts as its IPv4).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
 }
 
 impl Default for ServerSettings {
@@ -53,6 +114,7 @@ impl Default for ServerSettings {
         ServerSettings {
             listen: "127.0.0.1:8080".into(),
             public_url: "http://127.0.0.1:8080".into(),
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod phone;
 pub mod quorum;
 pub mod segments;
 pub mod state;
+pub mod text;
 
 pub use category::Category;
 pub use outcome::{FailureClass, Outcome};

@@ -34,13 +34,20 @@ impl std::fmt::Display for RowError {
 }
 
 /// CSV bytes as text: UTF-8 (a BOM is dropped) or, failing that, CP949/EUC-KR as Korean
-/// spreadsheet programs save it.
+/// spreadsheet programs save it. Bytes that are neither become U+FFFD, which [`parse`]
+/// refuses in the cell they fall in (`line N: field: is not valid UTF-8 (nor CP949) text`),
+/// so nothing undecodable is ever stored.
 pub fn decode(bytes: &[u8]) -> String {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     match std::str::from_utf8(bytes) {
         Ok(s) => s.to_string(),
         // encoding_rs's EUC-KR is the WHATWG one, i.e. windows-949 (CP949), a superset.
-        Err(_) => encoding_rs::EUC_KR.decode(bytes).0.into_owned(),
+        Err(_) => {
+            match encoding_rs::EUC_KR.decode_without_bom_handling_and_without_replacement(bytes) {
+                Some(text) => text.into_owned(),
+                None => String::from_utf8_lossy(bytes).into_owned(),
+            }
+        }
     }
 }
 
@@ -122,7 +129,10 @@ pub fn parse(
         let row: Row = names
             .iter()
             .zip(record.iter())
-            .map(|(n, v)| (n.clone(), v.trim().to_string()))
+            .map(|(n, v)| {
+                let v = meoktong_web::csv_out::unguard(v.trim());
+                (n.clone(), v.to_string())
+            })
             .collect();
         match validate_row(line, &row, known_slugs, platform_domains) {
             Ok(r) => records.push(r),
@@ -146,6 +156,18 @@ fn validate_row(
 ) -> Result<MerchantRecord, Vec<RowError>> {
     let get = |name: &str| row.get(name).map(String::as_str).unwrap_or("");
     let mut errors = Vec::new();
+    // Every field is one line of printable text: no NUL, control characters, line breaks,
+    // invisible formatting (bidi overrides) or undecodable bytes.
+    let mut fields: Vec<(&String, &String)> = row.iter().collect();
+    fields.sort();
+    for (field, value) in fields {
+        if let Err(problem) = meoktong_domain::text::check_line(value) {
+            errors.push(err(line, field, problem.to_string()));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     let business_name = get("business_name");
     if business_name.is_empty() {
         errors.push(err(line, "business_name", "is empty"));
@@ -319,7 +341,48 @@ mod tests {
     fn quoted_newlines_keep_physical_line_numbers() {
         let csv = format!("{HEADER}\"Two\nlines\",010-1234-5678,,,,,\nBad,123,,,,,\n");
         let errs = parse(&csv, &slugs(), &BTreeMap::new()).expect_err("invalid");
-        assert_eq!(errs[0].line, 4, "{errs:?}");
+        let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "line 2: business_name: contains a line break",
+                "line 4: phone: `123`: not a phone number"
+            ],
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn bytes_that_are_not_text_are_refused_by_line_and_field() {
+        let mut bytes = HEADER.as_bytes().to_vec();
+        bytes.extend_from_slice(b"Nul\0Shop,010-1234-5678,,,,,\n");
+        bytes.extend_from_slice(b"Bad \xff\xfe bytes,010-1234-5679,,,,,\n");
+        bytes.extend_from_slice("Bidi\u{202E}gnp.exe,010-1234-5670,,,,,\n".as_bytes());
+        bytes.extend_from_slice(b"\"Tab\tName\",010-1234-5671,,,,,\n");
+        bytes.extend_from_slice(b"Bell,010-1234-5672,,,,\x07region,\n");
+        let errs = parse(&decode(&bytes), &slugs(), &BTreeMap::new()).expect_err("invalid");
+        let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "line 2: business_name: contains a NUL byte",
+                "line 3: business_name: is not valid UTF-8 (nor CP949) text",
+                "line 4: business_name: contains an invisible formatting character (U+202E)",
+                "line 5: business_name: contains a control character (U+0009)",
+                "line 6: region: contains a control character (U+0007)",
+            ]
+        );
+    }
+
+    #[test]
+    fn cp949_files_stay_legitimate() {
+        let text = format!("{HEADER}행복분식,010-1234-5678,,kakao-login,ko,서울 마포구,분식\n");
+        let (cp949, _, unmappable) = encoding_rs::EUC_KR.encode(&text);
+        assert!(!unmappable);
+        assert!(std::str::from_utf8(&cp949).is_err(), "really not UTF-8");
+        let rows = parse(&decode(&cp949), &slugs(), &BTreeMap::new()).expect("valid");
+        assert_eq!(rows[0].business_name, "행복분식");
+        assert_eq!(rows[0].region.as_deref(), Some("서울 마포구"));
     }
 
     #[test]

@@ -141,6 +141,51 @@ fn import_with_a_bad_phone_on_line_3_names_it_and_writes_nothing() {
     assert_eq!(rows.as_array().map(Vec::len), Some(0), "nothing imported");
 }
 
+#[test]
+fn merchant_list_csv_writes_formulas_as_text() {
+    let dir = sqlite_dir();
+    let csv = "business_name,phone,email,dependencies,locale,region,trade\n\
+               \"=cmd|' /C calc'!A0\",010-1234-5678,,kakao-login,ko,@SUM(1+1),-분식\n";
+    std::fs::write(dir.path().join("m.csv"), csv).expect("csv");
+    let o = meoktong(dir.path(), &["merchant", "import", "m.csv"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let list = meoktong(dir.path(), &["merchant", "list", "--format", "csv"]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    let text = stdout(&list);
+    let row = text.lines().nth(1).expect("a row");
+    assert_eq!(
+        row, "1,'=cmd|' /C calc'!A0,'+821012345678,,kakao-login,ko,'@SUM(1+1),'-분식",
+        "{text}"
+    );
+    // The JSON list keeps the values as they are.
+    let json = meoktong(dir.path(), &["merchant", "list", "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("json");
+    assert_eq!(rows[0]["business_name"], "=cmd|' /C calc'!A0");
+}
+
+#[test]
+fn import_refuses_bytes_that_are_not_text_naming_line_and_field() {
+    let dir = sqlite_dir();
+    let mut bytes = b"business_name,phone,email,dependencies,locale,region,trade\n".to_vec();
+    bytes.extend_from_slice(b"Nul\0Shop,010-1234-5678,,kakao-login,ko,,\n");
+    bytes.extend_from_slice(b"Bad \xff bytes,010-1234-5679,,kakao-login,ko,,\n");
+    bytes.extend_from_slice("photo\u{202E}gnp.exe,010-1234-5670,,kakao-login,ko,,\n".as_bytes());
+    std::fs::write(dir.path().join("m.csv"), bytes).expect("csv");
+    let o = meoktong(dir.path(), &["merchant", "import", "m.csv"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    for want in [
+        "line 2: business_name: contains a NUL byte",
+        "line 3: business_name: is not valid UTF-8 (nor CP949) text",
+        "line 4: business_name: contains an invisible formatting character (U+202E)",
+    ] {
+        assert!(err.lines().any(|l| l == want), "{want}: {err}");
+    }
+    let list = meoktong(dir.path(), &["merchant", "list", "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&list)).expect("json");
+    assert_eq!(rows.as_array().map(Vec::len), Some(0), "nothing imported");
+}
+
 #[tokio::test]
 async fn a_rejected_import_leaves_the_catalog_of_a_fresh_database_untouched() {
     let dir = sqlite_dir();

@@ -123,6 +123,8 @@ pub async fn touch_login(db: &Db, user_id: i64, now: i64) -> Result<(), StorageE
     Ok(())
 }
 
+/// Sets a new password (reset or change) and revokes the user's API tokens, in one
+/// transaction.
 pub async fn set_password(
     db: &Db,
     user_id: i64,
@@ -135,13 +137,23 @@ pub async fn set_password(
         .filter(users::Column::Id.eq(user_id))
         .exec(&txn)
         .await?;
+    // A new password ends every API token made under the old one (agent tokens are the
+    // operator's machine credentials for a probe location, not the user's: they stay).
+    let revoked = api_tokens::Entity::update_many()
+        .col_expr(api_tokens::Column::Revoked, true.into())
+        .filter(api_tokens::Column::UserId.eq(user_id))
+        .filter(api_tokens::Column::Scope.eq(crate::sessions::SCOPE_API))
+        .filter(api_tokens::Column::Revoked.eq(false))
+        .exec(&txn)
+        .await?
+        .rows_affected;
     let entry = audit::AuditEntry {
         actor_user_id: Some(user_id),
         actor: &format!("user:{user_id}"),
         action: "account.password_reset",
         target_type: "user",
         target_id: Some(user_id),
-        detail: serde_json::json!({}),
+        detail: serde_json::json!({ "api_tokens_revoked": revoked }),
     };
     audit::record(&txn, now, entry).await?;
     txn.commit().await?;

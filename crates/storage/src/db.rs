@@ -108,6 +108,14 @@ impl Db {
                 StorageError::Data(format!("cannot create directory {}: {e}", parent.display()))
             })?;
         }
+        let sqlite_file = (backend == Backend::Sqlite)
+            .then(|| sqlite_path(url))
+            .flatten();
+        if let Some(path) = &sqlite_file
+            && url.contains("mode=rwc")
+        {
+            create_private(std::path::Path::new(path))?;
+        }
         let mut opts = ConnectOptions::new(url.to_string());
         opts.max_connections(max_connections.max(1))
             .min_connections(1)
@@ -140,6 +148,13 @@ impl Db {
             });
         }
         let conn = Database::connect(opts).await?;
+        if let Some(path) = &sqlite_file {
+            // SQLite gives the WAL and shared-memory files the database's mode; a database
+            // made by an older version (0644) is tightened here, all three files.
+            for suffix in ["", "-wal", "-shm"] {
+                make_private(std::path::Path::new(&format!("{path}{suffix}")))?;
+            }
+        }
         Ok(Db {
             conn,
             backend,
@@ -233,6 +248,45 @@ impl Db {
         }
         Ok(())
     }
+}
+
+/// Creates an empty database file readable by its owner only (0600), unless it exists:
+/// personal data lives in it (encrypted, but names and settings are not).
+fn create_private(path: &std::path::Path) -> Result<(), StorageError> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StorageError::Data(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Takes group and other permissions off an existing file (no-op when missing or off Unix).
+fn make_private(path: &std::path::Path) -> Result<(), StorageError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(path) else {
+            return Ok(());
+        };
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))
+                .map_err(|e| StorageError::Data(format!("cannot chmod {}: {e}", path.display())))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// The file path inside a `sqlite://path?opts` URL, if it names a file.

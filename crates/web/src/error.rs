@@ -26,6 +26,12 @@ pub enum WebError {
     /// try again.
     #[error("{0}")]
     TooManyRequests(String),
+    /// A valid request the current state refuses (409), e.g. removing the last contact.
+    #[error("{message}")]
+    Conflict { field: String, message: String },
+    /// A request body over the limit (413, like forms).
+    #[error("{0}")]
+    TooLarge(String),
     /// Pages answer a redirect (e.g. to /login) where the API would answer 401.
     #[error("redirect to {0}")]
     Redirect(String),
@@ -85,6 +91,18 @@ impl IntoResponse for WebError {
                 message.clone(),
                 None,
             ),
+            WebError::Conflict { field, message } => (
+                StatusCode::CONFLICT,
+                "conflict",
+                message.clone(),
+                Some(field.clone()),
+            ),
+            WebError::TooLarge(message) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                message.clone(),
+                Some("body".to_string()),
+            ),
             WebError::Redirect(_) => (StatusCode::SEE_OTHER, "redirect", String::new(), None),
             WebError::Unexpected(cause) => {
                 tracing::error!(error.cause = %cause, "request failed");
@@ -99,9 +117,9 @@ impl IntoResponse for WebError {
         let shown = Shown {
             csrf: matches!(self, WebError::Csrf),
             message: match &self {
-                WebError::Validation { message, .. } | WebError::TooManyRequests(message) => {
-                    Some(message.clone())
-                }
+                WebError::Validation { message, .. }
+                | WebError::Conflict { message, .. }
+                | WebError::TooManyRequests(message) => Some(message.clone()),
                 _ => None,
             },
         };

@@ -5,7 +5,8 @@
 //!   same-origin` unless it chose something stricter; every response sends `nosniff`.
 //! - [`errors_by_area`]: under `/api/` every error is JSON `{error, message, field}` — also
 //!   axum's own rejections (a path or query that does not parse, a wrong method, a body too
-//!   large); on pages a [`WebError`] becomes a small HTML page in the reader's language.
+//!   large) — and every answer is `Cache-Control: no-store` (they carry personal data); on
+//!   pages a [`WebError`] becomes a small HTML page in the reader's language.
 //! - [`not_found`]: the fallback (JSON under `/api/`, a page elsewhere).
 //! - The page's query string is kept at hand for the language links
 //!   ([`crate::i18n::switch_href`]), and a page asked for with `?lang=` remembers the choice
@@ -113,7 +114,12 @@ pub async fn errors_by_area(req: Request, next: Next) -> Response {
         .map(|m| m.as_str().to_string());
     if path.starts_with("/api/") {
         let resp = next.run(req).await;
-        return api_json(resp, matched.as_deref()).await;
+        let mut resp = api_json(resp, matched.as_deref()).await;
+        // Contacts, notifications, reports: personal data, never kept by a cache on the way
+        // or on disk. Simplest to hold: every `/api/` answer.
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return resp;
     }
     let asked = i18n::query_lang(&query).map(str::to_string);
     let lang = Lang::choose(asked.as_deref(), req.headers(), None);

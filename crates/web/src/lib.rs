@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod csv_out;
 pub mod error;
 pub mod i18n;
 pub mod layers;

@@ -161,8 +161,51 @@ impl<'a> Client<'a> {
             "sign-up failed: {}",
             page.body
         );
+        assert_eq!(page.location.as_deref(), Some("/signup/sent"));
+        let link = confirm_link(self.app, email).await;
+        let page = self.submit(&link, &link, &[]).await;
+        assert_eq!(
+            page.status,
+            StatusCode::SEE_OTHER,
+            "confirming the sign-up failed: {}",
+            page.body
+        );
         page
     }
+}
+
+/// The path of the newest sign-up confirmation link emailed to `email`.
+pub async fn confirm_link(app: &TestApp, email: &str) -> String {
+    let body = last_email_to(app, email)
+        .await
+        .expect("a sign-up email to the address");
+    let at = body
+        .find("/signup/confirm/")
+        .unwrap_or_else(|| panic!("a confirmation link in {body}"));
+    body[at..]
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The body of the newest email queued to `email`, if any.
+pub async fn last_email_to(app: &TestApp, email: &str) -> Option<String> {
+    use meoktong_storage::entity::outbox;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let rows = outbox::Entity::find()
+        .filter(outbox::Column::Channel.eq("email"))
+        .order_by_desc(outbox::Column::Id)
+        .all(&app.db.conn)
+        .await
+        .unwrap();
+    rows.into_iter()
+        .find(|m| {
+            app.crypto
+                .decrypt(&m.recipient_enc)
+                .is_ok_and(|r| r.eq_ignore_ascii_case(email))
+        })
+        .map(|m| m.body)
 }
 
 /// Latest outbox body sent to `channel`.

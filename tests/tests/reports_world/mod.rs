@@ -47,13 +47,19 @@ pub struct World {
 }
 
 pub async fn world() -> World {
+    world_with(|_| {}).await
+}
+
+/// The world, with `tweak` applied to the settings.
+pub async fn world_with(tweak: impl FnOnce(&mut meoktong_config::Settings)) -> World {
     let app = spawn_app_with(
         Backend::default_for_tests(),
         |s| {
             s.dependency = vec![
                 dependency("kakaotalk", "카카오톡", "KakaoTalk"),
                 dependency("kakaopay", "카카오페이", "KakaoPay"),
-            ]
+            ];
+            tweak(s);
         },
         Default::default(),
     )

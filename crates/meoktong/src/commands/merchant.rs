@@ -50,8 +50,10 @@ pub async fn list(settings: Settings, format: ListFormat) -> CmdResult {
     match format {
         ListFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         ListFormat::Csv => {
-            let mut w = csv::Writer::from_writer(std::io::stdout());
-            w.write_record([
+            // The same guarded writer as the web export: a business name like `=cmd|…`
+            // stays text in a spreadsheet (and `merchant import` reads it back unchanged).
+            let mut w = meoktong_web::csv_out::SafeCsv::new(std::io::stdout());
+            w.row([
                 "id",
                 "business_name",
                 "phone",
@@ -62,7 +64,7 @@ pub async fn list(settings: Settings, format: ListFormat) -> CmdResult {
                 "trade",
             ])?;
             for m in rows {
-                w.write_record([
+                w.row([
                     m.id.to_string(),
                     m.business_name,
                     m.phone,

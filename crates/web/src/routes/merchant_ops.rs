@@ -57,6 +57,14 @@ pub struct ContactInput {
     pub email_platform: Option<String>,
 }
 
+/// A refused one-line text in the reader's language (the API speaks English: the reason).
+pub fn text_message(lang: Lang, problem: meoktong_domain::text::TextProblem) -> String {
+    match lang {
+        Lang::En => format!("The text {problem}."),
+        Lang::Ko => "보이지 않는 문자나 줄바꿈은 쓸 수 없습니다.".to_string(),
+    }
+}
+
 pub fn parse_contact(
     label: &str,
     phone: &str,
@@ -74,6 +82,11 @@ pub fn parse_contact(
     };
     let (email, email_platform) = match email.trim() {
         "" => (None, None),
+        // RFC 5321: no address is longer.
+        e if e.len() > 254 => {
+            errors.add("email", email_message(lang));
+            (None, None)
+        }
         e => match EmailAddr::parse(e) {
             Ok(a) => (
                 Some(a.as_str().to_string()),
@@ -96,6 +109,8 @@ pub fn parse_contact(
     }
     if label.chars().count() > 60 {
         errors.add("label", lang.t("너무 깁니다.", "Too long."));
+    } else if let Err(problem) = meoktong_domain::text::check_line(label) {
+        errors.add("label", text_message(lang, problem));
     }
     if !errors.is_empty() {
         return Err(errors);

@@ -1,13 +1,15 @@
 //! Accounts: sign-up, sign-in, sign-out, password reset by emailed link, email verification.
 //!
 //! Anonymous forms carry a double-submit CSRF token (cookie `mt_csrf` + hidden field).
-//! Sign-in attempts spend two budgets ([`limiter`]): 5 per email from any address (then one a
-//! minute) and 30 per client address (then one every two seconds); the client address is the
-//! peer's IP, or the last `X-Forwarded-For` entry when the peer is a private-network proxy
-//! ([`ClientIp`]). Reset emails: 3 per email (then one per 20 minutes), from the same
-//! per-address budget. Valid sign-ups: 10 per hour per address ([`sms_limits`]).
+//! Failed sign-in attempts spend two budgets ([`limiter`]): 5 per account from devices that
+//! never signed in to it, or 5 per known device (then one a minute), and 30 per client address
+//! (then one every two seconds); the client address is the peer's IP, or the last
+//! `X-Forwarded-For` entry when the peer is one of `server.trusted_proxies` ([`ClientIp`]).
+//! Reset emails: 3 per email (then one per 20 minutes), from the same per-address budget.
+//! Valid sign-ups: 10 per hour per address ([`sms_limits`]).
 mod limiter;
 mod reset;
+mod signup;
 pub mod validate;
 
 pub use reset::{EMAIL_PURPOSE, RESET_PURPOSE};
@@ -16,10 +18,8 @@ use crate::AppState;
 use crate::auth::password;
 use crate::auth::session::{self, CurrentUser, Role};
 use crate::error::WebError;
-use crate::i18n::Lang;
 use crate::routes::reports::guard::ClientIp;
-use crate::routes::sms_limits;
-use crate::routes::ui::{Ctx, Errors, Field, check_anon_csrf};
+use crate::routes::ui::{Ctx, Field, check_anon_csrf};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Query, State};
@@ -32,7 +32,12 @@ use std::collections::HashMap;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/signup", get(signup_page).post(signup))
+        .route("/signup", get(signup::signup_page).post(signup::signup))
+        .route("/signup/sent", get(signup::sent_page))
+        .route(
+            "/signup/confirm/{token}",
+            get(signup::confirm_page).post(signup::confirm),
+        )
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route(
@@ -60,6 +65,8 @@ pub struct FormPage {
     pub fields: Vec<Field>,
     pub submit: &'static str,
     pub links: Vec<(String, &'static str)>,
+    /// Show the form (its button) even without fields.
+    pub form: bool,
 }
 
 impl FormPage {
@@ -81,147 +88,9 @@ impl FormPage {
             fields: Vec::new(),
             submit,
             links: Vec::new(),
+            form: false,
         }
     }
-}
-
-fn signup_fields(l: Lang, f: &validate::SignUpForm) -> Vec<Field> {
-    vec![
-        Field::new(
-            "business_name",
-            l.t("상호", "Business name"),
-            "text",
-            "organization",
-        )
-        .value(&f.business_name),
-        Field::new(
-            "owner_name",
-            l.t("대표자 이름", "Owner's name"),
-            "text",
-            "name",
-        )
-        .value(&f.owner_name),
-        Field::new("phone", l.t("휴대폰 번호", "Mobile number"), "tel", "tel")
-            .value(&f.phone)
-            .hint(l.t(
-                "장애 알림 문자를 받을 번호 (예: 010-1234-5678)",
-                "Outage alerts go here by SMS (e.g. 010-1234-5678)",
-            )),
-        Field::new("email", l.t("이메일", "Email"), "email", "email").value(&f.email),
-        Field::new(
-            "password",
-            l.t("비밀번호 (10자 이상)", "Password (10+ characters)"),
-            "password",
-            "new-password",
-        ),
-    ]
-}
-
-fn signup_form(ctx: &Ctx, csrf: String, f: &validate::SignUpForm, errors: &Errors) -> FormPage {
-    let l = ctx.lang;
-    let mut page = FormPage::new(
-        ctx,
-        l.t("먹통 가입", "Sign up for Meoktong"),
-        "/signup".into(),
-        csrf,
-        l.t("가입하기", "Sign up"),
-    );
-    page.intro = l.t(
-        "카카오·네이버·토스가 멈추면 몇 초 안에 문자로 알려 드리고, 무엇을 하면 되는지 안내합니다.",
-        "When Kakao, Naver or Toss stop, we text you within seconds and tell you what to do.",
-    );
-    page.fields = signup_fields(l, f);
-    errors.apply(&mut page.fields);
-    page.links = vec![(
-        "/login".into(),
-        l.t("이미 가입하셨나요? 로그인", "Already signed up? Log in"),
-    )];
-    page
-}
-
-pub async fn signup_page(
-    State(state): State<AppState>,
-    Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Result<Response, WebError> {
-    let mut ctx = Ctx::new(&state, &q, &headers, None);
-    let csrf = ctx.anon_csrf(&state, &headers);
-    let page = signup_form(
-        &ctx,
-        csrf,
-        &validate::SignUpForm::default(),
-        &Errors::default(),
-    );
-    Ok(ctx.ok(page.render()?))
-}
-
-pub async fn signup(
-    State(state): State<AppState>,
-    Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    ip: ClientIp,
-    Form(f): Form<validate::SignUpForm>,
-) -> Result<Response, WebError> {
-    check_anon_csrf(&headers, &f.csrf)?;
-    let mut ctx = Ctx::new(&state, &q, &headers, None);
-    let l = ctx.lang;
-    let v = match validate::sign_up(&f, l, &state.settings.channels.platform_domains) {
-        Ok(v) => v,
-        Err(errors) => {
-            return Ok(ctx
-                .clone()
-                .invalid(signup_form(&ctx, f.csrf.clone(), &f, &errors).render()?));
-        }
-    };
-    // Counted once the form is valid: typos cost nothing, new accounts (each a fresh budget
-    // of codes and test alerts) do.
-    if !sms_limits::allow_sign_up(&ip) {
-        let mut page = signup_form(&ctx, f.csrf.clone(), &f, &Errors::default());
-        page.error = l
-            .t(
-                "이 주소에서 가입이 너무 많았습니다. 한 시간 뒤에 다시 해 주세요.",
-                "Too many sign-ups from this address. Try again in an hour.",
-            )
-            .into();
-        return Ok(ctx.page(StatusCode::TOO_MANY_REQUESTS, page.render()?));
-    }
-    let hash = hash_password(v.password.clone()).await?;
-    let new = accounts::SignUp {
-        business_name: &v.business_name,
-        owner_name: &v.owner_name,
-        phone: &v.phone,
-        email: &v.email,
-        email_platform: v.email_platform.clone(),
-        password_hash: &hash,
-        locale: Some(l.code()),
-    };
-    let (_, user_id) = match accounts::sign_up(&state.db, &state.crypto, new, now_ms()).await? {
-        Ok(ids) => ids,
-        Err(taken) => {
-            let mut errors = Errors::default();
-            match taken {
-                accounts::Taken::Email => errors.add(
-                    "email",
-                    l.t(
-                        "이미 가입된 이메일입니다.",
-                        "This email is already registered.",
-                    ),
-                ),
-                accounts::Taken::Phone => errors.add(
-                    "phone",
-                    l.t(
-                        "이 번호와 상호로 이미 가입되어 있습니다.",
-                        "This number and business name are already registered.",
-                    ),
-                ),
-            }
-            return Ok(ctx
-                .clone()
-                .invalid(signup_form(&ctx, f.csrf.clone(), &f, &errors).render()?));
-        }
-    };
-    start_session(&state, &mut ctx, user_id).await?;
-    Ok(ctx.redirect("/dashboard/catalog"))
 }
 
 /// Hashing takes tens of milliseconds of CPU: off the async threads.
@@ -331,7 +200,9 @@ pub async fn login(
     let mut ctx = Ctx::new(&state, &q, &headers, None);
     let l = ctx.lang;
     let mut page = login_form(&ctx, f.csrf.clone(), &f.email, &q);
-    if !limiter::login_allowed(&ip, &f.email) {
+    let device = session::cookie_value(&headers, limiter::DEVICE_COOKIE);
+    let attempt = limiter::Attempt::new(&state.crypto, &ip, &f.email, device.as_deref());
+    if !attempt.allowed() {
         page.error = l
             .t(
                 "로그인 시도가 너무 많습니다. 몇 분 뒤에 다시 해 주세요.",
@@ -349,6 +220,7 @@ pub async fn login(
         .unwrap_or_else(|| DUMMY_HASH.clone());
     let ok = verify_password(f.password.clone(), phc).await && user.is_some();
     let Some(user) = user.filter(|_| ok) else {
+        attempt.failed();
         page.error = l
             .t(
                 "이메일 또는 비밀번호가 맞지 않습니다.",
@@ -359,6 +231,7 @@ pub async fn login(
     };
     accounts::touch_login(&state.db, user.id, now_ms()).await?;
     start_session(&state, &mut ctx, user.id).await?;
+    ctx.add_cookie(limiter::device_cookie(&state, &f.email));
     let home = match Role::parse(&user.role) {
         Some(Role::Operator) => "/operator",
         Some(Role::Merchant) => "/dashboard",

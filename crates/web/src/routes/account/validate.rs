@@ -66,6 +66,11 @@ pub fn short_text(
         errors.add(field, lang.t("필수 항목입니다.", "Required."));
     } else if v.chars().count() > max {
         errors.add(field, lang.t("너무 깁니다.", "Too long."));
+    } else if let Err(problem) = meoktong_domain::text::check_line(v) {
+        errors.add(
+            field,
+            crate::routes::merchant_ops::text_message(lang, problem),
+        );
     }
     v.to_string()
 }
@@ -127,11 +132,33 @@ pub fn sign_up(
 }
 
 /// A local path to go to after signing in; anything else becomes the default.
+///
+/// Browsers strip tab, CR and LF from URLs and read `\` as `/`, so `/\t/evil.example/` would
+/// leave the site: control characters, whitespace other than a plain space and backslashes
+/// are refused outright. What is left is resolved against this site with a WHATWG URL parser
+/// (the `url` crate, the same rules a browser follows) and accepted only when it stays on the
+/// site; the answer is the parsed path, query and fragment, so it is always a valid header
+/// value.
 pub fn safe_next(next: Option<&str>) -> Option<String> {
-    next.filter(|n| {
-        n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.len() < 512
-    })
-    .map(str::to_string)
+    const SITE: &str = "http://meoktong.invalid/";
+    let n = next?;
+    if !n.starts_with('/')
+        || n.starts_with("//")
+        || n.len() >= 512
+        || n.chars()
+            .any(|c| c == '\\' || c.is_control() || (c.is_whitespace() && c != ' '))
+    {
+        return None;
+    }
+    let base = url::Url::parse(SITE).ok()?;
+    let target = base.join(n).ok()?;
+    let same_site = target.scheme() == base.scheme()
+        && target.host_str() == base.host_str()
+        && target.port() == base.port()
+        && target.username().is_empty()
+        && target.password().is_none();
+    let local = &target[url::Position::BeforePath..];
+    (same_site && local.starts_with('/') && !local.starts_with("//")).then(|| local.to_string())
 }
 
 #[cfg(test)]
@@ -180,5 +207,43 @@ mod tests {
         assert_eq!(safe_next(Some("/dashboard")), Some("/dashboard".into()));
         assert_eq!(safe_next(Some("//evil.example")), None);
         assert_eq!(safe_next(Some("https://evil.example")), None);
+        assert_eq!(
+            safe_next(Some("/reports?x=1&y=2")),
+            Some("/reports?x=1&y=2".into())
+        );
+    }
+
+    #[test]
+    fn next_refuses_what_browsers_strip_or_bend() {
+        for evil in [
+            "/\t/evil.example/",
+            "/\r/evil.example/",
+            "/\n/evil.example/",
+            "/\t\t/evil.example",
+            "/\\evil.example",
+            "/\\/evil.example",
+            "\\\\evil.example",
+            "/\u{1}x",
+            "/\u{7f}x",
+            "/\u{0b}/evil.example",
+            "/\u{a0}/evil.example",
+            "/\u{2028}/evil.example",
+            "//evil.example",
+            "///evil.example",
+            "http:evil.example",
+            "evil.example",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(evil)), None, "{evil:?}");
+        }
+    }
+
+    #[test]
+    fn next_is_always_a_header_value() {
+        let n = safe_next(Some("/dashboard/가게 이름")).expect("a local path");
+        assert!(n.is_ascii() && !n.contains(' '), "{n}");
+        assert!(axum::http::HeaderValue::from_str(&n).is_ok());
+        // Dot segments resolve on this site, never above its root.
+        assert_eq!(safe_next(Some("/a/../../b")), Some("/b".into()));
     }
 }

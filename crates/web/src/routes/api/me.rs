@@ -116,9 +116,9 @@ pub async fn remove_contact(
         .len()
         <= 1
     {
-        return Err(WebError::Validation {
+        return Err(WebError::Conflict {
             field: "id".into(),
-            message: "the last contact cannot be removed".into(),
+            message: "the last contact cannot be removed; add another first".into(),
         });
     }
     contact_book::remove(&state.db, me.merchant_id, c.id, me.user.user_id, now_ms()).await?;
@@ -220,12 +220,8 @@ pub async fn notifications(
     Query(q): Query<Limit>,
 ) -> Result<Json<Value>, WebError> {
     let slugs = super::public::slugs(&state).await?;
-    let list = dashboard::history(
-        &state.db,
-        me.merchant_id,
-        q.limit.unwrap_or(50).clamp(1, 200),
-    )
-    .await?;
+    let limit = super::limit(q.limit, 50, 200)?;
+    let list = dashboard::history(&state.db, me.merchant_id, limit).await?;
     let out: Vec<Value> = list
         .iter()
         .map(|(n, m)| notification_json(&state, &slugs, n, m))
@@ -246,16 +242,34 @@ pub async fn notification(
 }
 
 #[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct TestAlertBody {
-    contact_id: Option<i64>,
+    /// A JSON number (`7` or `7.0`: JSON Schema calls both integers), or null.
+    contact_id: Option<serde_json::Number>,
+}
+
+fn contact_id(n: Option<serde_json::Number>) -> Result<Option<i64>, WebError> {
+    let Some(n) = n else { return Ok(None) };
+    n.as_i64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
+        })
+        .map(Some)
+        .ok_or_else(|| WebError::Validation {
+            field: "contact_id".into(),
+            message: format!("`{n}` is not a contact id"),
+        })
 }
 
 pub async fn test_alert(
     State(state): State<AppState>,
     me: ApiMerchant,
-    b: Option<Json<TestAlertBody>>,
+    b: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), WebError> {
-    let contact_id = b.and_then(|Json(b)| b.contact_id);
+    // The body is optional (documented so): none means the first contact.
+    let contact_id = contact_id(super::optional_body::<TestAlertBody>(b)?.contact_id)?;
     let id = merchant_ops::send_test_alert(&state, me.merchant_id, contact_id, LANG).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "notification_id": id }))))
 }

@@ -86,10 +86,53 @@ impl FromRequestParts<AppState> for ApiMerchant {
     }
 }
 
-/// A JSON body, or 422 naming what was wrong with it.
+/// A JSON body, or 422 naming what was wrong with it (413 when it is over the body limit,
+/// as forms answer).
 pub fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, WebError> {
-    b.map(|Json(v)| v).map_err(|e| WebError::Validation {
-        field: "body".into(),
-        message: e.body_text(),
+    b.map(|Json(v)| v).map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            WebError::TooLarge(e.body_text())
+        } else {
+            WebError::Validation {
+                field: "body".into(),
+                message: e.body_text(),
+            }
+        }
     })
+}
+
+/// An optional JSON body: none at all (empty) is `T::default()`; anything else must parse.
+pub fn optional_body<T: serde::de::DeserializeOwned + Default>(
+    bytes: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<T, WebError> {
+    let bytes = bytes.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            WebError::TooLarge(e.body_text())
+        } else {
+            WebError::Validation {
+                field: "body".into(),
+                message: e.body_text(),
+            }
+        }
+    })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&bytes).map_err(|e| WebError::Validation {
+        field: "body".into(),
+        message: format!("not the JSON expected: {e}"),
+    })
+}
+
+/// A `limit` query parameter: absent is `default`; outside `1..=max` is refused (422), never
+/// quietly clamped.
+pub fn limit(given: Option<u64>, default: u64, max: u64) -> Result<u64, WebError> {
+    match given {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(WebError::Validation {
+            field: "limit".into(),
+            message: format!("limit must be between 1 and {max}, not {n}"),
+        }),
+    }
 }

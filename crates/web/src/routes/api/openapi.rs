@@ -22,9 +22,11 @@ fn errors(codes: &[&str]) -> serde_json::Map<String, Value> {
         .map(|c| {
             let d = match *c {
                 "400" => "A path or query parameter does not parse; `field` names it",
+                "413" => "The request body is over the size limit",
                 "401" => "Missing or bad bearer token",
                 "403" => "Not allowed (a session without `X-CSRF-Token`, or the wrong role)",
                 "404" => "Not found (another merchant's ids do not exist)",
+                "409" => "The current state refuses it (the last contact cannot be removed)",
                 "429" => "Too many requests; try again later",
                 _ => "Invalid input; `field` names it",
             };
@@ -66,7 +68,17 @@ fn query_param(name: &str, schema: Value, description: &str) -> Value {
 }
 
 fn path_param(name: &str, kind: &str) -> Value {
-    json!({ "name": name, "in": "path", "required": true, "schema": { "type": kind } })
+    json!({ "name": name, "in": "path", "required": true, "schema": schema_of(kind) })
+}
+
+/// Ids are 64-bit: a larger number does not parse (400).
+fn schema_of(kind: &str) -> Value {
+    match kind {
+        "integer" => {
+            json!({ "type": "integer", "format": "int64", "minimum": i64::MIN, "maximum": i64::MAX })
+        }
+        other => json!({ "type": other }),
+    }
 }
 
 fn list_of(key: &str, item: &str) -> Value {
@@ -81,8 +93,8 @@ fn paths() -> Value {
         "/api/v1/dependencies/{slug}": { "get": op("One dependency with its checks and recent incidents", false, json!([path_param("slug", "string")]), None, ("200", ok("Dependency", r("DependencyDetail"))), &["404"]) },
         "/api/v1/incidents": { "get": op("Incidents, newest first", false, json!([
             { "name": "dependency", "in": "query", "schema": { "type": "string" }, "description": "a dependency slug" },
-            { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500 } }
-        ]), None, ("200", ok("Incidents", list_of("incidents", "Incident"))), &["404"]) },
+            { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500, "default": 100 }, "description": "outside 1..=500: 422, never clamped" }
+        ]), None, ("200", ok("Incidents", list_of("incidents", "Incident"))), &["404", "422"]) },
         "/api/v1/incidents/{id}": { "get": op("One incident with its evidence trail", false, json!([path_param("id", "integer")]), None, ("200", ok("Incident", r("IncidentDetail"))), &["404"]) },
         "/api/v1/me/subscriptions": {
             "get": op("The dependencies you are alerted about", true, none.clone(), None, ("200", ok("Subscriptions", list_of("subscriptions", "Subscription"))), &["401"]),
@@ -92,12 +104,12 @@ fn paths() -> Value {
             "get": op("Your contacts, in the order they are tried", true, none.clone(), None, ("200", ok("Contacts", list_of("contacts", "Contact"))), &["401"]),
             "post": op("Add a contact at the end", true, none.clone(), Some(r("ContactInput")), ("201", ok("The new contact", r("Contact"))), &["401", "422"])
         },
-        "/api/v1/me/contacts/{id}": { "delete": op("Remove a contact (not the last one)", true, json!([path_param("id", "integer")]), None, ("204", json!({ "description": "Removed" })), &["401", "404", "422"]) },
+        "/api/v1/me/contacts/{id}": { "delete": op("Remove a contact (not the last one)", true, json!([path_param("id", "integer")]), None, ("204", json!({ "description": "Removed" })), &["401", "404", "409"]) },
         "/api/v1/me/playbooks": { "get": op("What to do per category (yours or the default)", true, none.clone(), None, ("200", ok("Playbooks", list_of("playbooks", "Playbook"))), &["401"]) },
         "/api/v1/me/playbooks/{category}": { "put": op("Set a category's playbook (empty text: the default)", true, json!([path_param("category", "string")]), Some(json!({ "type": "object", "required": ["text"], "properties": { "text": { "type": "string", "maxLength": 2000 } } })), ("200", ok("Playbook", r("Playbook"))), &["401", "404", "422"]) },
-        "/api/v1/me/notifications": { "get": op("Alerts sent to you, newest first", true, json!([{ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 200 } }]), None, ("200", ok("Notifications", list_of("notifications", "Notification"))), &["401"]) },
+        "/api/v1/me/notifications": { "get": op("Alerts sent to you, newest first", true, json!([{ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 200, "default": 50 }, "description": "outside 1..=200: 422, never clamped" }]), None, ("200", ok("Notifications", list_of("notifications", "Notification"))), &["401", "422"]) },
         "/api/v1/me/notifications/{id}": { "get": op("One alert with every message", true, json!([path_param("id", "integer")]), None, ("200", ok("Notification", r("Notification"))), &["401", "404"]) },
-        "/api/v1/me/test-alert": { "post": op("Send a test alert to a contact (default: the first); at most 3 per 10 minutes", true, none.clone(), Some(json!({ "type": "object", "properties": { "contact_id": { "type": "integer" } } })), ("202", ok("Queued", json!({ "type": "object", "properties": { "notification_id": { "type": "integer" } } }))), &["401", "404", "422", "429"]) },
+        "/api/v1/me/test-alert": { "post": op("Send a test alert to a contact (default: the first); at most 3 per 10 minutes", true, none.clone(), Some(json!({ "type": "object", "additionalProperties": false, "properties": { "contact_id": { "type": ["integer", "null"], "format": "int64", "description": "null or absent: the first contact" } } })), ("202", ok("Queued", json!({ "type": "object", "properties": { "notification_id": { "type": "integer" } } }))), &["401", "404", "422", "429"]) },
         "/api/v1/me/webhook": {
             "get": op("Your webhook (url null when none); never the secret", true, none.clone(), None, ("200", ok("Webhook", r("Webhook"))), &["401"]),
             "put": op("Set the webhook URL (https, public address: SSRF guard); a new webhook's signing secret is in this answer only", true, none.clone(), Some(json!({ "type": "object", "required": ["url"], "properties": { "url": { "type": "string", "format": "uri", "maxLength": 2048 } } })), ("200", ok("Webhook", r("Webhook"))), &["401", "422"]),
@@ -107,7 +119,7 @@ fn paths() -> Value {
         "/api/v1/me/webhook/secret": { "post": op("Make a new signing secret (in this answer only); the old one stops working at once", true, none.clone(), None, ("200", ok("Webhook with its new secret", r("Webhook"))), &["401", "404"]) },
         "/api/v1/reports": { "get": secured_by(op("Damage reports: an association's (staff) or your own (merchant), newest first", true, json!([
             query_param("status", json!({ "type": "string", "enum": ["received", "verified", "rejected", "forwarded"] }), "only reports in this review status"),
-            query_param("incident", json!({ "type": "integer" }), "only reports on this incident")
+            query_param("incident", schema_of("integer"), "only reports on this incident")
         ]), None, ("200", ok("Reports", list_of("reports", "Report"))), &["400", "401", "403", "422"]), &["bearer", "session"]) },
         "/api/v1/reports/{id}": { "get": secured_by(op("One report with its attachments", true, json!([path_param("id", "integer")]), None, ("200", ok("Report", r("Report"))), &["400", "401", "404"]), &["bearer", "session"]) },
         "/api/v1/reports/{id}/review": { "post": secured_by(op("Review a report (association staff): verify, reject with a reason, or forward", true, json!([
@@ -137,7 +149,7 @@ fn base_schemas() -> Value {
     let state = json!({ "type": "string", "enum": ["unknown", "up", "degraded", "down"] });
     json!({
         "Error": { "type": "object", "required": ["error", "message"], "properties": {
-            "error": { "type": "string", "enum": ["bad_request", "not_found", "method_not_allowed", "validation", "unauthorized", "forbidden", "too_large", "unsupported_media_type", "too_many_requests", "internal"] },
+            "error": { "type": "string", "enum": ["bad_request", "not_found", "method_not_allowed", "validation", "unauthorized", "forbidden", "conflict", "too_large", "unsupported_media_type", "too_many_requests", "internal"] },
             "message": { "type": "string" }, "field": { "type": ["string", "null"] } } },
         "Dependency": { "type": "object", "properties": {
             "slug": { "type": "string" }, "name": { "type": "string" }, "name_en": { "type": ["string", "null"] },
@@ -158,12 +170,11 @@ fn base_schemas() -> Value {
             "phone": { "type": ["string", "null"], "description": "E.164" }, "email": { "type": ["string", "null"] },
             "email_platform": { "type": ["string", "null"] }, "phone_verified": { "type": "boolean" },
             "email_verified": { "type": "boolean" }, "sms_opted_out": { "type": "boolean" } } },
-        "ContactInput": { "type": "object", "description": "a mobile number, an email, or both", "properties": {
-            "label": { "type": "string" }, "phone": { "type": "string", "example": "010-1234-5678" }, "email": { "type": "string" } } },
+        "ContactInput": contact_input_schema(),
         "Playbook": { "type": "object", "properties": { "category": { "type": "string" }, "text": { "type": "string" }, "custom": { "type": "boolean" } } },
         "Notification": { "type": "object", "properties": {
             "id": { "type": "integer" }, "kind": { "type": "string", "enum": ["down", "relapse", "followup", "recovery", "test", "store_offline", "store_back"] },
-            "status": { "type": "string", "enum": ["open", "acked", "exhausted"] }, "dependencies": { "type": "array", "items": { "type": "string" } },
+            "status": { "type": "string", "enum": ["open", "acked", "exhausted", "closed"], "description": "closed: a notice that wants no acknowledgement (recovery, test, store back) or whose acknowledgement window ended" }, "dependencies": { "type": "array", "items": { "type": "string" } },
             "created_at": time, "acknowledged_at": { "type": ["string", "null"], "format": "date-time" }, "acknowledged_via": { "type": ["string", "null"] },
             "messages": { "type": "array", "items": { "type": "object", "properties": {
                 "channel": { "type": "string", "enum": ["sms", "email", "webhook"] }, "contact_position": { "type": "integer" },
@@ -210,6 +221,23 @@ fn base_schemas() -> Value {
     })
 }
 
+/// One line of printable text: no NUL, control characters, line breaks or invisible
+/// formatting characters (what `domain::text::check_line` refuses).
+const PRINTABLE_LINE: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u206f\\ufeff\\ufff9-\\ufffd]*$";
+
+fn contact_input_schema() -> Value {
+    let phone = "^(010-[2-9][0-9]{3}-[0-9]{4}|010[2-9][0-9]{7}|\\+8210[2-9][0-9]{7})$";
+    json!({ "type": "object", "description": "a mobile number, an email, or both (an empty string is none)",
+        "anyOf": [
+            { "required": ["phone"], "properties": { "phone": { "minLength": 1 } } },
+            { "required": ["email"], "properties": { "email": { "minLength": 1 } } }
+        ],
+        "properties": {
+            "label": { "type": "string", "maxLength": 60, "pattern": PRINTABLE_LINE },
+            "phone": { "type": "string", "anyOf": [{ "pattern": phone }, { "maxLength": 0 }], "example": "010-1234-5678", "description": "a Korean mobile number (010)" },
+            "email": { "type": "string", "maxLength": 254, "anyOf": [{ "format": "email" }, { "maxLength": 0 }] } } })
+}
+
 fn webhook_schema() -> Value {
     json!({ "type": "object", "properties": {
         "url": { "type": ["string", "null"] },
@@ -238,11 +266,44 @@ fn report_schema() -> Value {
             "id": { "type": "integer" }, "filename": { "type": "string" }, "content_type": { "type": "string" }, "size": { "type": "integer" } } } } } })
 }
 
+/// What every operation answers besides its own codes: 400 when it has path or query
+/// parameters (one that does not parse), 413 and 422 when it takes a body (too large, or not
+/// the JSON expected). The test alert's optional body is marked so.
+fn complete(mut paths: Value) -> Value {
+    for (path, ops) in paths.as_object_mut().into_iter().flatten() {
+        for (_, op) in ops.as_object_mut().into_iter().flatten() {
+            let has_params = op["parameters"].as_array().is_some_and(|ps| {
+                ps.iter()
+                    .any(|p| matches!(p["in"].as_str(), Some("path" | "query")))
+            });
+            let has_body = op.get("requestBody").is_some();
+            let mut extra = Vec::new();
+            if has_params {
+                extra.push("400");
+            }
+            if has_body {
+                extra.extend(["413", "422"]);
+            }
+            if let Some(responses) = op["responses"].as_object_mut() {
+                for (code, answer) in errors(&extra) {
+                    responses.entry(code).or_insert(answer);
+                }
+            }
+            if path == "/api/v1/me/test-alert" {
+                op["requestBody"]["required"] = json!(false);
+                op["requestBody"]["description"] =
+                    json!("optional: without a body (or with `{}`) the first contact gets it");
+            }
+        }
+    }
+    paths
+}
+
 pub fn spec() -> Value {
     json!({
         "openapi": "3.1.0",
         "info": { "title": "Meoktong API", "version": "1", "description": "Dependencies, incidents, a merchant's own alert settings, damage reports and remote probe agents. `/api/v1/me/...` needs `Authorization: Bearer <token>` (create one in the dashboard); `/api/v1/reports…` a bearer token or a session; `/api/v1/agent/…` an agent token. Every error is `{error, message, field}`." },
-        "paths": paths(),
+        "paths": complete(paths()),
         "components": { "schemas": schemas(), "securitySchemes": {
             "bearer": { "type": "http", "scheme": "bearer", "description": "an API token made in the dashboard (`/dashboard/tokens`) or with `meoktong token create --email E`" },
             "session": { "type": "apiKey", "in": "cookie", "name": "mt_session", "description": "a signed-in browser session; writes also need the session's `X-CSRF-Token` header" },
@@ -250,8 +311,17 @@ pub fn spec() -> Value {
     })
 }
 
-pub async fn document() -> Json<Value> {
-    Json(spec())
+/// The document, with the dependencies this service knows as the enum of a subscription's
+/// `dependency` (another slug is refused with 422).
+pub async fn document(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+) -> Result<Json<Value>, crate::error::WebError> {
+    let mut slugs: Vec<String> = super::public::slugs(&state).await?.into_values().collect();
+    slugs.sort();
+    let mut doc = spec();
+    doc["components"]["schemas"]["SubscriptionInput"]["properties"]["dependency"]["enum"] =
+        json!(slugs);
+    Ok(Json(doc))
 }
 
 /// The (method, path) pairs this document describes, methods in lower case.

@@ -133,12 +133,11 @@ pub async fn incidents(
         None => None,
     };
     let slugs = slugs(&state).await?;
-    let list: Vec<Incident> =
-        incidents::list(&state.db, dep_id, q.limit.unwrap_or(100).clamp(1, 500))
-            .await?
-            .iter()
-            .map(|i| incident_json(&state, &slugs, i))
-            .collect();
+    let list: Vec<Incident> = incidents::list(&state.db, dep_id, super::limit(q.limit, 100, 500)?)
+        .await?
+        .iter()
+        .map(|i| incident_json(&state, &slugs, i))
+        .collect();
     Ok(Json(serde_json::json!({ "incidents": list })))
 }
 

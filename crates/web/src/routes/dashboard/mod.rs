@@ -100,6 +100,9 @@ pub struct Shell {
     pub csrf: String,
     pub active: &'static str,
     pub flash: &'static str,
+    /// The merchant menu; other roles (on `/dashboard/tokens`) get a link home instead.
+    pub merchant_nav: bool,
+    pub home: &'static str,
 }
 
 impl Dash {
@@ -112,6 +115,8 @@ impl Dash {
             csrf: self.user.csrf.clone(),
             active,
             flash: flash(l, &self.done),
+            merchant_nav: true,
+            home: "/dashboard",
         }
     }
 
@@ -121,7 +126,7 @@ impl Dash {
     }
 }
 
-fn flash(l: Lang, done: &str) -> &'static str {
+pub(crate) fn flash(l: Lang, done: &str) -> &'static str {
     match done {
         "saved" => l.t("저장했습니다.", "Saved."),
         "added" => l.t(

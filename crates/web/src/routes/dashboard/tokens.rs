@@ -1,13 +1,70 @@
-//! `/dashboard/tokens`: API tokens for `/api/v1` (`Authorization: Bearer …`). A new token is
-//! shown once; only its keyed hash is stored; revoking is immediate.
-use super::{Dash, Shell, with_shell};
+//! `/dashboard/tokens`: API tokens for `/api/v1` (`Authorization: Bearer …`), for every role
+//! (merchants, association staff, operators each see and revoke their own). A new token is
+//! shown once; only its keyed hash is stored; revoking is immediate. Only a signed-in
+//! session can list, mint or revoke tokens: a bearer token cannot (403), so a leaked token
+//! cannot make itself a successor. A password reset revokes every API token of the user.
+use super::{Shell, flash, with_shell};
 use crate::AppState;
-use crate::auth::session::random_token;
+use crate::auth::session::{CurrentUser, Role, random_token};
 use crate::error::WebError;
-use crate::routes::ui::{Errors, Field};
+use crate::routes::ui::{Ctx, Errors, Field};
 use askama::Template;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::response::Response;
+use std::collections::HashMap;
+
+/// A signed-in user of any role, by session only (a bearer token is refused: 403).
+pub struct AnyRole {
+    pub user: CurrentUser,
+    pub ctx: Ctx,
+    done: String,
+}
+
+impl FromRequestParts<AppState> for AnyRole {
+    type Rejection = WebError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        if user.via_api_token {
+            return Err(WebError::Forbidden);
+        }
+        let q = Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
+            .map(|Query(q)| q)
+            .unwrap_or_default();
+        let ctx = Ctx::new(state, &q, &parts.headers, Some(&user));
+        let done = q.get("done").cloned().unwrap_or_default();
+        Ok(AnyRole { user, ctx, done })
+    }
+}
+
+impl AnyRole {
+    fn shell(&self, title: &'static str, active: &'static str) -> Shell {
+        let l = self.ctx.lang;
+        let (merchant_nav, home) = match self.user.role {
+            Role::Merchant => (true, "/dashboard"),
+            Role::Association => (false, "/association/reports"),
+            Role::Operator => (false, "/operator"),
+        };
+        Shell {
+            lang: l.code(),
+            title,
+            l,
+            csrf: self.user.csrf.clone(),
+            active,
+            flash: flash(l, &self.done),
+            merchant_nav,
+            home,
+        }
+    }
+
+    fn csrf(&self, submitted: &str) -> Result<(), WebError> {
+        self.user.check_csrf(Some(submitted))
+    }
+}
 use meoktong_storage::{accounts, now_ms, sessions};
 use serde::Deserialize;
 
@@ -32,7 +89,7 @@ with_shell!(TokensPage);
 
 async fn render(
     state: &AppState,
-    dash: Dash,
+    dash: AnyRole,
     errors: Errors,
     created: String,
 ) -> Result<Response, WebError> {
@@ -83,7 +140,7 @@ async fn render(
     })
 }
 
-pub async fn page(State(state): State<AppState>, dash: Dash) -> Result<Response, WebError> {
+pub async fn page(State(state): State<AppState>, dash: AnyRole) -> Result<Response, WebError> {
     render(&state, dash, Errors::default(), String::new()).await
 }
 
@@ -97,7 +154,7 @@ pub struct TokenForm {
 
 pub async fn create(
     State(state): State<AppState>,
-    dash: Dash,
+    dash: AnyRole,
     Form(f): Form<TokenForm>,
 ) -> Result<Response, WebError> {
     dash.csrf(&f.csrf)?;
@@ -128,7 +185,7 @@ pub async fn create(
 
 pub async fn revoke(
     State(state): State<AppState>,
-    dash: Dash,
+    dash: AnyRole,
     Path(id): Path<i64>,
     Form(f): Form<TokenForm>,
 ) -> Result<Response, WebError> {

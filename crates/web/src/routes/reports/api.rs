@@ -173,10 +173,7 @@ pub async fn review(
     body: Result<Json<ReviewBody>, JsonRejection>,
 ) -> Result<Json<ReportJson>, WebError> {
     user.check_csrf(headers.get("x-csrf-token").and_then(|v| v.to_str().ok()))?;
-    let Json(b) = body.map_err(|e| WebError::Validation {
-        field: "body".into(),
-        message: e.body_text(),
-    })?;
+    let b = crate::routes::api::body(body)?;
     let lang = lang_of(None, &headers, Some(&user));
     review::apply(&state, &user, id, &b.action, &b.reason, lang).await?;
     let rep = find(&state, &user, id).await?;

@@ -63,21 +63,13 @@ const HEADERS_EN: [&str; 20] = [
     "review_reason",
 ];
 
-/// A cell a spreadsheet would read as a formula (`=`, `+`, `-`, `@`) is quoted with `'`.
-pub fn cell(s: &str) -> String {
-    match s.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
-        _ => s.to_string(),
-    }
-}
-
 /// The CSV text, BOM first.
 pub fn csv_text(t: &IncidentTotals) -> Result<Vec<u8>, WebError> {
     let (names, lang) = (&t.names, t.names.lang);
     let mut out = "\u{feff}".as_bytes().to_vec();
-    let mut w = csv::Writer::from_writer(&mut out);
+    let mut w = crate::csv_out::SafeCsv::new(&mut out);
     let failed = |e: csv::Error| WebError::Unexpected(format!("csv: {e}"));
-    w.write_record(if lang == Lang::En {
+    w.row(if lang == Lang::En {
         HEADERS_EN
     } else {
         HEADERS_KO
@@ -86,17 +78,17 @@ pub fn csv_text(t: &IncidentTotals) -> Result<Vec<u8>, WebError> {
     for rep in &t.reports {
         let r = &rep.row;
         let time = |ms: Option<i64>| ms.map(|m| names.time(m)).unwrap_or_default();
-        w.write_record([
+        w.row([
             r.id.to_string(),
             status_label(&r.status, lang).to_string(),
             r.incident_id.to_string(),
             t.dependency(),
             names.time(r.outage_start),
             time(r.outage_end),
-            cell(&r.business_name),
+            r.business_name.clone(),
             rep.brn.clone().unwrap_or_default(),
             choices::label(&SIDO, &r.region_sido, lang),
-            cell(r.region_sigungu.as_deref().unwrap_or_default()),
+            r.region_sigungu.as_deref().unwrap_or_default().to_string(),
             choices::label(&TRADES, &r.trade, lang),
             rep.affected_services
                 .iter()
@@ -106,11 +98,11 @@ pub fn csv_text(t: &IncidentTotals) -> Result<Vec<u8>, WebError> {
             kinds_text(&rep.damage_kinds, lang),
             r.estimated_loss_krw.to_string(),
             r.lost_orders.map(|n| n.to_string()).unwrap_or_default(),
-            cell(&r.description),
-            cell(rep.contact.as_deref().unwrap_or_default()),
+            r.description.clone(),
+            rep.contact.as_deref().unwrap_or_default().to_string(),
             names.time(r.created_at),
             time(r.reviewed_at),
-            cell(r.review_reason.as_deref().unwrap_or_default()),
+            r.review_reason.as_deref().unwrap_or_default().to_string(),
         ])
         .map_err(failed)?;
     }
@@ -319,14 +311,6 @@ pub async fn evidence(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formula_looking_cells_are_quoted() {
-        assert_eq!(cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(cell("+821012345678"), "'+821012345678");
-        assert_eq!(cell("먹통분식"), "먹통분식");
-        assert_eq!(cell(""), "");
-    }
 
     #[test]
     fn evidence_details_read_in_one_line() {

@@ -9,6 +9,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use meoktong_config::IpNet;
 use meoktong_storage::Crypto;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -58,41 +59,48 @@ impl Default for Limiter {
     }
 }
 
-/// The client's address: the peer, or, when the peer is a proxy on a private network (a load
-/// balancer), the address that proxy appended last to `X-Forwarded-For`. Without connection
-/// info, the last `X-Forwarded-For` entry or one shared bucket.
+/// The client's address: the peer, or, when the peer is one of `server.trusted_proxies` (a
+/// load balancer the operator listed), the address that proxy appended last to
+/// `X-Forwarded-For`. From any other peer the header is ignored, so a client cannot pick its
+/// own rate-limit bucket. Without connection info (never in the served app), one shared
+/// bucket.
 pub struct ClientIp(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        Ok(ClientIp(client_ip(peer, &parts.headers)))
+        Ok(ClientIp(client_ip(
+            peer,
+            &parts.headers,
+            &state.settings.server.trusted_proxy_nets(),
+        )))
     }
 }
 
-fn is_proxy(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
-        IpAddr::V6(v6) => v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00,
-    }
-}
-
-pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap) -> String {
-    let forwarded = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .and_then(|v| v.trim().parse::<IpAddr>().ok());
-    match (peer, forwarded) {
-        (Some(p), Some(f)) if is_proxy(p) => f.to_string(),
-        (Some(p), _) => p.to_string(),
-        (None, Some(f)) => f.to_string(),
-        (None, None) => "unknown".into(),
+pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> String {
+    let Some(peer) = peer else {
+        return "unknown".into();
+    };
+    let forwarded = || {
+        headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .next_back()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok())
+    };
+    match forwarded() {
+        Some(f) if trusted.iter().any(|n| n.contains(peer)) => f.to_string(),
+        _ => peer.to_string(),
     }
 }
 
@@ -204,21 +212,33 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_addresses_count_only_behind_a_private_proxy() {
+    fn forwarded_addresses_count_only_from_a_listed_proxy() {
         let mut h = HeaderMap::new();
         h.insert(
             "x-forwarded-for",
             HeaderValue::from_static("1.1.1.1, 203.0.113.9"),
         );
         let lb: IpAddr = "10.0.0.5".parse().expect("ip");
+        let other_private: IpAddr = "10.0.0.6".parse().expect("ip");
         let direct: IpAddr = "198.51.100.7".parse().expect("ip");
-        assert_eq!(client_ip(Some(lb), &h), "203.0.113.9");
+        let listed = [IpNet::parse("10.0.0.5").expect("net")];
+        assert_eq!(client_ip(Some(lb), &h, &listed), "203.0.113.9");
         assert_eq!(
-            client_ip(Some(direct), &h),
+            client_ip(Some(other_private), &h, &listed),
+            "10.0.0.6",
+            "a private peer that is not listed is not a proxy"
+        );
+        assert_eq!(
+            client_ip(Some(lb), &h, &[]),
+            "10.0.0.5",
+            "no proxies listed: the header is ignored"
+        );
+        assert_eq!(
+            client_ip(Some(direct), &h, &listed),
             "198.51.100.7",
             "a client cannot pick its own bucket"
         );
-        assert_eq!(client_ip(None, &HeaderMap::new()), "unknown");
+        assert_eq!(client_ip(None, &HeaderMap::new(), &listed), "unknown");
     }
 
     #[test]

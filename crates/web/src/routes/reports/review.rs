@@ -272,7 +272,8 @@ pub async fn attachment(
     let disposition = format!(
         "attachment; filename=\"attachment-{}\"; filename*=UTF-8''{}",
         meta.id,
-        encode_filename(&meta.filename)
+        // Names stored before invisible characters were stripped are cleaned on the way out.
+        encode_filename(&super::upload::safe_filename(&meta.filename))
     );
     let headers = [
         (header::CONTENT_TYPE, meta.content_type),

@@ -164,12 +164,15 @@ fn extension(content_type: &str) -> &'static str {
     }
 }
 
-/// The last path segment of a client's file name, without control or quoting characters,
-/// at most 100 characters (it goes into a Content-Disposition header later).
+/// The last path segment of a client's file name, without control or quoting characters
+/// and without invisible formatting characters (a U+202E makes `photo\u{202e}gnp.exe` read
+/// as `photoexe.png`), at most 100 characters (it goes into a Content-Disposition header
+/// later).
 pub fn safe_filename(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    base.chars()
-        .filter(|c| !c.is_control() && !matches!(c, '"' | ';' | '\\'))
+    meoktong_domain::text::strip_invisible(base)
+        .chars()
+        .filter(|c| !matches!(c, '"' | ';' | '\\'))
         .take(100)
         .collect::<String>()
         .trim()
@@ -204,5 +207,21 @@ mod tests {
         assert_eq!(safe_filename("../../etc/passwd"), "passwd");
         assert_eq!(safe_filename("a\"b;c\r\n.png"), "abc.png");
         assert_eq!(safe_filename(&"가".repeat(300)).chars().count(), 100);
+    }
+
+    #[test]
+    fn file_names_lose_bidi_and_other_invisible_characters() {
+        assert_eq!(safe_filename("photo\u{202E}gnp.exe"), "photognp.exe");
+        for hidden in [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{2066}', '\u{2067}', '\u{2068}',
+            '\u{2069}', '\u{200E}', '\u{200F}', '\u{200B}', '\u{FEFF}', '\u{061C}',
+        ] {
+            assert_eq!(
+                safe_filename(&format!("영수{hidden}증.pdf")),
+                "영수증.pdf",
+                "U+{:04X}",
+                u32::from(hidden)
+            );
+        }
     }
 }
