@@ -81,6 +81,7 @@ pub fn twilio_settings(base_url: String) -> SmsProviderSettings {
         from: "+15005550006".into(),
         rate_per_second: 0,
         validity: Duration::from_secs(15 * 60),
+        ..SmsProviderSettings::default()
     }
 }
 
