@@ -106,7 +106,7 @@ impl ProviderBudget {
         };
         let cached = {
             let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            (now - cache.0 < HEALTH_CACHE_MS).then(|| cache.1.clone())
+            (now.saturating_sub(cache.0) < HEALTH_CACHE_MS).then(|| cache.1.clone())
         };
         let map = match cached {
             Some(map) => map,

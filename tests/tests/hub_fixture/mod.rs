@@ -139,7 +139,7 @@ impl Hub {
         Self::with_providers_on(Backend::default_for_tests(), twilio, sms).await
     }
 
-    async fn with_providers_on(
+    pub async fn with_providers_on(
         backend: Backend,
         twilio: Vec<TwilioStandIn>,
         sms: Vec<Arc<dyn SmsProvider>>,
