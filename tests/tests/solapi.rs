@@ -189,11 +189,28 @@ async fn a_partly_failed_batch_records_each_message_and_emails_the_refused_one_a
         &[both("+821070000002", "b@example.com")],
     )
     .await;
+    // The merchant's own playbook line carries an emoji: replaced, never a refused message.
+    meoktong_storage::dashboard::set_playbook(
+        &hub.app.db,
+        ok,
+        "payment",
+        "현금 결제 안내 💳 부탁드려요",
+        hub.t0,
+    )
+    .await
+    .expect("playbook");
     let t0 = hub.t0;
     hub.open(PAY, "down", t0 - SECOND).await;
     hub.plan(t0).await;
     hub.dispatch(t0).await;
     assert_eq!(solapi.send_requests().len(), 1);
+    let sent = solapi.messages();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0].text.contains("현금 결제 안내 ? 부탁드려요"),
+        "{}",
+        sent[0].text
+    );
     assert_eq!(
         solapi.refused(),
         vec![("01070000002".to_string(), "1060".to_string())]

@@ -598,6 +598,22 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_solapi_example_parses() {
+        let readme = include_str!("../../../README.md");
+        let start = readme
+            .find("```toml\n[[sms]]\nprovider = \"solapi\"")
+            .expect("the Solapi example in the README")
+            + "```toml\n".len();
+        let end = start + readme[start..].find("```").expect("end of block");
+        let s = load_str(&readme[start..end], Some(Path::new("README.md"))).expect("valid");
+        assert_eq!(s.sms.len(), 2);
+        assert_eq!(s.sms[0].provider, SmsProviderKind::Solapi);
+        assert_eq!(s.sms[0].base_url, "https://api.solapi.com");
+        assert_eq!((s.sms[0].rate_per_second, s.sms[0].batch_size), (50, 100));
+        assert_eq!(s.sms[1].provider, SmsProviderKind::Twilio);
+    }
+
+    #[test]
     fn a_solapi_provider_takes_its_own_keys_and_defaults() {
         let text = "[[sms]]\nprovider = \"solapi\"\nfrom = \"0212345678\"\nrate_per_second = 50\n\n[[sms]]\nprovider = \"twilio\"\naccount_sid = \"AC1\"\nfrom = \"+15005550006\"\n";
         let s = load_str(text, None).expect("valid");
