@@ -222,3 +222,37 @@ async fn delivery_reports_are_read_from_the_message_list() {
     );
     assert_eq!(status(&ids[2]), Some(("sent".into(), None)));
 }
+
+#[tokio::test]
+async fn the_stand_in_refuses_a_skewed_date_and_a_reused_signature() {
+    use meoktong_notify::providers::solapi_authorization;
+    let solapi = SolapiStandIn::start(KEY, SECRET).await;
+    let url = format!("{}/messages/v4/list", solapi.base_url());
+    let http = reqwest::Client::new();
+    let get = |auth: String| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let r = http
+                .get(&url)
+                .header("Authorization", auth)
+                .send()
+                .await
+                .expect("answer");
+            let status = r.status().as_u16();
+            let body: serde_json::Value = r.json().await.expect("json");
+            (status, body["errorCode"].as_str().unwrap_or("").to_string())
+        }
+    };
+    let stale = chrono::Utc::now() - chrono::Duration::minutes(20);
+    assert_eq!(
+        get(solapi_authorization(KEY, SECRET, stale)).await,
+        (403, "RequestTimeTooSkewed".to_string())
+    );
+    let header = solapi_authorization(KEY, SECRET, chrono::Utc::now());
+    assert_eq!(get(header.clone()).await.0, 200);
+    assert_eq!(get(header).await, (403, "DuplicatedSignature".to_string()));
+    assert_eq!(
+        get(solapi_authorization("NCSOTHER", SECRET, chrono::Utc::now())).await,
+        (403, "InvalidAPIKey".to_string())
+    );
+}
