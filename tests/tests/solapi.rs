@@ -458,7 +458,8 @@ async fn two_replicas_on_postgresql_share_one_rate_budget() {
     );
 
     // Within the rate: the messages after the first batch need (n - batch) / rate seconds,
-    // and in no one-second window do more than rate + one batch arrive.
+    // and no one-second window holds more than the rate plus a batch on each edge (a batch
+    // may arrive a little late, next to one on time).
     let requests = solapi.send_requests();
     let first = requests.first().expect("requests").at;
     let last = requests.last().expect("requests").at;
@@ -475,7 +476,7 @@ async fn two_replicas_on_postgresql_share_one_rate_budget() {
             .map(|o| o.messages)
             .sum();
         assert!(
-            window <= RATE as usize + BATCH,
+            window <= RATE as usize + 2 * BATCH,
             "{window} messages within one second"
         );
     }

@@ -201,7 +201,7 @@ impl Dispatcher {
             return Ok(0);
         }
         let mut batched = 0;
-        if let Some(size) = self.batch_size_now(now).await {
+        if let Some(size) = self.batch_size_now().await {
             channels.retain(|c| *c != "sms");
             let rows = self.claim_sms_batch(now, size, true).await?;
             batched = rows.len();
@@ -276,7 +276,7 @@ impl Dispatcher {
             // A batching provider in use: one batch of SMS rows, for one place.
             let mut claim_channels = channels.clone();
             let mut batched = 0;
-            if let Some(size) = self.batch_size_now(now).await {
+            if let Some(size) = self.batch_size_now().await {
                 claim_channels.retain(|c| *c != "sms");
                 match self.claim_sms_batch(now, size, expired_too).await {
                     Ok(rows) if !rows.is_empty() => {
@@ -494,10 +494,12 @@ impl Dispatcher {
     }
 
     /// The batch size of the provider in use now, if it batches (no retry turn is taken).
-    async fn batch_size_now(&self, now: i64) -> Option<usize> {
+    /// Health is judged on the real clock, as [`Dispatcher::choose`] judges it.
+    async fn batch_size_now(&self) -> Option<usize> {
         if self.sms.iter().all(|r| r.provider.batch_size() <= 1) {
             return None;
         }
+        let now = meoktong_storage::now_ms();
         let failing = self.budget.failing_since(&self.sms_keys, now).await;
         let n = failing.len();
         let index = failing
