@@ -34,8 +34,15 @@ pub struct ProviderBudget {
 impl ProviderBudget {
     /// Shared through `db` when it is PostgreSQL, else in memory.
     pub fn for_db(db: &Db) -> ProviderBudget {
+        let mut b = ProviderBudget::in_memory();
+        b.shared = (db.backend == Backend::Postgres).then(|| db.clone());
+        b
+    }
+
+    /// This process's own budget and health (SQLite: one process).
+    pub fn in_memory() -> ProviderBudget {
         ProviderBudget {
-            shared: (db.backend == Backend::Postgres).then(|| db.clone()),
+            shared: None,
             local: Mutex::new(HashMap::new()),
             cache: Mutex::new((i64::MIN, HashMap::new())),
             ensured: tokio::sync::OnceCell::new(),
@@ -196,5 +203,54 @@ impl ProviderBudget {
                 tracing::warn!(error = %e, provider = key, "cannot take the retry turn");
                 false
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn reservations_are_spaced_by_the_rate_without_a_burst() {
+        let b = ProviderBudget::in_memory();
+        let first = b.reserve("sms0:solapi", 10, 5).await.expect("local");
+        let second = b.reserve("sms0:solapi", 10, 5).await.expect("local");
+        let third = b.reserve("sms0:solapi", 10, 1).await.expect("local");
+        assert!(first < Duration::from_millis(50), "{first:?}");
+        assert!(second > Duration::from_millis(400) && second <= Duration::from_millis(500));
+        assert!(third > Duration::from_millis(900) && third <= Duration::from_millis(1000));
+        // Another route has its own budget; a zero rate is unlimited.
+        assert!(b.reserve("sms1:twilio", 10, 5).await.expect("local") < Duration::from_millis(50));
+        assert_eq!(
+            b.reserve("sms0:solapi", 0, 100).await.expect("local"),
+            Duration::ZERO
+        );
+    }
+
+    #[tokio::test]
+    async fn health_fails_over_and_takes_one_retry_turn_per_period() {
+        let b = ProviderBudget::in_memory();
+        let keys = vec!["sms0:solapi".to_string(), "sms1:twilio".to_string()];
+        assert_eq!(b.failing_since(&keys, 1_000).await, vec![None, None]);
+        b.report("sms0:solapi", false, 1_000).await;
+        b.report("sms0:solapi", false, 2_000).await;
+        assert_eq!(
+            b.failing_since(&keys, 2_000).await,
+            vec![Some(1_000), None],
+            "since the first"
+        );
+        b.fail_over_now("sms0:solapi", 3_000, 30_000).await;
+        assert_eq!(b.failing_since(&keys, 3_000).await[0], Some(-27_000));
+        assert!(
+            !b.take_retry_turn("sms0:solapi", 10_000, 30_000).await,
+            "tried at 3 s"
+        );
+        assert!(b.take_retry_turn("sms0:solapi", 33_000, 30_000).await);
+        assert!(
+            !b.take_retry_turn("sms0:solapi", 33_001, 30_000).await,
+            "one turn"
+        );
+        b.report("sms0:solapi", true, 34_000).await;
+        assert_eq!(b.failing_since(&keys, 34_000).await, vec![None, None]);
     }
 }
