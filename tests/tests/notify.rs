@@ -99,6 +99,7 @@ fn twilio(base_url: String) -> SmsProviderSettings {
         from: FROM.into(),
         rate_per_second: 0,
         validity: Duration::from_secs(15 * 60),
+        ..SmsProviderSettings::default()
     }
 }
 

@@ -55,6 +55,7 @@ fn settings(db_url: &str, sms_base_url: &str) -> Settings {
         from: "+15005550006".into(),
         rate_per_second: 0,
         validity: Duration::from_secs(900),
+        ..SmsProviderSettings::default()
     }];
     s
 }

@@ -80,9 +80,46 @@ pub fn load_str(text: &str, path: Option<&Path>) -> Result<Settings, ConfigError
         origin: format!("{file} + MEOKTONG_* environment"),
         message: e.to_string(),
     })?;
+    apply_sms_provider_keys(&mut settings, text, &file)?;
     expand_env_in_checks(&mut settings, &file)?;
     validate(&settings, &file)?;
     Ok(settings)
+}
+
+/// Each `[[sms]]` entry may only have its provider's keys ([`SmsProviderKind::keys`]), and
+/// takes its provider's `base_url` when it names none.
+fn apply_sms_provider_keys(
+    settings: &mut Settings,
+    text: &str,
+    file: &str,
+) -> Result<(), ConfigError> {
+    let Ok(raw) = toml::from_str::<toml::Table>(text) else {
+        return Ok(());
+    };
+    let Some(entries) = raw.get("sms").and_then(|v| v.as_array()) else {
+        return Ok(());
+    };
+    for (i, (entry, sms)) in entries.iter().zip(settings.sms.iter_mut()).enumerate() {
+        let Some(table) = entry.as_table() else {
+            continue;
+        };
+        let allowed = sms.provider.keys();
+        if let Some(key) = table.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(invalid(
+                file,
+                format!("sms[{i}].{key}"),
+                format!(
+                    "not a key of provider {} (it takes {})",
+                    sms.provider.as_str(),
+                    allowed.join(", ")
+                ),
+            ));
+        }
+        if !table.contains_key("base_url") {
+            sms.base_url = sms.provider.default_base_url().to_string();
+        }
+    }
+    Ok(())
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -247,6 +284,40 @@ fn validate(s: &Settings, file: &str) -> Result<(), ConfigError> {
                 ));
             }
         }
+        if sms.provider == SmsProviderKind::Solapi {
+            let base = url::Url::parse(&sms.base_url)
+                .map_err(|e| invalid(file, format!("{key}.base_url"), format!("not a URL: {e}")))?;
+            if !matches!(base.scheme(), "http" | "https") {
+                return Err(invalid(file, format!("{key}.base_url"), "must be http(s)"));
+            }
+            let digits = sms.from.chars().filter(|c| *c != '-').collect::<String>();
+            if !(8..=11).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) {
+                return Err(invalid(
+                    file,
+                    format!("{key}.from"),
+                    "the registered sender number: 8 to 11 digits with the area code (0212345678, 15440000)",
+                ));
+            }
+            for (name, value) in [
+                ("api_key_env", &sms.api_key_env),
+                ("api_secret_env", &sms.api_secret_env),
+            ] {
+                if value.is_empty() {
+                    return Err(invalid(
+                        file,
+                        format!("{key}.{name}"),
+                        "required for solapi",
+                    ));
+                }
+            }
+            if !(1..=10_000).contains(&sms.batch_size) {
+                return Err(invalid(
+                    file,
+                    format!("{key}.batch_size"),
+                    "must be between 1 and 10000 (Solapi's limit per request)",
+                ));
+            }
+        }
         if sms.validity < Duration::from_secs(1) || sms.validity > Duration::from_secs(36_000) {
             return Err(invalid(
                 file,
@@ -403,6 +474,24 @@ impl crate::model::SmsProviderSettings {
     }
 }
 
+impl crate::model::SmsProviderSettings {
+    /// Solapi's API key and secret, read from `api_key_env` and `api_secret_env`.
+    pub fn solapi_credentials(&self) -> Result<(Secret, Secret), ConfigError> {
+        let read = |name: &str, what: &str| {
+            std::env::var(name)
+                .map(Secret::new)
+                .map_err(|_| ConfigError::MissingEnv {
+                    name: name.to_string(),
+                    purpose: format!("the Solapi {what} of an [[sms]] provider"),
+                })
+        };
+        Ok((
+            read(&self.api_key_env, "API key")?,
+            read(&self.api_secret_env, "API secret")?,
+        ))
+    }
+}
+
 impl crate::model::EmailSettings {
     /// The SMTP password, if `password_env` names one.
     pub fn password(&self) -> Result<Option<Secret>, ConfigError> {
@@ -538,6 +627,58 @@ mod tests {
             expand_env("${step.jwks_uri}", "k", "f").expect("kept"),
             "${step.jwks_uri}"
         );
+    }
+
+    #[test]
+    fn the_readme_solapi_example_parses() {
+        let readme = include_str!("../../../README.md");
+        let start = readme
+            .find("```toml\n[[sms]]\nprovider = \"solapi\"")
+            .expect("the Solapi example in the README")
+            + "```toml\n".len();
+        let end = start + readme[start..].find("```").expect("end of block");
+        let s = load_str(&readme[start..end], Some(Path::new("README.md"))).expect("valid");
+        assert_eq!(s.sms.len(), 2);
+        assert_eq!(s.sms[0].provider, SmsProviderKind::Solapi);
+        assert_eq!(s.sms[0].base_url, "https://api.solapi.com");
+        assert_eq!((s.sms[0].rate_per_second, s.sms[0].batch_size), (50, 100));
+        assert_eq!(s.sms[1].provider, SmsProviderKind::Twilio);
+    }
+
+    #[test]
+    fn a_solapi_provider_takes_its_own_keys_and_defaults() {
+        let text = "[[sms]]\nprovider = \"solapi\"\nfrom = \"0212345678\"\nrate_per_second = 50\n\n[[sms]]\nprovider = \"twilio\"\naccount_sid = \"AC1\"\nfrom = \"+15005550006\"\n";
+        let s = load_str(text, None).expect("valid");
+        assert_eq!(s.sms[0].provider, SmsProviderKind::Solapi);
+        assert_eq!(s.sms[0].base_url, "https://api.solapi.com");
+        assert_eq!(s.sms[0].api_key_env, "SOLAPI_API_KEY");
+        assert_eq!(s.sms[0].api_secret_env, "SOLAPI_API_SECRET");
+        assert_eq!(s.sms[0].batch_size, 100);
+        assert_eq!(s.sms[1].base_url, "https://api.twilio.com");
+        let e = load_str(
+            "[[sms]]\nprovider = \"solapi\"\nfrom = \"0212345678\"\naccount_sid = \"AC1\"\n",
+            None,
+        )
+        .expect_err("a Twilio key on Solapi");
+        assert!(e.to_string().contains("sms[0].account_sid"), "{e}");
+        let e = load_str(
+            "[[sms]]\nprovider = \"twilio\"\naccount_sid = \"AC1\"\nfrom = \"+1500\"\nbatch_size = 5\n",
+            None,
+        )
+        .expect_err("a Solapi key on Twilio");
+        assert!(e.to_string().contains("sms[0].batch_size"), "{e}");
+        let e = load_str(
+            "[[sms]]\nprovider = \"solapi\"\nfrom = \"+821012345678\"\n",
+            None,
+        )
+        .expect_err("not a registered domestic number");
+        assert!(e.to_string().contains("sms[0].from"), "{e}");
+        let e = load_str(
+            "[[sms]]\nprovider = \"solapi\"\nfrom = \"0212345678\"\nbatch_size = 0\n",
+            None,
+        )
+        .expect_err("batch size");
+        assert!(e.to_string().contains("batch_size"), "{e}");
     }
 
     #[test]

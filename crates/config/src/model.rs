@@ -245,6 +245,8 @@ impl Default for NotifySettings {
 #[serde(rename_all = "snake_case")]
 pub enum SmsProviderKind {
     Twilio,
+    /// Solapi (CoolSMS): domestic Korean SMS/LMS from a registered sender number.
+    Solapi,
     /// Writes to the local dev outbox (`/dev/outbox`); nothing leaves the machine.
     Log,
 }
@@ -253,27 +255,89 @@ pub enum SmsProviderKind {
 #[serde(deny_unknown_fields, default)]
 pub struct SmsProviderSettings {
     pub provider: SmsProviderKind,
+    /// Default: the provider's own (`https://api.twilio.com`, `https://api.solapi.com`).
     pub base_url: String,
+    /// Twilio only.
     pub account_sid: String,
-    /// Name of the environment variable that holds the auth token.
+    /// Twilio only: name of the environment variable that holds the auth token.
     pub auth_token_env: String,
+    /// Solapi only: name of the environment variable that holds the API key.
+    pub api_key_env: String,
+    /// Solapi only: name of the environment variable that holds the API secret.
+    pub api_secret_env: String,
+    /// Twilio: a number or a Messaging Service sid; Solapi: the registered sender number.
     pub from: String,
-    /// Messages a second; 0 means unlimited.
+    /// Messages a second; 0 means unlimited. Shared by all replicas on PostgreSQL.
     pub rate_per_second: u32,
+    /// Twilio only (`ValidityPeriod`); also how long a message is retried.
     #[serde(with = "humantime_duration")]
     pub validity: Duration,
+    /// Solapi only: most messages in one request (`send-many/detail`).
+    pub batch_size: usize,
+}
+
+/// Solapi's API, the default `base_url` of `provider = "solapi"`.
+pub const SOLAPI_BASE_URL: &str = "https://api.solapi.com";
+/// Twilio's API, the default `base_url` of `provider = "twilio"`.
+pub const TWILIO_BASE_URL: &str = "https://api.twilio.com";
+
+impl SmsProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmsProviderKind::Twilio => "twilio",
+            SmsProviderKind::Solapi => "solapi",
+            SmsProviderKind::Log => "log",
+        }
+    }
+
+    /// The keys an `[[sms]]` entry of this provider may have; any other is an error, so a
+    /// Twilio key left on a Solapi entry is not silently ignored.
+    pub fn keys(self) -> &'static [&'static str] {
+        match self {
+            SmsProviderKind::Twilio => &[
+                "provider",
+                "base_url",
+                "account_sid",
+                "auth_token_env",
+                "from",
+                "rate_per_second",
+                "validity",
+            ],
+            SmsProviderKind::Solapi => &[
+                "provider",
+                "base_url",
+                "api_key_env",
+                "api_secret_env",
+                "from",
+                "rate_per_second",
+                "validity",
+                "batch_size",
+            ],
+            SmsProviderKind::Log => &["provider", "rate_per_second", "validity"],
+        }
+    }
+
+    pub fn default_base_url(self) -> &'static str {
+        match self {
+            SmsProviderKind::Solapi => SOLAPI_BASE_URL,
+            _ => TWILIO_BASE_URL,
+        }
+    }
 }
 
 impl Default for SmsProviderSettings {
     fn default() -> Self {
         SmsProviderSettings {
             provider: SmsProviderKind::Log,
-            base_url: "https://api.twilio.com".into(),
+            base_url: TWILIO_BASE_URL.into(),
             account_sid: String::new(),
             auth_token_env: "TWILIO_AUTH_TOKEN".into(),
+            api_key_env: "SOLAPI_API_KEY".into(),
+            api_secret_env: "SOLAPI_API_SECRET".into(),
             from: String::new(),
             rate_per_second: 10,
             validity: Duration::from_secs(900),
+            batch_size: 100,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod category;
 pub mod contact;
 pub mod detector;
 pub mod duration_text;
+pub mod euc_kr;
 pub mod grouping;
 pub mod incident;
 pub mod mask;

@@ -18,6 +18,41 @@ use crate::segments;
 /// Most segments a notice SMS may take.
 pub const MAX_SMS_SEGMENTS: usize = 2;
 
+/// How long a notice SMS may be: a provider's own limit. Twilio's is two segments (throughput
+/// is counted in segments); a Korean provider's is an LMS of 2,000 EUC-KR bytes, so the text
+/// carries every name and the playbook line in full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SmsLimit {
+    /// At most this many SMS segments (GSM-7 or UCS-2, see [`segments`]).
+    Segments(usize),
+    /// At most this many EUC-KR bytes (characters outside EUC-KR count as their replacement).
+    EucKrBytes(usize),
+}
+
+impl SmsLimit {
+    /// Twilio: [`MAX_SMS_SEGMENTS`].
+    pub const TWO_SEGMENTS: SmsLimit = SmsLimit::Segments(MAX_SMS_SEGMENTS);
+    /// Solapi and other Korean providers: one LMS.
+    pub const LMS: SmsLimit = SmsLimit::EucKrBytes(crate::euc_kr::LMS_MAX_BYTES);
+
+    /// True when `text` is within the limit.
+    pub fn fits(self, text: &str) -> bool {
+        match self {
+            SmsLimit::Segments(n) => segments::fits(text, n),
+            SmsLimit::EucKrBytes(n) => {
+                let (clean, _) = crate::euc_kr::replace_unmappable(text);
+                crate::euc_kr::byte_len(&clean).is_some_and(|b| b <= n)
+            }
+        }
+    }
+}
+
+impl Default for SmsLimit {
+    fn default() -> Self {
+        SmsLimit::TWO_SEGMENTS
+    }
+}
+
 /// What a notice tells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -155,6 +190,12 @@ enum Names {
 
 /// The SMS, within [`MAX_SMS_SEGMENTS`] whenever the link allows it.
 pub fn sms_text(input: &NoticeInput) -> String {
+    sms_text_within(input, SmsLimit::TWO_SEGMENTS)
+}
+
+/// The SMS within a provider's `limit` whenever the link allows it: the fullest variant that
+/// fits (names listed, the action line, the greeting), then shorter ones in order.
+pub fn sms_text_within(input: &NoticeInput, limit: SmsLimit) -> String {
     let variants = [
         (Names::List, true, true),
         (Names::List, false, true),
@@ -164,7 +205,7 @@ pub fn sms_text(input: &NoticeInput) -> String {
     let mut text = String::new();
     for (names, action, greeting) in variants {
         text = compose(input, names, action, greeting);
-        if segments::fits(&text, MAX_SMS_SEGMENTS) {
+        if limit.fits(&text) {
             break;
         }
     }
@@ -760,6 +801,34 @@ mod tests {
                 "[RECOVERED] KakaoTalk back to normal (down 45m). Report damage at the link: {LINK}"
             )
         );
+    }
+
+    #[test]
+    fn an_lms_limit_keeps_every_name_and_the_playbook_line() {
+        let mut input = fire(NoticeKind::Down, Locale::Ko);
+        for (ko, en) in [
+            ("카카오T", "Kakao T"),
+            ("카카오 선물하기", "Kakao Gift"),
+            ("카카오톡 채널", "KakaoTalk Channel"),
+        ] {
+            input.deps.push(dep(ko, en, Category::Other));
+        }
+        input.playbook_line =
+            Some("전화 주문은 010-1234-5678로 받고, 배민 주문은 태블릿에서 확인하세요.".into());
+        let twilio = sms_text_within(&input, SmsLimit::TWO_SEGMENTS);
+        assert_eq!(twilio, sms_text(&input));
+        assert!(!twilio.contains("태블릿"), "{twilio}");
+        let lms = sms_text_within(&input, SmsLimit::LMS);
+        assert!(lms.contains("카카오톡 채널 장애 중입니다."), "{lms}");
+        assert!(
+            lms.contains("배민 주문은 태블릿에서 확인하세요. https://"),
+            "{lms}"
+        );
+        assert!(lms.starts_with("[장애] 사장님, "), "{lms}");
+        assert!(SmsLimit::LMS.fits(&lms));
+        assert!(!SmsLimit::TWO_SEGMENTS.fits(&lms));
+        assert!(SmsLimit::EucKrBytes(90).fits(&"가".repeat(45)));
+        assert!(!SmsLimit::EucKrBytes(90).fits(&"가".repeat(46)));
     }
 
     #[test]

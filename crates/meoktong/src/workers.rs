@@ -7,13 +7,14 @@ use meoktong_config::{Settings, SmsProviderKind};
 use meoktong_engine::clock::{Clock, SystemClock};
 use meoktong_engine::runner::ProbeLoop;
 use meoktong_notify::compose::{ComposeConfig, Composer};
+use meoktong_notify::delivery_poll::DeliveryPoller;
 use meoktong_notify::dispatcher::{Dispatcher, DispatcherConfig, SmsRoute};
 use meoktong_notify::heartbeat::HeartbeatSweeper;
 use meoktong_notify::planner::{Planner, PlannerConfig};
 use meoktong_notify::timers::Timers;
 use meoktong_notify::{
-    DevOutbox, EmailProvider, LogEmail, LogSms, SmsProvider, SmtpEmail, SsrfPolicy, TwilioSms,
-    WebhookSender,
+    DevOutbox, EmailProvider, LogEmail, LogSms, SmsProvider, SmtpEmail, SolapiSms, SsrfPolicy,
+    TwilioSms, WebhookSender,
 };
 use meoktong_storage::{Db, dev_outbox, now_ms, outbox};
 use meoktong_web::AppState;
@@ -74,6 +75,15 @@ pub fn providers(settings: &Settings, db: &Db, dev_mode: bool) -> anyhow::Result
                         .map_err(|e| anyhow::anyhow!("sms[{i}]: {}", e.message()))?,
                 )
             }
+            SmsProviderKind::Solapi => {
+                let (key, secret) = s
+                    .solapi_credentials()
+                    .with_context(|| format!("sms[{i}]"))?;
+                Arc::new(
+                    SolapiSms::new(s, key, secret, http.clone())
+                        .map_err(|e| anyhow::anyhow!("sms[{i}]: {}", e.message()))?,
+                )
+            }
             SmsProviderKind::Log => Arc::new(LogSms::new(dev.clone())),
         };
         sms.push(SmsRoute::new(provider, s.rate_per_second));
@@ -81,8 +91,13 @@ pub fn providers(settings: &Settings, db: &Db, dev_mode: bool) -> anyhow::Result
     let sms_platform = settings
         .sms
         .first()
-        .filter(|s| s.provider == SmsProviderKind::Twilio)
-        .map(|_| "twilio".to_string());
+        .filter(|s| {
+            matches!(
+                s.provider,
+                SmsProviderKind::Twilio | SmsProviderKind::Solapi
+            )
+        })
+        .map(|s| s.provider.as_str().to_string());
     let email: Option<Arc<dyn EmailProvider>> = match &settings.email {
         Some(e) => Some(Arc::new(
             SmtpEmail::from_settings(e).map_err(|e| anyhow::anyhow!("[email]: {}", e.message()))?,
@@ -124,20 +139,30 @@ pub fn compose_config(settings: &Settings, providers: &Providers) -> ComposeConf
         email_enabled: providers.email.is_some(),
         sms_enabled: !providers.sms.is_empty(),
         sms_platform: providers.sms_platform.clone(),
+        sms_limit: providers
+            .sms
+            .first()
+            .map(|r| r.provider.text_limit())
+            .unwrap_or_default(),
     }
 }
 
 /// A claim must outlive the wait for the slowest provider's rate limit plus a request, or
-/// another replica could take over rows still waiting to be sent.
+/// another replica could take over rows still waiting to be sent. A batching provider has
+/// up to `dispatch_concurrency` batches of `batch_size` messages waiting.
 pub fn lease_for(settings: &Settings) -> Duration {
-    let slowest = settings
+    let wait = settings
         .sms
         .iter()
-        .map(|s| s.rate_per_second)
-        .filter(|r| *r > 0)
-        .min();
-    let wait = slowest
-        .map(|r| settings.notify.dispatch_concurrency as u64 / u64::from(r))
+        .filter(|s| s.rate_per_second > 0)
+        .map(|s| {
+            let per_place = match s.provider {
+                SmsProviderKind::Solapi => s.batch_size.max(1) as u64,
+                _ => 1,
+            };
+            settings.notify.dispatch_concurrency as u64 * per_place / u64::from(s.rate_per_second)
+        })
+        .max()
         .unwrap_or(0);
     Duration::from_secs(60.max(wait + 30))
 }
@@ -195,6 +220,14 @@ pub async fn spawn_all(
         outbox_changed.clone(),
         stop.clone(),
     )));
+    let polled: Vec<Arc<dyn SmsProvider>> = p.sms.iter().map(|r| r.provider.clone()).collect();
+    if let Some(poller) = DeliveryPoller::new(state.db.clone(), state.metrics.clone(), &polled) {
+        handles.push(tokio::spawn(delivery_poll_loop(
+            poller,
+            outbox_changed.clone(),
+            stop.clone(),
+        )));
+    }
     let dispatcher = Dispatcher::new(
         state.db.clone(),
         state.crypto.clone(),
@@ -305,6 +338,25 @@ async fn heartbeat_loop(
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// Delivery reports of providers that are polled (Solapi), every 2 seconds.
+async fn delivery_poll_loop(
+    poller: DeliveryPoller,
+    outbox_changed: Arc<Notify>,
+    stop: CancellationToken,
+) {
+    loop {
+        match poller.poll_once(now_ms()).await {
+            Ok(s) if s.fallbacks > 0 => outbox_changed.notify_waiters(),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "applying delivery reports failed; will retry"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
         }
     }
 }

@@ -24,6 +24,20 @@ pub enum Applied {
     Applied { fallbacks: u64 },
 }
 
+/// Applies a delivery report of a provider that is polled (Solapi), already in Twilio's words
+/// (`delivered`, `failed`, anything else recorded only); `None` when no message has this id.
+pub async fn apply_polled_status(
+    db: &Db,
+    metrics: &Metrics,
+    provider: &str,
+    sid: &str,
+    status: &str,
+    error_code: Option<&str>,
+    now: i64,
+) -> Result<Option<u64>, StorageError> {
+    apply_known_from(db, metrics, provider, sid, status, error_code, now).await
+}
+
 /// Applies one status callback of the SMS `sid`; unknown sids are kept for later.
 pub async fn apply_sms_status(
     db: &Db,
@@ -89,16 +103,33 @@ async fn apply_known(
     error_code: Option<&str>,
     now: i64,
 ) -> Result<Option<u64>, StorageError> {
+    apply_known_from(db, metrics, "twilio", sid, status, error_code, now).await
+}
+
+/// Applies a report of `provider` to its outbox row; `None` if no row has this sid.
+async fn apply_known_from(
+    db: &Db,
+    metrics: &Metrics,
+    provider: &str,
+    sid: &str,
+    status: &str,
+    error_code: Option<&str>,
+    now: i64,
+) -> Result<Option<u64>, StorageError> {
     let Some(row) = outbox::by_provider_message_id(db, sid).await? else {
         return Ok(None);
     };
     outbox::record_attempt(
         db,
         row.id,
-        "twilio",
+        provider,
         status,
         error_code,
-        Some("status callback"),
+        Some(if provider == "twilio" {
+            "status callback"
+        } else {
+            "delivery report"
+        }),
         now,
     )
     .await?;
@@ -137,7 +168,7 @@ async fn apply_known(
                 return Ok(Some(0));
             }
             let reason = format!(
-                "twilio {status}{}",
+                "{provider} {status}{}",
                 error_code.map(|c| format!(" {c}")).unwrap_or_default()
             );
             let changed = outbox::mark_given_up(db, row.id, MessageState::Failed, &reason).await?;

@@ -14,38 +14,42 @@
 //! Twilio 20003) hands over at once, and the refused message goes to the next provider.
 //! Webhooks (when configured with [`Dispatcher::with_webhooks`]) are sent with the merchant's
 //! current URL and secret, retried the same way, and never make a contact's email unnecessary.
+//!
+//! A provider that takes many messages per request ([`SmsProvider::batch_size`] > 1, Solapi)
+//! gets batches: while it is the provider in use, SMS rows are claimed up to a batch at once
+//! (whatever is due, never waiting to fill one) and sent in one request holding one place;
+//! each message's outcome is recorded on its own (a batch may partly fail). The crash bound
+//! becomes the batches in flight: at most `concurrency × batch_size` messages.
+//!
+//! Rate budgets and provider health live in [`ProviderBudget`]: shared by every replica
+//! through PostgreSQL, in memory on SQLite.
 use crate::compose::Composer;
+use crate::provider_budget::ProviderBudget;
 use crate::providers::{
-    EmailMessage, EmailProvider, ProviderError, SmsProvider, SmsRequest, WebhookSender,
+    BatchItem, EmailMessage, EmailProvider, ProviderError, SmsAccepted, SmsProvider, SmsRequest,
+    WebhookSender,
 };
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use meoktong_metrics::Metrics;
 use meoktong_storage::entity::outbox as outbox_entity;
 use meoktong_storage::outbox::{Channel, MessageState};
 use meoktong_storage::{Crypto, Db, StorageError, outbox, webhooks};
-use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// One SMS provider with its rate limit and health.
+/// One SMS provider with its rate (its budget and health are kept by [`ProviderBudget`]).
 pub struct SmsRoute {
     pub provider: Arc<dyn SmsProvider>,
-    limiter: Option<DefaultDirectRateLimiter>,
+    rate_per_second: u32,
 }
 
 impl SmsRoute {
     /// `rate_per_second = 0` means unlimited.
     pub fn new(provider: Arc<dyn SmsProvider>, rate_per_second: u32) -> SmsRoute {
-        let limiter =
-            NonZeroU32::new(rate_per_second).map(|r| RateLimiter::direct(Quota::per_second(r)));
-        SmsRoute { provider, limiter }
+        SmsRoute {
+            provider,
+            rate_per_second,
+        }
     }
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-struct Health {
-    failing_since: Option<i64>,
-    last_try: i64,
 }
 
 /// A message its provider took, waiting to be marked `accepted`.
@@ -94,12 +98,19 @@ pub struct Dispatcher {
     crypto: Arc<Crypto>,
     metrics: Metrics,
     sms: Vec<SmsRoute>,
-    health: Mutex<Vec<Health>>,
+    /// `sms{index}:{name}` of each route: its row in the shared budget and health.
+    sms_keys: Vec<String>,
+    budget: ProviderBudget,
     email: Option<Arc<dyn EmailProvider>>,
     webhook: Option<WebhookSender>,
     /// Renders email fallbacks written unrendered (see [`Dispatcher::with_renderer`]).
     renderer: Option<Arc<Composer>>,
     cfg: DispatcherConfig,
+}
+
+/// The first error of many outcomes, after all of them ran.
+fn first_error(results: Vec<Result<(), StorageError>>) -> Result<(), StorageError> {
+    results.into_iter().collect()
 }
 
 fn ms(d: Duration) -> i64 {
@@ -138,13 +149,19 @@ impl Dispatcher {
         email: Option<Arc<dyn EmailProvider>>,
         cfg: DispatcherConfig,
     ) -> Dispatcher {
-        let health = Mutex::new(vec![Health::default(); sms.len()]);
+        let sms_keys = sms
+            .iter()
+            .enumerate()
+            .map(|(i, r)| format!("sms{i}:{}", r.provider.name()))
+            .collect();
+        let budget = ProviderBudget::for_db(&db);
         Dispatcher {
             db,
             crypto,
             metrics,
             sms,
-            health,
+            sms_keys,
+            budget,
             email,
             webhook: None,
             renderer: None,
@@ -180,9 +197,23 @@ impl Dispatcher {
 
     /// Claims and sends one batch. Returns how many rows it handled.
     pub async fn run_once(&self, now: i64) -> Result<usize, StorageError> {
-        let channels = self.channels();
+        let mut channels = self.channels();
         if channels.is_empty() {
             return Ok(0);
+        }
+        let mut batched = 0;
+        if let Some(size) = self.batch_size_now().await {
+            channels.retain(|c| *c != Channel::Sms);
+            let rows = self.claim_sms_batch(now, size, true).await?;
+            batched = rows.len();
+            if !rows.is_empty()
+                && let Err(e) = self.send_sms_rows(rows, None).await
+            {
+                tracing::error!(error = %e, "dispatch failed to record a result; the claim will expire and the row be retried");
+            }
+        }
+        if channels.is_empty() {
+            return Ok(batched);
         }
         let rows = outbox::claim_due(
             &self.db,
@@ -194,7 +225,7 @@ impl Dispatcher {
             true,
         )
         .await?;
-        let n = rows.len();
+        let n = rows.len() + batched;
         let results =
             futures::future::join_all(rows.into_iter().map(|row| self.send(row, None))).await;
         for r in results {
@@ -243,16 +274,45 @@ impl Dispatcher {
             if expired_too {
                 expired_looked_at = Some(now);
             }
-            let claimed = outbox::claim_due(
-                &self.db,
-                &self.cfg.holder,
-                now,
-                ms(self.cfg.lease),
-                free as u64,
-                &channels,
-                expired_too,
-            )
-            .await;
+            // A batching provider in use: one batch of SMS rows, for one place.
+            let mut claim_channels = channels.clone();
+            let mut batched = 0;
+            if let Some(size) = self.batch_size_now().await {
+                claim_channels.retain(|c| *c != Channel::Sms);
+                match self.claim_sms_batch(now, size, expired_too).await {
+                    Ok(rows) if !rows.is_empty() => {
+                        batched = rows.len();
+                        let Ok(place) = places.clone().acquire_owned().await else {
+                            break;
+                        };
+                        let me = self.clone();
+                        let queue = queue.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = me.send_sms_rows(rows, Some(&queue)).await {
+                                tracing::error!(error = %e, "dispatch failed to record a result; the claims will expire and the rows be retried");
+                            }
+                            drop(place);
+                        });
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "cannot claim outbox rows; will retry"),
+                }
+            }
+            let free = places.available_permits();
+            let claimed = if claim_channels.is_empty() || free == 0 {
+                Ok(Vec::new())
+            } else {
+                outbox::claim_due(
+                    &self.db,
+                    &self.cfg.holder,
+                    now,
+                    ms(self.cfg.lease),
+                    free as u64,
+                    &claim_channels,
+                    expired_too,
+                )
+                .await
+            };
             let rows = match claimed {
                 Ok(rows) => rows,
                 Err(e) => {
@@ -261,6 +321,10 @@ impl Dispatcher {
                 }
             };
             if rows.is_empty() {
+                if batched > 0 {
+                    // More may be due at once: claim again without waiting.
+                    continue;
+                }
                 tokio::select! {
                     _ = stop.cancelled() => break,
                     _ = &mut woken => {}
@@ -406,50 +470,161 @@ impl Dispatcher {
         }
     }
 
-    /// The provider to use now, by the failover rule.
-    fn choose(&self, now: i64) -> usize {
-        let Ok(mut health) = self.health.lock() else {
-            return 0;
-        };
-        let n = health.len();
-        for (i, h) in health.iter_mut().enumerate() {
-            let healthy = h
-                .failing_since
-                .is_none_or(|since| now - since < ms(self.cfg.failover_after));
-            if healthy || i == n - 1 {
+    /// The provider to use now, by the failover rule; a failing provider ahead of it gets one
+    /// try every `retry_first_every` (one replica's turn).
+    async fn choose(&self, now: i64) -> usize {
+        if let Err(e) = self.budget.ensure(&self.sms_keys).await {
+            tracing::warn!(error = %e, "cannot create the shared provider states");
+        }
+        let failing = self.budget.failing_since(&self.sms_keys, now).await;
+        let n = failing.len();
+        for (i, since) in failing.iter().enumerate() {
+            let healthy = since.is_none_or(|since| now - since < ms(self.cfg.failover_after));
+            if healthy || i + 1 == n {
                 return i;
             }
-            if now - h.last_try >= ms(self.cfg.retry_first_every) {
-                h.last_try = now;
+            if self
+                .budget
+                .take_retry_turn(&self.sms_keys[i], now, ms(self.cfg.retry_first_every))
+                .await
+            {
                 return i;
             }
         }
         0
     }
 
-    fn report_health(&self, index: usize, ok: bool, now: i64) {
-        if let Ok(mut health) = self.health.lock()
-            && let Some(h) = health.get_mut(index)
-        {
-            if ok {
-                h.failing_since = None;
-            } else if h.failing_since.is_none() {
-                h.failing_since = Some(now);
-            }
-            h.last_try = now;
+    /// The batch size of the provider in use now, if it batches (no retry turn is taken).
+    /// Health is judged on the real clock, as [`Dispatcher::choose`] judges it.
+    async fn batch_size_now(&self) -> Option<usize> {
+        if self.sms.iter().all(|r| r.provider.batch_size() <= 1) {
+            return None;
+        }
+        let now = meoktong_storage::now_ms();
+        let failing = self.budget.failing_since(&self.sms_keys, now).await;
+        let n = failing.len();
+        let index = failing
+            .iter()
+            .position(|since| since.is_none_or(|since| now - since < ms(self.cfg.failover_after)))
+            .unwrap_or(n.saturating_sub(1));
+        let size = self.sms.get(index)?.provider.batch_size();
+        (size > 1).then_some(size)
+    }
+
+    async fn claim_sms_batch(
+        &self,
+        now: i64,
+        size: usize,
+        expired_too: bool,
+    ) -> Result<Vec<outbox_entity::Model>, StorageError> {
+        outbox::claim_due(
+            &self.db,
+            &self.cfg.holder,
+            now,
+            ms(self.cfg.lease),
+            size as u64,
+            &[Channel::Sms],
+            expired_too,
+        )
+        .await
+    }
+
+    async fn report_health(&self, index: usize, ok: bool, now: i64) {
+        if let Some(key) = self.sms_keys.get(index) {
+            self.budget.report(key, ok, now).await;
         }
     }
 
     /// Marks a provider failing for `failover_after` already, so the next one takes over now
     /// (it is tried again every `retry_first_every`, like one failing transiently).
-    fn fail_over_now(&self, index: usize, now: i64) {
-        if let Ok(mut health) = self.health.lock()
-            && let Some(h) = health.get_mut(index)
-        {
-            let long_ago = now.saturating_sub(ms(self.cfg.failover_after));
-            h.failing_since = Some(h.failing_since.map_or(long_ago, |s| s.min(long_ago)));
-            h.last_try = now;
+    async fn fail_over_now(&self, index: usize, now: i64) {
+        if let Some(key) = self.sms_keys.get(index) {
+            self.budget
+                .fail_over_now(key, now, ms(self.cfg.failover_after))
+                .await;
         }
+    }
+
+    /// Waits for `messages` of the route's rate budget (shared by all replicas on PostgreSQL).
+    async fn wait_for_budget(&self, index: usize, messages: usize) {
+        let (Some(route), Some(key)) = (self.sms.get(index), self.sms_keys.get(index)) else {
+            return;
+        };
+        let wait = match self
+            .budget
+            .reserve(key, route.rate_per_second, messages)
+            .await
+        {
+            Ok(wait) => wait,
+            Err(e) => {
+                // Without the shared budget, this process keeps to the whole rate on its own.
+                tracing::warn!(error = %e, "cannot reserve the shared send budget; pacing alone");
+                Duration::from_secs_f64(messages as f64 / f64::from(route.rate_per_second.max(1)))
+            }
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// The request for an SMS row: what is left of its validity, the status callback.
+    fn sms_request(&self, row: &outbox_entity::Model, to: String) -> SmsRequest {
+        // A retry asks the provider to try only for what is left of the message's validity.
+        let left = row.expires_at - meoktong_storage::now_ms();
+        let left = Duration::from_millis(u64::try_from(left).unwrap_or(0));
+        SmsRequest {
+            to,
+            body: row.body.clone(),
+            status_callback: self.cfg.status_callback.clone(),
+            validity: Some(left.max(Duration::from_secs(1))),
+        }
+    }
+
+    /// Sends claimed SMS rows: in one request when the provider in use batches, else each on
+    /// its own (the first through the chosen provider, which may be a failing one's retry).
+    async fn send_sms_rows(
+        &self,
+        rows: Vec<outbox_entity::Model>,
+        queue: Option<&RecordQueue>,
+    ) -> Result<(), StorageError> {
+        let now = meoktong_storage::now_ms();
+        let index = self.choose(now).await;
+        let Some(route) = self.sms.get(index) else {
+            return Ok(());
+        };
+        let mut items = Vec::with_capacity(rows.len());
+        let mut kept = Vec::with_capacity(rows.len());
+        for row in rows {
+            match self.crypto.decrypt(&row.recipient_enc) {
+                Ok(to) => {
+                    items.push(BatchItem {
+                        reference: row.id,
+                        req: self.sms_request(&row, to),
+                    });
+                    kept.push(row);
+                }
+                Err(e) => {
+                    tracing::error!(outbox.id = row.id, error = %e, "cannot decrypt the recipient; the claim will expire")
+                }
+            }
+        }
+        if route.provider.batch_size() <= 1 {
+            let sends = kept
+                .into_iter()
+                .zip(items)
+                .enumerate()
+                .map(|(i, (row, item))| {
+                    self.send_sms_via(row, item.req.to, (i == 0).then_some(index), queue)
+                });
+            return first_error(futures::future::join_all(sends).await);
+        }
+        self.wait_for_budget(index, items.len()).await;
+        let results = route.provider.send_batch(&items).await;
+        let outcomes = kept
+            .into_iter()
+            .zip(results)
+            .map(|(row, result)| self.sms_outcome(row, index, result, queue));
+        first_error(futures::future::join_all(outcomes).await)
     }
 
     async fn send_sms(
@@ -458,29 +633,46 @@ impl Dispatcher {
         to: String,
         queue: Option<&RecordQueue>,
     ) -> Result<(), StorageError> {
-        let now = meoktong_storage::now_ms();
-        let index = self.choose(now);
+        self.send_sms_via(row, to, None, queue).await
+    }
+
+    /// Sends one SMS through route `index`, or the one the failover rule chooses.
+    async fn send_sms_via(
+        &self,
+        row: outbox_entity::Model,
+        to: String,
+        index: Option<usize>,
+        queue: Option<&RecordQueue>,
+    ) -> Result<(), StorageError> {
+        let index = match index {
+            Some(i) => i,
+            None => self.choose(meoktong_storage::now_ms()).await,
+        };
         let Some(route) = self.sms.get(index) else {
             return Ok(());
         };
-        if let Some(l) = &route.limiter {
-            l.until_ready().await;
-        }
-        // A retry asks the provider to try only for what is left of the message's validity.
-        let left = row.expires_at - meoktong_storage::now_ms();
-        let left = Duration::from_millis(u64::try_from(left).unwrap_or(0));
-        let req = SmsRequest {
-            to,
-            body: row.body.clone(),
-            status_callback: self.cfg.status_callback.clone(),
-            validity: Some(left.max(Duration::from_secs(1))),
-        };
+        self.wait_for_budget(index, 1).await;
+        let req = self.sms_request(&row, to);
         let result = route.provider.send(&req).await;
+        self.sms_outcome(row, index, result, queue).await
+    }
+
+    /// Records what route `index` answered for one SMS.
+    async fn sms_outcome(
+        &self,
+        row: outbox_entity::Model,
+        index: usize,
+        result: Result<SmsAccepted, ProviderError>,
+        queue: Option<&RecordQueue>,
+    ) -> Result<(), StorageError> {
         let now = meoktong_storage::now_ms();
+        let Some(route) = self.sms.get(index) else {
+            return Ok(());
+        };
         let provider = route.provider.name().to_string();
         match result {
             Ok(accepted) => {
-                self.report_health(index, true, now);
+                self.report_health(index, true, now).await;
                 let mark = outbox::AcceptedMark {
                     id: row.id,
                     provider_index: index as i32,
@@ -492,12 +684,15 @@ impl Dispatcher {
                 self.accepted(Accepted { row, mark }, queue).await
             }
             Err(e) => {
-                // A refused account (20003, 21606 …) is this provider failing, not the
-                // recipient: it fails over at once, and the message goes to the next provider.
+                // A refused account (20003, 21606, Solapi 1062 …) is this provider failing, not
+                // the recipient: it fails over at once, and the message goes to the next
+                // provider.
                 let refused = e.is_config_error();
-                self.report_health(index, e.is_permanent() && !refused, now);
                 if refused {
-                    self.fail_over_now(index, now);
+                    tracing::error!(outbox.id = row.id, provider = %provider, error = %e, "the provider refused our account or sender; failing over to the next provider now");
+                    self.fail_over_now(index, now).await;
+                } else {
+                    self.report_health(index, e.is_permanent(), now).await;
                 }
                 let e = if refused && index + 1 < self.sms.len() {
                     ProviderError::transient(

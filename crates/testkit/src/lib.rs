@@ -1,5 +1,5 @@
-//! Stand-ins for the outside world, for tests only: a Twilio-like HTTP server and a real SMTP
-//! server, both on 127.0.0.1 with an OS-chosen port.
+//! Stand-ins for the outside world, for tests only: Twilio- and Solapi-like HTTP servers and a
+//! real SMTP server, all on 127.0.0.1 with an OS-chosen port.
 //!
 //! They check requests the way the real services do (so a client bug fails a test instead of
 //! production) and record everything they receive. Waiting helpers poll with a deadline:
@@ -7,9 +7,11 @@
 #![forbid(unsafe_code)]
 
 mod smtp;
+mod solapi;
 mod twilio;
 
 pub use smtp::{ReceivedMail, SmtpServer};
+pub use solapi::{SolapiFault, SolapiMessage, SolapiRequest, SolapiStandIn};
 pub use twilio::{
     HookResponse, Mode, RecordedMessage, RecordedRequest, Signing, StandInError, TwilioStandIn,
 };

@@ -86,6 +86,7 @@ pub fn twilio_settings(base_url: String) -> SmsProviderSettings {
         from: "+15005550006".into(),
         rate_per_second: 0,
         validity: Duration::from_secs(15 * 60),
+        ..SmsProviderSettings::default()
     }
 }
 
@@ -151,7 +152,7 @@ impl Hub {
         Self::with_providers_on(Backend::default_for_tests(), twilio, sms, LAB_GROUP_WINDOW).await
     }
 
-    async fn with_providers_on(
+    pub async fn with_providers_on(
         backend: Backend,
         twilio: Vec<TwilioStandIn>,
         sms: Vec<Arc<dyn SmsProvider>>,

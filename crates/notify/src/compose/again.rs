@@ -69,7 +69,7 @@ impl Composer {
             notice.created_at,
         );
         let playbooks = contacts::playbooks(self.db(), merchant.id).await?;
-        Ok(Some(ctx.render(&playbooks)))
+        Ok(Some(ctx.render_within(&playbooks, self.config().sms_limit)))
     }
 
     /// The subject, text and HTML of an email fallback written unrendered, as the notice's

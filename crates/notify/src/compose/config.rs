@@ -1,4 +1,5 @@
 //! The settings a notice is composed with.
+use meoktong_domain::message::SmsLimit;
 use std::time::Duration;
 
 /// How notices are rendered and addressed: what the planner, the heartbeat sweeper, the
@@ -25,4 +26,7 @@ pub struct ComposeConfig {
     pub sms_enabled: bool,
     /// The platform SMS runs on (`twilio`), so a Twilio outage is not told by SMS.
     pub sms_platform: Option<String>,
+    /// How long an SMS may be, as the first `[[sms]]` provider counts it: two UCS-2 segments
+    /// for Twilio, an LMS of 2,000 EUC-KR bytes for Solapi (the playbook line in full).
+    pub sms_limit: SmsLimit,
 }

@@ -152,7 +152,7 @@ impl Composer {
         let ctx = NoticeContext::new(&self.cfg, to.merchant, draft, deps, &token, now);
         let since = ctx.since;
         let (link, tz) = (ctx.input.link.clone(), ctx.input.tz);
-        let rendered = ctx.render(to.playbooks);
+        let rendered = ctx.render_within(to.playbooks, self.cfg.sms_limit);
         let dedupe = draft.dedupe_key();
         let Reach {
             position,

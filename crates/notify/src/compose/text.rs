@@ -3,7 +3,7 @@
 use super::{ComposeConfig, NoticeDraft};
 use meoktong_domain::Category;
 use meoktong_domain::duration_text::Locale;
-use meoktong_domain::message::{self, NoticeDep, NoticeInput, NoticeKind};
+use meoktong_domain::message::{self, NoticeDep, NoticeInput, NoticeKind, SmsLimit};
 use meoktong_storage::entity::{dependencies, incidents, merchants, playbooks};
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -149,8 +149,15 @@ impl NoticeContext {
         }
     }
 
-    /// Texts for every channel, with the merchant's own playbook where they wrote one.
-    pub fn render(mut self, own: &[playbooks::Model]) -> Rendered {
+    /// Texts for every channel, with the merchant's own playbook where they wrote one; the
+    /// SMS within Twilio's two segments.
+    pub fn render(self, own: &[playbooks::Model]) -> Rendered {
+        self.render_within(own, SmsLimit::TWO_SEGMENTS)
+    }
+
+    /// Like [`NoticeContext::render`], with the SMS within `sms_limit`, the first SMS
+    /// provider's own limit ([`crate::SmsProvider::text_limit`]: an LMS for Solapi).
+    pub fn render_within(mut self, own: &[playbooks::Model], sms_limit: SmsLimit) -> Rendered {
         let locale = self.input.locale;
         let first = self.categories.first().copied().unwrap_or(Category::Other);
         let own_text = own
@@ -179,7 +186,7 @@ impl NoticeContext {
                 parts.join("\n\n")
             }
         };
-        let sms = message::sms_text(&self.input);
+        let sms = message::sms_text_within(&self.input, sms_limit);
         let urgent = self.categories.iter().any(|c| {
             matches!(
                 c,

@@ -36,12 +36,29 @@ fn code_suffix(code: &Option<String>) -> String {
 ///
 /// Twilio 20003 (authentication), 20404 (wrong account in the URL), 21606 and 21212 (the
 /// `From` number cannot send), 21659 (From not a Twilio number); SMTP 530/534/535
-/// (authentication required/failed). They are classified permanent (the merchant must not
+/// (authentication required/failed); Solapi `InvalidAPIKey`, `SignatureDoesNotMatch`,
+/// `Forbidden` (the key lacks the permission), `NotEnoughBalance` and the per-message
+/// 1062/2062 (sender number not registered) and 1030/2230 (no balance). They are classified permanent (the merchant must not
 /// wait on a provider that cannot send anything: the email goes out at once), and
 /// [`ProviderError::is_config_error`] lets the dispatcher also log them at error level and
 /// fail over to the next `[[sms]]` provider.
 const CONFIG_ERROR_CODES: &[&str] = &[
-    "20003", "20404", "21212", "21606", "21659", "530", "534", "535",
+    "20003",
+    "20404",
+    "21212",
+    "21606",
+    "21659",
+    "530",
+    "534",
+    "535",
+    "InvalidAPIKey",
+    "SignatureDoesNotMatch",
+    "Forbidden",
+    "NotEnoughBalance",
+    "1062",
+    "2062",
+    "1030",
+    "2230",
 ];
 
 impl ProviderError {

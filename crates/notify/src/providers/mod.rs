@@ -3,7 +3,8 @@
 //! Every provider answers with [`ProviderError`], already classified as permanent (fall back
 //! now) or transient (retry with backoff), so the dispatcher never reads provider details.
 //!
-//! - SMS: [`TwilioSms`] (Twilio's Messages API on reqwest), [`LogSms`] (dev outbox).
+//! - SMS: [`TwilioSms`] (Twilio's Messages API on reqwest), [`SolapiSms`] (Solapi's Messages
+//!   API v4: domestic Korean SMS/LMS, batched, reports by polling), [`LogSms`] (dev outbox).
 //! - Email: [`SmtpEmail`] (lettre), [`LogEmail`] (dev outbox).
 //! - Webhooks: [`WebhookSender`], signed with HMAC-SHA256, behind the SSRF guard
 //!   ([`check_webhook_url`]).
@@ -13,6 +14,9 @@ mod email;
 mod error;
 mod sms;
 mod smtp;
+mod solapi;
+mod solapi_classify;
+mod solapi_signature;
 mod twilio;
 mod twilio_classify;
 mod twilio_signature;
@@ -22,8 +26,10 @@ mod webhook_guard;
 pub use dev::{DevOutbox, LogEmail, LogSms};
 pub use email::{EmailMessage, EmailProvider};
 pub use error::ProviderError;
-pub use sms::{SmsAccepted, SmsProvider, SmsRequest};
+pub use sms::{BatchItem, DeliveryReport, SmsAccepted, SmsProvider, SmsRequest};
 pub use smtp::SmtpEmail;
+pub use solapi::SolapiSms;
+pub use solapi_signature::solapi_authorization;
 pub use twilio::TwilioSms;
 pub use twilio_signature::{twilio_signature, verify_twilio_signature};
 pub use webhook::{

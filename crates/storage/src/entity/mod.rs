@@ -27,6 +27,7 @@ pub mod playbooks;
 pub mod probe_locations;
 pub mod probe_results;
 pub mod probe_rollups_hourly;
+pub mod provider_states;
 pub mod report_attachments;
 pub mod subscriptions;
 pub mod users;
