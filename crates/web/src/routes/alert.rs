@@ -293,7 +293,7 @@ async fn render_page(
         .ok_or(WebError::NotFound)?;
     let lang = page_lang(asked, merchant.locale.as_deref(), headers);
     let locale = locale_of(lang);
-    let tz = compose::zone_of(&merchant, crate::routes::ui::service_tz(state));
+    let tz = compose::zone_of(&merchant, crate::views::service_tz(state));
     let kind = NoticeKind::parse(&notice.kind).map_err(|e| WebError::Unexpected(e.to_string()))?;
     let is_back = kind.is_back();
     let told = told_dependencies(state, notice, lang, now, tz).await?;

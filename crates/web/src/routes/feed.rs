@@ -3,8 +3,8 @@
 use crate::AppState;
 use crate::error::WebError;
 use crate::i18n::Lang;
-use crate::routes::status::rfc3339;
-use crate::routes::ui::{dep_name, duration_words, service_tz};
+use crate::views::rfc3339;
+use crate::views::{dep_name, duration_words, service_tz};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;

@@ -14,15 +14,10 @@ pub mod feed;
 pub mod health;
 pub mod heartbeat;
 pub mod hooks;
-pub mod merchant_ops;
 pub mod operator;
 pub mod reports;
-pub mod sms_limits;
 pub mod status;
 pub mod status_page;
-pub mod ui;
-pub mod uptime;
-pub mod webhook_ops;
 
 pub fn router(state: AppState) -> Router {
     Router::new()

@@ -5,7 +5,7 @@ use crate::AppState;
 use crate::auth::session::{CurrentUser, Role};
 use crate::error::WebError;
 use crate::i18n::Lang;
-use crate::routes::ui::{Ctx, dep_name, duration_words, state_words};
+use crate::views::{Ctx, dep_name, duration_words, state_words};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};

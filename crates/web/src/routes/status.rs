@@ -5,7 +5,6 @@ use crate::error::WebError;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::TimeZone;
 use meoktong_storage::{now_ms, status};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -23,12 +22,7 @@ fn tz(state: &AppState) -> chrono_tz::Tz {
 }
 
 /// RFC 3339 with the service's time-zone offset.
-pub fn rfc3339(tz: chrono_tz::Tz, ms: i64) -> String {
-    tz.timestamp_millis_opt(ms)
-        .single()
-        .map(|t| t.to_rfc3339())
-        .unwrap_or_default()
-}
+pub use crate::views::rfc3339;
 
 #[derive(Serialize)]
 pub struct DependencyJson {

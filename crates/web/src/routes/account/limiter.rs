@@ -14,7 +14,7 @@
 //!   30 failures, then one every two seconds, so one address cannot spray many accounts.
 use crate::AppState;
 use crate::auth::session::random_token;
-use crate::routes::reports::guard::ClientIp;
+use crate::extract::ClientIp;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use meoktong_storage::Crypto;
 use std::collections::BTreeMap;

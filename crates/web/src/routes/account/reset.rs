@@ -3,7 +3,7 @@ use super::{FormPage, hash_password, limiter, validate};
 use crate::AppState;
 use crate::auth::session::random_token;
 use crate::error::WebError;
-use crate::routes::ui::{Ctx, Errors, Field, check_anon_csrf};
+use crate::views::{Ctx, Errors, Field, check_anon_csrf};
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -63,7 +63,7 @@ pub async fn forgot(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    ip: crate::routes::reports::guard::ClientIp,
+    ip: crate::extract::ClientIp,
     Form(f): Form<ForgotForm>,
 ) -> Result<Response, WebError> {
     check_anon_csrf(&headers, &f.csrf)?;

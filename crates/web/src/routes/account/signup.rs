@@ -10,10 +10,10 @@
 use super::{FormPage, hash_password, limiter, start_session, validate};
 use crate::AppState;
 use crate::error::WebError;
+use crate::extract::ClientIp;
 use crate::i18n::Lang;
-use crate::routes::reports::guard::ClientIp;
-use crate::routes::sms_limits;
-use crate::routes::ui::{Ctx, Errors, Field, check_anon_csrf};
+use crate::services::limits;
+use crate::views::{Ctx, Errors, Field, check_anon_csrf};
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -143,7 +143,7 @@ pub async fn signup(
     };
     // Counted once the form is valid: typos cost nothing, new accounts (each a fresh budget
     // of codes and test alerts) do.
-    if !sms_limits::allow_sign_up(&ip) {
+    if !limits::allow_sign_up(&ip) {
         let mut page = signup_form(&ctx, f.csrf.clone(), &f, &Errors::default());
         page.error = l
             .t(

@@ -1,7 +1,7 @@
 //! Parse, don't validate: forms of the account pages become typed values or field messages.
 use crate::auth::password::MIN_LENGTH;
 use crate::i18n::Lang;
-use crate::routes::ui::Errors;
+use crate::views::Errors;
 use meoktong_domain::contact::{EmailAddr, platform_of_email};
 use meoktong_domain::phone::{PhoneError, parse_mobile};
 use serde::Deserialize;
@@ -69,7 +69,7 @@ pub fn short_text(
     } else if let Err(problem) = meoktong_domain::text::check_line(v) {
         errors.add(
             field,
-            crate::routes::merchant_ops::text_message(lang, problem),
+            crate::services::merchant::text_message(lang, problem),
         );
     }
     v.to_string()

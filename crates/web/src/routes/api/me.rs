@@ -4,9 +4,9 @@ use super::{ApiMerchant, body};
 use crate::AppState;
 use crate::error::WebError;
 use crate::i18n::Lang;
-use crate::routes::merchant_ops;
-use crate::routes::status::rfc3339;
-use crate::routes::ui::service_tz;
+use crate::services::merchant;
+use crate::views::rfc3339;
+use crate::views::service_tz;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
@@ -64,7 +64,7 @@ pub async fn put_subscriptions(
         .into_iter()
         .map(|s| (s.dependency, s.notify_degraded))
         .collect();
-    merchant_ops::set_subscriptions(&state, me.merchant_id, me.user.user_id, &wanted, LANG).await?;
+    merchant::set_subscriptions(&state, me.merchant_id, me.user.user_id, &wanted, LANG).await?;
     subscriptions(State(state), me).await
 }
 
@@ -93,15 +93,14 @@ pub async fn add_contact(
 ) -> Result<(StatusCode, Json<ContactView>), WebError> {
     let b = body(b)?;
     let domains = &state.settings.channels.platform_domains;
-    let c =
-        merchant_ops::parse_contact(&b.label, &b.phone, &b.email, LANG, domains).map_err(|e| {
-            e.into_web_error()
-                .unwrap_or(WebError::Unexpected("empty validation".into()))
-        })?;
-    let id = merchant_ops::add_contact(&state, me.merchant_id, me.user.user_id, &c).await?;
+    let c = merchant::parse_contact(&b.label, &b.phone, &b.email, LANG, domains).map_err(|e| {
+        e.into_web_error()
+            .unwrap_or(WebError::Unexpected("empty validation".into()))
+    })?;
+    let id = merchant::add_contact(&state, me.merchant_id, me.user.user_id, &c).await?;
     Ok((
         StatusCode::CREATED,
-        Json(merchant_ops::contact(&state, me.merchant_id, id).await?),
+        Json(merchant::contact(&state, me.merchant_id, id).await?),
     ))
 }
 
@@ -110,7 +109,7 @@ pub async fn remove_contact(
     me: ApiMerchant,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, WebError> {
-    let c = merchant_ops::contact(&state, me.merchant_id, id).await?;
+    let c = merchant::contact(&state, me.merchant_id, id).await?;
     if contact_book::list(&state.db, &state.crypto, me.merchant_id)
         .await?
         .len()
@@ -176,7 +175,7 @@ pub async fn put_playbook(
     b: Result<Json<PlaybookBody>, JsonRejection>,
 ) -> Result<Json<Playbook>, WebError> {
     let b = body(b)?;
-    merchant_ops::set_playbook(&state, me.merchant_id, &category, &b.text, LANG).await?;
+    merchant::set_playbook(&state, me.merchant_id, &category, &b.text, LANG).await?;
     playbook_list(&state, me.merchant_id)
         .await?
         .into_iter()
@@ -270,6 +269,6 @@ pub async fn test_alert(
 ) -> Result<(StatusCode, Json<Value>), WebError> {
     // The body is optional (documented so): none means the first contact.
     let contact_id = contact_id(super::optional_body::<TestAlertBody>(b)?.contact_id)?;
-    let id = merchant_ops::send_test_alert(&state, me.merchant_id, contact_id, LANG).await?;
+    let id = merchant::send_test_alert(&state, me.merchant_id, contact_id, LANG).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "notification_id": id }))))
 }

@@ -1,8 +1,8 @@
 //! Public read-only resources: dependencies with their state, incidents with their evidence.
 use crate::AppState;
 use crate::error::WebError;
-use crate::routes::status::rfc3339;
-use crate::routes::ui::service_tz;
+use crate::views::rfc3339;
+use crate::views::service_tz;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use meoktong_storage::entity::{dependencies, incidents as incident_entity};

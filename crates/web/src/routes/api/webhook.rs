@@ -4,9 +4,9 @@ use super::{ApiMerchant, body};
 use crate::AppState;
 use crate::error::WebError;
 use crate::i18n::Lang;
-use crate::routes::status::rfc3339;
-use crate::routes::ui::service_tz;
-use crate::routes::webhook_ops;
+use crate::services::webhook as webhook_service;
+use crate::views::rfc3339;
+use crate::views::service_tz;
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
@@ -57,7 +57,7 @@ pub async fn put(
 ) -> Result<Json<Value>, WebError> {
     let b = body(b)?;
     let user = Some(me.user.user_id);
-    let secret = webhook_ops::set_url(&state, me.merchant_id, user, &b.url, LANG).await?;
+    let secret = webhook_service::set_url(&state, me.merchant_id, user, &b.url, LANG).await?;
     view(&state, me.merchant_id, secret).await
 }
 
@@ -66,7 +66,7 @@ pub async fn rotate(
     State(state): State<AppState>,
     me: ApiMerchant,
 ) -> Result<Json<Value>, WebError> {
-    let secret = webhook_ops::rotate(&state, me.merchant_id, Some(me.user.user_id)).await?;
+    let secret = webhook_service::rotate(&state, me.merchant_id, Some(me.user.user_id)).await?;
     view(&state, me.merchant_id, Some(secret)).await
 }
 
@@ -75,7 +75,7 @@ pub async fn test(
     State(state): State<AppState>,
     me: ApiMerchant,
 ) -> Result<(StatusCode, Json<Value>), WebError> {
-    let id = webhook_ops::send_test(&state, me.merchant_id, LANG).await?;
+    let id = webhook_service::send_test(&state, me.merchant_id, LANG).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "notification_id": id }))))
 }
 
@@ -83,6 +83,6 @@ pub async fn delete(
     State(state): State<AppState>,
     me: ApiMerchant,
 ) -> Result<StatusCode, WebError> {
-    webhook_ops::remove(&state, me.merchant_id, Some(me.user.user_id)).await?;
+    webhook_service::remove(&state, me.merchant_id, Some(me.user.user_id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,8 +3,8 @@
 use super::{Dash, Shell, with_shell};
 use crate::AppState;
 use crate::error::WebError;
-use crate::routes::merchant_ops;
-use crate::routes::ui::{dep_name, locale, state_words};
+use crate::services::merchant;
+use crate::views::{dep_name, locale, state_words};
 use askama::Template;
 use axum::extract::{Form, State};
 use axum::response::Response;
@@ -81,7 +81,7 @@ pub async fn save(
     dash: Dash,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    dash.csrf(crate::routes::ui::form_value(&form, "csrf"))?;
+    dash.csrf(crate::views::form_value(&form, "csrf"))?;
     let degraded: Vec<&str> = form
         .iter()
         .filter(|(k, _)| k == "degraded")
@@ -92,7 +92,7 @@ pub async fn save(
         .filter(|(k, _)| k == "dep")
         .map(|(_, v)| (v.clone(), degraded.contains(&v.as_str())))
         .collect();
-    merchant_ops::set_subscriptions(
+    merchant::set_subscriptions(
         &state,
         dash.merchant_id,
         dash.user.user_id,

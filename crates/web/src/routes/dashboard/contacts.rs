@@ -4,8 +4,8 @@
 use super::{Dash, Shell, with_shell};
 use crate::AppState;
 use crate::error::WebError;
-use crate::routes::merchant_ops;
-use crate::routes::ui::{Errors, Field, dep_name};
+use crate::services::merchant;
+use crate::views::{Errors, Field, dep_name};
 use askama::Template;
 use axum::extract::{Form, Path, State};
 use axum::response::Response;
@@ -87,7 +87,7 @@ pub(super) async fn render(
             phone: c
                 .phone
                 .as_deref()
-                .map(crate::routes::ui::display_phone)
+                .map(crate::views::display_phone)
                 .unwrap_or_default(),
             email: c.email.unwrap_or_default(),
             phone_verified: c.phone_verified,
@@ -147,9 +147,9 @@ pub async fn add(
 ) -> Result<Response, WebError> {
     dash.csrf(&f.csrf)?;
     let domains = &state.settings.channels.platform_domains;
-    match merchant_ops::parse_contact(&f.label, &f.phone, &f.email, dash.ctx.lang, domains) {
+    match merchant::parse_contact(&f.label, &f.phone, &f.email, dash.ctx.lang, domains) {
         Ok(c) => {
-            merchant_ops::add_contact(&state, dash.merchant_id, dash.user.user_id, &c).await?;
+            merchant::add_contact(&state, dash.merchant_id, dash.user.user_id, &c).await?;
             Ok(dash.ctx.redirect("/dashboard/contacts?done=added"))
         }
         Err(add_errors) => {
@@ -184,7 +184,7 @@ pub async fn remove(
     Form(f): Form<ActionForm>,
 ) -> Result<Response, WebError> {
     dash.csrf(&f.csrf)?;
-    let c = merchant_ops::contact(&state, dash.merchant_id, id).await?;
+    let c = merchant::contact(&state, dash.merchant_id, id).await?;
     if contact_book::list(&state.db, &state.crypto, dash.merchant_id)
         .await?
         .len()
@@ -248,8 +248,8 @@ pub async fn send_code(
     Form(f): Form<ActionForm>,
 ) -> Result<Response, WebError> {
     dash.csrf(&f.csrf)?;
-    let c = merchant_ops::contact(&state, dash.merchant_id, id).await?;
-    merchant_ops::send_sms_code(&state, dash.merchant_id, &c, dash.ctx.lang).await?;
+    let c = merchant::contact(&state, dash.merchant_id, id).await?;
+    merchant::send_sms_code(&state, dash.merchant_id, &c, dash.ctx.lang).await?;
     Ok(dash
         .ctx
         .redirect(&format!("/dashboard/contacts?done=code-sent#c{id}")))
@@ -262,9 +262,8 @@ pub async fn verify_phone(
     Form(f): Form<ActionForm>,
 ) -> Result<Response, WebError> {
     dash.csrf(&f.csrf)?;
-    let c = merchant_ops::contact(&state, dash.merchant_id, id).await?;
-    match merchant_ops::verify_sms_code(&state, dash.merchant_id, &c, &f.code, dash.ctx.lang).await
-    {
+    let c = merchant::contact(&state, dash.merchant_id, id).await?;
+    match merchant::verify_sms_code(&state, dash.merchant_id, &c, &f.code, dash.ctx.lang).await {
         Ok(()) => Ok(dash
             .ctx
             .redirect(&format!("/dashboard/contacts?done=verified#c{id}"))),
@@ -290,8 +289,8 @@ pub async fn send_email_link(
     Form(f): Form<ActionForm>,
 ) -> Result<Response, WebError> {
     dash.csrf(&f.csrf)?;
-    let c = merchant_ops::contact(&state, dash.merchant_id, id).await?;
-    merchant_ops::send_email_link(&state, dash.merchant_id, &c, dash.ctx.lang).await?;
+    let c = merchant::contact(&state, dash.merchant_id, id).await?;
+    merchant::send_email_link(&state, dash.merchant_id, &c, dash.ctx.lang).await?;
     Ok(dash
         .ctx
         .redirect(&format!("/dashboard/contacts?done=link-sent#c{id}")))
@@ -304,7 +303,7 @@ pub async fn test_alert(
     Form(f): Form<ActionForm>,
 ) -> Result<Response, WebError> {
     dash.csrf(&f.csrf)?;
-    let c = merchant_ops::contact(&state, dash.merchant_id, id).await?;
-    merchant_ops::send_test_alert(&state, dash.merchant_id, Some(c.id), dash.ctx.lang).await?;
+    let c = merchant::contact(&state, dash.merchant_id, id).await?;
+    merchant::send_test_alert(&state, dash.merchant_id, Some(c.id), dash.ctx.lang).await?;
     Ok(dash.ctx.redirect("/dashboard/contacts?done=test-sent"))
 }

@@ -4,7 +4,7 @@ use super::{Dash, Shell, with_shell};
 use crate::AppState;
 use crate::error::WebError;
 use crate::i18n::Lang;
-use crate::routes::ui::{Ctx, dep_name};
+use crate::views::{Ctx, dep_name};
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;

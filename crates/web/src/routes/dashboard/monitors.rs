@@ -5,7 +5,7 @@ use super::{Dash, Shell, with_shell};
 use crate::AppState;
 use crate::auth::session::random_token;
 use crate::error::WebError;
-use crate::routes::ui::{Ctx, Errors, Field};
+use crate::views::{Ctx, Errors, Field};
 use askama::Template;
 use axum::extract::{Form, Path, State};
 use axum::response::Response;
@@ -53,7 +53,7 @@ async fn render(
         .map(|m| Monitor {
             id: m.id,
             name: m.name,
-            period: crate::routes::ui::duration_words(l, m.period_ms),
+            period: crate::views::duration_words(l, m.period_ms),
             last_ping: m
                 .last_ping_at
                 .map(|t| dash.ctx.time(t))

@@ -1,10 +1,11 @@
 //! `GET /dashboard`: each subscribed dependency's state (colour, icon and words), since
 //! when, and a latency sparkline; warnings about unverified or dependent contacts.
-use super::{Dash, Shell, sparkline, warnings, with_shell};
+use super::{Dash, Shell, warnings, with_shell};
 use crate::AppState;
 use crate::error::WebError;
 use crate::i18n::Lang;
-use crate::routes::ui::{dep_name, state_words};
+use crate::views::sparkline;
+use crate::views::{dep_name, state_words};
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;

@@ -4,8 +4,8 @@
 use super::{Dash, Shell, with_shell};
 use crate::AppState;
 use crate::error::WebError;
-use crate::routes::merchant_ops;
-use crate::routes::ui::locale;
+use crate::services::merchant;
+use crate::views::locale;
 use askama::Template;
 use axum::extract::{Form, Path, State};
 use axum::response::Response;
@@ -68,7 +68,7 @@ pub async fn save(
     Form(f): Form<BookForm>,
 ) -> Result<Response, WebError> {
     dash.csrf(&f.csrf)?;
-    merchant_ops::set_playbook(&state, dash.merchant_id, &category, &f.text, dash.ctx.lang).await?;
+    merchant::set_playbook(&state, dash.merchant_id, &category, &f.text, dash.ctx.lang).await?;
     Ok(dash
         .ctx
         .redirect(&format!("/dashboard/playbooks?done=saved#p-{category}")))

@@ -7,7 +7,7 @@ use super::{Shell, flash, with_shell};
 use crate::AppState;
 use crate::auth::session::{CurrentUser, Role, random_token};
 use crate::error::WebError;
-use crate::routes::ui::{Ctx, Errors, Field};
+use crate::views::{Ctx, Errors, Field};
 use askama::Template;
 use axum::extract::{Form, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;

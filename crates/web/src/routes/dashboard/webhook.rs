@@ -5,7 +5,7 @@ use super::Dash;
 use super::contacts::{Problems, render};
 use crate::AppState;
 use crate::error::WebError;
-use crate::routes::webhook_ops;
+use crate::services::webhook as webhook_service;
 use axum::extract::{Form, State};
 use axum::response::Response;
 use meoktong_notify::providers::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
@@ -74,7 +74,8 @@ pub async fn save(
     dash.csrf(&f.csrf)?;
     let user = Some(dash.user.user_id);
     let shown =
-        match webhook_ops::set_url(&state, dash.merchant_id, user, &f.url, dash.ctx.lang).await {
+        match webhook_service::set_url(&state, dash.merchant_id, user, &f.url, dash.ctx.lang).await
+        {
             Ok(None) => return Ok(dash.ctx.redirect("/dashboard/contacts?done=saved#webhook")),
             Ok(Some(secret)) => Shown {
                 secret,
@@ -97,7 +98,7 @@ pub async fn rotate(
     Form(f): Form<WebhookForm>,
 ) -> Result<Response, WebError> {
     dash.csrf(&f.csrf)?;
-    let secret = webhook_ops::rotate(&state, dash.merchant_id, Some(dash.user.user_id)).await?;
+    let secret = webhook_service::rotate(&state, dash.merchant_id, Some(dash.user.user_id)).await?;
     let (dash, p) = show(
         dash,
         Shown {
@@ -115,7 +116,7 @@ pub async fn test(
     Form(f): Form<WebhookForm>,
 ) -> Result<Response, WebError> {
     dash.csrf(&f.csrf)?;
-    webhook_ops::send_test(&state, dash.merchant_id, dash.ctx.lang).await?;
+    webhook_service::send_test(&state, dash.merchant_id, dash.ctx.lang).await?;
     Ok(dash
         .ctx
         .redirect("/dashboard/contacts?done=test-sent#webhook"))
@@ -127,7 +128,7 @@ pub async fn remove(
     Form(f): Form<WebhookForm>,
 ) -> Result<Response, WebError> {
     dash.csrf(&f.csrf)?;
-    webhook_ops::remove(&state, dash.merchant_id, Some(dash.user.user_id)).await?;
+    webhook_service::remove(&state, dash.merchant_id, Some(dash.user.user_id)).await?;
     Ok(dash
         .ctx
         .redirect("/dashboard/contacts?done=removed#webhook"))

@@ -7,7 +7,7 @@ use super::{lang_of, staff_of};
 use crate::AppState;
 use crate::auth::session::{CurrentUser, Role};
 use crate::error::WebError;
-use crate::routes::status::rfc3339;
+use crate::views::rfc3339;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};

@@ -5,8 +5,8 @@ use crate::auth::session::random_token;
 use crate::error::WebError;
 use crate::i18n::Lang;
 use crate::routes::account::validate::{email_message, phone_message};
-use crate::routes::sms_limits;
-use crate::routes::ui::{Errors, locale};
+use crate::services::limits;
+use crate::views::{Errors, locale};
 use meoktong_domain::Category;
 use meoktong_domain::contact::{EmailAddr, platform_of_email};
 use meoktong_domain::message::{self, NoticeDep, NoticeInput, NoticeKind};
@@ -172,7 +172,7 @@ pub async fn send_sms_code(
                 .into(),
         });
     };
-    sms_limits::allow_code(c.id, phone, lang)?;
+    limits::allow_code(c.id, phone, lang)?;
     let now = now_ms();
     let code = format!("{:06}", rand::random::<u32>() % 1_000_000);
     let owner = accounts::TokenOwner {
@@ -265,7 +265,7 @@ pub async fn send_email_link(
                 .into(),
         });
     };
-    sms_limits::allow_email_link(c.id, email, lang)?;
+    limits::allow_email_link(c.id, email, lang)?;
     let now = now_ms();
     let token = random_token(32);
     let owner = accounts::TokenOwner {
@@ -366,7 +366,7 @@ pub async fn send_test_alert(
         });
     }
     let sms_to = c.phone.as_deref().filter(|_| !c.sms_opted_out);
-    sms_limits::allow_test_alert(merchant_id, sms_to, lang)?;
+    limits::allow_test_alert(merchant_id, sms_to, lang)?;
     queue_test_notice(state, composed).await
 }
 
@@ -395,7 +395,7 @@ async fn test_input(
         deps: named,
         since: now,
         now,
-        tz: crate::routes::ui::service_tz(state),
+        tz: crate::views::service_tz(state),
         outage: None,
         playbook_line: None,
         still_down: Vec::new(),

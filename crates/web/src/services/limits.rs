@@ -11,8 +11,8 @@
 //! - sign-ups: 10 per hour per client address ([`ClientIp`]), so fresh accounts do not buy
 //!   fresh budgets.
 use crate::error::WebError;
+use crate::extract::ClientIp;
 use crate::i18n::Lang;
-use crate::routes::reports::guard::ClientIp;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
 use std::sync::LazyLock;

@@ -4,8 +4,8 @@ use crate::AppState;
 use crate::auth::session::random_token;
 use crate::error::WebError;
 use crate::i18n::Lang;
-use crate::routes::sms_limits;
-use crate::routes::ui::{locale, service_tz};
+use crate::services::limits;
+use crate::views::{locale, service_tz};
 use meoktong_domain::message::{NoticeInput, NoticeKind};
 use meoktong_notify::compose::{self, TestTarget};
 use meoktong_notify::{SsrfPolicy, WebhookUrlError, check_webhook_url};
@@ -123,7 +123,7 @@ pub async fn send_test(state: &AppState, merchant_id: i64, l: Lang) -> Result<i6
     else {
         return Err(WebError::NotFound);
     };
-    sms_limits::allow_test_alert(merchant_id, None, l)?;
+    limits::allow_test_alert(merchant_id, None, l)?;
     let now = now_ms();
     let token = random_token(16);
     let link = format!(
@@ -159,7 +159,7 @@ pub async fn send_test(state: &AppState, merchant_id: i64, l: Lang) -> Result<i6
         &token,
         now,
     );
-    super::merchant_ops::queue_test_notice(state, composed).await
+    crate::services::merchant::queue_test_notice(state, composed).await
 }
 
 fn validation(message: &str) -> WebError {

@@ -1,7 +1,7 @@
 //! 90-day uptime per calendar day (in the service's time zone), computed from incidents:
 //! the time each day overlaps a `down` incident is downtime, a `degraded` one is slowness.
 use crate::i18n::Lang;
-use crate::routes::ui::duration_words;
+use crate::views::duration_words;
 use chrono::{Days, TimeZone};
 use meoktong_storage::entity::incidents;
 

@@ -1,6 +1,9 @@
 //! What every server-rendered page shares: the language and time zone of the reader, times
 //! as they read them, state labels, the anonymous forms' CSRF cookie, and form fields with
-//! their error messages.
+//! their error messages; and read models pages share (`uptime`).
+pub mod sparkline;
+pub mod uptime;
+
 use crate::AppState;
 use crate::auth::session::{CurrentUser, cookie_value, random_token, same_secret};
 use crate::error::WebError;
@@ -259,6 +262,15 @@ pub fn display_phone(e164: &str) -> String {
         }
         _ => e164.to_string(),
     }
+}
+
+/// A time as RFC 3339 with the zone's offset, as every JSON answer gives it.
+pub fn rfc3339(tz: chrono_tz::Tz, ms: i64) -> String {
+    use chrono::TimeZone;
+    tz.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
