@@ -10,10 +10,12 @@ use meoktong_metrics::Metrics;
 use meoktong_storage::probes::{self, ResultRow};
 use meoktong_storage::{Db, StorageError, incidents};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+
+use crate::canary::LocationHealth;
 
 mod decide;
 
@@ -45,7 +47,23 @@ pub struct CheckInfo {
     pub check_name: String,
     pub dependency_id: i64,
     pub dependency_slug: String,
+    /// The dependency's platform (`kakao`, `naver`, …): a failure re-checks its siblings.
+    pub platform: Option<String>,
     pub period: Duration,
+}
+
+/// Beyond a check's period, how long its probing may fall silent before the gap guard
+/// forgets the streaks in progress ([`Tracker::observe_after_gap`]): slots are run on their
+/// phase, so only a stall of ours (process down, database unreachable, a scheduler stall, a
+/// network-suspect spell) leaves a silence this long.
+pub const GAP_SLACK: Duration = Duration::from_secs(5);
+
+/// A sibling probed this recently is not re-checked again for another's failure.
+const CORRELATED_FRESH_MS: i64 = 1_000;
+
+/// The silence after which a check's streaks are forgotten.
+pub fn max_gap(period: Duration) -> i64 {
+    i64::try_from((period + GAP_SLACK).as_millis()).unwrap_or(i64::MAX)
 }
 
 /// The stored state of a dependency: the incident tracker and the ids of its open records.
@@ -66,9 +84,16 @@ pub struct DetectEngine {
     location_name: String,
     checks: HashMap<i64, CheckInfo>,
     checks_of_dependency: HashMap<i64, Vec<i64>>,
+    /// platform → its checks (of every dependency on it).
+    checks_of_platform: HashMap<String, Vec<i64>>,
     location_names: HashMap<i64, String>,
+    /// This location's own network (the canaries' verdict): while suspect, results are only
+    /// recorded.
+    health: Arc<LocationHealth>,
     /// Woken when an incident opens, relapses or resolves (the notification planner waits).
     pub incident_changed: Arc<Notify>,
+    /// Woken when a probe fails: the canaries are probed at once.
+    pub canaries_wanted: Arc<Notify>,
 }
 
 impl DetectEngine {
@@ -82,11 +107,18 @@ impl DetectEngine {
         checks: Vec<CheckInfo>,
     ) -> DetectEngine {
         let mut checks_of_dependency: HashMap<i64, Vec<i64>> = HashMap::new();
+        let mut checks_of_platform: HashMap<String, Vec<i64>> = HashMap::new();
         for c in &checks {
             checks_of_dependency
                 .entry(c.dependency_id)
                 .or_default()
                 .push(c.check_id);
+            if let Some(platform) = &c.platform {
+                checks_of_platform
+                    .entry(platform.clone())
+                    .or_default()
+                    .push(c.check_id);
+            }
         }
         let mut location_names = HashMap::new();
         location_names.insert(location_id, location_name.clone());
@@ -99,9 +131,22 @@ impl DetectEngine {
             location_name,
             checks: checks.into_iter().map(|c| (c.check_id, c)).collect(),
             checks_of_dependency,
+            checks_of_platform,
             location_names,
+            health: Arc::new(LocationHealth::default()),
             incident_changed: Arc::new(Notify::new()),
+            canaries_wanted: Arc::new(Notify::new()),
         }
+    }
+
+    /// Shares the canaries' verdict on this location's network (see [`crate::canary`]).
+    pub fn with_health(mut self, health: Arc<LocationHealth>) -> DetectEngine {
+        self.health = health;
+        self
+    }
+
+    pub fn health(&self) -> Arc<LocationHealth> {
+        self.health.clone()
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -161,6 +206,19 @@ impl DetectEngine {
             .iter()
             .map(|(info, i)| self.row(info, i.slot_at, &i.outcome))
             .collect();
+        if known
+            .iter()
+            .any(|(_, i)| i.outcome.outcome == Outcome::Fail)
+        {
+            // Is it them or us? The canaries answer before the failure can be confirmed.
+            self.canaries_wanted.notify_one();
+        }
+        if self.health.is_suspect() {
+            // Our own network is failing: what we see says nothing about the providers. The
+            // results are kept for the record; no tracker moves, so nothing opens or closes.
+            probes::record_results(&self.db, &rows).await?;
+            return Ok(Vec::new());
+        }
         let check_ids: Vec<i64> = known.iter().map(|(info, _)| info.check_id).collect();
         let txn = self.db.begin_write().await?;
         probes::insert_results(&self.db, &txn, &rows).await?;
@@ -181,7 +239,17 @@ impl DetectEngine {
                 outcome: i.outcome.outcome,
                 class: i.outcome.class,
             };
-            let (next, effects) = tracker.observe(&self.policy, &obs);
+            let max_gap = max_gap(info.period);
+            if tracker.gap_before(obs.at, max_gap) {
+                tracing::info!(
+                    dependency.slug = %info.dependency_slug,
+                    check.name = %info.check_name,
+                    last_observed_at = ?tracker.last_observed_at(),
+                    at = obs.at,
+                    "a gap in our own probing: the streaks in progress start again"
+                );
+            }
+            let (next, effects) = tracker.observe_after_gap(&self.policy, &obs, max_gap);
             // A check's latest probe in the batch decides whether it is re-checked.
             let confirm = effects.iter().find_map(|e| match e {
                 Effect::ScheduleConfirm { after } => Some(*after),
@@ -202,10 +270,22 @@ impl DetectEngine {
         probes::save_trackers(&txn, self.location_id, &to_save, now).await?;
         txn.commit().await?;
 
+        let started: Vec<&CheckInfo> = after
+            .iter()
+            .filter(|(_, i, before, next, _)| {
+                starts_a_streak(before, next) && i.outcome.outcome == Outcome::Fail
+            })
+            .map(|(info, ..)| *info)
+            .collect();
         let mut confirms: Vec<(i64, Duration)> = last_confirm
             .into_iter()
             .filter_map(|(check_id, after)| after.map(|a| (check_id, a)))
             .collect();
+        for sibling in self.correlated_rechecks(&started, now).await? {
+            if !confirms.iter().any(|(c, _)| *c == sibling) {
+                confirms.push((sibling, Duration::ZERO));
+            }
+        }
         confirms.sort_unstable_by_key(|(c, _)| *c);
         // A check's first verdict, up, on a dependency already up changes nothing: no quorum
         // to recompute (it can only add an up vote) and no location to flag. At start-up every
@@ -274,6 +354,54 @@ impl DetectEngine {
         Ok(confirms)
     }
 
+    /// Correlated confirmation: the checks of every dependency on the platform of a check that
+    /// just began failing here are re-checked at once, through the usual confirmation path,
+    /// so a platform-wide outage is confirmed within one confirmation cycle whatever each
+    /// check's interval. A sibling already down or confirming here, or probed within the last
+    /// second, is left alone. Each re-check is a real observation: a failing one begins its
+    /// own streak (and its own `confirm_after` re-checks follow); the sibling's regular slots
+    /// keep their phase.
+    async fn correlated_rechecks(
+        &self,
+        started: &[&CheckInfo],
+        now: i64,
+    ) -> Result<Vec<i64>, StorageError> {
+        let mut siblings: Vec<i64> = started
+            .iter()
+            .filter_map(|info| info.platform.as_ref())
+            .filter_map(|p| self.checks_of_platform.get(p))
+            .flatten()
+            .copied()
+            .filter(|c| !started.iter().any(|s| s.check_id == *c))
+            .collect();
+        siblings.sort_unstable();
+        siblings.dedup();
+        if siblings.is_empty() {
+            return Ok(siblings);
+        }
+        let stored = probes::trackers_of_checks(&self.db.conn, &siblings).await?;
+        let busy: HashSet<i64> = stored
+            .iter()
+            .filter(|row| row.location_id == self.location_id)
+            .filter(|row| {
+                let t: Tracker = serde_json::from_str(&row.tracker).unwrap_or_default();
+                t.state() == DepState::Down
+                    || t.is_confirming()
+                    || t.last_observed_at()
+                        .is_some_and(|at| now.saturating_sub(at) < CORRELATED_FRESH_MS)
+            })
+            .map(|row| row.check_id)
+            .collect();
+        siblings.retain(|c| !busy.contains(c));
+        if !siblings.is_empty() {
+            tracing::info!(
+                checks = ?siblings,
+                "a check began failing: re-checking its platform's other checks at once"
+            );
+        }
+        Ok(siblings)
+    }
+
     fn observe_metrics(&self, info: &CheckInfo, p: &ProbeOutcome) {
         self.metrics.probes.observe(
             &info.dependency_slug,
@@ -300,4 +428,12 @@ impl DetectEngine {
             timings: p.timings_json.clone(),
         }
     }
+}
+
+/// Whether an observation began a failure streak (a confirmation, or straight to down when no
+/// re-checks are configured).
+fn starts_a_streak(before: &Tracker, next: &Tracker) -> bool {
+    !before.is_confirming()
+        && before.state() != DepState::Down
+        && (next.is_confirming() || next.state() == DepState::Down)
 }

@@ -123,11 +123,17 @@ impl DetectEngine {
         (check_ids, period)
     }
 
-    /// Each location's view of the dependency, from the stored trackers of its checks.
+    /// Each location's view of the dependency, from the stored trackers of its checks. A
+    /// location whose canaries do not answer is left out: the quorum is taken among the
+    /// healthy ones.
     async fn location_views(&self, check_ids: &[i64]) -> Result<Views, StorageError> {
         let trackers = probes::trackers_of_checks(&self.db.conn, check_ids).await?;
+        let suspect = probes::network_suspect_locations(&self.db.conn).await?;
         let mut per_location: HashMap<i64, LocationState> = HashMap::new();
-        for t in &trackers {
+        for t in trackers
+            .iter()
+            .filter(|t| !suspect.contains(&t.location_id))
+        {
             let tr: Tracker = serde_json::from_str(&t.tracker).unwrap_or_default();
             let e = per_location.entry(t.location_id).or_insert(LocationState {
                 state: DepState::Unknown,

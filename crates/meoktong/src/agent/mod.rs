@@ -15,7 +15,6 @@ pub use client::{AgentClient, AgentError};
 use meoktong_config::CheckSettings;
 use meoktong_engine::agent::{AgentBatch, AgentCheck, AgentChecks, AgentResult, ConfirmRequest};
 use meoktong_engine::clock::{Clock, SystemClock};
-use meoktong_engine::runner::ResolverWatch;
 use meoktong_engine::schedule::{Cadence, Run, Scheduler};
 use meoktong_probe::{Runner, RunnerOptions, SsrfPolicy};
 use std::collections::HashMap;
@@ -254,7 +253,6 @@ impl Agent {
         let (tx, mut rx) = mpsc::channel::<AgentResult>(self.cfg.max_concurrency.max(16) * 2);
         let refresh_ms = self.cfg.refresh_every.as_millis() as i64;
         let mut next_refresh = self.clock.now_ms() + refresh_ms;
-        let mut resolver = ResolverWatch::default();
         loop {
             let now = self.clock.now_ms();
             if now >= next_refresh {
@@ -311,15 +309,7 @@ impl Agent {
                 .unwrap_or(1000);
             tokio::select! {
                 _ = stop.cancelled() => break,
-                Some(mut r) = rx.recv() => {
-                    // Name resolution failing for every dependency here is this network's
-                    // fault, as the server's own probe loop judges it.
-                    if let Some(c) = checks.get(&r.check_id)
-                        && resolver.observe(c.dependency_id, r.report.resolver_failure)
-                    {
-                        tracing::warn!(check.id = r.check_id, "name resolution fails for every dependency here: blaming this network");
-                        r.report.blame_local_network();
-                    }
+                Some(r) = rx.recv() => {
                     lock(&self.buffer).push(r);
                 }
                 Some(c) = confirm_rx.recv() => {

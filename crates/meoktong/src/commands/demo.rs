@@ -37,6 +37,8 @@ pub fn demo_settings(mut settings: Settings, args: &DemoArgs) -> Settings {
         ..SmsProviderSettings::default()
     }];
     settings.email = None;
+    // Everything stays on loopback: `demo` sets the simulator as its canary once it runs.
+    settings.probe.canaries = Vec::new();
     // The simulated checks run every 10 s with spread phases: a window longer than that makes
     // the fire one SMS listing all four services, as it should read.
     settings.detection.group_window = Duration::from_secs(12);
@@ -60,7 +62,8 @@ pub async fn demo(settings: Settings, args: &DemoArgs) -> CmdResult {
     std::fs::create_dir_all(&args.data)
         .map_err(|e| Failure::usage(format!("--data {}: {e}", args.data.display())))?;
     let sim = Simulator::start("127.0.0.1:0".parse()?).await?;
-    let settings = demo_settings(settings, args);
+    let mut settings = demo_settings(settings, args);
+    settings.probe.canaries = vec![format!("{}/__sim", sim.base_url())];
     let deps = demo_dependencies(&sim.base_url());
     let app = Application::build(
         settings,
