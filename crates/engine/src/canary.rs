@@ -35,6 +35,9 @@ pub struct LocationHealth {
     suspect: AtomicBool,
     /// When the current suspect spell began (0 when none).
     since: AtomicI64,
+    /// When the last suspect spell ended (0 when none has): a streak seen before it does not
+    /// combine with probes after it, however short the spell.
+    cleared_at: AtomicI64,
 }
 
 impl LocationHealth {
@@ -47,11 +50,19 @@ impl LocationHealth {
         self.is_suspect().then(|| self.since.load(Ordering::SeqCst))
     }
 
+    /// When the last suspect spell ended, if one has.
+    pub fn cleared_at(&self) -> Option<i64> {
+        Some(self.cleared_at.load(Ordering::SeqCst)).filter(|t| *t > 0)
+    }
+
     /// Sets the verdict; returns the previous one.
-    fn set(&self, suspect: bool, now: i64) -> bool {
+    pub fn set(&self, suspect: bool, now: i64) -> bool {
         let was = self.suspect.swap(suspect, Ordering::SeqCst);
         if suspect && !was {
             self.since.store(now, Ordering::SeqCst);
+        }
+        if !suspect && was {
+            self.cleared_at.store(now, Ordering::SeqCst);
         }
         was
     }
@@ -190,8 +201,10 @@ mod tests {
         assert!(!h.set(true, 1_000));
         assert!(h.set(true, 31_000), "still the same spell");
         assert_eq!(h.suspect_since(), Some(1_000));
+        assert_eq!(h.cleared_at(), None);
         assert!(h.set(false, 61_000));
         assert_eq!(h.suspect_since(), None);
+        assert_eq!(h.cleared_at(), Some(61_000));
     }
 
     #[test]

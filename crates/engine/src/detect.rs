@@ -240,7 +240,16 @@ impl DetectEngine {
                 class: i.outcome.class,
             };
             let max_gap = max_gap(info.period);
-            if tracker.gap_before(obs.at, max_gap) {
+            // A network-suspect spell of this location is a gap too, however short.
+            let across_spell = self.health.cleared_at().is_some_and(|cleared| {
+                tracker
+                    .last_observed_at()
+                    .is_some_and(|last| last < cleared)
+            });
+            if across_spell {
+                *tracker = tracker.forget_streaks();
+            }
+            if across_spell || tracker.gap_before(obs.at, max_gap) {
                 tracing::info!(
                     dependency.slug = %info.dependency_slug,
                     check.name = %info.check_name,

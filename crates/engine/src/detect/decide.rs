@@ -15,6 +15,13 @@ use meoktong_storage::{StorageError, incidents, probes};
 use std::collections::HashMap;
 use std::time::Duration;
 
+/// The first failed probe of an incident, as its evidence.
+struct FirstFailure {
+    location_id: i64,
+    check_id: i64,
+    sample: serde_json::Value,
+}
+
 /// Attempts before giving up when other replicas keep changing the dependency's state.
 const DECIDE_ATTEMPTS: usize = 5;
 
@@ -24,23 +31,88 @@ struct LocationState {
     state: DepState,
     /// Latest update of any of the dependency's trackers there.
     reported_at: i64,
-    /// Earliest start of a down or degraded state among its checks there.
-    troubled_since: Option<i64>,
+    /// Earliest start of a down or degraded state among its checks there, and that check.
+    troubled_since: Option<(i64, i64)>,
+    /// Network-suspect (its canaries do not answer): shown, never counted.
+    set_aside: bool,
 }
 
 /// Every location's view of one dependency, named.
 struct Views {
     per_location: HashMap<i64, LocationState>,
     names: HashMap<i64, String>,
+    /// The views the quorum counts (network-suspect locations left out).
     views: Vec<LocationView>,
 }
 
+impl Views {
+    fn name(&self, location_id: i64) -> String {
+        self.names
+            .get(&location_id)
+            .cloned()
+            .unwrap_or_else(|| format!("location-{location_id}"))
+    }
+
+    /// Every location's view, for the evidence: name, state, when, whether it was counted and
+    /// whether it agreed with the decision.
+    fn to_json(&self, decided: DepState) -> serde_json::Value {
+        let mut ids: Vec<&i64> = self.per_location.keys().collect();
+        ids.sort_unstable();
+        serde_json::Value::Array(
+            ids.into_iter()
+                .map(|id| {
+                    let s = &self.per_location[id];
+                    serde_json::json!({
+                        "location": self.name(*id),
+                        "state": s.state.as_str(),
+                        "reported_at": s.reported_at,
+                        "counted": !s.set_aside,
+                        "network_suspect": s.set_aside,
+                        "agreed": !s.set_aside && agrees(s.state, decided),
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// Names of the counted locations that agreed with the decision.
+    fn agreeing(&self, decided: DepState) -> Vec<String> {
+        let mut ids: Vec<&i64> = self
+            .per_location
+            .iter()
+            .filter(|(_, s)| !s.set_aside && agrees(s.state, decided))
+            .map(|(id, _)| id)
+            .collect();
+        ids.sort_unstable();
+        ids.into_iter().map(|id| self.name(*id)).collect()
+    }
+
+    /// The first failed probe behind a down or degraded decision: (location, check, time).
+    fn first_failure(&self, decided: DepState) -> Option<(i64, i64, i64)> {
+        self.per_location
+            .iter()
+            .filter(|(_, s)| !s.set_aside && agrees(s.state, decided))
+            .filter_map(|(loc, s)| s.troubled_since.map(|(at, check)| (*loc, check, at)))
+            .min_by_key(|(loc, _, at)| (*at, *loc))
+    }
+}
+
+/// Whether a location's state supports a decision (a down location supports degraded too).
+fn agrees(state: DepState, decided: DepState) -> bool {
+    match decided {
+        DepState::Down => state == DepState::Down,
+        DepState::Degraded => matches!(state, DepState::Down | DepState::Degraded),
+        other => state == other,
+    }
+}
+
 /// What a change of state is about: the dependency, the probe that caused the decision and
-/// the quorum behind it.
+/// every location's view behind it.
 struct Change<'a> {
     info: &'a CheckInfo,
     probe: &'a ProbeOutcome,
-    views: &'a [LocationView],
+    views: &'a Views,
+    state: DepState,
     now: i64,
 }
 
@@ -83,7 +155,8 @@ impl DetectEngine {
             let change = Change {
                 info,
                 probe: p,
-                views: &views.views,
+                views: &views,
+                state: decision.state,
                 now,
             };
             if self
@@ -130,22 +203,22 @@ impl DetectEngine {
         let trackers = probes::trackers_of_checks(&self.db.conn, check_ids).await?;
         let suspect = probes::network_suspect_locations(&self.db.conn).await?;
         let mut per_location: HashMap<i64, LocationState> = HashMap::new();
-        for t in trackers
-            .iter()
-            .filter(|t| !suspect.contains(&t.location_id))
-        {
+        for t in &trackers {
             let tr: Tracker = serde_json::from_str(&t.tracker).unwrap_or_default();
             let e = per_location.entry(t.location_id).or_insert(LocationState {
                 state: DepState::Unknown,
                 reported_at: 0,
                 troubled_since: None,
+                set_aside: suspect.contains(&t.location_id),
             });
             e.state = worst(e.state, tr.state());
             e.reported_at = e.reported_at.max(t.updated_at);
-            if matches!(tr.state(), DepState::Down | DepState::Degraded) {
-                e.troubled_since = match (e.troubled_since, tr.since()) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
+            if matches!(tr.state(), DepState::Down | DepState::Degraded)
+                && let Some(since) = tr.since()
+            {
+                e.troubled_since = match e.troubled_since {
+                    Some(earlier) if earlier.0 <= since => Some(earlier),
+                    _ => Some((since, t.check_id)),
                 };
             }
         }
@@ -160,6 +233,7 @@ impl DetectEngine {
         };
         let views = per_location
             .iter()
+            .filter(|(_, s)| !s.set_aside)
             .map(|(loc, s)| LocationView {
                 location: names
                     .get(loc)
@@ -292,14 +366,16 @@ impl DetectEngine {
         Ok(true)
     }
 
-    /// A new outage record, with its first failure and its confirmation.
+    /// A new outage record, with its first failure (the first failed probe's own time,
+    /// error and location) and its confirmation (every location's view).
     async fn open_down(
         &self,
         txn: &DatabaseTransaction,
         c: &Change<'_>,
         started_at: i64,
     ) -> Result<i64, StorageError> {
-        let evidence = self.evidence(c.info, c.probe);
+        let first = self.first_failure(txn, c).await?;
+        let evidence = self.evidence(c, &first);
         let id = incidents::open(
             txn,
             c.info.dependency_id,
@@ -309,12 +385,60 @@ impl DetectEngine {
             &evidence,
         )
         .await?;
-        self.event(txn, c, id, started_at, "first_failure", &evidence["sample"])
-            .await?;
-        let confirmed = serde_json::json!({"locations": views_json(c.views)});
+        incidents::add_event(
+            txn,
+            id,
+            started_at,
+            "first_failure",
+            Some(first.location_id),
+            Some(first.check_id),
+            &first.sample,
+        )
+        .await?;
+        let confirmed = serde_json::json!({
+            "locations": c.views.to_json(c.state),
+            "agreed": c.views.agreeing(c.state),
+        });
         self.event(txn, c, id, c.now, "confirmed_down", &confirmed)
             .await?;
         Ok(id)
+    }
+
+    /// The first failed probe behind the decision, as stored when it was made; the probe at
+    /// hand when that row is gone (pruned) or the decision has no failure behind it.
+    async fn first_failure(
+        &self,
+        txn: &DatabaseTransaction,
+        c: &Change<'_>,
+    ) -> Result<FirstFailure, StorageError> {
+        if let Some((location_id, check_id, at)) = c.views.first_failure(c.state)
+            && let Some(row) = probes::result_at(txn, check_id, location_id, at).await?
+        {
+            let check = self
+                .checks
+                .get(&check_id)
+                .map(|i| i.check_name.clone())
+                .unwrap_or_else(|| format!("check-{check_id}"));
+            return Ok(FirstFailure {
+                location_id,
+                check_id,
+                sample: serde_json::json!({
+                    "check": check,
+                    "location": c.views.name(location_id),
+                    "at": row.started_at,
+                    "outcome": row.outcome,
+                    "status": row.status,
+                    "provider_code": row.provider_code,
+                    "error": row.error,
+                    "latency_ms": row.duration_us / 1000,
+                }),
+            });
+        }
+        Ok(FirstFailure {
+            location_id: self.location_id,
+            check_id: c.info.check_id,
+            sample: self.sample(c.info, c.probe),
+        })
     }
 
     /// The last outage came back within the reopen window: the same record reopens.
@@ -329,7 +453,9 @@ impl DetectEngine {
         incidents::relapse(txn, id, relapsed_at).await?;
         let detail = serde_json::json!({
             "notify": notify,
-            "sample": self.evidence(c.info, c.probe)["sample"],
+            "sample": self.sample(c.info, c.probe),
+            "locations": c.views.to_json(c.state),
+            "agreed": c.views.agreeing(c.state),
         });
         self.event(txn, c, id, relapsed_at, "relapsed", &detail)
             .await
@@ -344,7 +470,11 @@ impl DetectEngine {
         ended_at: i64,
     ) -> Result<(), StorageError> {
         incidents::resolve(txn, id, ended_at, c.now).await?;
-        let detail = serde_json::json!({"first_good_probe": ended_at});
+        let detail = serde_json::json!({
+            "first_good_probe": ended_at,
+            "locations": c.views.to_json(c.state),
+            "agreed": c.views.agreeing(c.state),
+        });
         self.event(txn, c, id, ended_at, "recovered", &detail).await
     }
 
@@ -355,7 +485,8 @@ impl DetectEngine {
         c: &Change<'_>,
         started_at: i64,
     ) -> Result<i64, StorageError> {
-        let evidence = self.evidence(c.info, c.probe);
+        let first = self.first_failure(txn, c).await?;
+        let evidence = self.evidence(c, &first);
         let id = incidents::open(
             txn,
             c.info.dependency_id,
@@ -365,7 +496,7 @@ impl DetectEngine {
             &evidence,
         )
         .await?;
-        self.event(txn, c, id, started_at, "degraded", &evidence["sample"])
+        self.event(txn, c, id, started_at, "degraded", &first.sample)
             .await?;
         Ok(id)
     }
@@ -411,20 +542,28 @@ impl DetectEngine {
         .await
     }
 
-    fn evidence(&self, info: &CheckInfo, p: &ProbeOutcome) -> serde_json::Value {
+    /// An incident's evidence at its opening: the locations that agreed, every location's
+    /// view, and the first failed probe.
+    fn evidence(&self, c: &Change<'_>, first: &FirstFailure) -> serde_json::Value {
         serde_json::json!({
-            "failing_checks": [info.check_name],
-            "locations": [self.location_name],
-            "sample": {
-                "check": info.check_name,
-                "location": self.location_name,
-                "at": p.started_at,
-                "outcome": p.outcome.as_str(),
-                "status": p.status,
-                "provider_code": p.provider_code,
-                "error": p.error,
-                "latency_ms": p.duration.as_millis() as u64,
-            }
+            "failing_checks": [c.info.check_name],
+            "locations": c.views.agreeing(c.state),
+            "views": c.views.to_json(c.state),
+            "sample": first.sample,
+        })
+    }
+
+    /// One probe of this location, as evidence.
+    fn sample(&self, info: &CheckInfo, p: &ProbeOutcome) -> serde_json::Value {
+        serde_json::json!({
+            "check": info.check_name,
+            "location": self.location_name,
+            "at": p.started_at,
+            "outcome": p.outcome.as_str(),
+            "status": p.status,
+            "provider_code": p.provider_code,
+            "error": p.error,
+            "latency_ms": p.duration.as_millis() as u64,
         })
     }
 }
@@ -442,27 +581,12 @@ fn evidence_time(
         DepState::Down | DepState::Degraded => views
             .per_location
             .values()
-            .filter(|s| s.state == state || s.state == DepState::Down)
-            .filter_map(|s| s.troubled_since)
+            .filter(|s| !s.set_aside && (s.state == state || s.state == DepState::Down))
+            .filter_map(|s| s.troubled_since.map(|(since, _)| since))
             .min()
             .unwrap_or(p.started_at),
         _ => recovered_since
             .or(this_tracker.since())
             .unwrap_or(p.started_at),
     }
-}
-
-fn views_json(views: &[LocationView]) -> serde_json::Value {
-    serde_json::Value::Array(
-        views
-            .iter()
-            .map(|v| {
-                serde_json::json!({
-                    "location": v.location,
-                    "state": v.state.as_str(),
-                    "reported_at": v.reported_at,
-                })
-            })
-            .collect(),
-    )
 }

@@ -150,6 +150,8 @@ fn base_schemas() -> Value {
             "started_at": time, "confirmed_at": time, "resolved_at": { "type": ["string", "null"], "format": "date-time" },
             "duration_seconds": { "type": "integer" }, "relapse_count": { "type": "integer" } } },
         "IncidentDetail": { "allOf": [r("Incident"), { "type": "object", "properties": {
+            "agreed_locations": { "type": "array", "items": { "type": "string" }, "description": "Probe locations that agreed when the incident was confirmed" },
+            "location_views": { "type": "array", "items": { "type": "object" }, "description": "Every location's view at confirmation: location, state, reported_at, counted, network_suspect, agreed" },
             "evidence": { "type": "object" }, "events": { "type": "array", "items": { "type": "object" } } } }] },
         "Subscription": { "type": "object", "properties": { "dependency": { "type": "string" }, "notify_degraded": { "type": "boolean" }, "state": state } },
         "SubscriptionInput": { "type": "object", "required": ["dependency"], "properties": { "dependency": { "type": "string" }, "notify_degraded": { "type": "boolean", "default": false } } },
