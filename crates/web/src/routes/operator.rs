@@ -175,12 +175,12 @@ fn location_row(
     let (health, ok) = if let Some(since) = loc.canaries_failing_since {
         (
             format!(
-                "{} {}",
+                "{} {})",
                 ctx.t(
                     "✕ 이 위치의 네트워크 장애 의심: 카나리 응답 없음, 결과를 판단에 쓰지 않음 (시작",
                     "✕ network-suspect: its canaries do not answer, its results are set aside (since",
                 ),
-                format!("{})", ctx.time(since)),
+                ctx.time(since)
             ),
             false,
         )
