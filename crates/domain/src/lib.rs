@@ -9,6 +9,7 @@ pub mod detector;
 pub mod duration_text;
 pub mod grouping;
 pub mod incident;
+pub mod listening;
 pub mod mask;
 pub mod message;
 pub mod outcome;
