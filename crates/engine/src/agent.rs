@@ -23,6 +23,9 @@ pub struct AgentChecks {
     /// The location the token reports for.
     pub location: String,
     pub checks: Vec<AgentCheck>,
+    /// The service time zone cron schedules are read in (absent from older servers: UTC).
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -80,7 +83,7 @@ pub async fn checks_for_agent(
     settings: &Settings,
     location: &str,
 ) -> Result<AgentChecks, StorageError> {
-    let (infos, loaded) = load_checks(db).await?;
+    let (infos, loaded) = load_checks(db, crate::schedule::service_time_zone(settings)).await?;
     let mut checks: Vec<AgentCheck> = loaded
         .into_iter()
         .map(|(id, l)| AgentCheck {
@@ -98,6 +101,7 @@ pub async fn checks_for_agent(
     Ok(AgentChecks {
         location: location.to_string(),
         checks,
+        time_zone: Some(settings.notify.time_zone.clone()),
     })
 }
 
@@ -118,7 +122,7 @@ pub async fn ingest(
     mut batch: AgentBatch,
     now: i64,
 ) -> Result<AgentAck, StorageError> {
-    let (infos, _) = load_checks(db).await?;
+    let (infos, _) = load_checks(db, crate::schedule::service_time_zone(settings)).await?;
     let engine = DetectEngine::new(
         db.clone(),
         metrics.clone(),

@@ -6,7 +6,7 @@
 use crate::canary::{CANARY_AT_MOST_EVERY_MS, CANARY_EVERY_MS, CanaryWatch, LocationHealth};
 use crate::clock::Clock;
 use crate::detect::{CheckInfo, DetectEngine, ProbeOutcome, Probed};
-use crate::schedule::{Cadence, Run, Scheduler};
+use crate::schedule::{Cadence, Run, Scheduler, service_time_zone};
 use meoktong_config::{CheckSettings, Settings};
 use meoktong_domain::detector::DetectorPolicy;
 use meoktong_domain::incident::IncidentPolicy;
@@ -68,10 +68,11 @@ impl ProbeLoop {
         let location_id =
             probes::ensure_location(&db, &settings.probe.location, "local", now).await?;
         let fingerprint = catalog::checks_fingerprint(&db).await?;
-        let (infos, loaded) = load_checks(&db).await?;
+        let tz = service_time_zone(settings);
+        let (infos, loaded) = load_checks(&db, tz).await?;
         let mut scheduler = Scheduler::new();
         for (id, l) in &loaded {
-            match cadence(&l.settings) {
+            match Cadence::of_check(&l.settings, tz) {
                 Ok(c) => scheduler.insert(*id, c, now),
                 Err(e) => {
                     tracing::error!(check.id = id, error = %e, "check has no usable schedule; skipped")
@@ -276,7 +277,8 @@ impl ProbeLoop {
         if fingerprint == self.fingerprint {
             return Ok(());
         }
-        let (infos, loaded) = load_checks(&self.db).await?;
+        let tz = service_time_zone(&self.settings_sig);
+        let (infos, loaded) = load_checks(&self.db, tz).await?;
         self.fingerprint = fingerprint;
         let known: Vec<i64> = self.checks.keys().copied().collect();
         for id in known.iter().filter(|id| !loaded.contains_key(id)) {
@@ -285,7 +287,7 @@ impl ProbeLoop {
         let mut added = false;
         for (id, l) in &loaded {
             if !self.checks.contains_key(id)
-                && let Ok(c) = cadence(&l.settings)
+                && let Ok(c) = Cadence::of_check(&l.settings, tz)
             {
                 self.scheduler.insert(*id, c, now);
                 added = true;
@@ -389,18 +391,6 @@ async fn watch_canaries(
     }
 }
 
-fn cadence(c: &CheckSettings) -> Result<Cadence, String> {
-    let interval = c.interval.or(if c.schedule.is_none() {
-        Some(CheckSettings::DEFAULT_INTERVAL)
-    } else {
-        None
-    });
-    Cadence::parse(
-        interval.map(|d| d.as_millis() as i64),
-        c.schedule.as_deref(),
-    )
-}
-
 /// Checks read per query when loading the catalog.
 const LOAD_PAGE: u64 = 2_000;
 
@@ -409,6 +399,7 @@ const LOAD_PAGE: u64 = 2_000;
 /// peak, twice what the running loop needs).
 pub(crate) async fn load_checks(
     db: &Db,
+    tz: chrono_tz::Tz,
 ) -> Result<(HashMap<i64, CheckInfo>, HashMap<i64, Loaded>), StorageError> {
     let deps: HashMap<i64, meoktong_storage::entity::dependencies::Model> =
         catalog::list_dependencies(db)
@@ -435,7 +426,9 @@ pub(crate) async fn load_checks(
                 );
                 continue;
             };
-            let period = cadence(&settings).map(|c| c.period_ms(0)).unwrap_or(30_000);
+            let period = Cadence::of_check(&settings, tz)
+                .map(|c| c.period_ms(0))
+                .unwrap_or(30_000);
             infos.insert(
                 check.id,
                 CheckInfo {

@@ -12,7 +12,6 @@ mod client;
 pub use buffer::ResultBuffer;
 pub use client::{AgentClient, AgentError};
 
-use meoktong_config::CheckSettings;
 use meoktong_engine::agent::{AgentBatch, AgentCheck, AgentChecks, AgentResult, ConfirmRequest};
 use meoktong_engine::clock::{Clock, SystemClock};
 use meoktong_engine::schedule::{Cadence, Run, Scheduler};
@@ -156,22 +155,19 @@ impl Sender {
     }
 }
 
-fn cadence(c: &CheckSettings) -> Result<Cadence, String> {
-    let interval = c.interval.or(if c.schedule.is_none() {
-        Some(CheckSettings::DEFAULT_INTERVAL)
-    } else {
-        None
-    });
-    Cadence::parse(
-        interval.map(|d| d.as_millis() as i64),
-        c.schedule.as_deref(),
-    )
+/// The time zone the server reads cron schedules in (UTC from a server that does not say).
+fn time_zone(fetched: &AgentChecks) -> chrono_tz::Tz {
+    fetched
+        .time_zone
+        .as_deref()
+        .and_then(|z| z.parse().ok())
+        .unwrap_or(chrono_tz::UTC)
 }
 
-fn schedule_all(checks: &HashMap<i64, AgentCheck>, now: i64) -> Scheduler {
+fn schedule_all(checks: &HashMap<i64, AgentCheck>, tz: chrono_tz::Tz, now: i64) -> Scheduler {
     let mut s = Scheduler::new();
     for (id, c) in checks {
-        match cadence(&c.check) {
+        match Cadence::of_check(&c.check, tz) {
             Ok(cad) => s.insert(*id, cad, now),
             Err(e) => {
                 tracing::error!(check.id = id, error = %e, "check has no usable schedule; skipped")
@@ -227,9 +223,10 @@ impl Agent {
             return Ok(());
         };
         tracing::info!(location = %first.location, checks = first.checks.len(), "agent started");
+        let mut tz = time_zone(&first);
         let mut checks: HashMap<i64, AgentCheck> =
             first.checks.into_iter().map(|c| (c.id, c)).collect();
-        let mut scheduler = schedule_all(&checks, self.clock.now_ms());
+        let mut scheduler = schedule_all(&checks, tz, self.clock.now_ms());
         let (confirm_tx, mut confirm_rx) = mpsc::unbounded_channel::<ConfirmRequest>();
         let sender = Sender {
             client: self.client.clone(),
@@ -258,11 +255,13 @@ impl Agent {
             if now >= next_refresh {
                 match self.client.fetch_checks().await {
                     Ok(fresh) => {
+                        let fresh_tz = time_zone(&fresh);
                         let fresh: HashMap<i64, AgentCheck> =
                             fresh.checks.into_iter().map(|c| (c.id, c)).collect();
-                        if fresh != checks {
+                        if fresh != checks || fresh_tz != tz {
                             tracing::info!(checks = fresh.len(), "check list changed");
-                            scheduler = schedule_all(&fresh, now);
+                            tz = fresh_tz;
+                            scheduler = schedule_all(&fresh, tz, now);
                             checks = fresh;
                         }
                     }
