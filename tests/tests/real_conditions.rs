@@ -658,3 +658,76 @@ async fn an_incident_keeps_its_first_failed_probe_and_every_locations_view() {
         assert_eq!(evidence["locations"].as_array().unwrap().len(), 2);
     }
 }
+
+#[tokio::test]
+async fn a_remote_agent_whose_canaries_fail_is_set_aside_until_they_answer() {
+    use meoktong_engine::agent::{AgentBatch, AgentResult, AgentSource, ingest};
+    for backend in Backend::each() {
+        let w = world(backend, &["kakao-login"]).await;
+        let metrics = Metrics::new();
+        let mut settings = meoktong_config::Settings::default();
+        settings.probe.canaries = Vec::new(); // never a public address in tests
+        let location_id = probes::ensure_location(&w.db, "busan-agent", "agent", T0)
+            .await
+            .unwrap();
+        let source = AgentSource {
+            location_id,
+            location_name: "busan-agent",
+            holder: "agent:1",
+        };
+        let (info, check) = &w.checks[0];
+        w.sim
+            .set_mode(Service::parse("kakao-login").unwrap(), Mode::Down);
+        // A failure and both re-checks, as the agent would send them.
+        let streak = |start: i64| {
+            let runner = w.runner.clone();
+            let check = check.clone();
+            let check_id = info.check_id;
+            async move {
+                let mut results = Vec::new();
+                for (k, t) in [start, start + 2_000, start + 6_000]
+                    .into_iter()
+                    .enumerate()
+                {
+                    results.push(AgentResult {
+                        check_id,
+                        slot_at: t,
+                        confirmation: k > 0,
+                        report: runner.run(&check, t).await,
+                    });
+                }
+                results
+            }
+        };
+        let batch = AgentBatch {
+            results: streak(T0 + 10_000).await,
+            network_suspect: Some(true),
+        };
+        let ack = ingest(&w.db, &metrics, &settings, &source, batch, T0 + 17_000)
+            .await
+            .unwrap();
+        assert_eq!(ack.accepted, 3, "recorded all the same");
+        assert!(
+            incidents_of(&w, "kakao-login").await.is_empty(),
+            "{backend:?}"
+        );
+        assert_eq!(gauge(&metrics, "busan-agent").as_deref(), Some("1"));
+        let loc = probes::location(&w.db, location_id).await.unwrap().unwrap();
+        assert!(loc.canaries_failing_since.is_some());
+
+        // Its canaries answer again: the same evidence now counts.
+        let batch = AgentBatch {
+            results: streak(T0 + 40_000).await,
+            network_suspect: Some(false),
+        };
+        ingest(&w.db, &metrics, &settings, &source, batch, T0 + 47_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            incidents_of(&w, "kakao-login").await.len(),
+            1,
+            "{backend:?}"
+        );
+        assert_eq!(gauge(&metrics, "busan-agent").as_deref(), Some("0"));
+    }
+}

@@ -76,20 +76,57 @@ pub struct CanaryVerdict {
     pub suspect: bool,
 }
 
+/// A location's canaries and how to look at them (a probe loop's, or a remote agent's).
+#[derive(Clone)]
+pub struct Canaries {
+    checks: Vec<CheckSettings>,
+    runner: Runner,
+}
+
+impl Canaries {
+    /// `urls` come from the operator's configuration: they may be private (a simulator, a
+    /// corporate gateway).
+    pub fn new(urls: &[String]) -> Canaries {
+        Canaries {
+            checks: urls.iter().filter_map(|u| canary_check(u)).collect(),
+            runner: Runner::new(RunnerOptions {
+                ssrf: SsrfPolicy {
+                    allow_private: true,
+                },
+                ..RunnerOptions::default()
+            }),
+        }
+    }
+
+    /// Whether the guard is on (some canaries are configured).
+    pub fn is_enabled(&self) -> bool {
+        !self.checks.is_empty()
+    }
+
+    /// Probes every canary at once: how many gave no HTTP answer, and the verdict.
+    pub async fn look(&self, now: i64) -> CanaryVerdict {
+        let reports =
+            futures::future::join_all(self.checks.iter().map(|c| self.runner.run(c, now))).await;
+        let unreachable = reports.iter().filter(|r| r.status.is_none()).count();
+        CanaryVerdict {
+            unreachable,
+            total: reports.len(),
+            suspect: canaries_suspect(unreachable, reports.len()),
+        }
+    }
+}
+
 /// Probes a location's canaries and records what they say.
 pub struct CanaryWatch {
     db: Db,
     metrics: Metrics,
     location_id: i64,
     location_name: String,
-    canaries: Vec<CheckSettings>,
-    runner: Runner,
+    canaries: Canaries,
     health: Arc<LocationHealth>,
 }
 
 impl CanaryWatch {
-    /// `urls` come from the operator's configuration: they may be private (a simulator, a
-    /// corporate gateway).
     pub fn new(
         db: Db,
         metrics: Metrics,
@@ -98,7 +135,7 @@ impl CanaryWatch {
         urls: &[String],
         health: Arc<LocationHealth>,
     ) -> CanaryWatch {
-        let canaries = urls.iter().filter_map(|u| canary_check(u)).collect();
+        let canaries = Canaries::new(urls);
         metrics
             .location_network_suspect
             .with_label_values(&[location_name.as_str()])
@@ -109,19 +146,13 @@ impl CanaryWatch {
             location_id,
             location_name,
             canaries,
-            runner: Runner::new(RunnerOptions {
-                ssrf: SsrfPolicy {
-                    allow_private: true,
-                },
-                ..RunnerOptions::default()
-            }),
             health,
         }
     }
 
     /// Whether the guard is on (some canaries are configured).
     pub fn is_enabled(&self) -> bool {
-        !self.canaries.is_empty()
+        self.canaries.is_enabled()
     }
 
     pub fn health(&self) -> Arc<LocationHealth> {
@@ -131,14 +162,7 @@ impl CanaryWatch {
     /// Probes every canary at once and records the verdict at `now`: the shared health, the
     /// stored flag, the gauge and (on a change) the log.
     pub async fn probe_once(&self, now: i64) -> Result<CanaryVerdict, StorageError> {
-        let reports =
-            futures::future::join_all(self.canaries.iter().map(|c| self.runner.run(c, now))).await;
-        let unreachable = reports.iter().filter(|r| r.status.is_none()).count();
-        let verdict = CanaryVerdict {
-            unreachable,
-            total: reports.len(),
-            suspect: canaries_suspect(unreachable, reports.len()),
-        };
+        let verdict = self.canaries.look(now).await;
         self.record(verdict, now).await?;
         Ok(verdict)
     }
@@ -169,6 +193,48 @@ impl CanaryWatch {
         probes::set_canaries_failing(&self.db, self.location_id, v.suspect.then_some(now)).await?;
         Ok(())
     }
+}
+
+/// Records a remote agent's verdict on its own network for its location: the stored flag
+/// (which the quorum and the agent's own results go by), the gauge, and the log on a change.
+pub async fn record_remote_verdict(
+    db: &Db,
+    metrics: &Metrics,
+    location_id: i64,
+    location_name: &str,
+    suspect: bool,
+    now: i64,
+) -> Result<(), StorageError> {
+    metrics
+        .location_network_suspect
+        .with_label_values(&[location_name])
+        .set(i64::from(suspect));
+    if probes::set_canaries_failing(db, location_id, suspect.then_some(now)).await? {
+        if suspect {
+            tracing::error!(
+                location = %location_name,
+                "a remote agent's own network is failing (its canaries do not answer): its results are set aside"
+            );
+        } else {
+            tracing::error!(
+                location = %location_name,
+                "a remote agent's canaries answer again: its results count again"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The stored verdict of a location as the detector's [`LocationHealth`].
+pub async fn stored_health(db: &Db, location_id: i64) -> Result<LocationHealth, StorageError> {
+    let health = LocationHealth::default();
+    if let Some(since) = probes::location(db, location_id)
+        .await?
+        .and_then(|l| l.canaries_failing_since)
+    {
+        health.set(true, since);
+    }
+    Ok(health)
 }
 
 /// A canary as a probe: a GET whose only expectation is an answer.

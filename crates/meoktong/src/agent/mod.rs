@@ -12,14 +12,16 @@ mod client;
 pub use buffer::ResultBuffer;
 pub use client::{AgentClient, AgentError};
 
+use meoktong_domain::Outcome;
 use meoktong_engine::agent::{AgentBatch, AgentCheck, AgentChecks, AgentResult, ConfirmRequest};
+use meoktong_engine::canary::{CANARY_AT_MOST_EVERY_MS, CANARY_EVERY_MS, Canaries};
 use meoktong_engine::clock::{Clock, SystemClock};
 use meoktong_engine::schedule::{Cadence, Run, Scheduler};
 use meoktong_probe::{Runner, RunnerOptions, SsrfPolicy};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone)]
@@ -70,6 +72,8 @@ pub struct Sender {
     client: AgentClient,
     buffer: Arc<Mutex<ResultBuffer>>,
     batch_size: usize,
+    /// The canaries' latest verdict, sent with every batch (`None`: no canaries).
+    network_suspect: Arc<Mutex<Option<bool>>>,
 }
 
 /// What one request did.
@@ -91,7 +95,17 @@ impl Sender {
             return Ok(Flushed::default());
         };
         let sent = results.len();
-        let ack = self.client.post_results(&AgentBatch { results }).await?;
+        let network_suspect = *self
+            .network_suspect
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let ack = self
+            .client
+            .post_results(&AgentBatch {
+                results,
+                network_suspect,
+            })
+            .await?;
         lock(&self.buffer).ack_through(last);
         Ok(Flushed {
             sent,
@@ -151,6 +165,47 @@ impl Sender {
                     wait = (wait * 2).min(max_backoff).max(every);
                 }
             }
+        }
+    }
+}
+
+/// The agent's own-network guard: looks at the canaries every [`CANARY_EVERY_MS`], and at
+/// once (at most every [`CANARY_AT_MOST_EVERY_MS`]) when a probe fails; each batch carries
+/// the latest verdict to the server, which sets the agent's results aside while it is suspect.
+async fn watch_canaries(
+    canaries: Canaries,
+    clock: Arc<dyn Clock>,
+    verdict: Arc<Mutex<Option<bool>>>,
+    wanted: Arc<Notify>,
+    stop: CancellationToken,
+) {
+    loop {
+        let v = canaries.look(clock.now_ms()).await;
+        let was = verdict
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(v.suspect);
+        if was.unwrap_or(false) != v.suspect {
+            if v.suspect {
+                tracing::error!(
+                    canaries.unreachable = v.unreachable,
+                    canaries.total = v.total,
+                    "this agent's own network is failing (its canaries do not answer): the server sets its results aside"
+                );
+            } else {
+                tracing::error!("this agent's canaries answer again: its results count again");
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(CANARY_AT_MOST_EVERY_MS as u64)) => {}
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = wanted.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(
+                (CANARY_EVERY_MS - CANARY_AT_MOST_EVERY_MS) as u64,
+            )) => {}
         }
     }
 }
@@ -224,6 +279,19 @@ impl Agent {
         };
         tracing::info!(location = %first.location, checks = first.checks.len(), "agent started");
         let mut tz = time_zone(&first);
+        // The own-network guard: the server's canaries, every 30 s and at once on a failure.
+        let network_suspect = Arc::new(Mutex::new(None));
+        let canaries_wanted = Arc::new(Notify::new());
+        let canaries = Canaries::new(&first.canaries);
+        let canary_task = canaries.is_enabled().then(|| {
+            tokio::spawn(watch_canaries(
+                canaries,
+                self.clock.clone(),
+                network_suspect.clone(),
+                canaries_wanted.clone(),
+                stop.clone(),
+            ))
+        });
         let mut checks: HashMap<i64, AgentCheck> =
             first.checks.into_iter().map(|c| (c.id, c)).collect();
         let mut scheduler = schedule_all(&checks, tz, self.clock.now_ms());
@@ -232,6 +300,7 @@ impl Agent {
             client: self.client.clone(),
             buffer: self.buffer.clone(),
             batch_size: self.cfg.batch_size.max(1),
+            network_suspect: network_suspect.clone(),
         };
         let sender_task = tokio::spawn(sender.run_until_stopped(
             self.cfg.flush_every,
@@ -309,6 +378,9 @@ impl Agent {
             tokio::select! {
                 _ = stop.cancelled() => break,
                 Some(r) = rx.recv() => {
+                    if r.report.outcome == Outcome::Fail {
+                        canaries_wanted.notify_one(); // is it them or us?
+                    }
                     lock(&self.buffer).push(r);
                 }
                 Some(c) = confirm_rx.recv() => {
@@ -329,7 +401,11 @@ impl Agent {
             client: self.client.clone(),
             buffer: self.buffer.clone(),
             batch_size: self.cfg.batch_size.max(1),
+            network_suspect: network_suspect.clone(),
         };
+        if let Some(task) = canary_task {
+            let _ = task.await;
+        }
         if let Err(e) = final_sender.flush_all(&confirm_tx).await {
             tracing::warn!(error = %e, "could not send the last results");
         }

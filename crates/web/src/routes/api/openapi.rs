@@ -191,8 +191,11 @@ fn base_schemas() -> Value {
             "checks": { "type": "array", "items": { "type": "object", "properties": {
                 "id": { "type": "integer" }, "dependency": { "type": "string" }, "dependency_id": { "type": "integer" },
                 "check": { "type": "object", "description": "the check as configured (`[[dependency.check]]` keys)" },
-                "allow_private": { "type": "boolean" } } } } } },
+                "allow_private": { "type": "boolean" } } } },
+            "time_zone": { "type": "string", "description": "the service time zone cron schedules are read in" },
+            "canaries": { "type": "array", "items": { "type": "string" }, "description": "the own-network guard's URLs: probe every 30 s and at once on a failure; any HTTP answer is reachable" } } },
         "AgentBatch": { "type": "object", "required": ["results"], "properties": {
+            "network_suspect": { "type": "boolean", "description": "at least half the canaries gave no answer at the agent's last look: its results are recorded but set aside" },
             "results": { "type": "array", "maxItems": 1000, "items": { "type": "object", "required": ["check_id", "slot_at", "report"], "properties": {
                 "check_id": { "type": "integer" }, "slot_at": { "type": "integer", "description": "Unix milliseconds" },
                 "confirmation": { "type": "boolean", "default": false }, "report": r("ProbeReport") } } } } },
