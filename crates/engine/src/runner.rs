@@ -370,6 +370,10 @@ async fn watch_canaries(
 ) {
     if !watch.is_enabled() {
         tracing::warn!("probe.canaries is empty: the own-network guard is off");
+        // Clears a verdict left behind while the guard was on.
+        if let Err(e) = watch.probe_once(clock.now_ms()).await {
+            tracing::warn!(error = %e, "cannot clear the stored canary verdict");
+        }
         return;
     }
     loop {
