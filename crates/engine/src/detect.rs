@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 use crate::canary::LocationHealth;
 
 mod decide;
+mod views;
 
 /// One probe's verdict as the engine needs it (independent of how it was measured).
 #[derive(Debug, Clone, PartialEq)]

@@ -4,6 +4,7 @@
 //! dependency, take the quorum (flagging locations that disagree), date the change, let the
 //! pure incident tracker say what to do, and write its effects and the new state in one
 //! transaction guarded by the state row's version (a replica that lost the race looks again).
+use super::views::{LocationState, Views, evidence_time, worst};
 use super::{CheckInfo, DetectEngine, ProbeOutcome, StoredDependency};
 use meoktong_domain::DepState;
 use meoktong_domain::detector::Tracker;
@@ -25,87 +26,6 @@ struct FirstFailure {
 /// Attempts before giving up when other replicas keep changing the dependency's state.
 const DECIDE_ATTEMPTS: usize = 5;
 
-/// One location's view of a dependency: the worst state among its checks there.
-#[derive(Debug, Clone, Copy)]
-struct LocationState {
-    state: DepState,
-    /// Latest update of any of the dependency's trackers there.
-    reported_at: i64,
-    /// Earliest start of a down or degraded state among its checks there, and that check.
-    troubled_since: Option<(i64, i64)>,
-    /// Network-suspect (its canaries do not answer): shown, never counted.
-    set_aside: bool,
-}
-
-/// Every location's view of one dependency, named.
-struct Views {
-    per_location: HashMap<i64, LocationState>,
-    names: HashMap<i64, String>,
-    /// The views the quorum counts (network-suspect locations left out).
-    views: Vec<LocationView>,
-}
-
-impl Views {
-    fn name(&self, location_id: i64) -> String {
-        self.names
-            .get(&location_id)
-            .cloned()
-            .unwrap_or_else(|| format!("location-{location_id}"))
-    }
-
-    /// Every location's view, for the evidence: name, state, when, whether it was counted and
-    /// whether it agreed with the decision.
-    fn to_json(&self, decided: DepState) -> serde_json::Value {
-        let mut ids: Vec<&i64> = self.per_location.keys().collect();
-        ids.sort_unstable();
-        serde_json::Value::Array(
-            ids.into_iter()
-                .map(|id| {
-                    let s = &self.per_location[id];
-                    serde_json::json!({
-                        "location": self.name(*id),
-                        "state": s.state.as_str(),
-                        "reported_at": s.reported_at,
-                        "counted": !s.set_aside,
-                        "network_suspect": s.set_aside,
-                        "agreed": !s.set_aside && agrees(s.state, decided),
-                    })
-                })
-                .collect(),
-        )
-    }
-
-    /// Names of the counted locations that agreed with the decision.
-    fn agreeing(&self, decided: DepState) -> Vec<String> {
-        let mut ids: Vec<&i64> = self
-            .per_location
-            .iter()
-            .filter(|(_, s)| !s.set_aside && agrees(s.state, decided))
-            .map(|(id, _)| id)
-            .collect();
-        ids.sort_unstable();
-        ids.into_iter().map(|id| self.name(*id)).collect()
-    }
-
-    /// The first failed probe behind a down or degraded decision: (location, check, time).
-    fn first_failure(&self, decided: DepState) -> Option<(i64, i64, i64)> {
-        self.per_location
-            .iter()
-            .filter(|(_, s)| !s.set_aside && agrees(s.state, decided))
-            .filter_map(|(loc, s)| s.troubled_since.map(|(at, check)| (*loc, check, at)))
-            .min_by_key(|(loc, _, at)| (*at, *loc))
-    }
-}
-
-/// Whether a location's state supports a decision (a down location supports degraded too).
-fn agrees(state: DepState, decided: DepState) -> bool {
-    match decided {
-        DepState::Down => state == DepState::Down,
-        DepState::Degraded => matches!(state, DepState::Down | DepState::Degraded),
-        other => state == other,
-    }
-}
-
 /// What a change of state is about: the dependency, the probe that caused the decision and
 /// every location's view behind it.
 struct Change<'a> {
@@ -114,16 +34,6 @@ struct Change<'a> {
     views: &'a Views,
     state: DepState,
     now: i64,
-}
-
-fn worst(a: DepState, b: DepState) -> DepState {
-    let rank = |s: DepState| match s {
-        DepState::Unknown => 0,
-        DepState::Up => 1,
-        DepState::Degraded => 2,
-        DepState::Down => 3,
-    };
-    if rank(b) > rank(a) { b } else { a }
 }
 
 impl DetectEngine {
@@ -565,28 +475,5 @@ impl DetectEngine {
             "error": p.error,
             "latency_ms": p.duration.as_millis() as u64,
         })
-    }
-}
-
-/// The evidence time of a change: for down or degraded, the earliest start of trouble among
-/// the locations that agree; for a recovery, the first good probe of its streak.
-fn evidence_time(
-    views: &Views,
-    state: DepState,
-    recovered_since: Option<i64>,
-    this_tracker: &Tracker,
-    p: &ProbeOutcome,
-) -> i64 {
-    match state {
-        DepState::Down | DepState::Degraded => views
-            .per_location
-            .values()
-            .filter(|s| !s.set_aside && (s.state == state || s.state == DepState::Down))
-            .filter_map(|s| s.troubled_since.map(|(since, _)| since))
-            .min()
-            .unwrap_or(p.started_at),
-        _ => recovered_since
-            .or(this_tracker.since())
-            .unwrap_or(p.started_at),
     }
 }
