@@ -18,6 +18,11 @@ for path in sorted(glob.glob('migrations/src/m2*.rs')):
         tables[m.group(1)] = re.findall(r'\.col\((\w+)\("(\w+)"\)', m.group(2))
     for m in re.finditer(r'add_column\(\s*m,\s*"(\w+)",\s*(\w+)\("(\w+)"\)', src):
         tables[m.group(1)].append((m.group(2), m.group(3)))
+    # Raw `ALTER TABLE t ADD COLUMN c TYPE` statements (nullable: SQLite adds no NOT NULL column
+    # without a default).
+    for m in re.finditer(r'ALTER TABLE (\w+) ADD COLUMN (\w+) (TEXT|BIGINT|INTEGER)"', src):
+        ty = {'TEXT': 'text_null', 'BIGINT': 'big_integer_null', 'INTEGER': 'integer_null'}[m.group(3)]
+        tables[m.group(1)].append((ty, m.group(2)))
 for table, cols in tables.items():
     fields = ["    #[sea_orm(primary_key)]\n    pub id: i64,"]
     fields += [f"    pub {name}: {TYPES[ty]}," for ty, name in cols]

@@ -90,6 +90,7 @@ async fn engine(w: &World, location: &str) -> DetectEngine {
             check_name: w.check.name.clone(),
             dependency_id: w.dependency_id,
             dependency_slug: "dep".into(),
+            platform: None,
             period: Duration::from_millis(INTERVAL_MS as u64),
         }],
     )
@@ -286,6 +287,7 @@ async fn the_probe_loop_heartbeat_keeps_a_location_flagged_suspect() {
     let beat_at = T0 + 100_000;
     let mut settings = meoktong_config::Settings::default();
     settings.probe.location = "seoul-kt".into();
+    settings.probe.canaries = Vec::new(); // never a public address in tests
     let probe_loop = meoktong_engine::runner::ProbeLoop::build(
         w.db.clone(),
         w.metrics.clone(),

@@ -98,6 +98,7 @@ async fn prepare(nginx: &Nginx, checks: usize) -> anyhow::Result<(FreshDb, Targe
             check_name: c.name,
             dependency_id: d.id,
             dependency_slug: d.slug,
+            platform: d.platform,
             period: Duration::from_secs(60),
         })
         .collect();

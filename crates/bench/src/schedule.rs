@@ -62,6 +62,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     let mut settings = Settings::default();
     settings.database.url = fresh.url.clone();
     settings.probe.location = "bench".into();
+    settings.probe.canaries = Vec::new(); // benches never contact a public address
     let (db, _) = fresh.connect(settings.database.max_connections).await?;
     let per_dep = a.checks.div_ceil(a.dependencies.max(1));
     let t = Instant::now();
@@ -304,6 +305,7 @@ pub async fn run_loop(a: LoopArgs) -> anyhow::Result<()> {
     let mut settings = Settings::default();
     settings.database.url = a.database_url.clone();
     settings.probe.location = "bench".into();
+    settings.probe.canaries = Vec::new(); // benches never contact a public address
     let db =
         meoktong_storage::Db::connect(&a.database_url, settings.database.max_connections).await?;
     let t = Instant::now();

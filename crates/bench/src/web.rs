@@ -221,6 +221,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         let mut settings = Settings::default();
         settings.database.url = fresh.url.clone();
         settings.server.listen = "127.0.0.1:0".into();
+        settings.probe.canaries = Vec::new(); // benches never contact a public address
         settings.dependency =
             fixtures::catalog("http://127.0.0.1:9/health", CHECKS_PER_DEPENDENCY, 30)?;
         let (db, crypto) = fresh.connect(settings.database.max_connections).await?;

@@ -237,6 +237,22 @@ fn validate(s: &Settings, file: &str) -> Result<(), ConfigError> {
     if s.probe.location.trim().is_empty() {
         return Err(invalid(file, "probe.location", "must not be empty"));
     }
+    for (i, url) in s.probe.canaries.iter().enumerate() {
+        let parsed = url::Url::parse(url).map_err(|e| {
+            invalid(
+                file,
+                format!("probe.canaries[{i}]"),
+                format!("not a URL: {e}"),
+            )
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(invalid(
+                file,
+                format!("probe.canaries[{i}]"),
+                "must be an http:// or https:// URL",
+            ));
+        }
+    }
     if s.detection.recovery_successes == 0 {
         return Err(invalid(
             file,
@@ -570,6 +586,17 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("intervall"), "{msg}");
+    }
+
+    #[test]
+    fn canaries_default_to_public_connectivity_checks_and_an_empty_list_turns_them_off() {
+        let s = load_str("", None).expect("defaults");
+        assert_eq!(s.probe.canaries.len(), 3);
+        assert!(s.probe.canaries.iter().all(|u| u.starts_with("http://")));
+        let s = load_str("[probe]\ncanaries = []\n", None).expect("off");
+        assert!(s.probe.canaries.is_empty());
+        let e = load_str("[probe]\ncanaries = [\"ftp://x\"]\n", None).expect_err("scheme");
+        assert!(e.to_string().contains("probe.canaries[0]"), "{e}");
     }
 
     #[test]

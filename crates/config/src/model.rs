@@ -155,6 +155,20 @@ pub struct ProbeSettings {
     pub raw_retention_days: u32,
     /// Whether this process runs probes at all (`false` for a web-only replica).
     pub enabled: bool,
+    /// The own-network guard: unrelated, well-known endpoints probed every 30 s and at once
+    /// when a check fails. When at least half give no HTTP answer, this location's results
+    /// neither open nor close incidents. Empty turns the guard off.
+    pub canaries: Vec<String>,
+}
+
+impl ProbeSettings {
+    /// Public connectivity-check endpoints of Google, Microsoft and Apple: none is a monitored
+    /// platform, each answers any client with a tiny body, and they fail independently.
+    pub const DEFAULT_CANARIES: [&str; 3] = [
+        "http://connectivitycheck.gstatic.com/generate_204",
+        "http://www.msftconnecttest.com/connecttest.txt",
+        "http://captive.apple.com/hotspot-detect.html",
+    ];
 }
 
 impl Default for ProbeSettings {
@@ -165,6 +179,10 @@ impl Default for ProbeSettings {
             allow_private_targets: false,
             raw_retention_days: 14,
             enabled: true,
+            canaries: ProbeSettings::DEFAULT_CANARIES
+                .iter()
+                .map(|u| u.to_string())
+                .collect(),
         }
     }
 }

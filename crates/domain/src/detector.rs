@@ -151,6 +151,8 @@ pub struct Tracker {
     bads: Streak,
     /// Consecutive good probes toward leaving down or degraded.
     goods: Streak,
+    /// When the latest probe with evidence about the provider was made (the gap guard).
+    last_at: Option<Millis>,
 }
 
 impl Tracker {
@@ -197,6 +199,49 @@ impl Tracker {
         self.goods.start()
     }
 
+    /// When the latest probe with evidence about the provider was made.
+    pub fn last_observed_at(&self) -> Option<Millis> {
+        self.last_at
+    }
+
+    /// The gap guard: whether this location stopped probing the check for longer than
+    /// `max_gap` before `at` (the process was down, the database unreachable, the scheduler
+    /// stalled, or the location's results were set aside as network-suspect).
+    pub fn gap_before(&self, at: Millis, max_gap: Millis) -> bool {
+        self.last_at
+            .is_some_and(|last| at.saturating_sub(last) > max_gap)
+    }
+
+    /// Forgets every streak in progress, keeping the confirmed state: what was seen before a
+    /// gap in our own probing does not combine with what is seen after it, so neither an
+    /// outage nor a recovery is decided across the gap. The probes after it must make a
+    /// streak of their own (a down needs its failure and every re-check, a recovery its
+    /// `recovery_successes` good probes). No effect: a confirmation cut by the gap is neither
+    /// confirmed nor a false alarm.
+    pub fn forget_streaks(&self) -> Tracker {
+        Tracker {
+            state: self.state,
+            since: self.since,
+            last_at: self.last_at,
+            ..Tracker::default()
+        }
+    }
+
+    /// [`Tracker::observe`] behind the gap guard: after a gap longer than `max_gap`, the
+    /// streaks in progress are forgotten first ([`Tracker::forget_streaks`]).
+    pub fn observe_after_gap(
+        &self,
+        policy: &DetectorPolicy,
+        obs: &Observation,
+        max_gap: Millis,
+    ) -> (Tracker, Vec<Effect>) {
+        if self.gap_before(obs.at, max_gap) {
+            self.forget_streaks().observe(policy, obs)
+        } else {
+            self.observe(policy, obs)
+        }
+    }
+
     /// Applies one probe result. Observations must come in time order.
     pub fn observe(&self, policy: &DetectorPolicy, obs: &Observation) -> (Tracker, Vec<Effect>) {
         let evidence = match (obs.outcome, obs.class) {
@@ -220,6 +265,7 @@ impl Tracker {
         } else {
             next.while_answering(policy, evidence, obs.at, &mut effects);
         }
+        next.last_at = Some(obs.at);
         let confirmed = effects
             .iter()
             .any(|e| matches!(e, Effect::BecameDown { .. } | Effect::BecameDegraded { .. }));
@@ -836,5 +882,62 @@ mod tests {
                 prop_assert_eq!(became_down(step), None);
             }
         }
+
+        #[test]
+        fn nothing_is_decided_across_a_gap_in_our_own_probing(
+            prefix in observations(40),
+            after in proptest::collection::vec(any::<bool>(), 1..6),
+        ) {
+            // Default policy: a down needs 3 failures in a row, a recovery 2 good probes.
+            let policy = DetectorPolicy::default();
+            let gap: Millis = 60_000;
+            let (before, _) = run(&policy, &Tracker::default(), &prefix);
+            let resume = prefix.last().map_or(0, |o| o.at) + gap + 1;
+            let mut tracker = before.clone();
+            let mut run_len = 0u32;
+            let mut run_kind = None;
+            for (k, failed) in after.iter().enumerate() {
+                let t = resume + k as Millis * 1_000;
+                let o = if *failed { fail(t) } else { ok(t) };
+                let (next, effects) = tracker.observe_after_gap(&policy, &o, gap);
+                if run_kind == Some(*failed) { run_len += 1 } else { run_kind = Some(*failed); run_len = 1 }
+                // Every change of state is made of probes after the gap alone.
+                if let Some(since) = became_down(&effects) {
+                    prop_assert!(since >= resume && run_len >= 3, "down from {since} after {run_len}");
+                }
+                if let Some((since, _)) = recovered(&effects) {
+                    prop_assert!(since >= resume && run_len >= 2, "up from {since} after {run_len}");
+                }
+                tracker = next;
+            }
+        }
+    }
+
+    #[test]
+    fn a_streak_cut_by_a_gap_starts_again() {
+        let p = DetectorPolicy::default();
+        let gap = 30_000;
+        // Two failures, then our probing stops for a minute: the third failure starts afresh.
+        let (tr, _) = run(&p, &up(), &[fail(10 * S), fail(12 * S)]);
+        let (tr, effects) = tr.observe_after_gap(&p, &fail(72 * S), gap);
+        assert_eq!(effects, vec![sc(2)], "a fresh confirmation, not a down");
+        assert_eq!(tr.first_fail_at(), Some(72 * S));
+        // Down, one good probe, a gap: the next good probe is the first of a new streak.
+        let (tr, _) = down_since(0).observe(&p, &ok(100 * S));
+        let (tr, effects) = tr.observe_after_gap(&p, &ok(200 * S), gap);
+        assert!(effects.is_empty(), "{effects:?}");
+        assert_eq!(tr.state(), DepState::Down);
+        let (tr, effects) = tr.observe_after_gap(&p, &ok(210 * S), gap);
+        assert_eq!(
+            effects,
+            vec![Effect::Recovered {
+                since: 200 * S,
+                down_since: 0
+            }]
+        );
+        assert_eq!(tr.state(), DepState::Up);
+        // Without a gap nothing is forgotten.
+        assert!(!tr.gap_before(240 * S, gap));
+        assert!(tr.gap_before(240 * S + 1, gap));
     }
 }

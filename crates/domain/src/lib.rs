@@ -10,6 +10,7 @@ pub mod duration_text;
 pub mod euc_kr;
 pub mod grouping;
 pub mod incident;
+pub mod listening;
 pub mod mask;
 pub mod message;
 pub mod outage_event;

@@ -15,7 +15,8 @@
 //!   saying down or degraded makes it degraded. Otherwise it is up. One counted location decides
 //!   alone; none gives unknown.
 //! - If several views share a location name, only its newest one counts.
-//! - DNS: see [`resolver_suspect`].
+//! - A location whose canaries do not answer is left out before this is called: see
+//!   [`canaries_suspect`].
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -98,30 +99,16 @@ pub fn decide(views: &[LocationView], now: Millis, interval: Duration) -> Quorum
     }
 }
 
-/// Whether one location's own network is the likely cause of its failures: every dependency
-/// (at least two) fails from there at once while other locations see them up.
+/// The own-network guard's verdict: a location is network-suspect when at least half of its
+/// canaries (unrelated, well-known endpoints) gave no HTTP answer. With no canaries the guard
+/// is off and nothing is suspect.
 ///
-/// Independent providers (Kakao, Naver, Toss, Twilio) failing together from one place and
-/// nowhere else is far likelier to be that place's network than a coincidence. With a single
-/// dependency the quorum's `dissenting` list already says everything this could.
-pub fn location_network_suspect(
-    failing_deps: usize,
-    total_deps: usize,
-    others_see_up: bool,
-) -> bool {
-    others_see_up && total_deps >= 2 && failing_deps == total_deps
-}
-
-/// Whether DNS failures seen from one location point at its own resolver: name resolution fails
-/// for every dependency (at least two) at once.
-///
-/// The providers use independent authoritative DNS, so all of them failing to resolve together
-/// means our resolver or network is broken; those failures are `LocalNetwork`, whatever other
-/// locations see (a lone location must not page the country because its resolver died). A DNS
-/// failure for only some dependencies stays a provider failure: a provider's own DNS can fail,
-/// and then its customers cannot reach it either.
-pub fn resolver_suspect(dns_failing_deps: usize, total_deps: usize) -> bool {
-    total_deps >= 2 && dns_failing_deps == total_deps
+/// Independent, well-run endpoints failing together from one place says the place's network
+/// (its resolver, its uplink) is what failed; then every dependency looks down from there,
+/// and those failures must never reach merchants. Half, not all: one canary blocked or moved
+/// must not hide a real outage, and two of three failing is already no coincidence.
+pub fn canaries_suspect(unreachable: usize, total: usize) -> bool {
+    total > 0 && unreachable * 2 >= total
 }
 
 #[cfg(test)]
@@ -219,19 +206,15 @@ mod tests {
     }
 
     #[test]
-    fn location_network_suspect_needs_everything_failing_and_others_up() {
-        assert!(location_network_suspect(5, 5, true));
-        assert!(!location_network_suspect(4, 5, true));
-        assert!(!location_network_suspect(5, 5, false));
-        assert!(!location_network_suspect(1, 1, true));
-        assert!(!location_network_suspect(0, 0, true));
-    }
-
-    #[test]
-    fn resolver_suspect_needs_every_dependency_failing_dns() {
-        assert!(resolver_suspect(3, 3));
-        assert!(!resolver_suspect(2, 3));
-        assert!(!resolver_suspect(1, 1));
+    fn at_least_half_the_canaries_silent_makes_the_location_suspect() {
+        assert!(!canaries_suspect(0, 0), "no canaries: the guard is off");
+        assert!(!canaries_suspect(0, 3));
+        assert!(!canaries_suspect(1, 3));
+        assert!(canaries_suspect(2, 3));
+        assert!(canaries_suspect(1, 2));
+        assert!(canaries_suspect(1, 1));
+        assert!(!canaries_suspect(1, 4));
+        assert!(canaries_suspect(2, 4));
     }
 
     fn state() -> impl Strategy<Value = DepState> {

@@ -7,6 +7,7 @@
 //! counts the agent; the answer ([`AgentAck`]) carries the confirmation re-checks the detector
 //! asks for. Each result first claims its slot in `check_slots`: a batch posted twice (its
 //! answer was lost) is recorded once, and agents sharing a location share its slots.
+use crate::canary::{record_remote_verdict, stored_health};
 use crate::detect::{CheckInfo, DetectEngine, Probed};
 use crate::runner::{load_checks, to_outcome};
 use meoktong_config::{CheckSettings, Settings};
@@ -16,6 +17,7 @@ use meoktong_metrics::Metrics;
 use meoktong_probe::ProbeReport;
 use meoktong_storage::{Db, StorageError, probes};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// `GET /api/v1/agent/checks`: what the agent runs.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -23,6 +25,13 @@ pub struct AgentChecks {
     /// The location the token reports for.
     pub location: String,
     pub checks: Vec<AgentCheck>,
+    /// The service time zone cron schedules are read in (absent from older servers: UTC).
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// The own-network guard's canaries (`probe.canaries`): the agent probes them every 30 s
+    /// and at once when a check fails, and says in each batch whether its network is suspect.
+    #[serde(default)]
+    pub canaries: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -42,6 +51,10 @@ pub struct AgentCheck {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct AgentBatch {
     pub results: Vec<AgentResult>,
+    /// The agent's canaries' latest verdict: its own network is suspect (its results are then
+    /// recorded but set aside). Absent when the agent has no canaries (or is older).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_suspect: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,7 +93,7 @@ pub async fn checks_for_agent(
     settings: &Settings,
     location: &str,
 ) -> Result<AgentChecks, StorageError> {
-    let (infos, loaded) = load_checks(db).await?;
+    let (infos, loaded) = load_checks(db, crate::schedule::service_time_zone(settings)).await?;
     let mut checks: Vec<AgentCheck> = loaded
         .into_iter()
         .map(|(id, l)| AgentCheck {
@@ -98,6 +111,8 @@ pub async fn checks_for_agent(
     Ok(AgentChecks {
         location: location.to_string(),
         checks,
+        time_zone: Some(settings.notify.time_zone.clone()),
+        canaries: settings.probe.canaries.clone(),
     })
 }
 
@@ -118,7 +133,19 @@ pub async fn ingest(
     mut batch: AgentBatch,
     now: i64,
 ) -> Result<AgentAck, StorageError> {
-    let (infos, _) = load_checks(db).await?;
+    let (infos, _) = load_checks(db, crate::schedule::service_time_zone(settings)).await?;
+    if let Some(suspect) = batch.network_suspect {
+        record_remote_verdict(
+            db,
+            metrics,
+            source.location_id,
+            source.location_name,
+            suspect,
+            now,
+        )
+        .await?;
+    }
+    let health = Arc::new(stored_health(db, source.location_id).await?);
     let engine = DetectEngine::new(
         db.clone(),
         metrics.clone(),
@@ -132,7 +159,8 @@ pub async fn ingest(
         source.location_id,
         source.location_name.to_string(),
         infos.into_values().collect::<Vec<CheckInfo>>(),
-    );
+    )
+    .with_health(health);
     batch
         .results
         .sort_by_key(|r| (r.report.started_at, r.check_id));

@@ -4,17 +4,21 @@
 //! stores the effects in one transaction, with an optimistic version check on the
 //! dependency's state so replicas never open the same incident twice.
 use meoktong_domain::detector::{DetectorPolicy, Effect, Observation, Tracker};
-use meoktong_domain::incident::{IncidentEffect, IncidentPolicy, IncidentTracker};
-use meoktong_domain::quorum::{self, LocationView};
+use meoktong_domain::incident::{IncidentPolicy, IncidentTracker};
 use meoktong_domain::{DepState, FailureClass, Outcome};
 use meoktong_metrics::Metrics;
 use meoktong_storage::probes::{self, ResultRow};
 use meoktong_storage::{Db, StorageError, incidents};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+
+use crate::canary::LocationHealth;
+
+mod decide;
+mod views;
 
 /// One probe's verdict as the engine needs it (independent of how it was measured).
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +48,23 @@ pub struct CheckInfo {
     pub check_name: String,
     pub dependency_id: i64,
     pub dependency_slug: String,
+    /// The dependency's platform (`kakao`, `naver`, …): a failure re-checks its siblings.
+    pub platform: Option<String>,
     pub period: Duration,
+}
+
+/// Beyond a check's period, how long its probing may fall silent before the gap guard
+/// forgets the streaks in progress ([`Tracker::observe_after_gap`]): slots are run on their
+/// phase, so only a stall of ours (process down, database unreachable, a scheduler stall, a
+/// network-suspect spell) leaves a silence this long.
+pub const GAP_SLACK: Duration = Duration::from_secs(5);
+
+/// A sibling probed this recently is not re-checked again for another's failure.
+const CORRELATED_FRESH_MS: i64 = 1_000;
+
+/// The silence after which a check's streaks are forgotten.
+pub fn max_gap(period: Duration) -> i64 {
+    i64::try_from((period + GAP_SLACK).as_millis()).unwrap_or(i64::MAX)
 }
 
 /// The stored state of a dependency: the incident tracker and the ids of its open records.
@@ -65,19 +85,16 @@ pub struct DetectEngine {
     location_name: String,
     checks: HashMap<i64, CheckInfo>,
     checks_of_dependency: HashMap<i64, Vec<i64>>,
+    /// platform → its checks (of every dependency on it).
+    checks_of_platform: HashMap<String, Vec<i64>>,
     location_names: HashMap<i64, String>,
+    /// This location's own network (the canaries' verdict): while suspect, results are only
+    /// recorded.
+    health: Arc<LocationHealth>,
     /// Woken when an incident opens, relapses or resolves (the notification planner waits).
     pub incident_changed: Arc<Notify>,
-}
-
-fn worst(a: DepState, b: DepState) -> DepState {
-    let rank = |s: DepState| match s {
-        DepState::Unknown => 0,
-        DepState::Up => 1,
-        DepState::Degraded => 2,
-        DepState::Down => 3,
-    };
-    if rank(b) > rank(a) { b } else { a }
+    /// Woken when a probe fails: the canaries are probed at once.
+    pub canaries_wanted: Arc<Notify>,
 }
 
 impl DetectEngine {
@@ -91,11 +108,18 @@ impl DetectEngine {
         checks: Vec<CheckInfo>,
     ) -> DetectEngine {
         let mut checks_of_dependency: HashMap<i64, Vec<i64>> = HashMap::new();
+        let mut checks_of_platform: HashMap<String, Vec<i64>> = HashMap::new();
         for c in &checks {
             checks_of_dependency
                 .entry(c.dependency_id)
                 .or_default()
                 .push(c.check_id);
+            if let Some(platform) = &c.platform {
+                checks_of_platform
+                    .entry(platform.clone())
+                    .or_default()
+                    .push(c.check_id);
+            }
         }
         let mut location_names = HashMap::new();
         location_names.insert(location_id, location_name.clone());
@@ -108,9 +132,22 @@ impl DetectEngine {
             location_name,
             checks: checks.into_iter().map(|c| (c.check_id, c)).collect(),
             checks_of_dependency,
+            checks_of_platform,
             location_names,
+            health: Arc::new(LocationHealth::default()),
             incident_changed: Arc::new(Notify::new()),
+            canaries_wanted: Arc::new(Notify::new()),
         }
+    }
+
+    /// Shares the canaries' verdict on this location's network (see [`crate::canary`]).
+    pub fn with_health(mut self, health: Arc<LocationHealth>) -> DetectEngine {
+        self.health = health;
+        self
+    }
+
+    pub fn health(&self) -> Arc<LocationHealth> {
+        self.health.clone()
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -170,6 +207,19 @@ impl DetectEngine {
             .iter()
             .map(|(info, i)| self.row(info, i.slot_at, &i.outcome))
             .collect();
+        if known
+            .iter()
+            .any(|(_, i)| i.outcome.outcome == Outcome::Fail)
+        {
+            // Is it them or us? The canaries answer before the failure can be confirmed.
+            self.canaries_wanted.notify_one();
+        }
+        if self.health.is_suspect() {
+            // Our own network is failing: what we see says nothing about the providers. The
+            // results are kept for the record; no tracker moves, so nothing opens or closes.
+            probes::record_results(&self.db, &rows).await?;
+            return Ok(Vec::new());
+        }
         let check_ids: Vec<i64> = known.iter().map(|(info, _)| info.check_id).collect();
         let txn = self.db.begin_write().await?;
         probes::insert_results(&self.db, &txn, &rows).await?;
@@ -190,7 +240,26 @@ impl DetectEngine {
                 outcome: i.outcome.outcome,
                 class: i.outcome.class,
             };
-            let (next, effects) = tracker.observe(&self.policy, &obs);
+            let max_gap = max_gap(info.period);
+            // A network-suspect spell of this location is a gap too, however short.
+            let across_spell = self.health.cleared_at().is_some_and(|cleared| {
+                tracker
+                    .last_observed_at()
+                    .is_some_and(|last| last < cleared)
+            });
+            if across_spell {
+                *tracker = tracker.forget_streaks();
+            }
+            if across_spell || tracker.gap_before(obs.at, max_gap) {
+                tracing::info!(
+                    dependency.slug = %info.dependency_slug,
+                    check.name = %info.check_name,
+                    last_observed_at = ?tracker.last_observed_at(),
+                    at = obs.at,
+                    "a gap in our own probing: the streaks in progress start again"
+                );
+            }
+            let (next, effects) = tracker.observe_after_gap(&self.policy, &obs, max_gap);
             // A check's latest probe in the batch decides whether it is re-checked.
             let confirm = effects.iter().find_map(|e| match e {
                 Effect::ScheduleConfirm { after } => Some(*after),
@@ -211,10 +280,22 @@ impl DetectEngine {
         probes::save_trackers(&txn, self.location_id, &to_save, now).await?;
         txn.commit().await?;
 
+        let started: Vec<&CheckInfo> = after
+            .iter()
+            .filter(|(_, i, before, next, _)| {
+                starts_a_streak(before, next) && i.outcome.outcome == Outcome::Fail
+            })
+            .map(|(info, ..)| *info)
+            .collect();
         let mut confirms: Vec<(i64, Duration)> = last_confirm
             .into_iter()
             .filter_map(|(check_id, after)| after.map(|a| (check_id, a)))
             .collect();
+        for sibling in self.correlated_rechecks(&started, now).await? {
+            if !confirms.iter().any(|(c, _)| *c == sibling) {
+                confirms.push((sibling, Duration::ZERO));
+            }
+        }
         confirms.sort_unstable_by_key(|(c, _)| *c);
         // A check's first verdict, up, on a dependency already up changes nothing: no quorum
         // to recompute (it can only add an up vote) and no location to flag. At start-up every
@@ -283,6 +364,54 @@ impl DetectEngine {
         Ok(confirms)
     }
 
+    /// Correlated confirmation: the checks of every dependency on the platform of a check that
+    /// just began failing here are re-checked at once, through the usual confirmation path,
+    /// so a platform-wide outage is confirmed within one confirmation cycle whatever each
+    /// check's interval. A sibling already down or confirming here, or probed within the last
+    /// second, is left alone. Each re-check is a real observation: a failing one begins its
+    /// own streak (and its own `confirm_after` re-checks follow); the sibling's regular slots
+    /// keep their phase.
+    async fn correlated_rechecks(
+        &self,
+        started: &[&CheckInfo],
+        now: i64,
+    ) -> Result<Vec<i64>, StorageError> {
+        let mut siblings: Vec<i64> = started
+            .iter()
+            .filter_map(|info| info.platform.as_ref())
+            .filter_map(|p| self.checks_of_platform.get(p))
+            .flatten()
+            .copied()
+            .filter(|c| !started.iter().any(|s| s.check_id == *c))
+            .collect();
+        siblings.sort_unstable();
+        siblings.dedup();
+        if siblings.is_empty() {
+            return Ok(siblings);
+        }
+        let stored = probes::trackers_of_checks(&self.db.conn, &siblings).await?;
+        let busy: HashSet<i64> = stored
+            .iter()
+            .filter(|row| row.location_id == self.location_id)
+            .filter(|row| {
+                let t: Tracker = serde_json::from_str(&row.tracker).unwrap_or_default();
+                t.state() == DepState::Down
+                    || t.is_confirming()
+                    || t.last_observed_at()
+                        .is_some_and(|at| now.saturating_sub(at) < CORRELATED_FRESH_MS)
+            })
+            .map(|row| row.check_id)
+            .collect();
+        siblings.retain(|c| !busy.contains(c));
+        if !siblings.is_empty() {
+            tracing::info!(
+                checks = ?siblings,
+                "a check began failing: re-checking its platform's other checks at once"
+            );
+        }
+        Ok(siblings)
+    }
+
     fn observe_metrics(&self, info: &CheckInfo, p: &ProbeOutcome) {
         self.metrics.probes.observe(
             &info.dependency_slug,
@@ -309,283 +438,12 @@ impl DetectEngine {
             timings: p.timings_json.clone(),
         }
     }
-
-    /// Recomputes the dependency's state across its checks and locations and applies the
-    /// incident effects. Retries when another replica changed the state meanwhile.
-    async fn decide_dependency(
-        &self,
-        info: &CheckInfo,
-        this_tracker: &Tracker,
-        recovered_since: Option<i64>,
-        p: &ProbeOutcome,
-        now: i64,
-    ) -> Result<(), StorageError> {
-        let check_ids = self
-            .checks_of_dependency
-            .get(&info.dependency_id)
-            .cloned()
-            .unwrap_or_default();
-        let period = check_ids
-            .iter()
-            .filter_map(|c| self.checks.get(c))
-            .map(|c| c.period)
-            .max()
-            .unwrap_or(info.period);
-        for _attempt in 0..5 {
-            let trackers = probes::trackers_of_checks(&self.db.conn, &check_ids).await?;
-            // Per location: the worst state among the dependency's checks there.
-            let mut per_location: HashMap<i64, (DepState, i64, Option<i64>)> = HashMap::new();
-            for t in &trackers {
-                let tr: Tracker = serde_json::from_str(&t.tracker).unwrap_or_default();
-                let e = per_location
-                    .entry(t.location_id)
-                    .or_insert((DepState::Unknown, 0, None));
-                e.0 = worst(e.0, tr.state());
-                e.1 = e.1.max(t.updated_at);
-                if matches!(tr.state(), DepState::Down | DepState::Degraded) {
-                    let since = tr.since();
-                    e.2 = match (e.2, since) {
-                        (Some(a), Some(b)) => Some(a.min(b)),
-                        (a, b) => a.or(b),
-                    };
-                }
-            }
-            let names: HashMap<i64, String> = if per_location.len() > 1 {
-                probes::locations(&self.db)
-                    .await?
-                    .into_iter()
-                    .map(|l| (l.id, l.name))
-                    .collect()
-            } else {
-                self.location_names.clone()
-            };
-            let views: Vec<LocationView> = per_location
-                .iter()
-                .map(|(loc, (state, at, _))| LocationView {
-                    location: names
-                        .get(loc)
-                        .cloned()
-                        .unwrap_or_else(|| format!("location-{loc}")),
-                    state: *state,
-                    reported_at: *at,
-                })
-                .collect();
-            let decision = quorum::decide(&views, now, period);
-            if per_location.len() > 1 {
-                // A location that calls a dependency down while the others see it up is
-                // flagged for operators: its own network may be the one failing.
-                for (id, name) in &names {
-                    if per_location.contains_key(id) {
-                        let suspect = decision.dissenting.contains(name);
-                        probes::set_network_suspect(&self.db, *id, suspect).await?;
-                    }
-                }
-            }
-            if !decision.dissenting.is_empty() {
-                tracing::warn!(dependency.slug = %info.dependency_slug, locations = ?decision.dissenting, "locations disagree with the quorum; their own network may be failing");
-            }
-            let Some(row) = incidents::dependency_state(&self.db.conn, info.dependency_id).await?
-            else {
-                return Ok(());
-            };
-            let current = DepState::parse(&row.state).unwrap_or_default();
-            if decision.state == current || decision.state == DepState::Unknown {
-                return Ok(());
-            }
-            let evidence_at = match decision.state {
-                DepState::Down | DepState::Degraded => per_location
-                    .values()
-                    .filter(|(s, _, _)| *s == decision.state || *s == DepState::Down)
-                    .filter_map(|(_, _, since)| *since)
-                    .min()
-                    .unwrap_or(p.started_at),
-                _ => recovered_since
-                    .or(this_tracker.since())
-                    .unwrap_or(p.started_at),
-            };
-            let stored: StoredDependency = serde_json::from_str(&row.tracker).unwrap_or_default();
-            let (next_tracker, effects) =
-                stored
-                    .tracker
-                    .observe(&self.incident_policy, decision.state, evidence_at, now);
-            let mut next = StoredDependency {
-                tracker: next_tracker,
-                ..stored.clone()
-            };
-            let txn = self.db.begin_write().await?;
-            let mut opened = false;
-            for e in &effects {
-                match *e {
-                    IncidentEffect::Open { started_at } => {
-                        let evidence = self.evidence(info, p);
-                        let id = incidents::open(
-                            &txn,
-                            info.dependency_id,
-                            "down",
-                            started_at,
-                            now,
-                            &evidence,
-                        )
-                        .await?;
-                        incidents::add_event(
-                            &txn,
-                            id,
-                            started_at,
-                            "first_failure",
-                            Some(self.location_id),
-                            Some(info.check_id),
-                            &evidence["sample"],
-                        )
-                        .await?;
-                        incidents::add_event(
-                            &txn,
-                            id,
-                            now,
-                            "confirmed_down",
-                            Some(self.location_id),
-                            Some(info.check_id),
-                            &serde_json::json!({"locations": views_json(&views)}),
-                        )
-                        .await?;
-                        next.down_incident_id = Some(id);
-                        opened = true;
-                    }
-                    IncidentEffect::Relapse {
-                        relapsed_at,
-                        notify,
-                        ..
-                    } => {
-                        if let Some(id) = next.down_incident_id {
-                            incidents::relapse(&txn, id, relapsed_at).await?;
-                            incidents::add_event(&txn, id, relapsed_at, "relapsed", Some(self.location_id), Some(info.check_id), &serde_json::json!({"notify": notify, "sample": self.evidence(info, p)["sample"]})).await?;
-                        }
-                    }
-                    IncidentEffect::Resolve { ended_at, .. } => {
-                        if let Some(id) = next.down_incident_id {
-                            incidents::resolve(&txn, id, ended_at, now).await?;
-                            incidents::add_event(
-                                &txn,
-                                id,
-                                ended_at,
-                                "recovered",
-                                Some(self.location_id),
-                                Some(info.check_id),
-                                &serde_json::json!({"first_good_probe": ended_at}),
-                            )
-                            .await?;
-                        }
-                    }
-                    IncidentEffect::DegradedOpen { started_at } => {
-                        let evidence = self.evidence(info, p);
-                        let id = incidents::open(
-                            &txn,
-                            info.dependency_id,
-                            "degraded",
-                            started_at,
-                            now,
-                            &evidence,
-                        )
-                        .await?;
-                        incidents::add_event(
-                            &txn,
-                            id,
-                            started_at,
-                            "degraded",
-                            Some(self.location_id),
-                            Some(info.check_id),
-                            &evidence["sample"],
-                        )
-                        .await?;
-                        next.degraded_incident_id = Some(id);
-                    }
-                    IncidentEffect::DegradedResolve {
-                        ended_at,
-                        superseded,
-                    } => {
-                        if let Some(id) = next.degraded_incident_id.take() {
-                            incidents::resolve(&txn, id, ended_at, now).await?;
-                            incidents::add_event(
-                                &txn,
-                                id,
-                                ended_at,
-                                if superseded {
-                                    "superseded_by_down"
-                                } else {
-                                    "recovered"
-                                },
-                                Some(self.location_id),
-                                Some(info.check_id),
-                                &serde_json::json!({}),
-                            )
-                            .await?;
-                        }
-                    }
-                }
-            }
-            let json =
-                serde_json::to_string(&next).map_err(|e| StorageError::Data(e.to_string()))?;
-            let open_id = next.tracker.open_incident().and(next.down_incident_id);
-            let written = incidents::update_dependency_state(
-                &txn,
-                info.dependency_id,
-                row.version,
-                decision.state.as_str(),
-                evidence_at,
-                &json,
-                open_id,
-                now,
-            )
-            .await?;
-            if !written {
-                txn.rollback().await?;
-                continue; // another replica decided first; look again
-            }
-            txn.commit().await?;
-            self.metrics
-                .dependency_state
-                .with_label_values(&[info.dependency_slug.as_str()])
-                .set(decision.state.gauge_value());
-            if opened {
-                self.metrics
-                    .incidents_opened
-                    .with_label_values(&[info.dependency_slug.as_str()])
-                    .inc();
-            }
-            tracing::info!(dependency.slug = %info.dependency_slug, from = %current, to = %decision.state, at = evidence_at, "dependency state changed");
-            if !effects.is_empty() {
-                self.incident_changed.notify_waiters();
-            }
-            return Ok(());
-        }
-        Err(StorageError::Conflict(format!(
-            "dependency {} state kept changing under us",
-            info.dependency_slug
-        )))
-    }
-
-    fn evidence(&self, info: &CheckInfo, p: &ProbeOutcome) -> serde_json::Value {
-        serde_json::json!({
-            "failing_checks": [info.check_name],
-            "locations": [self.location_name],
-            "sample": {
-                "check": info.check_name,
-                "location": self.location_name,
-                "at": p.started_at,
-                "outcome": p.outcome.as_str(),
-                "status": p.status,
-                "provider_code": p.provider_code,
-                "error": p.error,
-                "latency_ms": p.duration.as_millis() as u64,
-            }
-        })
-    }
 }
 
-fn views_json(views: &[LocationView]) -> serde_json::Value {
-    serde_json::Value::Array(
-        views
-            .iter()
-            .map(|v| serde_json::json!({"location": v.location, "state": v.state.as_str(), "reported_at": v.reported_at}))
-            .collect(),
-    )
+/// Whether an observation began a failure streak (a confirmation, or straight to down when no
+/// re-checks are configured).
+fn starts_a_streak(before: &Tracker, next: &Tracker) -> bool {
+    !before.is_confirming()
+        && before.state() != DepState::Down
+        && (next.is_confirming() || next.state() == DepState::Down)
 }

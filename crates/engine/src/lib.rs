@@ -1,6 +1,7 @@
 //! The probing pipeline of one process.
 //!
 //! - [`clock`]: time as an input.
+//! - [`canary`]: the own-network guard (is this location's network working?).
 //! - [`schedule`]: when each check runs (pure).
 //! - [`detect`]: probe report → stored result → detector → dependency state → incidents.
 //! - [`runner`]: the loop that ties them together with real probes.
@@ -8,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod canary;
 pub mod clock;
 pub mod detect;
 pub mod runner;

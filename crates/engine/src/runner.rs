@@ -3,9 +3,10 @@
 //! Slots are claimed in the database, so replicas sharing a probe location run each slot
 //! once between them; confirmation re-checks are run by whoever saw the failure. A check's
 //! confirmation delay counts from the end of the previous attempt.
+use crate::canary::{CANARY_AT_MOST_EVERY_MS, CANARY_EVERY_MS, CanaryWatch, LocationHealth};
 use crate::clock::Clock;
 use crate::detect::{CheckInfo, DetectEngine, ProbeOutcome, Probed};
-use crate::schedule::{Cadence, Run, Scheduler};
+use crate::schedule::{Cadence, Run, Scheduler, service_time_zone};
 use meoktong_config::{CheckSettings, Settings};
 use meoktong_domain::detector::DetectorPolicy;
 use meoktong_domain::incident::IncidentPolicy;
@@ -48,27 +49,10 @@ pub struct ProbeLoop {
     max_concurrency: usize,
     retention_days: u32,
     settings_sig: Settings,
-    resolver: ResolverWatch,
+    /// The own-network guard of this location.
+    canaries: Option<CanaryWatch>,
     /// What the catalog looked like when last read ([`catalog::checks_fingerprint`]).
     fingerprint: Vec<i64>,
-}
-
-/// Whether name resolution is failing for every dependency at this location: then the
-/// location's own resolver is broken, and those failures are blamed on our network (operators
-/// are told, merchants are not).
-#[derive(Debug, Default)]
-pub struct ResolverWatch {
-    /// dependency → did its latest probe fail at name resolution?
-    latest: HashMap<i64, bool>,
-}
-
-impl ResolverWatch {
-    /// Records a report of `dependency_id`; true when it should be blamed on the location.
-    pub fn observe(&mut self, dependency_id: i64, resolver_failure: bool) -> bool {
-        self.latest.insert(dependency_id, resolver_failure);
-        let failing = self.latest.values().filter(|f| **f).count();
-        resolver_failure && meoktong_domain::quorum::resolver_suspect(failing, self.latest.len())
-    }
 }
 
 impl ProbeLoop {
@@ -84,10 +68,11 @@ impl ProbeLoop {
         let location_id =
             probes::ensure_location(&db, &settings.probe.location, "local", now).await?;
         let fingerprint = catalog::checks_fingerprint(&db).await?;
-        let (infos, loaded) = load_checks(&db).await?;
+        let tz = service_time_zone(settings);
+        let (infos, loaded) = load_checks(&db, tz).await?;
         let mut scheduler = Scheduler::new();
         for (id, l) in &loaded {
-            match cadence(&l.settings) {
+            match Cadence::of_check(&l.settings, tz) {
                 Ok(c) => scheduler.insert(*id, c, now),
                 Err(e) => {
                     tracing::error!(check.id = id, error = %e, "check has no usable schedule; skipped")
@@ -101,6 +86,15 @@ impl ProbeLoop {
         let incident_policy = IncidentPolicy {
             reopen_window: settings.detection.reopen_window,
         };
+        let health = Arc::new(LocationHealth::default());
+        let canaries = CanaryWatch::new(
+            db.clone(),
+            metrics.clone(),
+            location_id,
+            settings.probe.location.clone(),
+            &settings.probe.canaries,
+            health.clone(),
+        );
         let engine = DetectEngine::new(
             db.clone(),
             metrics,
@@ -109,7 +103,8 @@ impl ProbeLoop {
             location_id,
             settings.probe.location.clone(),
             infos.into_values().collect(),
-        );
+        )
+        .with_health(health);
         let runner = |allow_private| {
             Runner::new(RunnerOptions {
                 ssrf: SsrfPolicy { allow_private },
@@ -130,7 +125,7 @@ impl ProbeLoop {
             max_concurrency: settings.probe.max_concurrency,
             retention_days: settings.probe.raw_retention_days,
             settings_sig: settings.clone(),
-            resolver: ResolverWatch::default(),
+            canaries: Some(canaries),
             fingerprint,
         })
     }
@@ -156,13 +151,15 @@ impl ProbeLoop {
         let (tx, rx) = mpsc::channel::<(Run, ProbeReport)>(self.max_concurrency.max(16) * 4);
         let (confirm_tx, mut confirm_rx) = mpsc::unbounded_channel::<(i64, i64)>();
         let (engine_tx, engine_rx) = watch::channel(self.engine.clone());
-        let mut recorder = tokio::spawn(record(
-            rx,
-            engine_rx,
-            self.clock.clone(),
-            confirm_tx,
-            std::mem::take(&mut self.resolver),
-        ));
+        let mut recorder = tokio::spawn(record(rx, engine_rx, self.clock.clone(), confirm_tx));
+        let canary_task = self.canaries.take().map(|watch| {
+            tokio::spawn(watch_canaries(
+                watch,
+                self.clock.clone(),
+                self.engine.canaries_wanted.clone(),
+                stop.clone(),
+            ))
+        });
         let mut next_reload = self.clock.now_ms() + RELOAD_EVERY_MS;
         let mut next_heartbeat = self.clock.now_ms();
         let mut next_retention = self.clock.now_ms() + 60_000;
@@ -207,6 +204,9 @@ impl ProbeLoop {
                 Some((check_id, at)) = confirm_rx.recv() => self.scheduler.confirm_at(check_id, at),
                 _ = tokio::time::sleep(Duration::from_millis(wait_ms as u64)) => {}
             }
+        }
+        if let Some(task) = canary_task {
+            let _ = task.await;
         }
         // Finish what was claimed: the recorder ends once every probe in flight has reported.
         drop(tx);
@@ -277,7 +277,8 @@ impl ProbeLoop {
         if fingerprint == self.fingerprint {
             return Ok(());
         }
-        let (infos, loaded) = load_checks(&self.db).await?;
+        let tz = service_time_zone(&self.settings_sig);
+        let (infos, loaded) = load_checks(&self.db, tz).await?;
         self.fingerprint = fingerprint;
         let known: Vec<i64> = self.checks.keys().copied().collect();
         for id in known.iter().filter(|id| !loaded.contains_key(id)) {
@@ -286,7 +287,7 @@ impl ProbeLoop {
         let mut added = false;
         for (id, l) in &loaded {
             if !self.checks.contains_key(id)
-                && let Ok(c) = cadence(&l.settings)
+                && let Ok(c) = Cadence::of_check(&l.settings, tz)
             {
                 self.scheduler.insert(*id, c, now);
                 added = true;
@@ -299,6 +300,7 @@ impl ProbeLoop {
                 recovery_successes: self.settings_sig.detection.recovery_successes,
             };
             let notify = self.engine.incident_changed.clone();
+            let canaries_wanted = self.engine.canaries_wanted.clone();
             let mut engine = DetectEngine::new(
                 self.db.clone(),
                 self.engine_metrics(),
@@ -309,8 +311,10 @@ impl ProbeLoop {
                 self.location_id,
                 self.settings_sig.probe.location.clone(),
                 infos.into_values().collect(),
-            );
+            )
+            .with_health(self.engine.health());
             engine.incident_changed = notify;
+            engine.canaries_wanted = canaries_wanted;
             self.engine = Arc::new(engine);
         }
         self.checks = loaded;
@@ -329,28 +333,16 @@ async fn record(
     engine: watch::Receiver<Arc<DetectEngine>>,
     clock: Arc<dyn Clock>,
     confirm: mpsc::UnboundedSender<(i64, i64)>,
-    mut resolver: ResolverWatch,
 ) {
     let mut arrived = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut arrived, MAX_BATCH).await > 0 {
         let engine = engine.borrow().clone();
         let items: Vec<Probed> = arrived
             .drain(..)
-            .map(|(run, mut report)| {
-                if let Some(info) = engine.check(run.check_id)
-                    && resolver.observe(info.dependency_id, report.resolver_failure)
-                {
-                    tracing::warn!(
-                        check.id = run.check_id,
-                        "name resolution fails for every dependency here: blaming this location's network"
-                    );
-                    report.blame_local_network();
-                }
-                Probed {
-                    check_id: run.check_id,
-                    slot_at: run.slot_at,
-                    outcome: to_outcome(&report),
-                }
+            .map(|(run, report)| Probed {
+                check_id: run.check_id,
+                slot_at: run.slot_at,
+                outcome: to_outcome(&report),
             })
             .collect();
         match engine.process_batch(&items, clock.now_ms()).await {
@@ -368,16 +360,39 @@ async fn record(
     }
 }
 
-fn cadence(c: &CheckSettings) -> Result<Cadence, String> {
-    let interval = c.interval.or(if c.schedule.is_none() {
-        Some(CheckSettings::DEFAULT_INTERVAL)
-    } else {
-        None
-    });
-    Cadence::parse(
-        interval.map(|d| d.as_millis() as i64),
-        c.schedule.as_deref(),
-    )
+/// The own-network guard's loop: the canaries every [`CANARY_EVERY_MS`], and at once (at
+/// most every [`CANARY_AT_MOST_EVERY_MS`]) when a probe fails.
+async fn watch_canaries(
+    watch: CanaryWatch,
+    clock: Arc<dyn Clock>,
+    wanted: Arc<Notify>,
+    stop: CancellationToken,
+) {
+    if !watch.is_enabled() {
+        tracing::warn!("probe.canaries is empty: the own-network guard is off");
+        // Clears a verdict left behind while the guard was on.
+        if let Err(e) = watch.probe_once(clock.now_ms()).await {
+            tracing::warn!(error = %e, "cannot clear the stored canary verdict");
+        }
+        return;
+    }
+    loop {
+        if let Err(e) = watch.probe_once(clock.now_ms()).await {
+            tracing::warn!(error = %e, "cannot record the canaries' verdict");
+        }
+        // A failure meanwhile is remembered by `wanted` and answered right after this pause.
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(CANARY_AT_MOST_EVERY_MS as u64)) => {}
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = wanted.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(
+                (CANARY_EVERY_MS - CANARY_AT_MOST_EVERY_MS) as u64,
+            )) => {}
+        }
+    }
 }
 
 /// Checks read per query when loading the catalog.
@@ -388,6 +403,7 @@ const LOAD_PAGE: u64 = 2_000;
 /// peak, twice what the running loop needs).
 pub(crate) async fn load_checks(
     db: &Db,
+    tz: chrono_tz::Tz,
 ) -> Result<(HashMap<i64, CheckInfo>, HashMap<i64, Loaded>), StorageError> {
     let deps: HashMap<i64, meoktong_storage::entity::dependencies::Model> =
         catalog::list_dependencies(db)
@@ -414,7 +430,9 @@ pub(crate) async fn load_checks(
                 );
                 continue;
             };
-            let period = cadence(&settings).map(|c| c.period_ms(0)).unwrap_or(30_000);
+            let period = Cadence::of_check(&settings, tz)
+                .map(|c| c.period_ms(0))
+                .unwrap_or(30_000);
             infos.insert(
                 check.id,
                 CheckInfo {
@@ -422,6 +440,7 @@ pub(crate) async fn load_checks(
                     check_name: check.name,
                     dependency_id: dep.id,
                     dependency_slug: dep.slug.clone(),
+                    platform: dep.platform.clone(),
                     period: Duration::from_millis(period as u64),
                 },
             );
@@ -451,22 +470,5 @@ pub fn to_outcome(r: &ProbeReport) -> ProbeOutcome {
         error: r.error.clone(),
         duration: r.timings.total,
         timings_json: serde_json::to_string(&r.timings).ok(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ResolverWatch;
-
-    #[test]
-    fn dns_failing_for_every_dependency_is_this_locations_fault() {
-        let mut w = ResolverWatch::default();
-        assert!(
-            !w.observe(1, true),
-            "one dependency failing DNS is the provider's"
-        );
-        assert!(!w.observe(2, false));
-        assert!(w.observe(2, true), "now every dependency fails to resolve");
-        assert!(!w.observe(1, false), "a success clears it");
     }
 }

@@ -3,25 +3,58 @@
 //! An `interval` check's slots are `phase + k × interval`, with the phase spread
 //! deterministically (by check id) within the first interval so thousands of checks do not
 //! fire in the same millisecond, and kept afterwards with no added delay. A cron `schedule`'s
-//! slots are its fire times plus a small deterministic offset (< 1 s). A slot missed by more
+//! slots are its fire times plus a small deterministic offset (< 1 s), read in the service
+//! time zone (`notify.time_zone`, Asia/Seoul by default: `0 0 9 * * *` is 09:00 there, and a
+//! zone with daylight saving keeps 09:00 local across the change). A slot missed by more
 //! than one period is skipped, never piled up. Confirmation re-checks are one-off runs.
+use chrono::TimeZone;
+use chrono_tz::Tz;
+use meoktong_config::{CheckSettings, Settings};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::str::FromStr;
 
 #[derive(Debug, Clone)]
 pub enum Cadence {
-    Every { interval_ms: i64 },
-    Cron(Box<cron::Schedule>),
+    Every {
+        interval_ms: i64,
+    },
+    /// A cron schedule and the time zone it is read in.
+    Cron(Box<cron::Schedule>, Tz),
+}
+
+/// The service time zone cron schedules are read in (`notify.time_zone`, validated when the
+/// configuration is loaded; Asia/Seoul if it is somehow not a zone).
+pub fn service_time_zone(settings: &Settings) -> Tz {
+    Tz::from_str(&settings.notify.time_zone).unwrap_or(chrono_tz::Asia::Seoul)
 }
 
 impl Cadence {
-    pub fn parse(interval_ms: Option<i64>, schedule: Option<&str>) -> Result<Cadence, String> {
+    /// A check's cadence: its `schedule` (cron, in `tz`) if it has one, else its `interval`
+    /// (30 s when neither is given).
+    pub fn of_check(c: &CheckSettings, tz: Tz) -> Result<Cadence, String> {
+        let interval = c.interval.or(if c.schedule.is_none() {
+            Some(CheckSettings::DEFAULT_INTERVAL)
+        } else {
+            None
+        });
+        Cadence::parse(
+            interval.map(|d| d.as_millis() as i64),
+            c.schedule.as_deref(),
+            tz,
+        )
+    }
+
+    pub fn parse(
+        interval_ms: Option<i64>,
+        schedule: Option<&str>,
+        tz: Tz,
+    ) -> Result<Cadence, String> {
         match (interval_ms, schedule) {
             (_, Some(expr)) => {
                 let normalized = meoktong_config::normalize_cron(expr);
                 cron::Schedule::from_str(&normalized)
-                    .map(|s| Cadence::Cron(Box::new(s)))
+                    .map(|s| Cadence::Cron(Box::new(s), tz))
                     .map_err(|e| format!("`{expr}`: {e}"))
             }
             (Some(ms), None) if ms >= 1000 => Ok(Cadence::Every { interval_ms: ms }),
@@ -34,9 +67,9 @@ impl Cadence {
     pub fn period_ms(&self, around: i64) -> i64 {
         match self {
             Cadence::Every { interval_ms } => *interval_ms,
-            Cadence::Cron(s) => {
-                let a = next_cron(s, around, 0);
-                let b = a.and_then(|a| next_cron(s, a, 0));
+            Cadence::Cron(s, tz) => {
+                let a = next_cron(s, *tz, around, 0);
+                let b = a.and_then(|a| next_cron(s, *tz, a, 0));
                 match (a, b) {
                     (Some(a), Some(b)) => (b - a).max(1000),
                     _ => 60_000,
@@ -46,8 +79,8 @@ impl Cadence {
     }
 }
 
-fn next_cron(s: &cron::Schedule, after_ms: i64, offset_ms: i64) -> Option<i64> {
-    let after = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(after_ms - offset_ms)?;
+fn next_cron(s: &cron::Schedule, tz: Tz, after_ms: i64, offset_ms: i64) -> Option<i64> {
+    let after = tz.timestamp_millis_opt(after_ms - offset_ms).single()?;
     s.after(&after)
         .next()
         .map(|t| t.timestamp_millis() + offset_ms)
@@ -95,7 +128,7 @@ impl Scheduler {
     pub fn insert(&mut self, check_id: i64, cadence: Cadence, now: i64) {
         let offset_ms = match &cadence {
             Cadence::Every { interval_ms } => spread(check_id, *interval_ms),
-            Cadence::Cron(_) => spread(check_id, 1000),
+            Cadence::Cron(..) => spread(check_id, 1000),
         };
         let entry = Entry { cadence, offset_ms };
         let first = next_slot(&entry, now);
@@ -171,7 +204,7 @@ fn next_slot(entry: &Entry, after: i64) -> Option<i64> {
             let k = (after - entry.offset_ms).div_euclid(*interval_ms) + 1;
             Some(entry.offset_ms + k * interval_ms)
         }
-        Cadence::Cron(s) => next_cron(s, after, entry.offset_ms),
+        Cadence::Cron(s, tz) => next_cron(s, *tz, after, entry.offset_ms),
     }
 }
 
@@ -253,7 +286,7 @@ mod tests {
     #[test]
     fn cron_schedules_fire_on_their_seconds() {
         let mut s = Scheduler::new();
-        let c = Cadence::parse(None, Some("*/10 * * * * *")).expect("cron");
+        let c = Cadence::parse(None, Some("*/10 * * * * *"), chrono_tz::UTC).expect("cron");
         assert_eq!(c.period_ms(0), 10_000);
         s.insert(4, c, 0);
         let t = s.next_due().expect("due");
@@ -267,6 +300,60 @@ mod tests {
 
     #[test]
     fn intervals_under_a_second_are_refused() {
-        assert!(Cadence::parse(Some(500), None).is_err());
+        assert!(Cadence::parse(Some(500), None, chrono_tz::UTC).is_err());
+    }
+
+    /// The first slot at or after `from` of a cron check, without the sub-second spread.
+    fn first_fire(expr: &str, tz: Tz, from: chrono::DateTime<chrono::Utc>) -> String {
+        let mut s = Scheduler::new();
+        s.insert(
+            9,
+            Cadence::parse(None, Some(expr), tz).expect("cron"),
+            from.timestamp_millis(),
+        );
+        let t = s.next_due().expect("due") - spread(9, 1000);
+        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(t)
+            .expect("time")
+            .to_rfc3339()
+    }
+
+    #[test]
+    fn cron_schedules_are_read_in_the_service_time_zone() {
+        let at = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .expect("time")
+                .with_timezone(&chrono::Utc)
+        };
+        // 09:00 in Seoul (UTC+9, no daylight saving) is midnight UTC, all year round.
+        let seoul = chrono_tz::Asia::Seoul;
+        assert_eq!(
+            first_fire("0 0 9 * * *", seoul, at("2026-12-07T12:00:00Z")),
+            "2026-12-08T00:00:00+00:00"
+        );
+        assert_eq!(
+            first_fire("0 0 9 * * *", seoul, at("2026-07-01T12:00:00Z")),
+            "2026-07-02T00:00:00+00:00"
+        );
+        // Weekdays are Seoul's: Monday 09:00 there is Monday 00:00 UTC, not Sunday.
+        assert_eq!(
+            first_fire("0 0 9 * * Mon", seoul, at("2026-12-05T00:00:00Z")),
+            "2026-12-07T00:00:00+00:00"
+        );
+        // Berlin keeps 09:00 local across daylight saving (29 March 2026): 08:00 UTC before,
+        // 07:00 UTC after.
+        let berlin = chrono_tz::Europe::Berlin;
+        assert_eq!(
+            first_fire("0 0 9 * * *", berlin, at("2026-03-27T12:00:00Z")),
+            "2026-03-28T08:00:00+00:00"
+        );
+        assert_eq!(
+            first_fire("0 0 9 * * *", berlin, at("2026-03-28T12:00:00Z")),
+            "2026-03-29T07:00:00+00:00"
+        );
+        // The same expression in UTC fires at 09:00 UTC.
+        assert_eq!(
+            first_fire("0 0 9 * * *", chrono_tz::UTC, at("2026-12-07T12:00:00Z")),
+            "2026-12-08T09:00:00+00:00"
+        );
     }
 }

@@ -213,7 +213,10 @@ pub async fn spawn_all(
         outbox_changed.clone(),
         stop.clone(),
     )));
-    let sweeper = HeartbeatSweeper::new(state.db.clone(), composer.clone());
+    let mut sweeper = HeartbeatSweeper::new(state.db.clone(), composer.clone());
+    if settings.probe.enabled && !settings.probe.canaries.is_empty() {
+        sweeper = sweeper.watching_location(settings.probe.location.clone());
+    }
     handles.push(tokio::spawn(heartbeat_loop(
         sweeper,
         state.metrics.clone(),

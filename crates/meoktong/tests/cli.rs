@@ -19,6 +19,9 @@ fn write_config(dir: &Path, db_url: &str) {
         r#"[database]
 url = "{db_url}"
 
+[probe]
+canaries = [] # tests never contact a public address
+
 [[dependency]]
 slug = "kakao-login"
 name = "카카오 로그인"

@@ -118,6 +118,7 @@ url = "{db_url}"
 
 [probe]
 location = "{LOCATION}"
+canaries = []
 
 [detection]
 confirm_after = ["300ms"]

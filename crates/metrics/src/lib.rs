@@ -20,6 +20,8 @@ pub struct Metrics {
     pub dependency_state: IntGaugeVec,
     /// dependency
     pub incidents_opened: IntCounterVec,
+    /// location → 1 while its canaries do not answer (its results are set aside), else 0
+    pub location_network_suspect: IntGaugeVec,
     /// channel = sms | email | webhook, outcome = accepted | delivered | failed | retried
     pub notifications: IntCounterVec,
     pub outbox_depth: IntGauge,
@@ -52,6 +54,13 @@ impl Metrics {
             ),
             &["dependency"],
         ));
+        let location_network_suspect = must(IntGaugeVec::new(
+            Opts::new(
+                "meoktong_location_network_suspect",
+                "1 while the probe location's own network is suspect (its canaries do not answer), else 0.",
+            ),
+            &["location"],
+        ));
         let incidents_opened = must(IntCounterVec::new(
             Opts::new("meoktong_incidents_opened_total", "Incidents opened."),
             &["dependency"],
@@ -83,6 +92,7 @@ impl Metrics {
         for c in [
             Box::new(dependency_state.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(incidents_opened.clone()),
+            Box::new(location_network_suspect.clone()),
             Box::new(notifications.clone()),
             Box::new(outbox_depth.clone()),
             Box::new(outbox_oldest_age.clone()),
@@ -95,6 +105,7 @@ impl Metrics {
             probes: ProbeSeries::default(),
             dependency_state,
             incidents_opened,
+            location_network_suspect,
             notifications,
             outbox_depth,
             outbox_oldest_age,

@@ -9,12 +9,17 @@
 //! Notices are written here rather than by the planner: the planner speaks of dependencies
 //! merchants subscribe to, while this is the store's own line, with its own wording.
 use crate::compose::{Composer, NoticeDraft};
+use meoktong_domain::listening::Listening;
 use meoktong_domain::message::NoticeKind;
 use meoktong_storage::entity::{dependencies, heartbeat_monitors, incidents};
 use meoktong_storage::outbox;
-use meoktong_storage::{Db, StorageError, heartbeats, incidents as store_incidents};
+use meoktong_storage::{Db, StorageError, heartbeats, incidents as store_incidents, probes};
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A sweeper pass later than this after the previous one means we were not listening in
+/// between (the process was stopped or stalled): every heartbeat gets a fresh period + grace.
+pub const SWEEPER_PAUSE_MS: i64 = 10_000;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SweepStats {
@@ -29,17 +34,59 @@ pub struct SweepStats {
 pub struct HeartbeatSweeper {
     db: Db,
     composer: Arc<Composer>,
+    /// Since when we could hear pings (our own downtime guard).
+    listening: Mutex<Listening>,
+    /// This process's probe location: while its canaries do not answer, nobody is overdue.
+    location: Option<String>,
 }
 
 impl HeartbeatSweeper {
     pub fn new(db: Db, composer: Arc<Composer>) -> HeartbeatSweeper {
-        HeartbeatSweeper { db, composer }
+        HeartbeatSweeper {
+            db,
+            composer,
+            listening: Mutex::new(Listening::default()),
+            location: None,
+        }
+    }
+
+    /// Watches this probe location's own-network verdict: while it is network-suspect, pings
+    /// may be lost on our side, so no heartbeat is overdue, and each gets a fresh period +
+    /// grace once the network is back.
+    pub fn watching_location(mut self, location: impl Into<String>) -> HeartbeatSweeper {
+        self.location = Some(location.into());
+        self
+    }
+
+    fn listening(&self) -> MutexGuard<'_, Listening> {
+        self.listening.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Since when we could hear pings without interruption (start-up, a failed pass, a pause
+    /// of the sweeper or a network-suspect spell start it again), or `None` while we cannot.
+    async fn listening_since(&self, now: i64) -> Result<Option<i64>, StorageError> {
+        let healthy = match &self.location {
+            Some(name) => !probes::locations(&self.db)
+                .await?
+                .iter()
+                .any(|l| &l.name == name && l.canaries_failing_since.is_some()),
+            None => true,
+        };
+        Ok(self.listening().pass(now, healthy, SWEEPER_PAUSE_MS))
     }
 
     /// One pass at `now`.
     pub async fn sweep_once(&self, now: i64) -> Result<SweepStats, StorageError> {
         let mut stats = SweepStats::default();
-        for m in heartbeats::overdue(&self.db, now).await? {
+        let overdue = match self.listening_since(now).await {
+            Ok(Some(since)) => heartbeats::overdue(&self.db, now, since).await,
+            Ok(None) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        };
+        if overdue.is_err() {
+            self.listening().interrupted(); // the database did not answer
+        }
+        for m in overdue? {
             let dep = heartbeats::store_dependency(&self.db, m.merchant_id, now).await?;
             if heartbeats::mark_down(&self.db, &m, dep.id, now)
                 .await?

@@ -100,17 +100,27 @@ pub async fn ping(db: &Db, hashes: &[String], now: i64) -> Result<Option<Pinged>
     ))
 }
 
-/// Monitors that are up, have no incident pending, and were silent past period + grace.
-/// A monitor that never pinged is `new`, not overdue: nobody set it up yet.
-pub async fn overdue(db: &Db, now: i64) -> Result<Vec<heartbeat_monitors::Model>, StorageError> {
-    let deadline = Expr::col(heartbeat_monitors::Column::LastPingAt)
-        .add(Expr::col(heartbeat_monitors::Column::PeriodMs))
-        .add(Expr::col(heartbeat_monitors::Column::GraceMs));
+/// Monitors that are up, have no incident pending, and were silent past period + grace
+/// while we could hear them: both the last ping and `listening_since` (the start of our own
+/// current uninterrupted listening, see `meoktong_domain::listening`) are more than
+/// period + grace before `now`. A monitor that never pinged is `new`, not overdue: nobody set
+/// it up yet.
+pub async fn overdue(
+    db: &Db,
+    now: i64,
+    listening_since: i64,
+) -> Result<Vec<heartbeat_monitors::Model>, StorageError> {
+    let period_and_grace = || {
+        Expr::col(heartbeat_monitors::Column::PeriodMs)
+            .add(Expr::col(heartbeat_monitors::Column::GraceMs))
+    };
+    let deadline = Expr::col(heartbeat_monitors::Column::LastPingAt).add(period_and_grace());
     Ok(heartbeat_monitors::Entity::find()
         .filter(heartbeat_monitors::Column::State.eq("up"))
         .filter(heartbeat_monitors::Column::OpenIncidentId.is_null())
         .filter(heartbeat_monitors::Column::LastPingAt.is_not_null())
         .filter(deadline.lt(now))
+        .filter(period_and_grace().lt(now.saturating_sub(listening_since)))
         .order_by_asc(heartbeat_monitors::Column::Id)
         .all(&db.conn)
         .await?)

@@ -34,6 +34,7 @@ pub async fn ensure_location(
         last_seen_at: Set(Some(now)),
         network_suspect: Set(false),
         created_at: Set(now),
+        canaries_failing_since: Set(None),
     };
     match probe_locations::Entity::insert(am).exec(&db.conn).await {
         Ok(r) => Ok(r.last_insert_id),
@@ -482,4 +483,54 @@ pub async fn set_network_suspect(
         .exec(&db.conn)
         .await?;
     Ok(())
+}
+
+/// Records the own-network guard's verdict for a location: `Some(since)` while its canaries do
+/// not answer (the location is network-suspect), `None` once they do. A spell already recorded
+/// keeps its start. Returns whether the stored verdict changed.
+pub async fn set_canaries_failing(
+    db: &Db,
+    location_id: i64,
+    since: Option<i64>,
+) -> Result<bool, StorageError> {
+    let mut q = probe_locations::Entity::update_many()
+        .col_expr(probe_locations::Column::CanariesFailingSince, since.into())
+        .filter(probe_locations::Column::Id.eq(location_id));
+    q = match since {
+        Some(_) => q.filter(probe_locations::Column::CanariesFailingSince.is_null()),
+        None => q.filter(probe_locations::Column::CanariesFailingSince.is_not_null()),
+    };
+    Ok(q.exec(&db.conn).await?.rows_affected > 0)
+}
+
+/// Ids of the locations whose canaries do not answer (network-suspect): their results are
+/// left out of every quorum.
+pub async fn network_suspect_locations<C: ConnectionTrait>(
+    conn: &C,
+) -> Result<HashSet<i64>, StorageError> {
+    Ok(probe_locations::Entity::find()
+        .select_only()
+        .column(probe_locations::Column::Id)
+        .filter(probe_locations::Column::CanariesFailingSince.is_not_null())
+        .into_tuple::<i64>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// The stored result of one probe: a check's probe at a location that started at `started_at`
+/// (the evidence of an incident's first failure).
+pub async fn result_at<C: ConnectionTrait>(
+    conn: &C,
+    check_id: i64,
+    location_id: i64,
+    started_at: i64,
+) -> Result<Option<probe_results::Model>, StorageError> {
+    Ok(probe_results::Entity::find()
+        .filter(probe_results::Column::CheckId.eq(check_id))
+        .filter(probe_results::Column::LocationId.eq(location_id))
+        .filter(probe_results::Column::StartedAt.eq(started_at))
+        .one(conn)
+        .await?)
 }

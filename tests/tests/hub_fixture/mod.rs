@@ -200,6 +200,7 @@ impl Hub {
         )
         .await;
         let mut settings = Settings::default();
+        settings.probe.canaries = Vec::new(); // never a public address in tests
         settings.server.public_url = app.address.clone();
         settings.detection.group_window = group_window;
         settings.notify.sms_delivery_timeout = SMS_DELIVERY_TIMEOUT;

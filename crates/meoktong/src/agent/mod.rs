@@ -12,16 +12,16 @@ mod client;
 pub use buffer::ResultBuffer;
 pub use client::{AgentClient, AgentError};
 
-use meoktong_config::CheckSettings;
+use meoktong_domain::Outcome;
 use meoktong_engine::agent::{AgentBatch, AgentCheck, AgentChecks, AgentResult, ConfirmRequest};
+use meoktong_engine::canary::{CANARY_AT_MOST_EVERY_MS, CANARY_EVERY_MS, Canaries};
 use meoktong_engine::clock::{Clock, SystemClock};
-use meoktong_engine::runner::ResolverWatch;
 use meoktong_engine::schedule::{Cadence, Run, Scheduler};
 use meoktong_probe::{Runner, RunnerOptions, SsrfPolicy};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone)]
@@ -72,6 +72,8 @@ pub struct Sender {
     client: AgentClient,
     buffer: Arc<Mutex<ResultBuffer>>,
     batch_size: usize,
+    /// The canaries' latest verdict, sent with every batch (`None`: no canaries).
+    network_suspect: Arc<Mutex<Option<bool>>>,
 }
 
 /// What one request did.
@@ -93,7 +95,17 @@ impl Sender {
             return Ok(Flushed::default());
         };
         let sent = results.len();
-        let ack = self.client.post_results(&AgentBatch { results }).await?;
+        let network_suspect = *self
+            .network_suspect
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let ack = self
+            .client
+            .post_results(&AgentBatch {
+                results,
+                network_suspect,
+            })
+            .await?;
         lock(&self.buffer).ack_through(last);
         Ok(Flushed {
             sent,
@@ -157,22 +169,60 @@ impl Sender {
     }
 }
 
-fn cadence(c: &CheckSettings) -> Result<Cadence, String> {
-    let interval = c.interval.or(if c.schedule.is_none() {
-        Some(CheckSettings::DEFAULT_INTERVAL)
-    } else {
-        None
-    });
-    Cadence::parse(
-        interval.map(|d| d.as_millis() as i64),
-        c.schedule.as_deref(),
-    )
+/// The agent's own-network guard: looks at the canaries every [`CANARY_EVERY_MS`], and at
+/// once (at most every [`CANARY_AT_MOST_EVERY_MS`]) when a probe fails; each batch carries
+/// the latest verdict to the server, which sets the agent's results aside while it is suspect.
+async fn watch_canaries(
+    canaries: Canaries,
+    clock: Arc<dyn Clock>,
+    verdict: Arc<Mutex<Option<bool>>>,
+    wanted: Arc<Notify>,
+    stop: CancellationToken,
+) {
+    loop {
+        let v = canaries.look(clock.now_ms()).await;
+        let was = verdict
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(v.suspect);
+        if was.unwrap_or(false) != v.suspect {
+            if v.suspect {
+                tracing::error!(
+                    canaries.unreachable = v.unreachable,
+                    canaries.total = v.total,
+                    "this agent's own network is failing (its canaries do not answer): the server sets its results aside"
+                );
+            } else {
+                tracing::error!("this agent's canaries answer again: its results count again");
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(CANARY_AT_MOST_EVERY_MS as u64)) => {}
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = wanted.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(
+                (CANARY_EVERY_MS - CANARY_AT_MOST_EVERY_MS) as u64,
+            )) => {}
+        }
+    }
 }
 
-fn schedule_all(checks: &HashMap<i64, AgentCheck>, now: i64) -> Scheduler {
+/// The time zone the server reads cron schedules in (UTC from a server that does not say).
+fn time_zone(fetched: &AgentChecks) -> chrono_tz::Tz {
+    fetched
+        .time_zone
+        .as_deref()
+        .and_then(|z| z.parse().ok())
+        .unwrap_or(chrono_tz::UTC)
+}
+
+fn schedule_all(checks: &HashMap<i64, AgentCheck>, tz: chrono_tz::Tz, now: i64) -> Scheduler {
     let mut s = Scheduler::new();
     for (id, c) in checks {
-        match cadence(&c.check) {
+        match Cadence::of_check(&c.check, tz) {
             Ok(cad) => s.insert(*id, cad, now),
             Err(e) => {
                 tracing::error!(check.id = id, error = %e, "check has no usable schedule; skipped")
@@ -228,14 +278,29 @@ impl Agent {
             return Ok(());
         };
         tracing::info!(location = %first.location, checks = first.checks.len(), "agent started");
+        let mut tz = time_zone(&first);
+        // The own-network guard: the server's canaries, every 30 s and at once on a failure.
+        let network_suspect = Arc::new(Mutex::new(None));
+        let canaries_wanted = Arc::new(Notify::new());
+        let canaries = Canaries::new(&first.canaries);
+        let canary_task = canaries.is_enabled().then(|| {
+            tokio::spawn(watch_canaries(
+                canaries,
+                self.clock.clone(),
+                network_suspect.clone(),
+                canaries_wanted.clone(),
+                stop.clone(),
+            ))
+        });
         let mut checks: HashMap<i64, AgentCheck> =
             first.checks.into_iter().map(|c| (c.id, c)).collect();
-        let mut scheduler = schedule_all(&checks, self.clock.now_ms());
+        let mut scheduler = schedule_all(&checks, tz, self.clock.now_ms());
         let (confirm_tx, mut confirm_rx) = mpsc::unbounded_channel::<ConfirmRequest>();
         let sender = Sender {
             client: self.client.clone(),
             buffer: self.buffer.clone(),
             batch_size: self.cfg.batch_size.max(1),
+            network_suspect: network_suspect.clone(),
         };
         let sender_task = tokio::spawn(sender.run_until_stopped(
             self.cfg.flush_every,
@@ -254,17 +319,18 @@ impl Agent {
         let (tx, mut rx) = mpsc::channel::<AgentResult>(self.cfg.max_concurrency.max(16) * 2);
         let refresh_ms = self.cfg.refresh_every.as_millis() as i64;
         let mut next_refresh = self.clock.now_ms() + refresh_ms;
-        let mut resolver = ResolverWatch::default();
         loop {
             let now = self.clock.now_ms();
             if now >= next_refresh {
                 match self.client.fetch_checks().await {
                     Ok(fresh) => {
+                        let fresh_tz = time_zone(&fresh);
                         let fresh: HashMap<i64, AgentCheck> =
                             fresh.checks.into_iter().map(|c| (c.id, c)).collect();
-                        if fresh != checks {
+                        if fresh != checks || fresh_tz != tz {
                             tracing::info!(checks = fresh.len(), "check list changed");
-                            scheduler = schedule_all(&fresh, now);
+                            tz = fresh_tz;
+                            scheduler = schedule_all(&fresh, tz, now);
                             checks = fresh;
                         }
                     }
@@ -311,14 +377,9 @@ impl Agent {
                 .unwrap_or(1000);
             tokio::select! {
                 _ = stop.cancelled() => break,
-                Some(mut r) = rx.recv() => {
-                    // Name resolution failing for every dependency here is this network's
-                    // fault, as the server's own probe loop judges it.
-                    if let Some(c) = checks.get(&r.check_id)
-                        && resolver.observe(c.dependency_id, r.report.resolver_failure)
-                    {
-                        tracing::warn!(check.id = r.check_id, "name resolution fails for every dependency here: blaming this network");
-                        r.report.blame_local_network();
+                Some(r) = rx.recv() => {
+                    if r.report.outcome == Outcome::Fail {
+                        canaries_wanted.notify_one(); // is it them or us?
                     }
                     lock(&self.buffer).push(r);
                 }
@@ -340,7 +401,11 @@ impl Agent {
             client: self.client.clone(),
             buffer: self.buffer.clone(),
             batch_size: self.cfg.batch_size.max(1),
+            network_suspect: network_suspect.clone(),
         };
+        if let Some(task) = canary_task {
+            let _ = task.await;
+        }
         if let Err(e) = final_sender.flush_all(&confirm_tx).await {
             tracing::warn!(error = %e, "could not send the last results");
         }

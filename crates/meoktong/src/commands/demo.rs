@@ -40,6 +40,8 @@ pub fn demo_settings(mut settings: Settings, args: &DemoArgs) -> Settings {
     // The default detection settings and the presets' own intervals (10 s to 5 min): the
     // demo shows what a merchant gets under real conditions. A failing check re-checks its
     // whole platform at once, so the fire is one SMS naming all four services.
+    // Everything stays on loopback: `demo` sets the simulator as its canary once it runs.
+    settings.probe.canaries = Vec::new();
     settings
 }
 
@@ -53,7 +55,8 @@ pub async fn demo(settings: Settings, args: &DemoArgs) -> CmdResult {
     std::fs::create_dir_all(&args.data)
         .map_err(|e| Failure::usage(format!("--data {}: {e}", args.data.display())))?;
     let sim = Simulator::start("127.0.0.1:0".parse()?).await?;
-    let settings = demo_settings(settings, args);
+    let mut settings = demo_settings(settings, args);
+    settings.probe.canaries = vec![format!("{}/__sim", sim.base_url())];
     let deps = demo_dependencies(&sim.base_url());
     let app = Application::build(
         settings,

@@ -12,6 +12,7 @@ pub struct Model {
     pub last_seen_at: Option<i64>,
     pub network_suspect: bool,
     pub created_at: i64,
+    pub canaries_failing_since: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -35,7 +35,7 @@ pub struct LocationRow {
     pub name: String,
     pub kind: String,
     pub last_seen: String,
-    pub health: &'static str,
+    pub health: String,
     pub ok: bool,
 }
 
@@ -172,18 +172,31 @@ fn location_row(
     now: i64,
 ) -> LocationRow {
     let silent = loc.last_seen_at.is_none_or(|t| now - t > SILENT_AFTER_MS);
-    let (health, ok) = if loc.network_suspect {
+    let (health, ok) = if let Some(since) = loc.canaries_failing_since {
+        (
+            format!(
+                "{} {})",
+                ctx.t(
+                    "✕ 이 위치의 네트워크 장애 의심: 카나리 응답 없음, 결과를 판단에 쓰지 않음 (시작",
+                    "✕ network-suspect: its canaries do not answer, its results are set aside (since",
+                ),
+                ctx.time(since)
+            ),
+            false,
+        )
+    } else if loc.network_suspect {
         (
             ctx.t(
                 "✕ 이 위치의 네트워크 의심 (다른 위치는 정상)",
                 "✕ this location's own network is suspect",
-            ),
+            )
+            .to_string(),
             false,
         )
     } else if silent {
-        (ctx.t("? 보고 없음", "? silent"), false)
+        (ctx.t("? 보고 없음", "? silent").to_string(), false)
     } else {
-        (ctx.t("✓ 정상", "✓ healthy"), true)
+        (ctx.t("✓ 정상", "✓ healthy").to_string(), true)
     };
     LocationRow {
         name: loc.name,

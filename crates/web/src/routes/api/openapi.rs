@@ -162,6 +162,8 @@ fn base_schemas() -> Value {
             "started_at": time, "confirmed_at": time, "resolved_at": { "type": ["string", "null"], "format": "date-time" },
             "duration_seconds": { "type": "integer" }, "relapse_count": { "type": "integer" } } },
         "IncidentDetail": { "allOf": [r("Incident"), { "type": "object", "properties": {
+            "agreed_locations": { "type": "array", "items": { "type": "string" }, "description": "Probe locations that agreed when the incident was confirmed" },
+            "location_views": { "type": "array", "items": { "type": "object" }, "description": "Every location's view at confirmation: location, state, reported_at, counted, network_suspect, agreed" },
             "evidence": { "type": "object" }, "events": { "type": "array", "items": { "type": "object" } } } }] },
         "Subscription": { "type": "object", "properties": { "dependency": { "type": "string" }, "notify_degraded": { "type": "boolean" }, "state": state } },
         "SubscriptionInput": { "type": "object", "required": ["dependency"], "properties": { "dependency": { "type": "string" }, "notify_degraded": { "type": "boolean", "default": false } } },
@@ -200,8 +202,11 @@ fn base_schemas() -> Value {
             "checks": { "type": "array", "items": { "type": "object", "properties": {
                 "id": { "type": "integer" }, "dependency": { "type": "string" }, "dependency_id": { "type": "integer" },
                 "check": { "type": "object", "description": "the check as configured (`[[dependency.check]]` keys)" },
-                "allow_private": { "type": "boolean" } } } } } },
+                "allow_private": { "type": "boolean" } } } },
+            "time_zone": { "type": "string", "description": "the service time zone cron schedules are read in" },
+            "canaries": { "type": "array", "items": { "type": "string" }, "description": "the own-network guard's URLs: probe every 30 s and at once on a failure; any HTTP answer is reachable" } } },
         "AgentBatch": { "type": "object", "required": ["results"], "properties": {
+            "network_suspect": { "type": "boolean", "description": "at least half the canaries gave no answer at the agent's last look: its results are recorded but set aside" },
             "results": { "type": "array", "maxItems": 1000, "items": { "type": "object", "required": ["check_id", "slot_at", "report"], "properties": {
                 "check_id": { "type": "integer" }, "slot_at": { "type": "integer", "description": "Unix milliseconds" },
                 "confirmation": { "type": "boolean", "default": false }, "report": r("ProbeReport") } } } } },

@@ -157,7 +157,17 @@ pub async fn incident(
         .collect();
     let mut v = serde_json::to_value(incident_json(&state, &slugs, &i))
         .map_err(|e| WebError::Unexpected(e.to_string()))?;
-    v["evidence"] = serde_json::from_str(&i.evidence).unwrap_or_default();
+    let evidence: serde_json::Value = serde_json::from_str(&i.evidence).unwrap_or_default();
+    // Which locations agreed when it was confirmed, and every location's view then.
+    v["agreed_locations"] = evidence
+        .get("locations")
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!([]));
+    v["location_views"] = evidence
+        .get("views")
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!([]));
+    v["evidence"] = evidence;
     v["events"] = serde_json::json!(events);
     Ok(Json(v))
 }

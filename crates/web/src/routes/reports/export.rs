@@ -160,14 +160,16 @@ pub fn detail_text(detail: &str) -> String {
     let text = match serde_json::from_str::<serde_json::Value>(detail) {
         Ok(serde_json::Value::Object(map)) => map
             .iter()
-            .filter(|(_, v)| !v.is_object() && !v.is_array() && !v.is_null())
-            .map(|(k, v)| {
-                format!(
-                    "{k}={}",
-                    v.as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| v.to_string())
-                )
+            .filter_map(|(k, v)| match v {
+                serde_json::Value::Object(_) | serde_json::Value::Null => None,
+                // A list of names (the locations that agreed) reads as `a,b`.
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str())
+                    .collect::<Option<Vec<_>>>()
+                    .map(|names| format!("{k}={}", names.join(","))),
+                serde_json::Value::String(text) => Some(format!("{k}={text}")),
+                other => Some(format!("{k}={other}")),
             })
             .collect::<Vec<_>>()
             .join(" "),
@@ -314,11 +316,15 @@ mod tests {
 
     #[test]
     fn evidence_details_read_in_one_line() {
-        let line = detail_text(r#"{"status":503,"error":"timeout","nested":{"a":1}}"#);
+        let line = detail_text(
+            r#"{"status":503,"error":"timeout","nested":{"a":1},"agreed":["seoul-kt","busan-skb"],"locations":[{"location":"x"}]}"#,
+        );
         assert!(
             line.contains("status=503")
                 && line.contains("error=timeout")
-                && !line.contains("nested"),
+                && line.contains("agreed=seoul-kt,busan-skb")
+                && !line.contains("nested")
+                && !line.contains("locations"),
             "{line}"
         );
         assert_eq!(detail_text("not json"), "not json");
