@@ -374,6 +374,44 @@ async fn a_platform_failing_at_once_is_confirmed_within_one_cycle_whatever_the_i
     }
 }
 
+/// The platform comes back together: the first check to answer again re-checks the others
+/// still down, so the 5-minute KakaoPay check is back within a confirmation cycle of the
+/// 10-second Login check instead of two of its own intervals later (one recovery notice, not
+/// a wait of ten minutes).
+#[tokio::test]
+async fn a_platform_back_at_once_is_resolved_together_whatever_the_intervals() {
+    for backend in Backend::each() {
+        let w = world(backend, &KAKAO).await;
+        let metrics = Metrics::new();
+        let never = |_t: i64| false;
+        let seoul = location(&w, &metrics, "seoul-kt", None, &never).await;
+        let out_from = T0 + 400_000 + 3_217;
+        let back_from = out_from + 180_000;
+        let kakao_out =
+            |slug: &str, t: i64| KAKAO.contains(&slug) && t >= out_from && t < back_from;
+        drive(&w, &[&seoul], &kakao_out, T0, back_from + 90_000).await;
+        let mut resolved = Vec::new();
+        for slug in KAKAO {
+            let incs = incidents_of(&w, slug).await;
+            assert_eq!(incs.len(), 1, "{backend:?} {slug}: {incs:?}");
+            let at = incs[0].resolved_at.unwrap_or_else(|| {
+                panic!("{backend:?} {slug}: still open 90 s after the platform came back")
+            });
+            resolved.push((slug, at));
+        }
+        let first = resolved.iter().map(|(_, at)| *at).min().unwrap();
+        let last = resolved.iter().map(|(_, at)| *at).max().unwrap();
+        assert!(
+            first - back_from <= 10_000,
+            "{backend:?}: the fastest check is back at its next slot: {resolved:?}"
+        );
+        assert!(
+            last - first <= 1_000,
+            "{backend:?}: the others' first good probe is the correlated re-check: {resolved:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn our_own_network_failing_opens_nothing_and_a_real_outage_afterwards_is_told() {
     for backend in Backend::each() {

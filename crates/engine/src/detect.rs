@@ -228,6 +228,8 @@ impl DetectEngine {
         let mut trackers: HashMap<i64, Tracker> = HashMap::with_capacity(check_ids.len());
         let mut after: Vec<(&CheckInfo, &Probed, Tracker, Tracker, Vec<Effect>)> = Vec::new();
         let mut last_confirm: HashMap<i64, Option<Duration>> = HashMap::new();
+        // Checks of a down dependency that answered well (see the correlated recovery below).
+        let mut recovering: Vec<&CheckInfo> = Vec::new();
         for (info, i) in &known {
             let tracker = trackers.entry(info.check_id).or_insert_with(|| {
                 stored
@@ -267,6 +269,9 @@ impl DetectEngine {
             });
             last_confirm.insert(info.check_id, confirm);
             let before = std::mem::replace(tracker, next.clone());
+            if before.state() == DepState::Down && i.outcome.outcome == Outcome::Ok {
+                recovering.push(*info);
+            }
             if !effects.is_empty() || before.state() != next.state() {
                 after.push((info, i, before, next, effects));
             }
@@ -296,7 +301,19 @@ impl DetectEngine {
                 confirms.push((sibling, Duration::ZERO));
             }
         }
-        confirms.sort_unstable_by_key(|(c, _)| *c);
+        // Correlated recovery: a check of a platform back at this location re-checks the
+        // platform's checks still down here at once and at the confirmation delays, so a
+        // platform that comes back together is told back together (a 5-minute check would
+        // otherwise stay down for two of its intervals after the rest).
+        let delays = self.recovery_recheck_delays();
+        for sibling in self.correlated_recovery_rechecks(&recovering, now).await? {
+            for delay in &delays {
+                if !confirms.iter().any(|(c, d)| *c == sibling && d == delay) {
+                    confirms.push((sibling, *delay));
+                }
+            }
+        }
+        confirms.sort_unstable_by_key(|(c, d)| (*c, *d));
         // A check's first verdict, up, on a dependency already up changes nothing: no quorum
         // to recompute (it can only add an up vote) and no location to flag. At start-up every
         // check makes this step once, so it is decided here for the whole batch in one query.
@@ -407,6 +424,64 @@ impl DetectEngine {
             tracing::info!(
                 checks = ?siblings,
                 "a check began failing: re-checking its platform's other checks at once"
+            );
+        }
+        Ok(siblings)
+    }
+
+    /// When a correlated recovery re-checks a check: at once, then at each `confirm_after`
+    /// delay (each counted from the previous attempt), as many as recovery needs.
+    fn recovery_recheck_delays(&self) -> Vec<Duration> {
+        let mut out = vec![Duration::ZERO];
+        let mut at = Duration::ZERO;
+        for d in &self.policy.confirm_after {
+            at += *d;
+            out.push(at);
+        }
+        out.truncate(self.policy.recovery_successes.max(1) as usize + 1);
+        out
+    }
+
+    /// Correlated recovery: the checks of the platforms of `recovering` (checks of a down
+    /// dependency that just answered well here) that are still down here and were not probed
+    /// within the last second. Their re-checks are real observations: one that still fails
+    /// keeps its dependency down.
+    async fn correlated_recovery_rechecks(
+        &self,
+        recovering: &[&CheckInfo],
+        now: i64,
+    ) -> Result<Vec<i64>, StorageError> {
+        let mut siblings: Vec<i64> = recovering
+            .iter()
+            .filter_map(|info| info.platform.as_ref())
+            .filter_map(|p| self.checks_of_platform.get(p))
+            .flatten()
+            .copied()
+            .filter(|c| !recovering.iter().any(|s| s.check_id == *c))
+            .collect();
+        siblings.sort_unstable();
+        siblings.dedup();
+        if siblings.is_empty() {
+            return Ok(siblings);
+        }
+        let stored = probes::trackers_of_checks(&self.db.conn, &siblings).await?;
+        let down_here: HashSet<i64> = stored
+            .iter()
+            .filter(|row| row.location_id == self.location_id)
+            .filter(|row| {
+                let t: Tracker = serde_json::from_str(&row.tracker).unwrap_or_default();
+                t.state() == DepState::Down
+                    && t
+                        .last_observed_at()
+                        .is_none_or(|at| now.saturating_sub(at) >= CORRELATED_FRESH_MS)
+            })
+            .map(|row| row.check_id)
+            .collect();
+        siblings.retain(|c| down_here.contains(c));
+        if !siblings.is_empty() {
+            tracing::info!(
+                checks = ?siblings,
+                "a check of a down platform answered again: re-checking the platform's other down checks at once"
             );
         }
         Ok(siblings)
