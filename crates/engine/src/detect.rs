@@ -10,7 +10,7 @@ use meoktong_metrics::Metrics;
 use meoktong_storage::probes::{self, ResultRow};
 use meoktong_storage::{Db, StorageError, incidents};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -393,33 +393,11 @@ impl DetectEngine {
         started: &[&CheckInfo],
         now: i64,
     ) -> Result<Vec<i64>, StorageError> {
-        let mut siblings: Vec<i64> = started
-            .iter()
-            .filter_map(|info| info.platform.as_ref())
-            .filter_map(|p| self.checks_of_platform.get(p))
-            .flatten()
-            .copied()
-            .filter(|c| !started.iter().any(|s| s.check_id == *c))
-            .collect();
-        siblings.sort_unstable();
-        siblings.dedup();
-        if siblings.is_empty() {
-            return Ok(siblings);
-        }
-        let stored = probes::trackers_of_checks(&self.db.conn, &siblings).await?;
-        let busy: HashSet<i64> = stored
-            .iter()
-            .filter(|row| row.location_id == self.location_id)
-            .filter(|row| {
-                let t: Tracker = serde_json::from_str(&row.tracker).unwrap_or_default();
-                t.state() == DepState::Down
-                    || t.is_confirming()
-                    || t.last_observed_at()
-                        .is_some_and(|at| now.saturating_sub(at) < CORRELATED_FRESH_MS)
+        let siblings = self
+            .platform_siblings(started, |t| {
+                !(t.state() == DepState::Down || t.is_confirming() || fresh(t, now))
             })
-            .map(|row| row.check_id)
-            .collect();
-        siblings.retain(|c| !busy.contains(c));
+            .await?;
         if !siblings.is_empty() {
             tracing::info!(
                 checks = ?siblings,
@@ -451,13 +429,33 @@ impl DetectEngine {
         recovering: &[&CheckInfo],
         now: i64,
     ) -> Result<Vec<i64>, StorageError> {
-        let mut siblings: Vec<i64> = recovering
+        let siblings = self
+            .platform_siblings(recovering, |t| {
+                t.state() == DepState::Down && !fresh(t, now)
+            })
+            .await?;
+        if !siblings.is_empty() {
+            tracing::info!(
+                checks = ?siblings,
+                "a check of a down platform answered again: re-checking the platform's other down checks at once"
+            );
+        }
+        Ok(siblings)
+    }
+
+    /// The other checks of the platforms of `of` whose tracker at this location is `wanted`.
+    async fn platform_siblings(
+        &self,
+        of: &[&CheckInfo],
+        wanted: impl Fn(&Tracker) -> bool,
+    ) -> Result<Vec<i64>, StorageError> {
+        let mut siblings: Vec<i64> = of
             .iter()
             .filter_map(|info| info.platform.as_ref())
             .filter_map(|p| self.checks_of_platform.get(p))
             .flatten()
             .copied()
-            .filter(|c| !recovering.iter().any(|s| s.check_id == *c))
+            .filter(|c| !of.iter().any(|s| s.check_id == *c))
             .collect();
         siblings.sort_unstable();
         siblings.dedup();
@@ -465,25 +463,16 @@ impl DetectEngine {
             return Ok(siblings);
         }
         let stored = probes::trackers_of_checks(&self.db.conn, &siblings).await?;
-        let down_here: HashSet<i64> = stored
+        // A sibling never probed here has a fresh tracker (unknown state).
+        let here: HashMap<i64, Tracker> = stored
             .iter()
             .filter(|row| row.location_id == self.location_id)
-            .filter(|row| {
-                let t: Tracker = serde_json::from_str(&row.tracker).unwrap_or_default();
-                t.state() == DepState::Down
-                    && t
-                        .last_observed_at()
-                        .is_none_or(|at| now.saturating_sub(at) >= CORRELATED_FRESH_MS)
+            .map(|row| {
+                let t = serde_json::from_str(&row.tracker).unwrap_or_default();
+                (row.check_id, t)
             })
-            .map(|row| row.check_id)
             .collect();
-        siblings.retain(|c| down_here.contains(c));
-        if !siblings.is_empty() {
-            tracing::info!(
-                checks = ?siblings,
-                "a check of a down platform answered again: re-checking the platform's other down checks at once"
-            );
-        }
+        siblings.retain(|c| wanted(&here.get(c).cloned().unwrap_or_default()));
         Ok(siblings)
     }
 
@@ -517,6 +506,12 @@ impl DetectEngine {
 
 /// Whether an observation began a failure streak (a confirmation, or straight to down when no
 /// re-checks are configured).
+/// Probed at this location within the last second: a re-check now would tell nothing new.
+fn fresh(t: &Tracker, now: i64) -> bool {
+    t.last_observed_at()
+        .is_some_and(|at| now.saturating_sub(at) < CORRELATED_FRESH_MS)
+}
+
 fn starts_a_streak(before: &Tracker, next: &Tracker) -> bool {
     !before.is_confirming()
         && before.state() != DepState::Down
