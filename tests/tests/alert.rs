@@ -247,7 +247,7 @@ async fn a_recovery_page_gives_the_outage_and_the_damage_report() {
         .await
         .expect("body");
     assert!(
-        page.contains("[복구]") && page.contains("복구되었어요"),
+        page.contains("[복구]") && page.contains("복구되었습니다"),
         "{page}"
     );
     assert!(page.contains("2시간 5분"), "the measured outage: {page}");
