@@ -301,11 +301,11 @@ async fn render_page(
     let page_state = PageState::of(kind, slow, ended);
     let is_back = page_state.is_back();
     let told = told_dependencies(state, notice, lang, now, tz).await?;
-    let mut categories = told.categories.clone();
-    if categories.is_empty() && matches!(page_state, PageState::StoreOffline | PageState::StoreBack)
-    {
-        categories.push(Category::Network);
-    }
+    // The store's own internet has the network playbook, whatever dependency records it.
+    let categories = match page_state {
+        PageState::StoreOffline | PageState::StoreBack => vec![Category::Network],
+        _ => told.categories.clone(),
+    };
     let outage = is_back
         .then(|| outage_length(notice, &incs, locale))
         .flatten();
