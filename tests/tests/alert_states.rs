@@ -88,6 +88,11 @@ async fn a_slowdown_is_told_as_slow_from_the_sms_to_the_recovery() {
         html.contains("http-equiv=\"refresh\""),
         "refreshes while it lasts"
     );
+    assert!(
+        text.contains("결제가 늦으면 카드 단말기나 현금을 안내하세요.")
+            && text.contains("멈추면 할 일"),
+        "the slowdown's own line, the playbook for if it stops: {text}"
+    );
 
     // Back after one minute of slowness.
     let resolved = t0 - SECOND - 20 * SECOND + MINUTE;

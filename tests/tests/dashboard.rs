@@ -572,7 +572,7 @@ async fn uptime_covers_only_the_time_measured_and_says_how_long() {
         assert_eq!(page.status, StatusCode::OK);
         let row = page
             .body
-            .split("가용률(측정 3일)")
+            .split("가용률(측정\u{a0}3일)")
             .nth(1)
             .unwrap_or_else(|| panic!("{path}: says how long it was measured: {}", page.body));
         let figure: String = row.trim_start().chars().take(6).collect();
@@ -582,7 +582,7 @@ async fn uptime_covers_only_the_time_measured_and_says_how_long() {
         );
     }
     let en = c.get("/status/kakao-login?lang=en").await;
-    assert!(en.body.contains("Uptime (3d measured)"), "{}", en.body);
+    assert!(en.body.contains("Uptime (3d\u{a0}measured)"), "{}", en.body);
     let all = c.get("/status").await;
     assert!(
         !all.body.contains("90일 가용률"),

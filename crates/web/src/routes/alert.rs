@@ -17,7 +17,9 @@ use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use meoktong_domain::Category;
 use meoktong_domain::duration_text::{Locale, format_duration, format_since};
-use meoktong_domain::message::{NoticeKind, category_label, default_playbook_text};
+use meoktong_domain::message::{
+    NoticeKind, category_label, default_playbook_text, slow_playbook_line,
+};
 use meoktong_notify::compose;
 use meoktong_storage::entity::{incidents as incident_entity, notices};
 use meoktong_storage::outbox::NoticeStatus;
@@ -197,6 +199,8 @@ struct AlertPage {
     refresh_secs: Option<u32>,
     show_since: bool,
     show_sheet: bool,
+    /// While slow: the one line of what to do now ([`slow_playbook_line`]).
+    slow_line: Option<&'static str>,
     deps: Vec<DepView>,
     since: String,
     outage: Option<String>,
@@ -339,6 +343,12 @@ async fn render_page(
         refresh_secs: page_state.is_live().then_some(LIVE_REFRESH_SECS),
         show_since: page_state != PageState::Test,
         show_sheet: page_state.wants_playbook(),
+        slow_line: (page_state == PageState::Slow).then(|| {
+            slow_playbook_line(
+                categories.first().copied().unwrap_or(Category::Other),
+                locale,
+            )
+        }),
         deps: told.deps,
         since: format_since(locale, notice.since, now, tz),
         outage,

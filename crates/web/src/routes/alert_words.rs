@@ -99,6 +99,8 @@ pub struct Words {
     pub outage: &'static str,
     pub ack_button: &'static str,
     pub ack_hint: &'static str,
+    /// Above each playbook: what to do now, or (slow) what to do if it stops altogether.
+    pub playbook_heading: &'static str,
 }
 
 impl Words {
@@ -108,6 +110,10 @@ impl Words {
             "Pressing this stops further alerts for this incident (next contact, email).",
         );
         let outage = l.t("장애 시간", "Outage");
+        let playbook_heading = match state {
+            PageState::Slow => l.t("멈추면 할 일", "If it stops altogether"),
+            _ => l.t("지금 할 일", "What to do now"),
+        };
         match state {
             PageState::Down => Words {
                 lead: "",
@@ -119,6 +125,7 @@ impl Words {
                     "I've switched to manual ordering",
                 ),
                 ack_hint,
+                playbook_heading,
             },
             PageState::Slow => Words {
                 lead: l.t(
@@ -130,6 +137,7 @@ impl Words {
                 outage,
                 ack_button: l.t("확인했어요", "Got it"),
                 ack_hint,
+                playbook_heading,
             },
             PageState::Back { slow } => Words {
                 lead: "",
@@ -153,6 +161,7 @@ impl Words {
                 },
                 ack_button: "",
                 ack_hint: "",
+                playbook_heading,
             },
             PageState::Test => Words {
                 lead: l.t(
@@ -167,6 +176,7 @@ impl Words {
                     "누르면 이 테스트가 확인된 것으로 기록됩니다.",
                     "Pressing this records the test as received.",
                 ),
+                playbook_heading,
             },
             PageState::StoreOffline => Words {
                 lead: l.t(
@@ -178,6 +188,7 @@ impl Words {
                 outage,
                 ack_button: l.t("LTE로 전환했어요", "I've switched to LTE"),
                 ack_hint,
+                playbook_heading,
             },
             PageState::StoreBack => Words {
                 lead: "",
@@ -189,6 +200,7 @@ impl Words {
                 outage: l.t("끊긴 시간", "Offline for"),
                 ack_button: "",
                 ack_hint: "",
+                playbook_heading,
             },
         }
     }

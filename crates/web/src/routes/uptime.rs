@@ -121,15 +121,16 @@ impl Uptime {
         }
     }
 
-    /// `90일 가용률`, or over what was measured: `가용률(측정 3일)`.
+    /// `90일 가용률`, or over what was measured: `가용률(측정 3일)` (a no-break space keeps
+    /// `측정 3일` on one line).
     pub fn label(&self, lang: Lang) -> String {
         if self.whole_window {
             return lang.t("90일 가용률", "90-day uptime").to_string();
         }
         let span = measured_words(lang, self.measured_ms);
         match lang {
-            Lang::Ko => format!("가용률(측정 {span})"),
-            Lang::En => format!("Uptime ({span} measured)"),
+            Lang::Ko => format!("가용률(측정\u{a0}{span})"),
+            Lang::En => format!("Uptime ({span}\u{a0}measured)"),
         }
     }
 
@@ -230,13 +231,13 @@ mod tests {
         )];
         let u = Uptime::of(&list, from, added, now);
         assert!(!u.whole_window);
-        assert_eq!(u.label(Lang::Ko), "가용률(측정 3일)");
-        assert_eq!(u.label(Lang::En), "Uptime (3d measured)");
+        assert_eq!(u.label(Lang::Ko), "가용률(측정\u{a0}3일)");
+        assert_eq!(u.label(Lang::En), "Uptime (3d\u{a0}measured)");
         let measured = (3 * DAY + 4 * 3_600_000) as f64;
         let expected = 100.0 * (1.0 - 180_000.0 / measured);
         assert!((u.percent - expected).abs() < 1e-9, "{u:?}");
         let morning = Uptime::of(&list, from, now - 12 * 60_000, now);
-        assert_eq!(morning.label(Lang::Ko), "가용률(측정 12분)");
+        assert_eq!(morning.label(Lang::Ko), "가용률(측정\u{a0}12분)");
         let old = Uptime::of(&[], from, from - DAY, now);
         assert!(old.whole_window);
         assert_eq!(old.label(Lang::Ko), "90일 가용률");
