@@ -269,7 +269,7 @@ pub fn slow_playbook_line(category: Category, locale: Locale) -> &'static str {
         (Messenger, Locale::Ko) => "주문이 늦게 올 수 있어요. 전화 주문도 받아 주세요.",
         (Messenger, Locale::En) => "Orders may arrive late; take phone orders too.",
         (Payment, Locale::Ko) => "결제가 늦으면 카드 단말기나 현금을 안내하세요.",
-        (Payment, Locale::En) => "If payment hangs, offer the card terminal or cash.",
+        (Payment, Locale::En) => "If payment hangs, offer the terminal or cash.",
         (Map | Delivery, Locale::Ko) => "배달이 늦을 수 있다고 손님께 알려 주세요.",
         (Map | Delivery, Locale::En) => "Tell customers delivery may be late.",
         (Network, Locale::Ko) => "결제가 늦으면 카드 단말기를 LTE로 연결하세요.",
@@ -986,7 +986,7 @@ mod tests {
         assert_eq!(
             en,
             format!(
-                "[SLOW] KakaoPay is slow (since 15:20). If payment hangs, offer the card terminal or cash. {LINK}"
+                "[SLOW] KakaoPay is slow (since 15:20). If payment hangs, offer the terminal or cash. {LINK}"
             )
         );
         let mut own = slow_pay(NoticeKind::Down, Locale::Ko);
