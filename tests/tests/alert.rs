@@ -247,7 +247,7 @@ async fn a_recovery_page_gives_the_outage_and_the_damage_report() {
         .await
         .expect("body");
     assert!(
-        page.contains("[복구]") && page.contains("복구되었어요"),
+        page.contains("[복구]") && page.contains("복구되었습니다"),
         "{page}"
     );
     assert!(page.contains("2시간 5분"), "the measured outage: {page}");
@@ -297,5 +297,61 @@ async fn unknown_and_expired_links_are_404() {
     assert_eq!(
         ack(&app, &expired.token, &[("csrf", "x")]).await.status(),
         404
+    );
+}
+
+#[tokio::test]
+async fn a_test_page_and_a_store_offline_page_say_what_they_are() {
+    let app = spawn().await;
+    let m = notice_fixture::merchant(&app, None).await;
+    let test = notice(
+        &app,
+        &m,
+        Spec {
+            kind: "test",
+            ..Spec::default()
+        },
+    )
+    .await;
+    let page = get(&app, &format!("/a/{}", test.token))
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(page.contains("[테스트]"), "{page}");
+    assert!(page.contains("실제 장애가 아닙니다"), "{page}");
+    assert!(page.contains("알림 잘 받았어요"), "its own button: {page}");
+    assert!(
+        !page.contains("지금 안 되는 서비스") && !page.contains("수동 주문"),
+        "a test is no outage: {page}"
+    );
+
+    let offline = notice(
+        &app,
+        &m,
+        Spec {
+            kind: "store_offline",
+            ..Spec::default()
+        },
+    )
+    .await;
+    let page = get(&app, &format!("/a/{}", offline.token))
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(page.contains("[매장 인터넷]"), "{page}");
+    assert!(
+        page.contains("매장 인터넷이 안 되는 것 같아요") && page.contains("LTE 라우터"),
+        "says the store's internet is down and what to do: {page}"
+    );
+    assert!(page.contains("LTE로 전환했어요"), "its own button: {page}");
+    assert!(
+        !page.contains("수동 주문으로 전환했어요") && !page.contains("지금 안 되는 서비스"),
+        "{page}"
+    );
+    assert!(
+        page.contains("카드 단말기를 LTE 라우터(또는 휴대폰 핫스팟)에 연결하세요"),
+        "the network playbook: {page}"
     );
 }

@@ -1,6 +1,7 @@
 //! The merchant's whole story in headless Chromium, driven through chromedriver: sign up,
 //! subscribe to Kakao Login, add and verify a contact with the SMS code, watch Kakao Login
-//! turn red, open the alert page from the SMS link and acknowledge. Phone-width (390×844)
+//! turn red, open the alert page from the SMS link and acknowledge, see the same link say it is
+//! back, then hear of a slowdown in its own words. Phone-width (390×844)
 //! screenshots of the main pages are saved to `web/screenshots/`.
 //!
 //! The dependencies are the presets pointed at the simulator and probed every second, so the
@@ -16,7 +17,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use meoktong::BuildOptions;
 use meoktong_config::SmsProviderSettings;
 use meoktong_probe::simulator::{Mode, Service, Simulator};
-use meoktong_storage::entity::outbox;
+use meoktong_storage::entity::{outbox, subscriptions};
 use meoktong_tests::{Backend, TestApp, spawn_app_with};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::path::{Path, PathBuf};
@@ -200,7 +201,13 @@ async fn a_merchant_signs_up_subscribes_verifies_and_acknowledges_an_outage() {
         .unwrap();
     let deps: Vec<_> = ["kakao-login", "naver-login", "toss-payments"]
         .iter()
-        .map(|slug| support::simulated(&sim.base_url(), slug, Duration::from_secs(1)))
+        .map(|slug| {
+            let mut d = support::simulated(&sim.base_url(), slug, Duration::from_secs(1));
+            // Slow past 400 ms: the simulator's slow mode answers after 800 ms.
+            d.check[0].degraded_latency = Some(Duration::from_millis(400));
+            d.check[0].timeout = Some(Duration::from_secs(3));
+            d
+        })
         .collect();
     let app = spawn_app_with(
         Backend::Sqlite,
@@ -332,11 +339,58 @@ async fn a_merchant_signs_up_subscribes_verifies_and_acknowledges_an_outage() {
         .await
         .expect("acknowledged");
 
+    // Kakao Login comes back: the same link now says so, with the outage's length and the
+    // damage report, and stops refreshing.
+    sim.set_mode(Service::parse("kakao-login").unwrap(), Mode::Up);
+    wait_for_card(&c, &app, "up").await;
+    c.goto(&link).await.unwrap();
+    let page = c.source().await.unwrap();
+    assert!(
+        page.contains("[복구]") && page.contains("복구되었습니다.") && page.contains("장애 시간"),
+        "{page}"
+    );
+    assert!(!page.contains("지금 안 되는 서비스"), "{page}");
+    assert!(page.contains("/reports/new?incident="), "{page}");
+    assert!(!page.contains("http-equiv=\"refresh\""), "{page}");
+    shot(&c, "alert-recovered").await;
+
     // The history shows the alert, its channels and the acknowledgement.
     c.goto(&app.url("/dashboard/history")).await.unwrap();
     let page = c.source().await.unwrap();
     assert!(page.contains("[장애]") && page.contains("확인함"), "{page}");
     shot(&c, "history").await;
+
+    // The merchant asks to hear about slowness too; Kakao Login turns slow: the SMS and the
+    // page say 느림, never 장애.
+    subscriptions::Entity::update_many()
+        .col_expr(subscriptions::Column::NotifyDegraded, true.into())
+        .exec(&app.db.conn)
+        .await
+        .unwrap();
+    sim.set_mode(
+        Service::parse("kakao-login").unwrap(),
+        Mode::Slow(Duration::from_millis(800)),
+    );
+    wait_for_card(&c, &app, "degraded").await;
+    let sms = sms_starting(&app, "[느림]").await;
+    assert!(
+        sms.contains("카카오 로그인이 느립니다.") && !sms.contains("장애"),
+        "{sms}"
+    );
+    let slow_link = sms
+        .split_whitespace()
+        .find(|w| w.contains("/a/"))
+        .expect("a link in the SMS")
+        .to_string();
+    c.goto(&slow_link).await.unwrap();
+    let page = c.source().await.unwrap();
+    assert!(
+        page.contains("[느림]") && page.contains("지금 느린 서비스"),
+        "{page}"
+    );
+    assert!(!page.contains("지금 안 되는 서비스"), "{page}");
+    shot(&c, "alert-slow").await;
+    sim.set_mode(Service::parse("kakao-login").unwrap(), Mode::Up);
     c.goto(&app.url("/dashboard/playbooks")).await.unwrap();
     shot(&c, "playbooks").await;
     c.goto(&app.url("/status/kakao-login")).await.unwrap();

@@ -531,6 +531,66 @@ async fn playbooks_heartbeats_and_tokens() {
     assert_eq!(api.status(), StatusCode::OK);
 }
 
+/// A dependency watched for three days shows its uptime over those three days, labelled so,
+/// and no 90-day figure.
+#[tokio::test]
+async fn uptime_covers_only_the_time_measured_and_says_how_long() {
+    use meoktong_storage::entity::dependencies;
+    let app = app().await;
+    let dep = catalog::dependency_by_slug(&app.db, "kakao-login")
+        .await
+        .unwrap()
+        .unwrap();
+    let now = meoktong_storage::now_ms();
+    let day = 86_400_000;
+    dependencies::Entity::update_many()
+        .col_expr(
+            dependencies::Column::CreatedAt,
+            (now - 3 * day - 60_000).into(),
+        )
+        .filter(dependencies::Column::Id.eq(dep.id))
+        .exec(&app.db.conn)
+        .await
+        .unwrap();
+    // Down for a quarter of a day, a day ago: 1/12 of what was measured.
+    let id = meoktong_storage::incidents::open(
+        &app.db.conn,
+        dep.id,
+        "down",
+        now - day,
+        now - day + 6_000,
+        &serde_json::json!({}),
+    )
+    .await
+    .unwrap();
+    meoktong_storage::incidents::resolve(&app.db.conn, id, now - day + day / 4, now)
+        .await
+        .unwrap();
+    let c = Client::new(&app);
+    for path in ["/status", "/status/kakao-login"] {
+        let page = c.get(path).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let row = page
+            .body
+            .split("가용률(측정\u{a0}3일)")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{path}: says how long it was measured: {}", page.body));
+        let figure: String = row.trim_start().chars().take(6).collect();
+        assert_eq!(
+            figure, "91.67%",
+            "{path}: 6 h of 3 days and a minute: {row}"
+        );
+    }
+    let en = c.get("/status/kakao-login?lang=en").await;
+    assert!(en.body.contains("Uptime (3d\u{a0}measured)"), "{}", en.body);
+    let all = c.get("/status").await;
+    assert!(
+        !all.body.contains("90일 가용률"),
+        "nothing here was watched for 90 days: {}",
+        all.body
+    );
+}
+
 #[tokio::test]
 async fn public_status_pages_and_atom_feed() {
     let app = app().await;

@@ -343,6 +343,43 @@ async fn bad_input_comes_back_with_field_messages_and_nothing_is_stored() {
 }
 
 #[tokio::test]
+async fn a_form_shown_again_asks_for_its_files_and_the_placeholder_passes() {
+    let w = world().await;
+    let app = &w.app;
+    let page = get(app, &format!("/reports/new?incident={}", w.incident), "").await;
+    let base = good(w.incident, w.assoc_a);
+    let with = |name: &'static str, value: &str| {
+        let mut f = base.clone();
+        set(&mut f, name, value);
+        f
+    };
+    // A photo sent with a bad number: the page names it and asks for it again, plainly.
+    let receipt = vec![("영수증.png", PNG.to_vec())];
+    let (status, body) = submit(app, &page, &with("brn", "123-45-67890"), receipt, "").await;
+    assert_eq!(status, 422);
+    assert!(
+        body.contains("첨부했던 파일을 다시 선택해 주세요: <strong>영수증.png</strong>"),
+        "the attachment is announced, not silently dropped: {body}"
+    );
+    let (_, body) = submit(app, &page, &with("brn", "123-45-67890"), vec![], "").await;
+    assert!(!body.contains("다시 선택해 주세요"), "nothing was attached");
+    // The placeholder is a number the form accepts.
+    let placeholder = page
+        .body
+        .split("id=\"brn\"")
+        .nth(1)
+        .and_then(|rest| rest.split("placeholder=\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .expect("a placeholder on the registration number")
+        .to_string();
+    let (status, _) = submit(app, &page, &with("brn", &placeholder), vec![], "").await;
+    assert_eq!(
+        status, 303,
+        "the placeholder {placeholder} passes validation"
+    );
+}
+
+#[tokio::test]
 async fn submissions_are_rate_limited_per_address() {
     let w = world().await;
     let mut codes = Vec::new();

@@ -138,6 +138,33 @@ impl NoticeKind {
         }
     }
 
+    /// The tag of a notice about a slowdown (every incident it tells is `degraded`): its
+    /// own words, so a slow service never reads as an outage. A recovery keeps `[복구]` (its
+    /// sentence says the speed is back); tests and the store's internet have no slow form.
+    pub fn slow_tag(self, locale: Locale) -> &'static str {
+        use NoticeKind::*;
+        match self {
+            Down => pick(locale, "[느림]", "[SLOW]"),
+            Relapse => pick(locale, "[다시 느림]", "[SLOW AGAIN]"),
+            FollowUp => pick(locale, "[느림 추가]", "[ALSO SLOW]"),
+            Recovery | PartialRecovery | Test | StoreOffline | StoreBack => self.tag(locale),
+        }
+    }
+
+    /// Has words of its own for a slowdown: the outage alerts and the recoveries.
+    pub fn has_slow_form(self) -> bool {
+        self.is_outage_alert() || matches!(self, NoticeKind::Recovery | NoticeKind::PartialRecovery)
+    }
+
+    /// [`NoticeKind::slow_tag`] when `slow`, else [`NoticeKind::tag`].
+    pub fn tag_for(self, slow: bool, locale: Locale) -> &'static str {
+        if slow {
+            self.slow_tag(locale)
+        } else {
+            self.tag(locale)
+        }
+    }
+
     /// Tells that something is back (with the outage's length and the damage report).
     pub fn is_back(self) -> bool {
         matches!(
@@ -179,6 +206,10 @@ pub struct NoticeInput {
     pub link: String,
     /// What is still down, for a partial recovery.
     pub still_down: Vec<NoticeDep>,
+    /// Every incident told (and still down) is a slowdown (`degraded`), none an outage: the
+    /// texts say "slow" (`[느림]`), not "down", and the action line is the slowdown's
+    /// ([`slow_playbook_line`]; the merchant's own playbook is written for outages).
+    pub slow: bool,
 }
 
 /// How the dependencies are named in one variant of the text.
@@ -228,6 +259,25 @@ pub fn default_playbook_line(category: Category, locale: Locale) -> &'static str
         (Login, Locale::En) => "Ask customers to order by phone or as guests.",
         (Other, Locale::Ko) => "수기 주문으로 전환하세요.",
         (Other, Locale::En) => "Switch to manual ordering.",
+    }
+}
+
+/// One line of what to do while a dependency of `category` is slow (not down).
+pub fn slow_playbook_line(category: Category, locale: Locale) -> &'static str {
+    use Category::*;
+    match (category, locale) {
+        (Messenger, Locale::Ko) => "주문이 늦게 올 수 있어요. 전화 주문도 받아 주세요.",
+        (Messenger, Locale::En) => "Orders may arrive late; take phone orders too.",
+        (Payment, Locale::Ko) => "결제가 늦으면 카드 단말기나 현금을 안내하세요.",
+        (Payment, Locale::En) => "If payment hangs, offer the terminal or cash.",
+        (Map | Delivery, Locale::Ko) => "배달이 늦을 수 있다고 손님께 알려 주세요.",
+        (Map | Delivery, Locale::En) => "Tell customers delivery may be late.",
+        (Network, Locale::Ko) => "결제가 늦으면 카드 단말기를 LTE로 연결하세요.",
+        (Network, Locale::En) => "If payments hang, switch the terminal to LTE.",
+        (Login, Locale::Ko) => "로그인이 늦으면 전화·비회원 주문을 안내하세요.",
+        (Login, Locale::En) => "If sign-in hangs, offer phone or guest orders.",
+        (Other, Locale::Ko) => "늦어지면 수기 주문으로 받을 준비를 해 두세요.",
+        (Other, Locale::En) => "Keep manual ordering ready in case it stalls.",
     }
 }
 
@@ -326,11 +376,13 @@ pub fn email_subject(input: &NoticeInput) -> String {
     } else {
         Names::List
     };
-    format!(
-        "{} {}",
-        input.kind.tag(input.locale),
-        body(input, names, false)
-    )
+    format!("{} {}", notice_tag(input), body(input, names, false))
+}
+
+/// The tag this notice begins with: a slowdown's own ([`NoticeKind::slow_tag`]) when
+/// [`NoticeInput::slow`].
+pub fn notice_tag(input: &NoticeInput) -> &'static str {
+    input.kind.tag_for(input.slow, input.locale)
 }
 
 /// The email: everything the SMS says, the list of what is down, the whole playbook (the
@@ -357,7 +409,11 @@ pub fn email_text(input: &NoticeInput, full_playbook: &str) -> String {
     ));
     if input.kind.is_back() {
         let d = format_duration(l, outage(input));
-        out.push_str(&format!("{} {d}\n\n", pick(l, "장애 시간:", "Outage:")));
+        let label = match input.slow && input.kind.has_slow_form() {
+            true => pick(l, "느렸던 시간:", "Slow for:"),
+            false => pick(l, "장애 시간:", "Outage:"),
+        };
+        out.push_str(&format!("{label} {d}\n\n"));
         out.push_str(pick(
             l,
             "피해 신고: 측정된 장애 시간이 채워진 신고서를 아래 링크에서 작성하실 수 있습니다.\n",
@@ -365,7 +421,15 @@ pub fn email_text(input: &NoticeInput, full_playbook: &str) -> String {
         ));
     } else {
         out.push_str(pick(l, "\n지금 하실 일:\n", "\nWhat to do now:\n"));
-        if let Some(line) = input.playbook_line.as_deref().map(str::trim)
+        if let Some(line) = action_line(input).filter(|_| input.slow && input.kind.has_slow_form())
+        {
+            out.push_str(&format!("{line}\n"));
+            out.push_str(pick(
+                l,
+                "\n멈추면 이렇게 하세요:\n",
+                "\nIf it stops altogether:\n",
+            ));
+        } else if let Some(line) = input.playbook_line.as_deref().map(str::trim)
             && !line.is_empty()
         {
             out.push_str(&format!("{line}\n"));
@@ -387,11 +451,7 @@ pub fn email_text(input: &NoticeInput, full_playbook: &str) -> String {
 
 /// One candidate SMS text.
 fn compose(input: &NoticeInput, names: Names, with_action: bool, greeting: bool) -> String {
-    let mut text = format!(
-        "{} {}",
-        input.kind.tag(input.locale),
-        body(input, names, greeting)
-    );
+    let mut text = format!("{} {}", notice_tag(input), body(input, names, greeting));
     if let Some(action) = action_line(input).filter(|_| with_action) {
         text.push(' ');
         text.push_str(action);
@@ -413,8 +473,10 @@ fn body(input: &NoticeInput, names: Names, greeting: bool) -> String {
     };
     let s = format_since(input.locale, input.since, input.now, input.tz);
     let d = format_duration(input.locale, outage(input));
-    let sentence = match input.locale {
-        Locale::Ko => match input.kind {
+    let sentence = match (input.locale, input.slow) {
+        (Locale::Ko, true) if input.kind.has_slow_form() => slow_sentence_ko(input, &n, &s, &d),
+        (Locale::En, true) if input.kind.has_slow_form() => slow_sentence_en(input, &n, &s, &d),
+        (Locale::Ko, _) => match input.kind {
             Down => format!("{s}부터 {n} 장애 중입니다."),
             Relapse => format!("{s}부터 {n} 다시 장애 중입니다."),
             FollowUp => format!("{s}부터 {n}도 장애 중입니다."),
@@ -432,7 +494,7 @@ fn body(input: &NoticeInput, names: Names, greeting: bool) -> String {
             StoreOffline => format!("{s}부터 매장 인터넷 신호가 끊겼습니다."),
             StoreBack => format!("매장 인터넷이 다시 연결되었습니다(끊김 {d})."),
         },
-        Locale::En => match input.kind {
+        (Locale::En, _) => match input.kind {
             Down => format!("{n} down since {s}."),
             Relapse => format!("{n} down again since {s}."),
             FollowUp => format!("{n} also down since {s}."),
@@ -453,12 +515,58 @@ fn body(input: &NoticeInput, names: Names, greeting: bool) -> String {
     }
 }
 
+/// A slowdown's sentence in Korean: `15:20부터 카카오페이가 느립니다.`
+fn slow_sentence_ko(input: &NoticeInput, n: &str, s: &str, d: &str) -> String {
+    use NoticeKind::*;
+    let p = subject_particle(n);
+    match input.kind {
+        Relapse => format!("{s}부터 {n}{p} 다시 느립니다."),
+        FollowUp => format!("{s}부터 {n}도 느립니다."),
+        Recovery => format!("{n} 속도가 정상으로 돌아왔습니다(느림 {d})."),
+        PartialRecovery => {
+            let rest = still_down_names(input);
+            format!(
+                "{n} 속도가 정상으로 돌아왔습니다(느림 {d}). {rest}{} 아직 느립니다.",
+                topic_particle(&rest)
+            )
+        }
+        _ => format!("{s}부터 {n}{p} 느립니다."),
+    }
+}
+
+/// A slowdown's sentence in English: `KakaoPay is slow (since 15:20).`
+fn slow_sentence_en(input: &NoticeInput, n: &str, s: &str, d: &str) -> String {
+    use NoticeKind::*;
+    let verb = if input.deps.len() > 1 { "are" } else { "is" };
+    match input.kind {
+        Relapse => format!("{n} {verb} slow again (since {s})."),
+        FollowUp => format!("{n} {verb} also slow (since {s})."),
+        Recovery => format!("{n} back to normal speed (slow {d})."),
+        PartialRecovery => format!(
+            "{n} back to normal speed (slow {d}); {} still slow.",
+            still_down_names(input)
+        ),
+        _ => format!("{n} {verb} slow (since {s})."),
+    }
+}
+
 /// The line of what to do now, if the kind has one. A recovery's is the damage report, whatever
 /// the merchant's playbook says.
 fn action_line(input: &NoticeInput) -> Option<&str> {
     use NoticeKind::*;
     let l = input.locale;
     match input.kind {
+        Down | Relapse | FollowUp if input.slow => {
+            Some(slow_playbook_line(action_category(input), l))
+        }
+        PartialRecovery if input.slow => Some(
+            input
+                .still_down
+                .first()
+                .map_or(slow_playbook_line(Category::Other, l), |d| {
+                    slow_playbook_line(d.category, l)
+                }),
+        ),
         Down | Relapse | FollowUp | StoreOffline => {
             Some(match input.playbook_line.as_deref().map(str::trim) {
                 Some(own) if !own.is_empty() => own,
@@ -650,6 +758,7 @@ mod tests {
             playbook_line: None,
             link: LINK.into(),
             still_down: Vec::new(),
+            slow: false,
         }
     }
 
@@ -856,6 +965,81 @@ mod tests {
         );
     }
 
+    fn slow_pay(kind: NoticeKind, locale: Locale) -> NoticeInput {
+        let mut input = fire(kind, locale);
+        input.deps = vec![dep("카카오페이", "KakaoPay", Category::Payment)];
+        input.slow = true;
+        input
+    }
+
+    #[test]
+    fn a_slowdown_has_its_own_words_never_an_outages() {
+        let text = sms_text(&slow_pay(NoticeKind::Down, Locale::Ko));
+        assert_fits(&text);
+        assert_eq!(
+            text,
+            format!(
+                "[느림] 사장님, 15:20부터 카카오페이가 느립니다. 결제가 늦으면 카드 단말기나 현금을 안내하세요. {LINK}"
+            )
+        );
+        let en = sms_text(&slow_pay(NoticeKind::Down, Locale::En));
+        assert_eq!(
+            en,
+            format!(
+                "[SLOW] KakaoPay is slow (since 15:20). If payment hangs, offer the terminal or cash. {LINK}"
+            )
+        );
+        let mut own = slow_pay(NoticeKind::Down, Locale::Ko);
+        own.playbook_line = Some("전화로 주문 받기".into());
+        assert!(
+            sms_text(&own).contains("결제가 늦으면"),
+            "an outage playbook does not answer a slowdown"
+        );
+        let mut back = slow_pay(NoticeKind::Recovery, Locale::Ko);
+        back.outage = Some(Duration::from_secs(60));
+        let text = sms_text(&back);
+        assert!(
+            text.starts_with("[복구] 사장님, 카카오페이 속도가 정상으로 돌아왔습니다(느림 1분)."),
+            "{text}"
+        );
+        back.locale = Locale::En;
+        assert!(
+            sms_text(&back).starts_with("[RECOVERED] KakaoPay back to normal speed (slow 1m)."),
+            "{}",
+            sms_text(&back)
+        );
+        let email = email_text(&back, "");
+        assert!(email.contains("Slow for: 1m"), "{email}");
+        for kind in [NoticeKind::Down, NoticeKind::Relapse, NoticeKind::FollowUp] {
+            for locale in [Locale::Ko, Locale::En] {
+                let input = slow_pay(kind, locale);
+                let text = sms_text(&input);
+                let subject = email_subject(&input);
+                let email = email_text(&input, "");
+                for t in [&text, &subject, &email] {
+                    assert!(!t.contains("장애") && !t.contains("down"), "{t}");
+                    assert!(
+                        t.contains("느림")
+                            || t.contains("느립")
+                            || t.contains("SLOW")
+                            || t.contains("slow"),
+                        "{t}"
+                    );
+                }
+                assert!(text.starts_with(kind.slow_tag(locale)), "{text}");
+                assert_fits(&text);
+            }
+        }
+        let email = email_text(&slow_pay(NoticeKind::Down, Locale::Ko), "");
+        assert!(
+            email.contains("결제가 늦으면") && email.contains("멈추면 이렇게 하세요"),
+            "the slowdown's line, then the playbook for when it stops: {email}"
+        );
+        let mut test = slow_pay(NoticeKind::Test, Locale::Ko);
+        test.slow = true;
+        assert!(sms_text(&test).starts_with("[테스트]"));
+    }
+
     #[test]
     fn no_deps_still_reads() {
         let mut input = fire(NoticeKind::Down, Locale::En);
@@ -898,6 +1082,11 @@ mod tests {
                 assert!(
                     line.ends_with('.') && count_segments(line).units < 50,
                     "{line}"
+                );
+                let slow = slow_playbook_line(c, l);
+                assert!(
+                    slow.ends_with('.') && count_segments(slow).units < 50,
+                    "{slow}"
                 );
             }
         }

@@ -179,6 +179,17 @@ pub async fn get(db: &Db, id: i64) -> Result<Option<incidents::Model>, StorageEr
     Ok(incidents::Entity::find_by_id(id).one(&db.conn).await?)
 }
 
+/// The incidents with these ids (any order; unknown ids are left out).
+pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<incidents::Model>, StorageError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(incidents::Entity::find()
+        .filter(incidents::Column::Id.is_in(ids.iter().copied()))
+        .all(&db.conn)
+        .await?)
+}
+
 /// An incident of a public dependency (a store's own heartbeat incident is that merchant's).
 pub async fn get_public(db: &Db, id: i64) -> Result<Option<incidents::Model>, StorageError> {
     Ok(incidents::Entity::find_by_id(id)

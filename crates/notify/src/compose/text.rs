@@ -122,6 +122,12 @@ impl NoticeContext {
             Duration::from_millis(u64::try_from(end - since).unwrap_or(0))
         });
         let link = format!("{}/a/{}", cfg.public_url.trim_end_matches('/'), token);
+        // A slowdown only when nothing it tells (or names as still down) is an outage.
+        let slow = !incs.is_empty()
+            && incs
+                .iter()
+                .chain(&draft.still_down)
+                .all(|i| i.severity == "degraded");
         NoticeContext {
             input: NoticeInput {
                 kind,
@@ -143,6 +149,7 @@ impl NoticeContext {
                         category: Category::parse(&d.category).unwrap_or(Category::Other),
                     })
                     .collect(),
+                slow,
             },
             since,
             categories,

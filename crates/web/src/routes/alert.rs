@@ -9,6 +9,7 @@
 use crate::AppState;
 use crate::error::WebError;
 use crate::i18n::Lang;
+use crate::routes::alert_words::{PageState, Words};
 use askama::Template;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, Query, State};
@@ -16,9 +17,11 @@ use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use meoktong_domain::Category;
 use meoktong_domain::duration_text::{Locale, format_duration, format_since};
-use meoktong_domain::message::{NoticeKind, category_label, default_playbook_text};
+use meoktong_domain::message::{
+    NoticeKind, category_label, default_playbook_text, slow_playbook_line,
+};
 use meoktong_notify::compose;
-use meoktong_storage::entity::notices;
+use meoktong_storage::entity::{incidents as incident_entity, notices};
 use meoktong_storage::outbox::NoticeStatus;
 use meoktong_storage::{contacts, incidents, now_ms, outbox, status};
 use serde::Deserialize;
@@ -35,6 +38,10 @@ const PRIVATE_HEADERS: [(HeaderName, &str); 5] = [
     (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     (HeaderName::from_static("x-robots-tag"), "noindex, nofollow"),
 ];
+
+/// How often a page about something still going on reloads itself (a meta refresh: no
+/// script needed, gentle on a phone).
+const LIVE_REFRESH_SECS: u32 = 60;
 
 /// Blank rows of the printable order sheet.
 const ORDER_SHEET_ROWS: usize = 15;
@@ -108,7 +115,7 @@ fn locale_of(lang: Lang) -> Locale {
 fn state_label(lang: Lang, state: &str) -> (&'static str, &'static str) {
     match state {
         "up" => (lang.t("정상", "Up"), "✓"),
-        "degraded" => (lang.t("느림", "Degraded"), "!"),
+        "degraded" => (lang.t("느림", "Slow"), "!"),
         "down" => (lang.t("장애", "Down"), "✕"),
         _ => (lang.t("확인 중", "Unknown"), "?"),
     }
@@ -132,19 +139,15 @@ pub struct ReportLink {
     pub href: String,
 }
 
-/// Every fixed text of the page, in the reader's language.
+/// Every fixed text of the page, in the reader's language (those that depend on the page's
+/// state are [`Words`]).
 pub struct Texts {
-    pub what_is_down: &'static str,
-    pub what_was_down: &'static str,
     pub since: &'static str,
-    pub back: &'static str,
-    pub outage: &'static str,
     pub report: &'static str,
     pub report_hint: &'static str,
     pub what_to_do: &'static str,
-    pub ack_button: &'static str,
-    pub ack_hint: &'static str,
     pub acked: &'static str,
+    pub refreshes: &'static str,
     pub sheet_title: &'static str,
     pub print: &'static str,
     pub col_time: &'static str,
@@ -158,26 +161,18 @@ pub struct Texts {
 impl Texts {
     fn new(l: Lang) -> Texts {
         Texts {
-            what_is_down: l.t("지금 안 되는 서비스", "What is down"),
-            what_was_down: l.t("장애가 있었던 서비스", "What was down"),
             since: l.t("시작", "Since"),
-            back: l.t("복구되었어요.", "It's back."),
-            outage: l.t("장애 시간", "Outage"),
             report: l.t("피해 신고하기", "File a damage report"),
             report_hint: l.t(
-                "측정된 장애 시간이 미리 채워진 피해 신고서입니다.",
+                "측정된 시간이 미리 채워진 피해 신고서입니다.",
                 "The form comes pre-filled with the measured outage window.",
             ),
             what_to_do: l.t("지금 할 일", "What to do now"),
-            ack_button: l.t(
-                "수동 주문으로 전환했어요",
-                "I've switched to manual ordering",
-            ),
-            ack_hint: l.t(
-                "누르면 이 알림의 추가 연락(다음 연락처, 이메일)을 멈춥니다.",
-                "Pressing this stops further alerts for this incident (next contact, email).",
-            ),
             acked: l.t("확인함", "Acknowledged at"),
+            refreshes: l.t(
+                "이 페이지는 1분마다 스스로 새로 고쳐 지금 상태를 보여 줍니다.",
+                "This page reloads itself every minute to show the state now.",
+            ),
             sheet_title: l.t("수동 주문서", "Manual order sheet"),
             print: l.t("주문서 인쇄", "Print the order sheet"),
             col_time: l.t("시간", "Time"),
@@ -196,7 +191,16 @@ struct AlertPage {
     lang: &'static str,
     title: String,
     t: Texts,
+    w: Words,
+    /// `down`, `slow`, `back`, `test`, `store-offline`: the heading's colour.
+    state_class: &'static str,
     is_back: bool,
+    /// Seconds between the page's own reloads while what it tells is still going on.
+    refresh_secs: Option<u32>,
+    show_since: bool,
+    show_sheet: bool,
+    /// While slow: the one line of what to do now ([`slow_playbook_line`]).
+    slow_line: Option<&'static str>,
     deps: Vec<DepView>,
     since: String,
     outage: Option<String>,
@@ -295,22 +299,30 @@ async fn render_page(
     let locale = locale_of(lang);
     let tz = compose::zone_of(&merchant, crate::views::service_tz(state));
     let kind = NoticeKind::parse(&notice.kind).map_err(|e| WebError::Unexpected(e.to_string()))?;
-    let is_back = kind.is_back();
+    let incs = notice_incidents(state, notice).await?;
+    let slow = !incs.is_empty() && incs.iter().all(|i| i.severity == "degraded");
+    let ended = !incs.is_empty() && incs.iter().all(|i| i.resolved_at.is_some());
+    let page_state = PageState::of(kind, slow, ended);
+    let is_back = page_state.is_back();
     let told = told_dependencies(state, notice, lang, now, tz).await?;
-    let mut categories = told.categories.clone();
-    if categories.is_empty() && matches!(kind, NoticeKind::StoreOffline | NoticeKind::StoreBack) {
-        categories.push(Category::Network);
-    }
-    let (outage, reports) = if is_back {
-        recovery_parts(state, notice, token, &told.names, locale).await?
-    } else {
-        (None, Vec::new())
+    // The store's own internet has the network playbook, whatever dependency records it.
+    let categories = match page_state {
+        PageState::StoreOffline | PageState::StoreBack => vec![Category::Network],
+        _ => told.categories.clone(),
     };
-    let playbooks = if is_back {
-        Vec::new()
+    let outage = is_back
+        .then(|| outage_length(notice, &incs, locale))
+        .flatten();
+    let reports = if page_state.offers_report() {
+        report_links(&incs, token, &told.names)
     } else {
+        Vec::new()
+    };
+    let playbooks = if page_state.wants_playbook() {
         let own = contacts::playbooks(&state.db, merchant.id).await?;
         playbook_views(&own, &categories, locale)
+    } else {
+        Vec::new()
     };
     let acked_at = acknowledged(notice, lang, now, tz);
     let name_list = told
@@ -321,11 +333,22 @@ async fn render_page(
         .join(", ");
     let page = AlertPage {
         lang: lang.code(),
-        title: format!("{} {name_list}", kind.tag(locale))
+        title: format!("{} {name_list}", page_state.tag(kind, locale))
             .trim()
             .to_string(),
         t: Texts::new(lang),
+        w: Words::new(lang, page_state),
+        state_class: page_state.css_class(),
         is_back,
+        refresh_secs: page_state.is_live().then_some(LIVE_REFRESH_SECS),
+        show_since: page_state != PageState::Test,
+        show_sheet: page_state.wants_playbook(),
+        slow_line: (page_state == PageState::Slow).then(|| {
+            slow_playbook_line(
+                categories.first().copied().unwrap_or(Category::Other),
+                locale,
+            )
+        }),
         deps: told.deps,
         since: format_since(locale, notice.since, now, tz),
         outage,
@@ -392,35 +415,43 @@ async fn told_dependencies(
     Ok(out)
 }
 
-/// For a recovery: how long it lasted, and a damage report link per incident.
-async fn recovery_parts(
+/// The incidents a notice told about, as they are now.
+async fn notice_incidents(
     state: &AppState,
     notice: &notices::Model,
-    token: &str,
-    names: &HashMap<i64, String>,
+) -> Result<Vec<incident_entity::Model>, WebError> {
+    let ids: Vec<i64> = serde_json::from_str(&notice.incident_ids).unwrap_or_default();
+    Ok(incidents::by_ids(&state.db, &ids).await?)
+}
+
+/// How long it lasted: from the notice's start to the last of its incidents' ends.
+fn outage_length(
+    notice: &notices::Model,
+    incs: &[incident_entity::Model],
     locale: Locale,
-) -> Result<(Option<String>, Vec<ReportLink>), WebError> {
-    let incident_ids: Vec<i64> = serde_json::from_str(&notice.incident_ids).unwrap_or_default();
-    let mut resolved = Vec::new();
-    let mut reports = Vec::new();
-    for id in &incident_ids {
-        if let Some(i) = incidents::get(&state.db, *id).await? {
-            resolved.extend(i.resolved_at);
-            reports.push(ReportLink {
-                dependency: names.get(&i.dependency_id).cloned().unwrap_or_default(),
-                href: format!(
-                    "/reports/new?incident={}&token={}",
-                    i.id,
-                    encode_segment(token)
-                ),
-            });
-        }
-    }
-    let outage = resolved.into_iter().max().map(|end| {
+) -> Option<String> {
+    incs.iter().filter_map(|i| i.resolved_at).max().map(|end| {
         let ms = u64::try_from(end - notice.since).unwrap_or(0);
         format_duration(locale, Duration::from_millis(ms))
-    });
-    Ok((outage, reports))
+    })
+}
+
+/// A pre-filled damage report link per incident.
+fn report_links(
+    incs: &[incident_entity::Model],
+    token: &str,
+    names: &HashMap<i64, String>,
+) -> Vec<ReportLink> {
+    incs.iter()
+        .map(|i| ReportLink {
+            dependency: names.get(&i.dependency_id).cloned().unwrap_or_default(),
+            href: format!(
+                "/reports/new?incident={}&token={}",
+                i.id,
+                encode_segment(token)
+            ),
+        })
+        .collect()
 }
 
 /// What to do: the merchant's own playbook per category, else the default.

@@ -61,7 +61,7 @@ pub async fn atom(
         let tag = match (i.resolved_at.is_some(), i.severity.as_str()) {
             (true, _) => l.t("[복구]", "[RECOVERED]"),
             (false, "down") => l.t("[장애]", "[DOWN]"),
-            (false, _) => l.t("[느림]", "[DEGRADED]"),
+            (false, _) => l.t("[느림]", "[SLOW]"),
         };
         let summary = format!(
             "{} {} · {} {} · {} {}",

@@ -7,6 +7,7 @@ use axum::routing::post;
 pub mod account;
 pub mod agent;
 pub mod alert;
+pub mod alert_words;
 pub mod api;
 pub mod dashboard;
 pub mod dev;

@@ -27,6 +27,8 @@ pub struct DepRow {
     pub icon: &'static str,
     pub since: String,
     pub uptime: String,
+    /// `90일 가용률`, or `가용률(측정 3일)` for what we watched less long.
+    pub uptime_label: String,
     pub bars: Vec<DayBar>,
 }
 
@@ -81,6 +83,7 @@ fn dep_row(
         .map(|i| (*i).clone())
         .collect();
     let known = d.dependency.created_at;
+    let up = uptime::Uptime::of(&mine, bounds.first().copied().unwrap_or(now), known, now);
     DepRow {
         slug: d.dependency.slug.clone(),
         name: dep_name(l, &d.dependency),
@@ -88,10 +91,8 @@ fn dep_row(
         state_label,
         icon,
         since: ctx.time(d.since),
-        uptime: format!(
-            "{:.2}%",
-            uptime::uptime_percent(&mine, bounds.first().copied().unwrap_or(now), known, now)
-        ),
+        uptime: up.percent_text(),
+        uptime_label: up.label(l),
         bars: uptime::bars(l, ctx.tz, &mine, bounds, known, now),
     }
 }

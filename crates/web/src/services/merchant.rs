@@ -399,6 +399,7 @@ async fn test_input(
         outage: None,
         playbook_line: None,
         still_down: Vec::new(),
+        slow: false,
         link: format!(
             "{}/a/{token}",
             state.settings.server.public_url.trim_end_matches('/')

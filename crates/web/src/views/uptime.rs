@@ -1,5 +1,7 @@
 //! 90-day uptime per calendar day (in the service's time zone), computed from incidents:
 //! the time each day overlaps a `down` incident is downtime, a `degraded` one is slowness.
+//! Only measured time counts: a dependency watched for three days gets a figure over those
+//! three days, labelled so ("측정 3일"), never one that claims 90.
 use crate::i18n::Lang;
 use crate::views::duration_words;
 use chrono::{Days, TimeZone};
@@ -99,6 +101,59 @@ pub fn bars(
         .collect()
 }
 
+/// Uptime over the time measured within the window, and how long that is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Uptime {
+    pub percent: f64,
+    /// From the window's start, or from when we began watching if that is later, to now.
+    pub measured_ms: i64,
+    /// The measurement covers the whole window (we watched for all of it).
+    pub whole_window: bool,
+}
+
+impl Uptime {
+    /// `from` is the window's start; `known_since` when we began watching.
+    pub fn of(list: &[incidents::Model], from: i64, known_since: i64, now: i64) -> Uptime {
+        Uptime {
+            percent: uptime_percent(list, from, known_since, now),
+            measured_ms: (now - from.max(known_since)).max(0),
+            whole_window: known_since <= from,
+        }
+    }
+
+    /// `90일 가용률`, or over what was measured: `가용률(측정 3일)` (a no-break space keeps
+    /// `측정 3일` on one line).
+    pub fn label(&self, lang: Lang) -> String {
+        if self.whole_window {
+            return lang.t("90일 가용률", "90-day uptime").to_string();
+        }
+        let span = measured_words(lang, self.measured_ms);
+        match lang {
+            Lang::Ko => format!("가용률(측정\u{a0}{span})"),
+            Lang::En => format!("Uptime ({span}\u{a0}measured)"),
+        }
+    }
+
+    /// `99.95%`.
+    pub fn percent_text(&self) -> String {
+        format!("{:.2}%", self.percent)
+    }
+}
+
+/// How long we measured, in its largest whole unit (`3일`, `5시간`, `12분`; at least a minute).
+fn measured_words(lang: Lang, ms: i64) -> String {
+    const MINUTE: i64 = 60_000;
+    const HOUR: i64 = 60 * MINUTE;
+    let unit = match ms {
+        m if m >= DAY_MS => DAY_MS,
+        m if m >= HOUR => HOUR,
+        _ => MINUTE,
+    };
+    duration_words(lang, (ms / unit).max(1) * unit)
+}
+
+const DAY_MS: i64 = 86_400_000;
+
 /// Uptime over the whole window, in percent.
 pub fn uptime_percent(list: &[incidents::Model], from: i64, known_since: i64, now: i64) -> f64 {
     let start = from.max(known_since);
@@ -162,6 +217,31 @@ mod tests {
         assert_eq!(early[0].class, "nodata");
         let pct = uptime_percent(&list, b[0], 0, now);
         assert!(pct < 100.0 && pct > 99.0, "{pct}");
+    }
+
+    #[test]
+    fn uptime_counts_only_measured_time_and_says_how_long() {
+        let now = 1_763_900_000_000;
+        let from = now - 89 * DAY;
+        let added = now - 3 * DAY - 4 * 3_600_000;
+        let list = [incident(
+            "down",
+            now - 3_600_000,
+            Some(now - 3_600_000 + 180_000),
+        )];
+        let u = Uptime::of(&list, from, added, now);
+        assert!(!u.whole_window);
+        assert_eq!(u.label(Lang::Ko), "가용률(측정\u{a0}3일)");
+        assert_eq!(u.label(Lang::En), "Uptime (3d\u{a0}measured)");
+        let measured = (3 * DAY + 4 * 3_600_000) as f64;
+        let expected = 100.0 * (1.0 - 180_000.0 / measured);
+        assert!((u.percent - expected).abs() < 1e-9, "{u:?}");
+        let morning = Uptime::of(&list, from, now - 12 * 60_000, now);
+        assert_eq!(morning.label(Lang::Ko), "가용률(측정\u{a0}12분)");
+        let old = Uptime::of(&[], from, from - DAY, now);
+        assert!(old.whole_window);
+        assert_eq!(old.label(Lang::Ko), "90일 가용률");
+        assert_eq!(old.percent_text(), "100.00%");
     }
 
     #[test]

@@ -13,8 +13,8 @@ use meoktong_domain::mask::{mask_email, mask_phone};
 use meoktong_domain::message::NoticeKind;
 use meoktong_storage::entity::{dependencies, notices, outbox};
 use meoktong_storage::outbox::{Channel, NoticeStatus};
-use meoktong_storage::{catalog, dashboard};
-use std::collections::HashMap;
+use meoktong_storage::{catalog, dashboard, incidents};
+use std::collections::{HashMap, HashSet};
 
 pub struct Attempt {
     pub channel: &'static str,
@@ -51,9 +51,22 @@ pub async fn page(State(state): State<AppState>, dash: Dash) -> Result<Response,
         .into_iter()
         .map(|d| (d.id, d))
         .collect();
+    let incident_ids: Vec<i64> = list
+        .iter()
+        .flat_map(|(n, _)| serde_json::from_str::<Vec<i64>>(&n.incident_ids).unwrap_or_default())
+        .collect();
+    let slow_incidents: HashSet<i64> = incidents::by_ids(&state.db, &incident_ids)
+        .await?
+        .into_iter()
+        .filter(|i| i.severity == "degraded")
+        .map(|i| i.id)
+        .collect();
     let entries = list
         .iter()
-        .map(|(n, msgs)| entry(&dash.ctx, &state, &deps, n, msgs))
+        .map(|(n, msgs)| {
+            let slow = told_only_slowness(n, &slow_incidents);
+            entry(&dash.ctx, &state, &deps, n, msgs, slow)
+        })
         .collect();
     let page = HistoryPage {
         shell: dash.shell(l.t("알림 기록", "Alert history"), "history"),
@@ -62,13 +75,20 @@ pub async fn page(State(state): State<AppState>, dash: Dash) -> Result<Response,
     Ok(dash.ctx.ok(page.render()?))
 }
 
-/// The tag a notice of this stored kind began with, in the page's language.
-pub fn kind_tag(l: Lang, kind: &str) -> &'static str {
+/// True when every incident the notice told is a slowdown (its texts said `[느림]`).
+pub fn told_only_slowness(n: &notices::Model, slow_incidents: &HashSet<i64>) -> bool {
+    let ids: Vec<i64> = serde_json::from_str(&n.incident_ids).unwrap_or_default();
+    !ids.is_empty() && ids.iter().all(|i| slow_incidents.contains(i))
+}
+
+/// The tag a notice of this stored kind began with, in the page's language: a slowdown's
+/// own when `slow`.
+pub fn kind_tag(l: Lang, kind: &str, slow: bool) -> &'static str {
     let locale = match l {
         Lang::Ko => Locale::Ko,
         Lang::En => Locale::En,
     };
-    NoticeKind::parse(kind).map_or("", |k| k.tag(locale))
+    NoticeKind::parse(kind).map_or("", |k| k.tag_for(slow, locale))
 }
 
 pub fn delivery_label(l: Lang, state: &str) -> &'static str {
@@ -90,6 +110,7 @@ fn entry(
     deps: &HashMap<i64, dependencies::Model>,
     n: &notices::Model,
     msgs: &[outbox::Model],
+    slow: bool,
 ) -> Entry {
     let l = ctx.lang;
     let ids: Vec<i64> = serde_json::from_str(&n.dependency_ids).unwrap_or_default();
@@ -105,7 +126,7 @@ fn entry(
     Entry {
         id: n.id,
         kind: n.kind.clone(),
-        tag: kind_tag(l, &n.kind),
+        tag: kind_tag(l, &n.kind, slow),
         at: ctx.time(n.created_at),
         deps: names.join(", "),
         acked,

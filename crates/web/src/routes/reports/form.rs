@@ -157,6 +157,8 @@ pub struct FormPage {
     /// The loss helper's result, when asked for without JavaScript.
     pub estimate: Option<String>,
     pub signed_in: bool,
+    /// Names of the files to choose again (see [`Extras::files_sent`]).
+    pub choose_again: Vec<String>,
 }
 
 impl FormPage {
@@ -185,6 +187,9 @@ pub struct Extras {
     pub editing: Option<i64>,
     pub estimate: Option<String>,
     pub signed_in: bool,
+    /// Files sent with a submission that is shown again: a browser cannot refill a file
+    /// input, so the page names them and asks for them again.
+    pub files_sent: Vec<String>,
 }
 
 fn opts<'a>(
@@ -252,6 +257,7 @@ pub fn page(
         editing: x.editing.map(|at| fmt_time(ctx.tz, at)),
         estimate: x.estimate,
         signed_in: x.signed_in,
+        choose_again: x.files_sent,
         errors,
         r,
         h,

@@ -48,6 +48,7 @@ pub async fn open(
         editing,
         estimate: None,
         signed_in: user.is_some(),
+        files_sent: Vec::new(),
     };
     Ok(form::page(&ctx, lang, r, h, hidden, &[], extras))
 }
@@ -112,6 +113,8 @@ struct Submission {
     merchant: Option<i64>,
     signed_in: bool,
     lang: Lang,
+    /// Names of the files this submission carried.
+    files_sent: Vec<String>,
 }
 
 impl Submission {
@@ -155,6 +158,7 @@ impl Submission {
                 merchant,
                 signed_in,
                 lang,
+                files_sent: f.files.iter().map(|a| a.filename.clone()).collect(),
             },
             check,
         ))
@@ -166,6 +170,7 @@ impl Submission {
             editing: None,
             estimate,
             signed_in: self.signed_in,
+            files_sent: self.files_sent,
         };
         Box::new(form::page(
             &self.ctx,

@@ -28,6 +28,11 @@ fn registration_numbers_need_ten_digits_and_the_official_check_digit() {
     assert_eq!(brn("220-81-62517").as_deref(), Ok("220-81-62517"));
     assert_eq!(brn("1208147521").as_deref(), Ok("120-81-47521"));
     assert_eq!(brn("123-45-67890"), Err(Problem::BrnChecksum));
+    assert_eq!(
+        brn("123-45-67891").as_deref(),
+        Ok("123-45-67891"),
+        "the form's placeholder and the example in the message pass"
+    );
     assert_eq!(brn("220-81-6251"), Err(Problem::BrnFormat));
     assert_eq!(brn("22-081-62517"), Err(Problem::BrnFormat));
     assert_eq!(brn("220-81-6251A"), Err(Problem::BrnFormat));
