@@ -14,6 +14,7 @@ pub mod feed;
 pub mod health;
 pub mod heartbeat;
 pub mod hooks;
+pub mod voice_hooks;
 pub mod merchant_ops;
 pub mod operator;
 pub mod reports;
@@ -35,6 +36,14 @@ pub fn router(state: AppState) -> Router {
         .route("/dev/outbox", get(dev::outbox))
         .route("/hooks/twilio/status", post(hooks::status))
         .route("/hooks/twilio/inbound", post(hooks::inbound))
+        .route(
+            meoktong_notify::compose::VOICE_STATUS_PATH,
+            post(voice_hooks::status),
+        )
+        .route(
+            meoktong_notify::compose::VOICE_GATHER_PATH,
+            post(voice_hooks::gather),
+        )
         .route("/a/{token}", get(alert::page))
         .route("/a/{token}/ack", post(alert::ack))
         .route("/hb/{token}", get(heartbeat::ping).post(heartbeat::ping))
