@@ -729,7 +729,8 @@ mod tests {
 
     #[test]
     fn voice_takes_its_own_keys_strictly() {
-        let text = "[voice]\nprovider = \"twilio\"\naccount_sid = \"AC1\"\nfrom = \"+15005550006\"\n";
+        let text =
+            "[voice]\nprovider = \"twilio\"\naccount_sid = \"AC1\"\nfrom = \"+15005550006\"\n";
         let s = load_str(text, None).expect("valid");
         let v = s.voice.expect("configured");
         assert_eq!(v.base_url, "https://api.twilio.com");

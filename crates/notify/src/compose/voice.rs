@@ -166,7 +166,10 @@ mod tests {
         );
         assert!(t.contains("numDigits=\"1\""), "{t}");
         assert!(t.contains("notice=7&amp;lang=ko"), "{t}");
-        assert!(t.contains("language=\"ko-KR\" voice=\"Polly.Seoyeon\""), "{t}");
+        assert!(
+            t.contains("language=\"ko-KR\" voice=\"Polly.Seoyeon\""),
+            "{t}"
+        );
         let long = "가".repeat(5000);
         assert!(call_twiml(Locale::Ko, &long, "https://h/x").chars().count() <= MAX_TWIML);
     }

@@ -106,12 +106,17 @@ impl TwilioVoice {
 
     /// Places the call; the answer's `sid` (`CA…`) matches the later status callbacks.
     pub async fn call(&self, req: &CallRequest) -> Result<SmsAccepted, ProviderError> {
-        let span = tracing::info_span!("voice.call", provider = "twilio", voice.to = %mask_phone(&req.to));
+        let span =
+            tracing::info_span!("voice.call", provider = "twilio", voice.to = %mask_phone(&req.to));
         async {
             let result = self.call_inner(req).await;
             match &result {
-                Ok(a) => tracing::info!(call.sid = %a.provider_message_id, "twilio accepted the call"),
-                Err(e) if e.is_config_error() => tracing::error!(error = %e, "twilio rejected our account or settings for calls"),
+                Ok(a) => {
+                    tracing::info!(call.sid = %a.provider_message_id, "twilio accepted the call")
+                }
+                Err(e) if e.is_config_error() => {
+                    tracing::error!(error = %e, "twilio rejected our account or settings for calls")
+                }
                 Err(e) => tracing::warn!(error = %e, "twilio did not accept the call"),
             }
             result
@@ -180,7 +185,10 @@ mod tests {
         let get = |k: &str| form.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("From"), Some("+15005550006"));
         assert_eq!(get("Twiml"), Some("<Response/>"));
-        assert_eq!(get("StatusCallback"), Some("https://h/hooks/twilio/voice/status"));
+        assert_eq!(
+            get("StatusCallback"),
+            Some("https://h/hooks/twilio/voice/status")
+        );
         assert!(get("Url").is_none(), "one of Url/Twiml only");
         let bad = VoiceSettings {
             account_sid: String::new(),

@@ -123,7 +123,10 @@ fn validate(fields: &[(String, String)]) -> Result<(), (u32, String)> {
             return Err((21220, "Twiml exceeds 4000 characters".into()));
         }
         if !twiml.contains("<Response") || !twiml.trim_end().ends_with("</Response>") {
-            return Err((12100, "Document parse failure: Twiml is not a <Response>".into()));
+            return Err((
+                12100,
+                "Document parse failure: Twiml is not a <Response>".into(),
+            ));
         }
         if twiml.contains("<Gather") {
             let absolute = gather_action(twiml)
@@ -136,8 +139,7 @@ fn validate(fields: &[(String, String)]) -> Result<(), (u32, String)> {
     }
     if let Some(callback) = field(fields, "StatusCallback") {
         let ok = url::Url::parse(callback).is_ok_and(|u| {
-            matches!(u.scheme(), "http" | "https")
-                && u.host_str().is_some_and(|h| !h.contains('_'))
+            matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.contains('_'))
         });
         if !ok {
             return Err((21609, "Invalid StatusCallback URL".into()));
@@ -316,8 +318,14 @@ impl TwilioVoiceStandIn {
             .ok_or_else(|| StandInError::NoStatusCallback(sid.to_string()))?;
         let mut params = self.call_params(&call, status);
         params.push(("CallbackSource".into(), "call-progress-events".into()));
-        if matches!(status, "completed" | "no-answer" | "busy" | "failed" | "canceled") {
-            params.push(("CallDuration".into(), if status == "completed" { "21" } else { "0" }.into()));
+        if matches!(
+            status,
+            "completed" | "no-answer" | "busy" | "failed" | "canceled"
+        ) {
+            params.push((
+                "CallDuration".into(),
+                if status == "completed" { "21" } else { "0" }.into(),
+            ));
         }
         if signing == Signing::Valid {
             let mut inner = self.shared.lock();
@@ -398,22 +406,49 @@ mod tests {
     use super::*;
 
     fn form(items: &[(&str, &str)]) -> Vec<(String, String)> {
-        items.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        items
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn checks_what_twilio_checks() {
         let twiml = "<Response><Gather numDigits=\"1\" action=\"https://h.example/g?a=1&amp;b=2\"><Say>x</Say></Gather></Response>";
-        let ok = form(&[("To", "+821012345678"), ("From", "+15005550006"), ("Twiml", twiml), ("StatusCallback", "https://h.example/s")]);
+        let ok = form(&[
+            ("To", "+821012345678"),
+            ("From", "+15005550006"),
+            ("Twiml", twiml),
+            ("StatusCallback", "https://h.example/s"),
+        ]);
         assert!(validate(&ok).is_ok());
-        assert_eq!(gather_action(twiml).as_deref(), Some("https://h.example/g?a=1&b=2"));
+        assert_eq!(
+            gather_action(twiml).as_deref(),
+            Some("https://h.example/g?a=1&b=2")
+        );
         let no_content = form(&[("To", "+821012345678"), ("From", "+15005550006")]);
         assert_eq!(validate(&no_content).map_err(|e| e.0), Err(21205));
-        let bad_to = form(&[("To", "010-1234-5678"), ("From", "+15005550006"), ("Twiml", twiml)]);
+        let bad_to = form(&[
+            ("To", "010-1234-5678"),
+            ("From", "+15005550006"),
+            ("Twiml", twiml),
+        ]);
         assert_eq!(validate(&bad_to).map_err(|e| e.0), Err(21211));
-        let relative = form(&[("To", "+821012345678"), ("From", "+15005550006"), ("Twiml", "<Response><Gather action=\"/g\"></Gather></Response>")]);
+        let relative = form(&[
+            ("To", "+821012345678"),
+            ("From", "+15005550006"),
+            (
+                "Twiml",
+                "<Response><Gather action=\"/g\"></Gather></Response>",
+            ),
+        ]);
         assert_eq!(validate(&relative).map_err(|e| e.0), Err(12100));
-        let underscore = form(&[("To", "+821012345678"), ("From", "+15005550006"), ("Twiml", twiml), ("StatusCallback", "https://a_b.example/s")]);
+        let underscore = form(&[
+            ("To", "+821012345678"),
+            ("From", "+15005550006"),
+            ("Twiml", twiml),
+            ("StatusCallback", "https://a_b.example/s"),
+        ]);
         assert_eq!(validate(&underscore).map_err(|e| e.0), Err(21609));
     }
 }

@@ -14,7 +14,6 @@ pub mod feed;
 pub mod health;
 pub mod heartbeat;
 pub mod hooks;
-pub mod voice_hooks;
 pub mod merchant_ops;
 pub mod operator;
 pub mod reports;
@@ -23,6 +22,7 @@ pub mod status;
 pub mod status_page;
 pub mod ui;
 pub mod uptime;
+pub mod voice_hooks;
 pub mod webhook_ops;
 
 pub fn router(state: AppState) -> Router {

@@ -78,7 +78,10 @@ pub async fn gather(
     };
     let digits = param(&params, "Digits").unwrap_or("");
     let Some(notice_id) = notice_id.or(call.as_ref().map(|c| c.notice_id)) else {
-        return Ok(twiml(&format!("<Response>{}<Hangup/></Response>", bye(locale))));
+        return Ok(twiml(&format!(
+            "<Response>{}<Hangup/></Response>",
+            bye(locale)
+        )));
     };
     if digits == "1" {
         let contact = call.as_ref().and_then(|c| c.contact_id);
@@ -101,7 +104,10 @@ pub async fn gather(
     // Another key: the call's own TwiML again (it asks for 1 once more).
     match call {
         Some(row) => Ok(twiml(&row.body)),
-        None => Ok(twiml(&format!("<Response>{}<Hangup/></Response>", bye(locale)))),
+        None => Ok(twiml(&format!(
+            "<Response>{}<Hangup/></Response>",
+            bye(locale)
+        ))),
     }
 }
 

@@ -149,7 +149,9 @@ pub async fn patch_contact(
         now_ms(),
     )
     .await?;
-    Ok(Json(merchant_ops::contact(&state, me.merchant_id, id).await?))
+    Ok(Json(
+        merchant_ops::contact(&state, me.merchant_id, id).await?,
+    ))
 }
 
 #[derive(Serialize)]
