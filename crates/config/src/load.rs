@@ -678,6 +678,21 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_voice_example_parses() {
+        let readme = include_str!("../../../README.md");
+        let start = readme
+            .find("```toml\n[voice]\n")
+            .expect("the [voice] example in the README")
+            + "```toml\n".len();
+        let end = start + readme[start..].find("```").expect("end of block");
+        let s = load_str(&readme[start..end], Some(Path::new("README.md"))).expect("valid");
+        let v = s.voice.expect("[voice]");
+        assert_eq!(v.provider, crate::model::VoiceProviderKind::Twilio);
+        assert_eq!(v.base_url, "https://api.twilio.com");
+        assert_eq!(v.from, "+15005550006");
+    }
+
+    #[test]
     fn a_solapi_provider_takes_its_own_keys_and_defaults() {
         let text = "[[sms]]\nprovider = \"solapi\"\nfrom = \"0212345678\"\nrate_per_second = 50\n\n[[sms]]\nprovider = \"twilio\"\naccount_sid = \"AC1\"\nfrom = \"+15005550006\"\n";
         let s = load_str(text, None).expect("valid");

@@ -171,8 +171,8 @@ mod tests {
             from: "+15005550006".into(),
             ..VoiceSettings::default()
         };
-        let v = TwilioVoice::new(&settings, Secret::new("t".into()), reqwest::Client::new())
-            .expect("valid");
+        let v =
+            TwilioVoice::new(&settings, Secret::new("t"), reqwest::Client::new()).expect("valid");
         assert_eq!(
             v.calls_url,
             "http://127.0.0.1:9/2010-04-01/Accounts/AC0123/Calls.json"
@@ -194,6 +194,6 @@ mod tests {
             account_sid: String::new(),
             ..settings
         };
-        assert!(TwilioVoice::new(&bad, Secret::new("t".into()), reqwest::Client::new()).is_err());
+        assert!(TwilioVoice::new(&bad, Secret::new("t"), reqwest::Client::new()).is_err());
     }
 }
