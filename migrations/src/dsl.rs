@@ -48,3 +48,19 @@ pub async fn drop(manager: &SchemaManager<'_>, tables: &[&'static str]) -> Resul
 pub fn flag(name: &'static str) -> ColumnDef {
     boolean(name).default(false).take()
 }
+
+/// Adds one column to an existing table (scripts/gen-entities.py reads these calls too).
+pub async fn add_column(
+    manager: &SchemaManager<'_>,
+    table: &'static str,
+    column: ColumnDef,
+) -> Result<(), DbErr> {
+    manager
+        .alter_table(
+            Table::alter()
+                .table(Alias::new(table))
+                .add_column(column)
+                .take(),
+        )
+        .await
+}

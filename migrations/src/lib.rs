@@ -20,6 +20,7 @@ mod m20261206_000002_create_early_status_callbacks;
 mod m20261207_000001_slim_outbox_indexes;
 mod m20261207_000002_alert_token_locator;
 mod m20261207_221500_create_provider_states;
+mod m20261207_233000_add_contacts_voice_enabled;
 mod m20261208_000001_add_probe_locations_canaries;
 
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_slim_outbox_indexes::Migration),
             Box::new(m20261207_000002_alert_token_locator::Migration),
             Box::new(m20261207_221500_create_provider_states::Migration),
+            Box::new(m20261207_233000_add_contacts_voice_enabled::Migration),
             Box::new(m20261208_000001_add_probe_locations_canaries::Migration),
         ]
     }

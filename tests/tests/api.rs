@@ -369,6 +369,7 @@ async fn openapi_covers_routed_endpoints() {
                 "put" => app.client.put(&url).json(&json!({})),
                 "post" => app.client.post(&url).json(&json!({})),
                 "delete" => app.client.delete(&url),
+                "patch" => app.client.patch(&url).json(&json!({})),
                 other => panic!("unexpected method {other}"),
             };
             let resp = req.bearer_auth(&t).send().await.unwrap();

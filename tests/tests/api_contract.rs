@@ -342,6 +342,40 @@ async fn every_documented_operation_answers_as_documented() {
     )
     .await;
     let t = "/api/v1/me/contacts/{id}";
+    let patch = Method::PATCH;
+    let (status, body) = c
+        .call(
+            app,
+            patch.clone(),
+            t,
+            &format!("/api/v1/me/contacts/{}", added["id"]),
+            Bearer(m),
+            Json(json!({"voice_enabled": false})),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["voice_enabled"]),
+        (200, &json!(false)),
+        "{body}"
+    );
+    c.call(
+        app,
+        patch.clone(),
+        t,
+        "/api/v1/me/contacts/999999",
+        Bearer(m),
+        Json(json!({"voice_enabled": true})),
+    )
+    .await;
+    c.call(
+        app,
+        patch.clone(),
+        t,
+        &format!("/api/v1/me/contacts/{}", added["id"]),
+        Bearer(m),
+        Json(json!({"voice_enabled": "yes"})),
+    )
+    .await;
     c.call(
         app,
         delete.clone(),

@@ -277,6 +277,26 @@ fn validate(s: &Settings, file: &str) -> Result<(), ConfigError> {
             "must be at least 1",
         ));
     }
+    if let Some(v) = &s.voice {
+        let base = url::Url::parse(&v.base_url)
+            .map_err(|e| invalid(file, "voice.base_url", format!("not a URL: {e}")))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(invalid(file, "voice.base_url", "must be http(s)"));
+        }
+        if v.account_sid.is_empty() {
+            return Err(invalid(file, "voice.account_sid", "required for twilio"));
+        }
+        if v.auth_token_env.is_empty() {
+            return Err(invalid(file, "voice.auth_token_env", "required for twilio"));
+        }
+        if !v.from.starts_with('+') || v.from.len() < 8 {
+            return Err(invalid(
+                file,
+                "voice.from",
+                "a Twilio number or verified caller id in E.164 (+15005550006)",
+            ));
+        }
+    }
     for (i, sms) in s.sms.iter().enumerate() {
         let key = format!("sms[{i}]");
         if sms.provider == SmsProviderKind::Twilio {
@@ -508,6 +528,18 @@ impl crate::model::SmsProviderSettings {
     }
 }
 
+impl crate::model::VoiceSettings {
+    /// The auth token, read from the environment variable named by `auth_token_env`.
+    pub fn auth_token(&self) -> Result<Secret, ConfigError> {
+        std::env::var(&self.auth_token_env)
+            .map(Secret::new)
+            .map_err(|_| ConfigError::MissingEnv {
+                name: self.auth_token_env.clone(),
+                purpose: "the Twilio auth token of [voice]".into(),
+            })
+    }
+}
+
 impl crate::model::EmailSettings {
     /// The SMTP password, if `password_env` names one.
     pub fn password(&self) -> Result<Option<Secret>, ConfigError> {
@@ -673,6 +705,21 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_voice_example_parses() {
+        let readme = include_str!("../../../README.md");
+        let start = readme
+            .find("```toml\n[voice]\n")
+            .expect("the [voice] example in the README")
+            + "```toml\n".len();
+        let end = start + readme[start..].find("```").expect("end of block");
+        let s = load_str(&readme[start..end], Some(Path::new("README.md"))).expect("valid");
+        let v = s.voice.expect("[voice]");
+        assert_eq!(v.provider, crate::model::VoiceProviderKind::Twilio);
+        assert_eq!(v.base_url, "https://api.twilio.com");
+        assert_eq!(v.from, "+15005550006");
+    }
+
+    #[test]
     fn a_solapi_provider_takes_its_own_keys_and_defaults() {
         let text = "[[sms]]\nprovider = \"solapi\"\nfrom = \"0212345678\"\nrate_per_second = 50\n\n[[sms]]\nprovider = \"twilio\"\naccount_sid = \"AC1\"\nfrom = \"+15005550006\"\n";
         let s = load_str(text, None).expect("valid");
@@ -713,10 +760,29 @@ mod tests {
         let s = load_str("", None).expect("defaults");
         assert_eq!(s.notify.dispatch_concurrency, 32);
         assert_eq!(s.notify.failover_after, Duration::from_secs(30));
+        assert_eq!(s.notify.voice_after, Duration::from_secs(180));
+        assert!(s.voice.is_none(), "no [voice]: no calls");
         assert_eq!(
             s.channels.platform_domains["kakao"],
             vec!["daum.net", "hanmail.net", "kakao.com"]
         );
         assert_eq!(normalize_cron("*/10 * * * * *"), "*/10 * * * * * *");
+    }
+
+    #[test]
+    fn voice_takes_its_own_keys_strictly() {
+        let text =
+            "[voice]\nprovider = \"twilio\"\naccount_sid = \"AC1\"\nfrom = \"+15005550006\"\n";
+        let s = load_str(text, None).expect("valid");
+        let v = s.voice.expect("configured");
+        assert_eq!(v.base_url, "https://api.twilio.com");
+        assert_eq!(v.auth_token_env, "TWILIO_AUTH_TOKEN");
+        let e = load_str(&format!("{text}rate_per_second = 1\n"), None).expect_err("unknown key");
+        assert!(e.to_string().contains("rate_per_second"), "{e}");
+        let e = load_str("[voice]\naccount_sid = \"AC1\"\nfrom = \"0101234\"\n", None)
+            .expect_err("not E.164");
+        assert!(e.to_string().contains("voice.from"), "{e}");
+        let e = load_str("[voice]\nfrom = \"+15005550006\"\n", None).expect_err("no sid");
+        assert!(e.to_string().contains("voice.account_sid"), "{e}");
     }
 }

@@ -15,6 +15,8 @@ pub struct Settings {
     pub notify: NotifySettings,
     pub sms: Vec<SmsProviderSettings>,
     pub email: Option<EmailSettings>,
+    /// No `[voice]` = no calls.
+    pub voice: Option<VoiceSettings>,
     pub channels: ChannelSettings,
     pub catalog: CatalogSettings,
     pub log: LogSettings,
@@ -31,6 +33,7 @@ impl Default for Settings {
             notify: NotifySettings::default(),
             sms: vec![SmsProviderSettings::default()],
             email: None,
+            voice: None,
             channels: ChannelSettings::default(),
             catalog: CatalogSettings::default(),
             log: LogSettings::default(),
@@ -232,6 +235,10 @@ pub struct NotifySettings {
     /// No acknowledgement within this: the next contact.
     #[serde(with = "humantime_duration")]
     pub ack_timeout: Duration,
+    /// No acknowledgement within this (from when the current contact was tried): a call to
+    /// that contact, when `[voice]` is configured. Not less than `ack_timeout`: no call.
+    #[serde(with = "humantime_duration")]
+    pub voice_after: Duration,
     pub default_locale: String,
     pub time_zone: String,
     /// Provider requests in flight at once.
@@ -250,6 +257,7 @@ impl Default for NotifySettings {
             sms_delivery_timeout: Duration::from_secs(120),
             sms_queue_budget: Duration::from_secs(60),
             ack_timeout: Duration::from_secs(600),
+            voice_after: Duration::from_secs(180),
             default_locale: "ko".into(),
             time_zone: "Asia/Seoul".into(),
             dispatch_concurrency: 32,
@@ -356,6 +364,39 @@ impl Default for SmsProviderSettings {
             rate_per_second: 10,
             validity: Duration::from_secs(900),
             batch_size: 100,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum VoiceProviderKind {
+    /// Twilio's Calls API with inline TwiML (`<Say>`, `<Gather numDigits="1">`).
+    Twilio,
+}
+
+/// `[voice]`: a call to the current contact before the next contact is tried.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct VoiceSettings {
+    pub provider: VoiceProviderKind,
+    /// Default `https://api.twilio.com`.
+    pub base_url: String,
+    pub account_sid: String,
+    /// Name of the environment variable that holds the auth token.
+    pub auth_token_env: String,
+    /// A Twilio number or verified caller id, E.164.
+    pub from: String,
+}
+
+impl Default for VoiceSettings {
+    fn default() -> Self {
+        VoiceSettings {
+            provider: VoiceProviderKind::Twilio,
+            base_url: TWILIO_BASE_URL.into(),
+            account_sid: String::new(),
+            auth_token_env: "TWILIO_AUTH_TOKEN".into(),
+            from: String::new(),
         }
     }
 }

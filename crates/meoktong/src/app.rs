@@ -160,6 +160,9 @@ impl Application {
                     .context("an [[sms]] provider needs its auth token")?,
             );
         }
+        if let Some(voice) = &settings.voice {
+            twilio_auth_tokens.push(voice.auth_token().context("[voice] needs its auth token")?);
+        }
         let state = AppState {
             db,
             crypto,

@@ -58,6 +58,22 @@ pub struct Providers {
     pub email: Option<Arc<dyn EmailProvider>>,
 }
 
+/// The alert-call provider of `[voice]`; `None` without it (no calls).
+pub fn voice_provider(
+    settings: &Settings,
+) -> anyhow::Result<Option<Arc<meoktong_notify::TwilioVoice>>> {
+    let Some(v) = &settings.voice else {
+        return Ok(None);
+    };
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()?;
+    let token = v.auth_token().context("[voice]")?;
+    let voice = meoktong_notify::TwilioVoice::new(v, token, http)
+        .map_err(|e| anyhow::anyhow!("[voice]: {}", e.message()))?;
+    Ok(Some(Arc::new(voice)))
+}
+
 /// SMS providers in order and the email provider, from the settings. In dev mode without
 /// `[email]`, email goes to the dev outbox too.
 pub fn providers(settings: &Settings, db: &Db, dev_mode: bool) -> anyhow::Result<Providers> {
@@ -256,6 +272,18 @@ pub async fn spawn_all(
         })
         .context("building the webhook client")?,
     );
+    let voice = voice_provider(&settings)?;
+    let dispatcher = match &voice {
+        Some(v) => dispatcher.with_voice(
+            v.clone(),
+            format!(
+                "{}{}",
+                settings.server.public_url.trim_end_matches('/'),
+                meoktong_notify::compose::VOICE_STATUS_PATH
+            ),
+        ),
+        None => dispatcher,
+    };
     handles.push(tokio::spawn(
         Arc::new(dispatcher).run_until_stopped(outbox_changed.clone(), stop.clone()),
     ));
@@ -266,6 +294,10 @@ pub async fn spawn_all(
         settings.notify.sms_queue_budget,
         settings.notify.ack_timeout,
     );
+    let timers = match voice {
+        Some(_) => timers.with_voice(settings.notify.voice_after),
+        None => timers,
+    };
     handles.push(tokio::spawn(timer_loop(
         timers,
         state.clone(),

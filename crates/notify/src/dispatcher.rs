@@ -26,8 +26,8 @@
 use crate::compose::Composer;
 use crate::provider_budget::ProviderBudget;
 use crate::providers::{
-    BatchItem, EmailMessage, EmailProvider, ProviderError, SmsAccepted, SmsProvider, SmsRequest,
-    WebhookSender,
+    BatchItem, CallRequest, EmailMessage, EmailProvider, ProviderError, SmsAccepted, SmsProvider,
+    SmsRequest, TwilioVoice, WebhookSender,
 };
 use meoktong_metrics::Metrics;
 use meoktong_storage::entity::outbox as outbox_entity;
@@ -103,6 +103,8 @@ pub struct Dispatcher {
     budget: ProviderBudget,
     email: Option<Arc<dyn EmailProvider>>,
     webhook: Option<WebhookSender>,
+    /// Alert calls and their status callback URL (`[voice]`).
+    voice: Option<(Arc<TwilioVoice>, String)>,
     /// Renders email fallbacks written unrendered (see [`Dispatcher::with_renderer`]).
     renderer: Option<Arc<Composer>>,
     cfg: DispatcherConfig,
@@ -164,6 +166,7 @@ impl Dispatcher {
             budget,
             email,
             webhook: None,
+            voice: None,
             renderer: None,
             cfg,
         }
@@ -181,6 +184,13 @@ impl Dispatcher {
         self
     }
 
+    /// Places the `voice` channel's calls with `voice`, reporting to `status_callback`
+    /// (`{public_url}/hooks/twilio/voice/status`).
+    pub fn with_voice(mut self, voice: Arc<TwilioVoice>, status_callback: String) -> Dispatcher {
+        self.voice = Some((voice, status_callback));
+        self
+    }
+
     fn channels(&self) -> Vec<Channel> {
         let mut c = Vec::new();
         if !self.sms.is_empty() {
@@ -191,6 +201,9 @@ impl Dispatcher {
         }
         if self.webhook.is_some() {
             c.push(Channel::Webhook);
+        }
+        if self.voice.is_some() {
+            c.push(Channel::Voice);
         }
         c
     }
@@ -457,6 +470,7 @@ impl Dispatcher {
             Ok(Channel::Sms) => self.send_sms(row, recipient, queue).await,
             Ok(Channel::Email) => self.send_email(row, recipient, queue).await,
             Ok(Channel::Webhook) => self.send_webhook(row, queue).await,
+            Ok(Channel::Voice) => self.send_voice(row, recipient, queue).await,
             Err(e) => {
                 outbox::mark_given_up(
                     &self.db,
@@ -838,6 +852,51 @@ impl Dispatcher {
                     now,
                     Duration::from_secs(2),
                     Duration::from_secs(300),
+                )
+                .await
+            }
+        }
+    }
+
+    /// Places an alert call with the row's TwiML. Accepted is not answered: the call's status
+    /// callback records how it ended, and only the key press acknowledges.
+    async fn send_voice(
+        &self,
+        row: outbox_entity::Model,
+        to: String,
+        queue: Option<&RecordQueue>,
+    ) -> Result<(), StorageError> {
+        let Some((voice, status_callback)) = &self.voice else {
+            return Ok(());
+        };
+        let req = CallRequest {
+            to,
+            twiml: row.body.clone(),
+            status_callback: Some(status_callback.clone()),
+        };
+        let result = voice.call(&req).await;
+        let now = meoktong_storage::now_ms();
+        match result {
+            Ok(accepted) => {
+                let mark = outbox::AcceptedMark {
+                    id: row.id,
+                    provider_index: 0,
+                    provider: "twilio-voice".into(),
+                    provider_message_id: accepted.provider_message_id,
+                    status: None,
+                    at: now,
+                };
+                self.accepted(Accepted { row, mark }, queue).await
+            }
+            // Until the next contact is tried (the row's expiry): from 2 s doubling to 30 s.
+            Err(e) => {
+                self.failed(
+                    &row,
+                    "twilio-voice",
+                    e,
+                    now,
+                    Duration::from_secs(2),
+                    Duration::from_secs(30),
                 )
                 .await
             }

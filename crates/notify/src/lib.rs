@@ -13,7 +13,7 @@ pub mod timers;
 
 pub use providers::{
     DevOutbox, EmailMessage, EmailProvider, LogEmail, LogSms, ProviderError, SmsAccepted,
-    SmsProvider, SmsRequest, SmtpEmail, SolapiSms, SsrfPolicy, TwilioSms, WebhookSender,
-    WebhookUrlError, check_webhook_url, twilio_signature, verify_twilio_signature,
+    SmsProvider, SmsRequest, SmtpEmail, SolapiSms, SsrfPolicy, TwilioSms, TwilioVoice,
+    WebhookSender, WebhookUrlError, check_webhook_url, twilio_signature, verify_twilio_signature,
     verify_webhook_signature, webhook_signature,
 };

@@ -12,6 +12,8 @@ pub struct Timers {
     pub sms_delivery_timeout: Duration,
     pub sms_queue_budget: Duration,
     pub ack_timeout: Duration,
+    /// `Some` when `[voice]` is configured: calls before the next contact.
+    pub voice_after: Option<Duration>,
 }
 
 /// How long a status callback for a message not recorded yet is kept.
@@ -25,6 +27,8 @@ fn ms(d: Duration) -> i64 {
 pub struct SweepStats {
     pub fallbacks: u64,
     pub escalations: u64,
+    /// Alert calls written.
+    pub calls: u64,
 }
 
 impl Timers {
@@ -41,7 +45,15 @@ impl Timers {
             sms_delivery_timeout,
             sms_queue_budget,
             ack_timeout,
+            voice_after: None,
         }
+    }
+
+    /// Calls the current contact of an unacknowledged outage alert after `voice_after`,
+    /// before the next contact is tried (`[voice]` configured).
+    pub fn with_voice(mut self, voice_after: Duration) -> Timers {
+        self.voice_after = Some(voice_after);
+        self
     }
 
     pub async fn sweep_once(&self, now: i64) -> Result<SweepStats, StorageError> {
@@ -69,8 +81,34 @@ impl Timers {
         for notice in outbox::due_escalations(&self.db, now).await? {
             stats.escalations += u64::from(self.escalate(&notice, now).await?);
         }
+        // After escalating: a sweep that comes late calls the new contact, not the old one.
+        if let Some(voice_after) = self.voice_after {
+            stats.calls += self.call(now, voice_after).await?;
+        }
         outbox::purge_early_callbacks(&self.db, now - EARLY_CALLBACK_KEPT_MS).await?;
         Ok(stats)
+    }
+
+    /// Writes the call to the current contact of every open outage alert due one; a contact
+    /// without a phone or with calls turned off gets none. Exactly once per contact and
+    /// notice: the call's dedupe key is `{notice dedupe}:{position}:voice`.
+    async fn call(&self, now: i64, voice_after: Duration) -> Result<u64, StorageError> {
+        let mut calls = 0;
+        let due =
+            outbox::due_voice_calls(&self.db, now, ms(self.ack_timeout), ms(voice_after)).await?;
+        for notice in due {
+            let Some(call) = self.composer.voice_call(&notice, now).await? else {
+                continue;
+            };
+            outbox::add_messages(&self.db, &notice, std::slice::from_ref(&call), now).await?;
+            tracing::info!(
+                notice.id = notice.id,
+                contact.position = call.contact_position,
+                "not acknowledged yet; calling the contact"
+            );
+            calls += 1;
+        }
+        Ok(calls)
     }
 
     /// Sends the notice to the next contact with a usable channel, with the texts it was

@@ -75,6 +75,7 @@ pub async fn sign_up(
         phone_verified: Set(false),
         email_verified: Set(false),
         sms_opted_out: Set(false),
+        voice_enabled: Set(true),
         created_at: Set(now),
         updated_at: Set(now),
     };

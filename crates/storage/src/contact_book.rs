@@ -21,6 +21,8 @@ pub struct ContactView {
     pub phone_verified: bool,
     pub email_verified: bool,
     pub sms_opted_out: bool,
+    /// Alert calls (`[voice]`) to this contact's phone; on unless the merchant turned them off.
+    pub voice_enabled: bool,
 }
 
 fn view(crypto: &Crypto, c: contacts::Model) -> Result<ContactView, StorageError> {
@@ -39,6 +41,7 @@ fn view(crypto: &Crypto, c: contacts::Model) -> Result<ContactView, StorageError
         phone_verified: c.phone_verified,
         email_verified: c.email_verified,
         sms_opted_out: c.sms_opted_out,
+        voice_enabled: c.voice_enabled,
     })
 }
 
@@ -115,6 +118,7 @@ pub async fn add(
         phone_verified: Set(false),
         email_verified: Set(false),
         sms_opted_out: Set(false),
+        voice_enabled: Set(true),
         created_at: Set(now),
         updated_at: Set(now),
     };
@@ -213,6 +217,37 @@ pub async fn move_by(
         renumber(&txn, &ids, now).await?;
         record(&txn, actor_user_id, "contact.move", id, now).await?;
     }
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// Turns alert calls to a merchant's contact on or off (audited). False when the contact is
+/// not the merchant's.
+pub async fn set_voice_enabled(
+    db: &Db,
+    merchant_id: i64,
+    id: i64,
+    enabled: bool,
+    actor_user_id: i64,
+    now: i64,
+) -> Result<bool, StorageError> {
+    let txn = db.begin_write().await?;
+    let res = contacts::Entity::update_many()
+        .col_expr(contacts::Column::VoiceEnabled, enabled.into())
+        .col_expr(contacts::Column::UpdatedAt, now.into())
+        .filter(contacts::Column::Id.eq(id))
+        .filter(contacts::Column::MerchantId.eq(merchant_id))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Ok(false);
+    }
+    let action = if enabled {
+        "contact.voice_on"
+    } else {
+        "contact.voice_off"
+    };
+    record(&txn, actor_user_id, action, id, now).await?;
     txn.commit().await?;
     Ok(true)
 }

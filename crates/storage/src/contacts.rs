@@ -16,6 +16,8 @@ pub struct Contact {
     pub email: Option<String>,
     pub email_platform: Option<String>,
     pub sms_opted_out: bool,
+    /// Alert calls allowed (`[voice]`).
+    pub voice_enabled: bool,
 }
 
 pub fn decrypt(crypto: &Crypto, c: contacts::Model) -> Result<Contact, StorageError> {
@@ -35,6 +37,7 @@ pub fn decrypt(crypto: &Crypto, c: contacts::Model) -> Result<Contact, StorageEr
             .map_err(StorageError::Crypto)?,
         email_platform: c.email_platform,
         sms_opted_out: c.sms_opted_out,
+        voice_enabled: c.voice_enabled,
     })
 }
 

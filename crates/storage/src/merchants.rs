@@ -320,6 +320,7 @@ fn contact(
         phone_verified: Set(false),
         email_verified: Set(false),
         sms_opted_out: Set(false),
+        voice_enabled: Set(true),
         created_at: Set(now),
         updated_at: Set(now),
     }

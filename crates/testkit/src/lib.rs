@@ -13,7 +13,8 @@ mod twilio;
 pub use smtp::{ReceivedMail, SmtpServer};
 pub use solapi::{SolapiFault, SolapiMessage, SolapiRequest, SolapiStandIn};
 pub use twilio::{
-    HookResponse, Mode, RecordedMessage, RecordedRequest, Signing, StandInError, TwilioStandIn,
+    HookResponse, Mode, RecordedCall, RecordedMessage, RecordedRequest, Signing, StandInError,
+    TwilioStandIn, TwilioVoiceStandIn,
 };
 
 use std::time::{Duration, Instant};

@@ -37,6 +37,8 @@ pub const MINUTE: i64 = 60 * SECOND;
 pub const SMS_DELIVERY_TIMEOUT: Duration = Duration::from_secs(120);
 pub const SMS_QUEUE_BUDGET: Duration = Duration::from_secs(60);
 pub const ACK_TIMEOUT: Duration = Duration::from_secs(600);
+/// `notify.voice_after`'s default: a call to the same contact after this.
+pub const VOICE_AFTER: Duration = Duration::from_secs(180);
 pub const PATIENCE: Duration = Duration::from_secs(30);
 /// The group window of most hub tests: short, so a test needs few planner passes.
 pub const LAB_GROUP_WINDOW: Duration = Duration::from_millis(300);
@@ -259,6 +261,52 @@ impl Hub {
             timers,
             t0: now_ms(),
         }
+    }
+
+    /// The same hub with `[voice]`: a Twilio Calls stand-in, the dispatcher placing calls
+    /// through it and the timers calling after [`VOICE_AFTER`].
+    pub async fn with_voice(self) -> (Hub, meoktong_testkit::TwilioVoiceStandIn) {
+        let token = twilio_token();
+        let voice = meoktong_testkit::TwilioVoiceStandIn::start(ACCOUNT_SID, &token).await;
+        let settings = meoktong_config::VoiceSettings {
+            base_url: voice.base_url(),
+            account_sid: ACCOUNT_SID.into(),
+            auth_token_env: TOKEN_ENV.into(),
+            from: "+15005550006".into(),
+            ..Default::default()
+        };
+        let client = meoktong_notify::TwilioVoice::new(
+            &settings,
+            Secret::new(token),
+            reqwest::Client::new(),
+        )
+        .expect("voice settings");
+        let Hub {
+            app,
+            twilio,
+            smtp,
+            composer,
+            planner,
+            dispatcher,
+            timers,
+            t0,
+        } = self;
+        let status = format!(
+            "{}{}",
+            app.address,
+            meoktong_notify::compose::VOICE_STATUS_PATH
+        );
+        let hub = Hub {
+            dispatcher: dispatcher.with_voice(Arc::new(client), status),
+            timers: timers.with_voice(VOICE_AFTER),
+            app,
+            twilio,
+            smtp,
+            composer,
+            planner,
+            t0,
+        };
+        (hub, voice)
     }
 
     pub async fn plan(&self, now: i64) {

@@ -13,6 +13,8 @@
 //!   its messages and the contacts skipped), writing one, and the audit of skipped contacts;
 //! - `again`: re-rendering a written notice (email fallbacks, the next contact) with the
 //!   same alert link;
+//! - `voice`: the alert call: the notice spoken (`Rendered::spoken`) in TwiML that asks for
+//!   1 to acknowledge, for the notice's current contact (`Composer::voice_call`);
 //! - `test_alert`: the `[테스트]` notice a merchant asks for.
 mod again;
 mod config;
@@ -20,6 +22,7 @@ mod notice;
 mod reach;
 mod test_alert;
 mod text;
+mod voice;
 mod webhook;
 
 pub use config::ComposeConfig;
@@ -27,6 +30,7 @@ pub use notice::{Audience, Composed, Composer, NoticeDraft, Skip};
 pub use reach::Reach;
 pub use test_alert::{TestContact, TestTarget, test_notice};
 pub use text::{EmailTexts, NoticeContext, Rendered, locale_of, zone_of};
+pub use voice::{VOICE_GATHER_PATH, VOICE_STATUS_PATH, twiml_say};
 pub use webhook::{WEBHOOK_VALIDITY_MS, WebhookNotice};
 
 fn ms(d: std::time::Duration) -> i64 {

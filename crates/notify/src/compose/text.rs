@@ -26,6 +26,17 @@ pub struct EmailTexts {
 }
 
 impl Rendered {
+    /// The notice spoken on an alert call: what is down and what to do, in the merchant's
+    /// language, with the names spelled out and no link (a link cannot be heard).
+    pub fn spoken(&self) -> String {
+        super::voice::spoken(&self.input, &self.full_playbook)
+    }
+
+    /// The language the notice was rendered in.
+    pub fn locale(&self) -> Locale {
+        self.input.locale
+    }
+
     pub fn email(&self) -> EmailTexts {
         let subject = message::email_subject(&self.input);
         let text = message::email_text(&self.input, &self.full_playbook);

@@ -5,6 +5,7 @@
 //!
 //! - SMS: [`TwilioSms`] (Twilio's Messages API on reqwest), [`SolapiSms`] (Solapi's Messages
 //!   API v4: domestic Korean SMS/LMS, batched, reports by polling), [`LogSms`] (dev outbox).
+//! - Voice: [`TwilioVoice`] (Twilio's Calls API with inline TwiML; `[voice]`).
 //! - Email: [`SmtpEmail`] (lettre), [`LogEmail`] (dev outbox).
 //! - Webhooks: [`WebhookSender`], signed with HMAC-SHA256, behind the SSRF guard
 //!   ([`check_webhook_url`]).
@@ -20,6 +21,7 @@ mod solapi_signature;
 mod twilio;
 mod twilio_classify;
 mod twilio_signature;
+mod twilio_voice;
 mod webhook;
 mod webhook_guard;
 
@@ -32,6 +34,7 @@ pub use solapi::SolapiSms;
 pub use solapi_signature::solapi_authorization;
 pub use twilio::TwilioSms;
 pub use twilio_signature::{twilio_signature, verify_twilio_signature};
+pub use twilio_voice::{CallRequest, TwilioVoice};
 pub use webhook::{
     SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSender, verify_webhook_signature, webhook_signature,
     webhook_timestamp_is_fresh,

@@ -18,6 +18,7 @@ pub struct Model {
     pub sms_opted_out: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    pub voice_enabled: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

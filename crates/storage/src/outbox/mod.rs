@@ -14,6 +14,7 @@
 //! - `delivery`: accepted, retried, given up, delivered; attempts; early callbacks;
 //! - `fallback`: waiting email fallbacks made due or cancelled; the queue's depth;
 //! - `open_notices`: acknowledgement, escalation to the next contact, closing;
+//! - `voice`: alert calls due before the next contact, and their final status;
 //! - `link`: alert-link tokens.
 mod claim;
 mod delivery;
@@ -22,6 +23,7 @@ mod link;
 mod open_notices;
 mod read;
 pub mod states;
+mod voice;
 mod write;
 
 pub use claim::*;
@@ -31,4 +33,5 @@ pub use link::*;
 pub use open_notices::*;
 pub use read::*;
 pub use states::{Channel, MessageState, NoticeStatus};
+pub use voice::*;
 pub use write::*;

@@ -53,6 +53,8 @@ column_enum! {
         Sms = "sms",
         Email = "email",
         Webhook = "webhook",
+        /// An alert call (`[voice]`); `provider_message_id` is the call's sid.
+        Voice = "voice",
     }
 }
 

@@ -60,7 +60,7 @@ fn message_for(code: u32) -> &'static str {
     }
 }
 
-fn authorized(headers: &HeaderMap, shared: &Shared) -> bool {
+pub(super) fn authorized(headers: &HeaderMap, shared: &Shared) -> bool {
     let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -77,7 +77,7 @@ fn authorized(headers: &HeaderMap, shared: &Shared) -> bool {
     decoded == expected.as_bytes()
 }
 
-fn is_e164(number: &str) -> bool {
+pub(super) fn is_e164(number: &str) -> bool {
     let digits = number.strip_prefix('+').unwrap_or("");
     (7..=15).contains(&digits.len())
         && digits.bytes().all(|b| b.is_ascii_digit())

@@ -6,6 +6,7 @@
 mod api;
 mod hooks;
 mod segments;
+mod voice;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -13,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 pub use hooks::{HookResponse, Signing, StandInError};
+pub use voice::{RecordedCall, TwilioVoiceStandIn};
 
 use crate::{WaitTimeout, wait_until};
 
@@ -93,6 +95,21 @@ struct Inner {
 }
 
 impl Shared {
+    pub(crate) fn new(account_sid: &str, auth_token: &str) -> Shared {
+        Shared {
+            account_sid: account_sid.to_string(),
+            auth_token: auth_token.to_string(),
+            inner: Mutex::new(Inner {
+                mode: Mode::Accept,
+                once: VecDeque::new(),
+                per_recipient: HashMap::new(),
+                own_number: "+15005550006".into(),
+                requests: Vec::new(),
+                messages: Vec::new(),
+            }),
+        }
+    }
+
     /// A panicking test thread must not hide the records from the others.
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner

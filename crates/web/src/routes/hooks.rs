@@ -21,11 +21,11 @@ use meoktong_storage::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use meoktong_storage::{StorageError, audit, contacts, now_ms, outbox};
 
 /// Form parameters as posted, repeated names kept (they are all signed).
-type Params = Vec<(String, String)>;
+pub(super) type Params = Vec<(String, String)>;
 
 const SIGNATURE_HEADER: &str = "x-twilio-signature";
 
-fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+pub(super) fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
     params
         .iter()
         .find(|(k, _)| k == name)
@@ -59,7 +59,7 @@ fn signed_by_twilio(
 }
 
 /// The signed form parameters, or 403 when the signature is missing or wrong.
-fn verified(
+pub(super) fn verified(
     state: &AppState,
     uri: &OriginalUri,
     headers: &HeaderMap,

@@ -19,6 +19,7 @@ pub mod operator;
 pub mod reports;
 pub mod status;
 pub mod status_page;
+pub mod voice_hooks;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -31,6 +32,14 @@ pub fn router(state: AppState) -> Router {
         .route("/dev/outbox", get(dev::outbox))
         .route("/hooks/twilio/status", post(hooks::status))
         .route("/hooks/twilio/inbound", post(hooks::inbound))
+        .route(
+            meoktong_notify::compose::VOICE_STATUS_PATH,
+            post(voice_hooks::status),
+        )
+        .route(
+            meoktong_notify::compose::VOICE_GATHER_PATH,
+            post(voice_hooks::gather),
+        )
         .route("/a/{token}", get(alert::page))
         .route("/a/{token}/ack", post(alert::ack))
         .route("/hb/{token}", get(heartbeat::ping).post(heartbeat::ping))

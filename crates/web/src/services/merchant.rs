@@ -154,7 +154,7 @@ pub async fn contact(state: &AppState, merchant_id: i64, id: i64) -> Result<Cont
         .ok_or(WebError::NotFound)
 }
 
-/// Texts a six-digit code to the contact's mobile number (rate limited: [`sms_limits`]).
+/// Texts a six-digit code to the contact's mobile number (rate limited: [`crate::services::limits`]).
 pub async fn send_sms_code(
     state: &AppState,
     merchant_id: i64,
@@ -250,7 +250,7 @@ pub async fn verify_sms_code(
 }
 
 /// Emails the contact a verification link (24 hours, single use; rate limited:
-/// [`sms_limits`]).
+/// [`crate::services::limits`]).
 pub async fn send_email_link(
     state: &AppState,
     merchant_id: i64,
@@ -314,7 +314,7 @@ pub async fn send_email_link(
 }
 
 /// Sends a `[테스트]` notice to one contact (or the first), over each of its channels, with
-/// a working alert link (rate limited: [`sms_limits`]). Returns the notice id.
+/// a working alert link (rate limited: [`crate::services::limits`]). Returns the notice id.
 pub async fn send_test_alert(
     state: &AppState,
     merchant_id: i64,

@@ -6,7 +6,7 @@
 //! (then one every two seconds); the client address is the peer's IP, or the last
 //! `X-Forwarded-For` entry when the peer is one of `server.trusted_proxies` ([`ClientIp`]).
 //! Reset emails: 3 per email (then one per 20 minutes), from the same per-address budget.
-//! Valid sign-ups: 10 per hour per address ([`sms_limits`]).
+//! Valid sign-ups: 10 per hour per address ([`crate::services::limits`]).
 mod limiter;
 mod reset;
 mod signup;

@@ -124,6 +124,33 @@ pub async fn remove_contact(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactPatch {
+    voice_enabled: bool,
+}
+
+/// `PATCH /api/v1/me/contacts/{id}`: alert calls to the contact on or off.
+pub async fn patch_contact(
+    State(state): State<AppState>,
+    me: ApiMerchant,
+    Path(id): Path<i64>,
+    b: Result<Json<ContactPatch>, JsonRejection>,
+) -> Result<Json<ContactView>, WebError> {
+    let b = body(b)?;
+    let c = merchant::contact(&state, me.merchant_id, id).await?;
+    contact_book::set_voice_enabled(
+        &state.db,
+        me.merchant_id,
+        c.id,
+        b.voice_enabled,
+        me.user.user_id,
+        now_ms(),
+    )
+    .await?;
+    Ok(Json(merchant::contact(&state, me.merchant_id, id).await?))
+}
+
 #[derive(Serialize)]
 pub struct Playbook {
     category: &'static str,

@@ -45,6 +45,7 @@ api_routes! {
     get "/api/v1/me/contacts" => me::contacts;
     post "/api/v1/me/contacts" => me::add_contact;
     delete "/api/v1/me/contacts/{id}" => me::remove_contact;
+    patch "/api/v1/me/contacts/{id}" => me::patch_contact;
     get "/api/v1/me/playbooks" => me::playbooks;
     put "/api/v1/me/playbooks/{category}" => me::put_playbook;
     get "/api/v1/me/notifications" => me::notifications;

@@ -104,7 +104,10 @@ fn paths() -> Value {
             "get": op("Your contacts, in the order they are tried", true, none.clone(), None, ("200", ok("Contacts", list_of("contacts", "Contact"))), &["401"]),
             "post": op("Add a contact at the end", true, none.clone(), Some(r("ContactInput")), ("201", ok("The new contact", r("Contact"))), &["401", "422"])
         },
-        "/api/v1/me/contacts/{id}": { "delete": op("Remove a contact (not the last one)", true, json!([path_param("id", "integer")]), None, ("204", json!({ "description": "Removed" })), &["401", "404", "409"]) },
+        "/api/v1/me/contacts/{id}": {
+            "delete": op("Remove a contact (not the last one)", true, json!([path_param("id", "integer")]), None, ("204", json!({ "description": "Removed" })), &["401", "404", "409"]),
+            "patch": op("Turn alert calls to a contact on or off", true, json!([path_param("id", "integer")]), Some(json!({ "type": "object", "additionalProperties": false, "required": ["voice_enabled"], "properties": { "voice_enabled": { "type": "boolean" } } })), ("200", ok("The contact", r("Contact"))), &["401", "404", "422"])
+        },
         "/api/v1/me/playbooks": { "get": op("What to do per category (yours or the default)", true, none.clone(), None, ("200", ok("Playbooks", list_of("playbooks", "Playbook"))), &["401"]) },
         "/api/v1/me/playbooks/{category}": { "put": op("Set a category's playbook (empty text: the default)", true, json!([path_param("category", "string")]), Some(json!({ "type": "object", "required": ["text"], "properties": { "text": { "type": "string", "maxLength": 2000 } } })), ("200", ok("Playbook", r("Playbook"))), &["401", "404", "422"]) },
         "/api/v1/me/notifications": { "get": op("Alerts sent to you, newest first", true, json!([{ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 200, "default": 50 }, "description": "outside 1..=200: 422, never clamped" }]), None, ("200", ok("Notifications", list_of("notifications", "Notification"))), &["401", "422"]) },
@@ -171,7 +174,8 @@ fn base_schemas() -> Value {
             "id": { "type": "integer" }, "position": { "type": "integer" }, "label": { "type": ["string", "null"] },
             "phone": { "type": ["string", "null"], "description": "E.164" }, "email": { "type": ["string", "null"] },
             "email_platform": { "type": ["string", "null"] }, "phone_verified": { "type": "boolean" },
-            "email_verified": { "type": "boolean" }, "sms_opted_out": { "type": "boolean" } } },
+            "email_verified": { "type": "boolean" }, "sms_opted_out": { "type": "boolean" },
+            "voice_enabled": { "type": "boolean", "description": "alert calls ([voice]) to this contact's phone" } } },
         "ContactInput": contact_input_schema(),
         "Playbook": { "type": "object", "properties": { "category": { "type": "string" }, "text": { "type": "string" }, "custom": { "type": "boolean" } } },
         "Notification": { "type": "object", "properties": {

@@ -21,6 +21,8 @@ pub struct Row {
     pub phone_verified: bool,
     pub email_verified: bool,
     pub opted_out: bool,
+    /// Alert calls (`[voice]`) on for this contact.
+    pub voice_enabled: bool,
     pub code_error: String,
     pub first: bool,
     pub last: bool,
@@ -93,6 +95,7 @@ pub(super) async fn render(
             phone_verified: c.phone_verified,
             email_verified: c.email_verified,
             opted_out: c.sms_opted_out,
+            voice_enabled: c.voice_enabled,
             code_error: p
                 .code
                 .as_ref()
@@ -173,6 +176,9 @@ pub struct ActionForm {
     csrf: String,
     #[serde(default)]
     dir: String,
+    /// `on` or `off` (the call toggle).
+    #[serde(default)]
+    voice: String,
     #[serde(default)]
     code: String,
 }
@@ -216,6 +222,29 @@ pub async fn remove(
     )
     .await?;
     Ok(dash.ctx.redirect("/dashboard/contacts?done=removed"))
+}
+
+/// `POST /dashboard/contacts/{id}/voice`: alert calls to the contact on or off.
+pub async fn voice(
+    State(state): State<AppState>,
+    dash: Dash,
+    Path(id): Path<i64>,
+    Form(f): Form<ActionForm>,
+) -> Result<Response, WebError> {
+    dash.csrf(&f.csrf)?;
+    if !contact_book::set_voice_enabled(
+        &state.db,
+        dash.merchant_id,
+        id,
+        f.voice == "on",
+        dash.user.user_id,
+        now_ms(),
+    )
+    .await?
+    {
+        return Err(WebError::NotFound);
+    }
+    Ok(dash.ctx.redirect("/dashboard/contacts?done=saved"))
 }
 
 pub async fn reorder(

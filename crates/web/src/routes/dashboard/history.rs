@@ -147,17 +147,15 @@ fn entry(
 
 fn attempt(state: &AppState, l: Lang, m: &outbox::Model) -> Attempt {
     let to = state.crypto.decrypt(&m.recipient_enc).unwrap_or_default();
-    let sms = Channel::parse(&m.channel).ok() == Some(Channel::Sms);
     Attempt {
-        channel: if sms {
-            l.t("문자", "SMS")
-        } else if m.channel == "email" {
-            l.t("이메일", "email")
-        } else {
-            l.t("웹훅", "webhook")
+        channel: match Channel::parse(&m.channel) {
+            Ok(Channel::Sms) => l.t("문자", "SMS"),
+            Ok(Channel::Email) => l.t("이메일", "email"),
+            Ok(Channel::Voice) => l.t("전화", "call"),
+            _ => l.t("웹훅", "webhook"),
         },
         to: match m.channel.as_str() {
-            "sms" => mask_phone(&to),
+            "sms" | "voice" => mask_phone(&to),
             // The host only: a webhook's path may carry the receiver's own token.
             "webhook" => to
                 .split("://")

@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/dashboard/contacts/{id}/delete", post(contacts::remove))
         .route("/dashboard/contacts/{id}/move", post(contacts::reorder))
+        .route("/dashboard/contacts/{id}/voice", post(contacts::voice))
         .route(
             "/dashboard/contacts/{id}/send-code",
             post(contacts::send_code),

@@ -61,6 +61,7 @@ mod tests {
             phone_verified: true,
             email_verified: true,
             sms_opted_out: false,
+            voice_enabled: true,
         }
     }
 
