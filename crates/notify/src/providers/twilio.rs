@@ -29,6 +29,37 @@ pub struct TwilioSms {
     timeout: Duration,
 }
 
+/// Checks the settings of a Twilio account (SMS or voice) that could never work: a base URL
+/// that does not parse or is not http(s), an empty or non-alphanumeric account sid, an empty
+/// `from` or token. Returns the trimmed account sid.
+pub(super) fn check_account<'a>(
+    what: &str,
+    base_url: &str,
+    account_sid: &'a str,
+    from: &str,
+    auth_token: &Secret,
+) -> Result<&'a str, ProviderError> {
+    let config_error =
+        |why: &str| ProviderError::permanent(None, format!("{what} misconfigured: {why}"));
+    let base = url::Url::parse(base_url).map_err(|e| config_error(&format!("base_url: {e}")))?;
+    if !matches!(base.scheme(), "http" | "https") {
+        return Err(config_error("base_url must be http(s)"));
+    }
+    let sid = account_sid.trim();
+    if sid.is_empty() || !sid.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(config_error(
+            "account_sid must be non-empty and alphanumeric",
+        ));
+    }
+    if from.trim().is_empty() {
+        return Err(config_error("from is empty"));
+    }
+    if auth_token.is_empty() {
+        return Err(config_error("the auth token is empty"));
+    }
+    Ok(sid)
+}
+
 impl std::fmt::Debug for TwilioSms {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TwilioSms")
@@ -58,26 +89,13 @@ impl TwilioSms {
         auth_token: Secret,
         http: reqwest::Client,
     ) -> Result<Self, ProviderError> {
-        let config_error = |what: &str| {
-            ProviderError::permanent(None, format!("twilio provider misconfigured: {what}"))
-        };
-        let base = url::Url::parse(&settings.base_url)
-            .map_err(|e| config_error(&format!("base_url: {e}")))?;
-        if !matches!(base.scheme(), "http" | "https") {
-            return Err(config_error("base_url must be http(s)"));
-        }
-        let sid = settings.account_sid.trim();
-        if sid.is_empty() || !sid.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(config_error(
-                "account_sid must be non-empty and alphanumeric",
-            ));
-        }
-        if settings.from.trim().is_empty() {
-            return Err(config_error("from is empty"));
-        }
-        if auth_token.is_empty() {
-            return Err(config_error("the auth token is empty"));
-        }
+        let sid = check_account(
+            "twilio provider",
+            &settings.base_url,
+            &settings.account_sid,
+            &settings.from,
+            &auth_token,
+        )?;
         let from = settings.from.trim().to_string();
         let sender = if from.starts_with("MG") && from.len() == 34 {
             ("MessagingServiceSid", from)

@@ -56,26 +56,13 @@ impl TwilioVoice {
         auth_token: Secret,
         http: reqwest::Client,
     ) -> Result<Self, ProviderError> {
-        let config_error = |what: &str| {
-            ProviderError::permanent(None, format!("twilio voice misconfigured: {what}"))
-        };
-        let base = url::Url::parse(&settings.base_url)
-            .map_err(|e| config_error(&format!("base_url: {e}")))?;
-        if !matches!(base.scheme(), "http" | "https") {
-            return Err(config_error("base_url must be http(s)"));
-        }
-        let sid = settings.account_sid.trim();
-        if sid.is_empty() || !sid.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(config_error(
-                "account_sid must be non-empty and alphanumeric",
-            ));
-        }
-        if settings.from.trim().is_empty() {
-            return Err(config_error("from is empty"));
-        }
-        if auth_token.is_empty() {
-            return Err(config_error("the auth token is empty"));
-        }
+        let sid = super::twilio::check_account(
+            "twilio voice",
+            &settings.base_url,
+            &settings.account_sid,
+            &settings.from,
+            &auth_token,
+        )?;
         Ok(TwilioVoice {
             http,
             calls_url: format!(
