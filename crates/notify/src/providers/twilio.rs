@@ -149,36 +149,59 @@ impl TwilioSms {
     }
 
     async fn send_inner(&self, req: &SmsRequest) -> Result<SmsAccepted, ProviderError> {
-        let response = self
-            .http
-            .post(&self.messages_url)
-            .basic_auth(&self.account_sid, Some(self.auth_token.expose()))
-            .header(reqwest::header::ACCEPT, "application/json")
-            .form(&self.form(req))
-            .timeout(self.timeout)
-            .send()
-            .await
-            .map_err(|e| classify_transport_error("twilio", &e))?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = response
-            .text()
-            .await
-            .map_err(|e| classify_transport_error("twilio", &e))?;
-        if (200..300).contains(&status) {
-            parse_accepted(status, &body)
-        } else {
-            Err(classify_failure(
-                status,
-                retry_after.as_deref(),
-                &body,
-                std::time::SystemTime::now(),
-            ))
-        }
+        create(
+            &self.http,
+            &self.messages_url,
+            &self.account_sid,
+            &self.auth_token,
+            &self.form(req),
+            self.timeout,
+            "twilio",
+        )
+        .await
+    }
+}
+
+/// One create request to Twilio's REST API (a message or a call): form-encoded, basic auth
+/// with the account, its answer parsed (`sid`, `status`) or its failure classified. `what`
+/// names the client in transport errors.
+pub(super) async fn create(
+    http: &reqwest::Client,
+    url: &str,
+    account_sid: &str,
+    auth_token: &Secret,
+    form: &[(&'static str, String)],
+    timeout: Duration,
+    what: &str,
+) -> Result<SmsAccepted, ProviderError> {
+    let response = http
+        .post(url)
+        .basic_auth(account_sid, Some(auth_token.expose()))
+        .header(reqwest::header::ACCEPT, "application/json")
+        .form(form)
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(|e| classify_transport_error(what, &e))?;
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = response
+        .text()
+        .await
+        .map_err(|e| classify_transport_error(what, &e))?;
+    if (200..300).contains(&status) {
+        parse_accepted(status, &body)
+    } else {
+        Err(classify_failure(
+            status,
+            retry_after.as_deref(),
+            &body,
+            std::time::SystemTime::now(),
+        ))
     }
 }
 

@@ -10,7 +10,6 @@ use meoktong_config::{Secret, VoiceSettings};
 use meoktong_domain::mask::mask_phone;
 use tracing::Instrument;
 
-use super::twilio_classify::{classify_failure, classify_transport_error, parse_accepted};
 use super::{ProviderError, SmsAccepted};
 
 /// Seconds to ring before `no-answer`: short enough not to reach voicemail.
@@ -113,36 +112,16 @@ impl TwilioVoice {
     }
 
     async fn call_inner(&self, req: &CallRequest) -> Result<SmsAccepted, ProviderError> {
-        let response = self
-            .http
-            .post(&self.calls_url)
-            .basic_auth(&self.account_sid, Some(self.auth_token.expose()))
-            .header(reqwest::header::ACCEPT, "application/json")
-            .form(&self.form(req))
-            .timeout(self.timeout)
-            .send()
-            .await
-            .map_err(|e| classify_transport_error("twilio voice", &e))?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = response
-            .text()
-            .await
-            .map_err(|e| classify_transport_error("twilio voice", &e))?;
-        if (200..300).contains(&status) {
-            parse_accepted(status, &body)
-        } else {
-            Err(classify_failure(
-                status,
-                retry_after.as_deref(),
-                &body,
-                std::time::SystemTime::now(),
-            ))
-        }
+        super::twilio::create(
+            &self.http,
+            &self.calls_url,
+            &self.account_sid,
+            &self.auth_token,
+            &self.form(req),
+            self.timeout,
+            "twilio voice",
+        )
+        .await
     }
 }
 
