@@ -10,164 +10,19 @@
 //! Needs `chromium` and `chromedriver` (Debian: `chromium`, `chromium-driver`; `.ci/run`
 //! installs them). Without them the test fails, unless `MEOKTONG_SKIP_BROWSER=1` says to skip.
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+mod browser_kit;
 mod common;
 mod support;
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use browser_kit::*;
+use fantoccini::{Client, Locator};
 use meoktong::BuildOptions;
 use meoktong_config::SmsProviderSettings;
 use meoktong_probe::simulator::{Mode, Service, Simulator};
 use meoktong_storage::entity::{outbox, subscriptions};
 use meoktong_tests::{Backend, TestApp, spawn_app_with};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start_driver() -> (Driver, String) {
-    let port = free_port();
-    let child = Command::new(CHROMEDRIVER)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromedriver");
-    let url = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if reqwest::get(format!("{url}/status")).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    (Driver(child), url)
-}
-
-async fn browser(driver: &str, profile: &Path) -> Client {
-    let args = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--window-size=390,844",
-        "--hide-scrollbars",
-        "--lang=ko-KR",
-    ];
-    let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    args.push(format!("--user-data-dir={}", profile.display()));
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), "chrome".into());
-    // A phone's viewport (headless windows are never narrower than 500 px) and Korean first.
-    let options = serde_json::json!({
-        "binary": CHROMIUM,
-        "args": args,
-        "mobileEmulation": { "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 1.0 } },
-        "prefs": { "intl.accept_languages": "ko-KR,ko" },
-    });
-    caps.insert("goog:chromeOptions".into(), options);
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(driver)
-        .await
-        .expect("a WebDriver session")
-}
-
-/// `web/screenshots/` when `MEOKTONG_UPDATE_SCREENSHOTS=1` (to refresh the README's
-/// pictures), else a scratch directory, so a test run leaves the work tree clean.
-fn shots_dir() -> PathBuf {
-    let dir = if std::env::var("MEOKTONG_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/screenshots")
-    } else {
-        std::env::temp_dir().join("meoktong-screenshots")
-    };
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn shot(c: &Client, name: &str) {
-    c.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
-    let png = c.screenshot().await.unwrap();
-    std::fs::write(shots_dir().join(format!("{name}.png")), png).unwrap();
-}
-
-async fn fill(c: &Client, css: &str, text: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .send_keys(text)
-        .await
-        .unwrap();
-}
-
-async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap();
-}
-
-/// Clicks and waits (up to 5 s) until the page's path starts with `to`.
-async fn click_to(c: &Client, css: &str, to: &str) {
-    click(c, css).await;
-    for _ in 0..50 {
-        if path(c).await.starts_with(to) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{css} did not lead to {to} but to {}", path(c).await);
-}
-
-async fn path(c: &Client) -> String {
-    let u = c.current_url().await.unwrap();
-    format!(
-        "{}{}",
-        u.path(),
-        u.query().map(|q| format!("?{q}")).unwrap_or_default()
-    )
-}
-
-/// Waits up to 20 s for the newest SMS whose text starts with `prefix`.
-async fn sms_starting(app: &TestApp, prefix: &str) -> String {
-    for _ in 0..200 {
-        let rows = outbox::Entity::find()
-            .filter(outbox::Column::Channel.eq("sms"))
-            .order_by_desc(outbox::Column::Id)
-            .all(&app.db.conn)
-            .await
-            .unwrap();
-        if let Some(m) = rows.into_iter().find(|m| m.body.starts_with(prefix)) {
-            return m.body;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no SMS starting with {prefix}");
-}
 
 /// Reloads the overview until Kakao Login's card says `state` (the probes every second, the
 /// re-checks and the detector take a few seconds).
