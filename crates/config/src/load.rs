@@ -231,6 +231,17 @@ fn validate(s: &Settings, file: &str) -> Result<(), ConfigError> {
             "must start with sqlite:// or postgres://",
         ));
     }
+    let mut previous = 0;
+    for (i, t) in s.compensation.tiers.iter().enumerate() {
+        if t.up_to_krw <= previous || t.estimate_krw < 0 {
+            return Err(invalid(
+                file,
+                format!("compensation.tiers[{i}]"),
+                "tiers must ascend by up_to_krw (above 0) with an estimate_krw of 0 or more",
+            ));
+        }
+        previous = t.up_to_krw;
+    }
     if s.probe.max_concurrency == 0 {
         return Err(invalid(file, "probe.max_concurrency", "must be at least 1"));
     }
@@ -629,6 +640,35 @@ mod tests {
         assert!(s.probe.canaries.is_empty());
         let e = load_str("[probe]\ncanaries = [\"ftp://x\"]\n", None).expect_err("scheme");
         assert!(e.to_string().contains("probe.canaries[0]"), "{e}");
+    }
+
+    #[test]
+    fn compensation_tiers_default_to_2022_and_are_checked() {
+        let s = load_str("", None).expect("defaults");
+        assert_eq!(
+            s.compensation.domain_tiers(),
+            meoktong_domain::claims::TIERS_2022.to_vec()
+        );
+        let s = load_str(
+            "[compensation]\ntiers = [{ up_to_krw = 100000, estimate_krw = 10000 }]\nbasis = \"test\"\n",
+            None,
+        )
+        .expect("custom");
+        assert_eq!(s.compensation.tiers.len(), 1);
+        let e = load_str(
+            "[compensation]\ntiers = [{ up_to_krw = 500000, estimate_krw = 1 }, { up_to_krw = 300000, estimate_krw = 2 }]\n",
+            None,
+        )
+        .expect_err("descending");
+        assert!(e.to_string().contains("compensation.tiers[1]"), "{e}");
+        let e = load_str("[compensation]\ntier = []\n", None).expect_err("unknown key");
+        assert!(e.to_string().contains("tier"), "{e}");
+        let e = load_str(
+            "[compensation]\ntiers = [{ up_to = 1, estimate_krw = 1 }]\n",
+            None,
+        )
+        .expect_err("unknown tier key");
+        assert!(e.to_string().contains("up_to"), "{e}");
     }
 
     #[test]

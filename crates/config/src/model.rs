@@ -20,6 +20,7 @@ pub struct Settings {
     pub channels: ChannelSettings,
     pub catalog: CatalogSettings,
     pub log: LogSettings,
+    pub compensation: CompensationSettings,
     pub dependency: Vec<DependencySettings>,
 }
 
@@ -37,6 +38,7 @@ impl Default for Settings {
             channels: ChannelSettings::default(),
             catalog: CatalogSettings::default(),
             log: LogSettings::default(),
+            compensation: CompensationSettings::default(),
             dependency: Vec::new(),
         }
     }
@@ -453,6 +455,53 @@ pub struct CatalogSettings {
     /// The merchant-facing KakaoTalk channel the `kakaotalk-channel` preset probes: its id
     /// (`_AbCdE`, as in `pf.kakao.com/_AbCdE`) or its page URL. Required to enable that preset.
     pub kakaotalk_channel: Option<String>,
+}
+
+/// `[compensation]`: the table the report form's estimated compensation tier comes from.
+/// Shown to merchants always as an estimate (추정), never a promise.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CompensationSettings {
+    /// Ascending tiers: a claimed loss up to `up_to_krw` (inclusive) is estimated at
+    /// `estimate_krw`; above the last tier the estimate is "증빙 필요" (judged on proof).
+    /// Default: the 2022 tiers (≤300,000원 → 30,000원; ≤500,000원 → 50,000원).
+    pub tiers: Vec<CompensationTier>,
+    /// Where the tiers come from, printed beside the estimate.
+    pub basis: String,
+}
+
+impl Default for CompensationSettings {
+    fn default() -> Self {
+        CompensationSettings {
+            tiers: meoktong_domain::claims::TIERS_2022
+                .iter()
+                .map(|t| CompensationTier {
+                    up_to_krw: t.up_to_krw,
+                    estimate_krw: t.estimate_krw,
+                })
+                .collect(),
+            basis: "2022년 카카오 소상공인 보상 기준".into(),
+        }
+    }
+}
+
+impl CompensationSettings {
+    pub fn domain_tiers(&self) -> Vec<meoktong_domain::claims::Tier> {
+        self.tiers
+            .iter()
+            .map(|t| meoktong_domain::claims::Tier {
+                up_to_krw: t.up_to_krw,
+                estimate_krw: t.estimate_krw,
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CompensationTier {
+    pub up_to_krw: i64,
+    pub estimate_krw: i64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]

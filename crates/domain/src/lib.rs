@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod category;
+pub mod claims;
 pub mod contact;
 pub mod detector;
 pub mod duration_text;

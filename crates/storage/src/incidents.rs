@@ -248,3 +248,60 @@ pub async fn open_or_resolved_since(
         .all(&db.conn)
         .await?)
 }
+
+/// The outage event `incident_id` belongs to, for reporting: every public incident whose
+/// measured window overlaps it, directly or through another ([`meoktong_domain::claims`]),
+/// first-started first. Empty when the incident does not exist. An open incident runs until
+/// `now`.
+pub async fn event_of(
+    db: &Db,
+    incident_id: i64,
+    now: i64,
+) -> Result<Vec<incidents::Model>, StorageError> {
+    use meoktong_domain::claims::{Window, event_group};
+    let Some(seed) = get(db, incident_id).await? else {
+        return Ok(Vec::new());
+    };
+    let window = |i: &incidents::Model| Window {
+        id: i.id,
+        start: i.started_at,
+        end: i.resolved_at,
+    };
+    let mut known: Vec<incidents::Model> = vec![seed];
+    // Grow the span until no incident overlapping it is new (at most a few rounds).
+    for _ in 0..16 {
+        let lo = known.iter().map(|i| i.started_at).min().unwrap_or(0);
+        let hi = known
+            .iter()
+            .map(|i| i.resolved_at.unwrap_or(now).max(i.started_at))
+            .max()
+            .unwrap_or(now);
+        let found = incidents::Entity::find()
+            .filter(crate::heartbeats::public_incidents())
+            .filter(incidents::Column::StartedAt.lte(hi))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(incidents::Column::ResolvedAt.is_null())
+                    .add(incidents::Column::ResolvedAt.gte(lo)),
+            )
+            .all(&db.conn)
+            .await?;
+        let before = known.len();
+        for f in found {
+            if !known.iter().any(|k| k.id == f.id) {
+                known.push(f);
+            }
+        }
+        if known.len() == before {
+            break;
+        }
+    }
+    let windows: Vec<Window> = known.iter().map(window).collect();
+    let group = event_group(&windows, incident_id, now);
+    let mut out: Vec<incidents::Model> = group
+        .iter()
+        .filter_map(|w| known.iter().find(|k| k.id == w.id).cloned())
+        .collect();
+    out.sort_by_key(|i| (i.started_at, i.id));
+    Ok(out)
+}

@@ -1,5 +1,6 @@
-//! Damage reports: intake (one report per merchant per incident; a second submission edits
-//! the first), read models scoped to a merchant or an association, and attachments.
+//! Damage reports: intake (one report per merchant per outage event — incidents whose measured
+//! windows overlap, keyed by the event's first incident; a second submission edits the
+//! first), read models scoped to a merchant or an association, and attachments.
 //!
 //! The business registration number, the contact and every attachment are encrypted at rest.
 //! The review workflow (received → verified | rejected → forwarded) is in [`review`].
@@ -38,6 +39,26 @@ pub struct ReportData {
     pub outage_start: i64,
     pub outage_end: Option<i64>,
     pub consent: bool,
+    /// Every incident of the event (the key, `incident_id`, among them): an earlier report of
+    /// the merchant on any of them is the one edited.
+    pub event_incidents: Vec<i64>,
+    /// The measured window of each service the report covers, as filed.
+    pub windows: Vec<ServiceWindow>,
+    pub sales_outage_krw: Option<i64>,
+    pub sales_comparable_krw: Option<i64>,
+    /// Service slug → `paid` | `free`.
+    pub service_usage: std::collections::BTreeMap<String, String>,
+    /// `yes` | `partly` | `no`.
+    pub substitute: Option<String>,
+}
+
+/// One service's probe-measured outage window, as a report carries it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ServiceWindow {
+    pub incident_id: i64,
+    pub dependency_id: i64,
+    pub start: i64,
+    pub end: Option<i64>,
 }
 
 /// An attachment whose type was sniffed from its content.
@@ -70,6 +91,20 @@ pub struct Report {
     pub contact: Option<String>,
     pub affected_services: Vec<String>,
     pub damage_kinds: Vec<String>,
+    pub windows: Vec<ServiceWindow>,
+    pub service_usage: std::collections::BTreeMap<String, String>,
+}
+
+impl Report {
+    /// The receipt number a merchant quotes: `MT-` and the report id, zero-padded.
+    pub fn receipt(&self) -> String {
+        receipt_number(self.row.id)
+    }
+}
+
+/// `MT-000042`.
+pub fn receipt_number(id: i64) -> String {
+    format!("MT-{id:06}")
 }
 
 /// An attachment's description, without its content.
@@ -96,6 +131,8 @@ fn open(crypto: &Crypto, row: damage_reports::Model) -> Result<Report, StorageEr
         contact: decrypt_opt(crypto, &row.contact_enc)?,
         affected_services: list(&row.affected_services)?,
         damage_kinds: list(&row.damage_kinds)?,
+        windows: serde_json::from_str(&row.windows).unwrap_or_default(),
+        service_usage: serde_json::from_str(&row.service_usage).unwrap_or_default(),
         row,
     })
 }
@@ -124,6 +161,12 @@ fn fill(am: &mut damage_reports::ActiveModel, crypto: &Crypto, d: &ReportData, n
     am.outage_start = Set(d.outage_start);
     am.outage_end = Set(d.outage_end);
     am.consent = Set(d.consent);
+    am.windows = Set(serde_json::to_string(&d.windows).unwrap_or_else(|_| "[]".into()));
+    am.sales_outage_krw = Set(d.sales_outage_krw);
+    am.sales_comparable_krw = Set(d.sales_comparable_krw);
+    am.service_usage =
+        Set(serde_json::to_string(&d.service_usage).unwrap_or_else(|_| "{}".into()));
+    am.substitute = Set(d.substitute.clone());
     am.review_reason = Set(None);
     am.reviewed_by = Set(None);
     am.reviewed_at = Set(None);
@@ -138,11 +181,20 @@ async fn existing<C: ConnectionTrait>(
     let Some(merchant_id) = d.merchant_id else {
         return Ok(None);
     };
-    Ok(damage_reports::Entity::find()
+    let mut ids = d.event_incidents.clone();
+    ids.push(d.incident_id);
+    let rows = damage_reports::Entity::find()
         .filter(damage_reports::Column::MerchantId.eq(merchant_id))
-        .filter(damage_reports::Column::IncidentId.eq(d.incident_id))
-        .one(conn)
-        .await?)
+        .filter(damage_reports::Column::IncidentId.is_in(ids))
+        .order_by_asc(damage_reports::Column::Id)
+        .all(conn)
+        .await?;
+    // The one on the event's key if there is one, else the oldest (filed before events).
+    let on_key = rows.iter().position(|r| r.incident_id == d.incident_id);
+    Ok(match on_key {
+        Some(i) => rows.into_iter().nth(i),
+        None => rows.into_iter().next(),
+    })
 }
 
 /// Stores a submission with its attachments and an audit entry, in one transaction. A
@@ -261,18 +313,25 @@ pub async fn one_of_merchant(
     row.map(|r| open(crypto, r)).transpose()
 }
 
-/// The merchant's report on an incident, if they filed one (the form edits it).
+/// The merchant's report on an event (any of `incident_ids`; the key's first), if they filed
+/// one (the form edits it).
 pub async fn of_merchant_incident(
     db: &Db,
     crypto: &Crypto,
     merchant_id: i64,
-    incident_id: i64,
+    incident_ids: &[i64],
 ) -> Result<Option<Report>, StorageError> {
-    let row = damage_reports::Entity::find()
+    let rows = damage_reports::Entity::find()
         .filter(damage_reports::Column::MerchantId.eq(merchant_id))
-        .filter(damage_reports::Column::IncidentId.eq(incident_id))
-        .one(&db.conn)
+        .filter(damage_reports::Column::IncidentId.is_in(incident_ids.to_vec()))
+        .order_by_asc(damage_reports::Column::Id)
+        .all(&db.conn)
         .await?;
+    let key = incident_ids.first().copied();
+    let row = match rows.iter().position(|r| Some(r.incident_id) == key) {
+        Some(i) => rows.into_iter().nth(i),
+        None => rows.into_iter().next(),
+    };
     row.map(|r| open(crypto, r)).transpose()
 }
 
@@ -281,6 +340,8 @@ pub async fn of_merchant_incident(
 pub struct Filter {
     pub status: Option<String>,
     pub incident_id: Option<i64>,
+    /// Reports on any of these incidents (an outage event); empty: no such condition.
+    pub incident_ids: Vec<i64>,
 }
 
 /// Reports sent to one association, oldest first (a queue).
@@ -297,6 +358,9 @@ pub async fn of_association(
     }
     if let Some(i) = f.incident_id {
         q = q.filter(damage_reports::Column::IncidentId.eq(i));
+    }
+    if !f.incident_ids.is_empty() {
+        q = q.filter(damage_reports::Column::IncidentId.is_in(f.incident_ids.clone()));
     }
     let rows = q
         .order_by_asc(damage_reports::Column::CreatedAt)

@@ -30,6 +30,11 @@ pub struct Model {
     pub forwarded_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    pub windows: String,
+    pub sales_outage_krw: Option<i64>,
+    pub sales_comparable_krw: Option<i64>,
+    pub service_usage: String,
+    pub substitute: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

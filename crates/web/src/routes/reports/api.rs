@@ -114,6 +114,7 @@ pub async fn list(
             let filter = Filter {
                 status: q.status,
                 incident_id: q.incident,
+                incident_ids: Vec::new(),
             };
             reports::of_association(&state.db, &state.crypto, a, &filter).await?
         }

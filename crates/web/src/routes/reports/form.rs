@@ -1,6 +1,7 @@
 //! The report form's view: what was typed (or pre-filled), the field messages, and the lists
 //! to choose from.
 use super::choices::{KINDS, SIDO, TRADES};
+use super::event::{Event, ServiceBox, tier_text};
 use super::validate::{FieldError, RawReport, field_label};
 use crate::AppState;
 use crate::error::WebError;
@@ -29,6 +30,9 @@ pub struct FormContext {
     pub associations: Vec<associations::Model>,
     pub recent: Vec<incidents::Model>,
     pub tz: chrono_tz::Tz,
+    /// `[compensation]`: the estimate's tiers and where they come from.
+    pub tiers: Vec<meoktong_domain::claims::Tier>,
+    pub basis: String,
 }
 
 impl FormContext {
@@ -38,6 +42,8 @@ impl FormContext {
             associations: reports::associations(&state.db).await?,
             recent: status::incidents_since(&state.db, now_ms() - RECENT_MS).await?,
             tz: time_zone(state),
+            tiers: state.settings.compensation.domain_tiers(),
+            basis: state.settings.compensation.basis.clone(),
         })
     }
 
@@ -146,12 +152,22 @@ pub struct FormPage {
     pub hidden: Hidden,
     pub errors: Vec<(String, String)>,
     pub incident: Option<IncidentBox>,
+    /// The event's key (the hidden `incident` value) and each service's measured window.
+    pub event_key: Option<i64>,
+    pub windows: Vec<ServiceBox>,
     pub incidents: Vec<Opt>,
     pub sido: Vec<Opt>,
     pub trades: Vec<Opt>,
     pub kinds: Vec<Opt>,
-    pub services: Vec<Opt>,
+    /// The event's services first (`in_event`), then the rest of the catalog.
+    pub services: Vec<ServiceOpt>,
     pub associations: Vec<Opt>,
+    pub substitutes: Vec<Opt>,
+    /// The estimated compensation tier of the loss as typed (or of the sales difference).
+    pub tier: String,
+    /// The tiers for the page's script: `[[up_to, estimate], …]`.
+    pub tiers_json: String,
+    pub basis: String,
     /// When the merchant's earlier report on this incident is being edited: when it was sent.
     pub editing: Option<String>,
     /// The loss helper's result, when asked for without JavaScript.
@@ -181,9 +197,20 @@ impl FormPage {
     }
 }
 
+/// One service to tick, with whether it was paid or free.
+pub struct ServiceOpt {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+    /// `paid` | `free` | "".
+    pub usage: String,
+    pub in_event: bool,
+}
+
 /// What the page shows besides the values.
 pub struct Extras {
     pub incident: Option<incidents::Model>,
+    pub event: Option<Event>,
     pub editing: Option<i64>,
     pub estimate: Option<String>,
     pub signed_in: bool,
@@ -241,12 +268,39 @@ pub fn page(
         kinds: opts(choice(&KINDS).into_iter(), |v| {
             r.kinds.iter().any(|k| k == v)
         }),
-        services: opts(
-            ctx.deps
-                .iter()
-                .map(|d| (d.slug.clone(), dep_label(d, lang))),
-            |v| r.services.iter().any(|s| s == v),
+        services: service_opts(ctx, &r, x.event.as_ref(), lang),
+        substitutes: opts(
+            [
+                ("yes", lang.t("있었음 (전화·현금 등으로 대신함)", "Yes (phone, cash, …)")),
+                ("partly", lang.t("일부만", "Partly")),
+                ("no", lang.t("없었음", "No")),
+            ]
+            .into_iter()
+            .map(|(v, l)| (v.to_string(), l.to_string())),
+            |v| v == r.substitute.trim(),
         ),
+        tier: claim_loss(&r)
+            .map(|loss| tier_text(&ctx.tiers, loss, lang))
+            .unwrap_or_default(),
+        tiers_json: serde_json::to_string(
+            &ctx.tiers
+                .iter()
+                .map(|t| [t.up_to_krw, t.estimate_krw])
+                .collect::<Vec<_>>(),
+        )
+        .unwrap_or_else(|_| "[]".into()),
+        basis: ctx.basis.clone(),
+        event_key: x.event.as_ref().map(|e| e.key().id),
+        windows: x
+            .event
+            .as_ref()
+            .map(|e| {
+                e.incidents
+                    .iter()
+                    .map(|i| ServiceBox::new(ctx, i, lang))
+                    .collect()
+            })
+            .unwrap_or_default(),
         associations: opts(
             ctx.associations
                 .iter()
@@ -263,6 +317,49 @@ pub fn page(
         h,
         hidden,
     }
+}
+
+/// The loss a claim states as typed: the sales difference when both are given, else the
+/// loss field.
+pub fn claim_loss(r: &RawReport) -> Option<i64> {
+    use super::validate::krw;
+    match (krw(&r.sales_outage), krw(&r.sales_comparable)) {
+        (Ok(o), Ok(c)) => Some(meoktong_domain::claims::loss_from_sales(o, c)),
+        _ => krw(&r.estimated_loss).ok(),
+    }
+}
+
+fn service_opts(
+    ctx: &FormContext,
+    r: &RawReport,
+    event: Option<&Event>,
+    lang: Lang,
+) -> Vec<ServiceOpt> {
+    let in_event = event.map(|e| e.dependency_ids()).unwrap_or_default();
+    let opt = |d: &dependencies::Model| ServiceOpt {
+        selected: r.services.iter().any(|s| *s == d.slug),
+        usage: r
+            .usage
+            .iter()
+            .find(|(slug, _)| *slug == d.slug)
+            .map(|(_, u)| u.clone())
+            .unwrap_or_default(),
+        in_event: in_event.contains(&d.id),
+        value: d.slug.clone(),
+        label: dep_label(d, lang),
+    };
+    let mut out: Vec<ServiceOpt> = in_event
+        .iter()
+        .filter_map(|id| ctx.deps.iter().find(|d| d.id == *id))
+        .map(opt)
+        .collect();
+    out.extend(
+        ctx.deps
+            .iter()
+            .filter(|d| !in_event.contains(&d.id))
+            .map(opt),
+    );
+    out
 }
 
 /// "Label: message" lines for the summary above the form.

@@ -2,6 +2,7 @@
 //! totals (number of reports, total and median loss, by region, trade and affected service)
 //! beside the measured outage duration, with bar charts.
 use super::choices::{self, SIDO, TRADES};
+use super::event::{Event, ServiceBox};
 use super::form::{fmt_duration, fmt_time};
 use super::totals::{self, Chart, Group, Totals};
 use super::validate::group_digits;
@@ -18,9 +19,11 @@ use axum::response::Response;
 use meoktong_storage::entity::incidents;
 use meoktong_storage::reports::{self, Filter, Report};
 
-/// One incident's reports in an association's scope, with their totals.
+/// One outage event's reports in an association's scope, with their totals. `incident` is
+/// the event's key (its first incident).
 pub struct IncidentTotals {
     pub incident: incidents::Model,
+    pub event: Event,
     pub reports: Vec<Report>,
     pub totals: Totals,
     pub names: Names,
@@ -32,12 +35,14 @@ pub async fn load(
     incident_id: i64,
     lang: Lang,
 ) -> Result<IncidentTotals, WebError> {
-    let incident = meoktong_storage::incidents::get(&state.db, incident_id)
+    let event = Event::of(state, incident_id, meoktong_storage::now_ms())
         .await?
         .ok_or(WebError::NotFound)?;
+    let incident = event.key().clone();
     let filter = Filter {
         status: None,
-        incident_id: Some(incident_id),
+        incident_id: None,
+        incident_ids: event.ids(),
     };
     let reports =
         reports::of_association(&state.db, &state.crypto, association_id, &filter).await?;
@@ -53,9 +58,10 @@ pub async fn load(
         })
         .collect();
     let totals = totals::compute(&rows);
-    let names = Names::load(state, &[incident_id], lang).await?;
+    let names = Names::load(state, &event.ids(), lang).await?;
     Ok(IncidentTotals {
         incident,
+        event,
         reports,
         totals,
         names,
@@ -63,22 +69,38 @@ pub async fn load(
 }
 
 impl IncidentTotals {
-    /// The measured outage: start, end and duration as text.
+    /// The event's span (first start to last end): start, end and duration as text.
     pub fn outage(&self) -> (String, String, String) {
-        let (i, lang, tz) = (&self.incident, self.names.lang, self.names.tz);
-        let end = i
-            .resolved_at
+        let (lang, tz) = (self.names.lang, self.names.tz);
+        let (start, end_at) = self.event.span();
+        let end = end_at
             .map(|r| fmt_time(tz, r))
             .unwrap_or_else(|| lang.t("진행 중", "ongoing").into());
-        let duration = i
-            .resolved_at
-            .map(|r| fmt_duration(lang, r - i.started_at))
+        let duration = end_at
+            .map(|r| fmt_duration(lang, r - start))
             .unwrap_or_default();
-        (fmt_time(tz, i.started_at), end, duration)
+        (fmt_time(tz, start), end, duration)
     }
 
+    /// Every service of the event, once each: `카카오톡 · 카카오페이`.
     pub fn dependency(&self) -> String {
-        self.names.dependency_of(&self.incident)
+        let mut names: Vec<String> = Vec::new();
+        for i in &self.event.incidents {
+            let n = self.names.dependency_of(i);
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        names.join(" · ")
+    }
+
+    /// Each service's measured window.
+    pub fn windows(&self) -> Vec<ServiceBox> {
+        self.event
+            .incidents
+            .iter()
+            .map(|i| ServiceBox::from_names(&self.names, i))
+            .collect()
     }
 }
 
@@ -148,6 +170,7 @@ pub fn sections(t: &IncidentTotals) -> Vec<Section> {
 /// The headline numbers.
 pub struct Summary {
     pub dependency: String,
+    pub windows: Vec<ServiceBox>,
     pub start: String,
     pub end: String,
     pub duration: String,
@@ -163,6 +186,7 @@ pub fn summary(t: &IncidentTotals) -> Summary {
     let lang = t.names.lang;
     Summary {
         dependency: t.dependency(),
+        windows: t.windows(),
         start,
         end,
         duration,
@@ -206,18 +230,40 @@ pub async fn list(
     let association_id = staff_of(&user)?;
     let lang = lang_of(q.lang.as_deref(), &headers, Some(&user));
     let counts = reports::incidents_of_association(&state.db, association_id).await?;
-    let names = Names::load(
-        &state,
-        &counts.iter().map(|c| c.0).collect::<Vec<_>>(),
-        lang,
-    )
-    .await?;
-    let rows = counts
+    // Reports are filed on an event's key; older ones may sit on another incident of it.
+    let now = meoktong_storage::now_ms();
+    let mut events: Vec<(Event, i64)> = Vec::new();
+    for (id, n) in counts {
+        if let Some(e) = events.iter_mut().find(|(e, _)| e.ids().contains(&id)) {
+            e.1 += n;
+            continue;
+        }
+        if let Some(e) = Event::of(&state, id, now).await? {
+            events.push((e, n));
+        }
+    }
+    let all_ids: Vec<i64> = events.iter().flat_map(|(e, _)| e.ids()).collect();
+    let names = Names::load(&state, &all_ids, lang).await?;
+    events.sort_by_key(|(e, _)| std::cmp::Reverse(e.key().started_at));
+    let rows = events
         .into_iter()
-        .map(|(id, reports)| IncidentRow {
-            id,
-            name: names.incident(id),
-            reports,
+        .map(|(e, reports)| {
+            let mut services: Vec<String> = Vec::new();
+            for i in &e.incidents {
+                let n = names.dependency_of(i);
+                if !services.contains(&n) {
+                    services.push(n);
+                }
+            }
+            IncidentRow {
+                id: e.key().id,
+                name: format!(
+                    "{} · {}",
+                    services.join(" · "),
+                    names.time(e.key().started_at)
+                ),
+                reports,
+            }
         })
         .collect();
     let title = lang

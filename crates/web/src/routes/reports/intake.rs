@@ -2,6 +2,7 @@
 //! loss helper's estimate when JavaScript is off).
 use super::form::{self, Extras, FormContext, FormPage, Helper, Hidden};
 use super::guard::{self, StampCheck};
+use super::event::Event;
 use super::prefill;
 use super::upload::RawForm;
 use super::validate::{self, Context, FieldError, MAX_HOURS_DOWN, Problem, RawReport, ValidReport};
@@ -28,10 +29,11 @@ pub async fn open(
     o: Opening<'_>,
 ) -> Result<FormPage, WebError> {
     let ctx = FormContext::load(state).await?;
-    let incident = prefill::incident(state, o.incident).await?;
-    let merchant =
-        prefill::merchant_for(state, user, o.token, incident.as_ref().map(|i| i.id), o.now).await?;
-    let (r, h, editing) = prefill::prefill(state, &ctx, merchant, incident.as_ref()).await?;
+    let event = prefill::event(state, o.incident, o.now).await?;
+    let incident = event.as_ref().map(|e| e.key().clone());
+    let ids = event.as_ref().map(Event::ids).unwrap_or_default();
+    let merchant = prefill::merchant_for(state, user, o.token, &ids, o.now).await?;
+    let (r, h, editing) = prefill::prefill(state, &ctx, merchant, event.as_ref()).await?;
     // The token travels on only when it proved who is reporting.
     let token = if merchant.is_some() && user.is_none() {
         o.token.to_string()
@@ -45,6 +47,7 @@ pub async fn open(
     };
     let extras = Extras {
         incident,
+        event,
         editing,
         estimate: None,
         signed_in: user.is_some(),
@@ -54,7 +57,8 @@ pub async fn open(
 }
 
 pub enum Outcome {
-    Saved,
+    /// Stored: the report's id.
+    Saved(i64),
     /// Shown again with field messages (422).
     Invalid(Box<FormPage>),
     /// Shown again with the loss helper's estimate filled in (200).
@@ -77,6 +81,15 @@ fn raw_report(f: &RawForm) -> RawReport {
         description: f.get("description").into(),
         association: f.get("association").into(),
         consent: !f.get("consent").is_empty(),
+        sales_outage: f.get("sales_outage").into(),
+        sales_comparable: f.get("sales_comparable").into(),
+        usage: f
+            .fields
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("usage_")?.to_string(), v.clone())))
+            .filter(|(_, v)| !v.trim().is_empty())
+            .collect(),
+        substitute: f.get("substitute").into(),
     }
 }
 
@@ -110,6 +123,7 @@ struct Submission {
     h: Helper,
     hidden: Hidden,
     incident: Option<incidents::Model>,
+    event: Option<Event>,
     merchant: Option<i64>,
     signed_in: bool,
     lang: Lang,
@@ -131,10 +145,11 @@ impl Submission {
             hours_down: f.get("hours_down").into(),
             open_hours: f.get("open_hours").into(),
         };
-        let incident = prefill::incident(state, &r.incident).await?;
+        let event = prefill::event(state, &r.incident, now).await?;
+        let incident = event.as_ref().map(|e| e.key().clone());
         let token = f.get("token").to_string();
-        let incident_id = incident.as_ref().map(|i| i.id);
-        let merchant = prefill::merchant_for(state, user, &token, incident_id, now).await?;
+        let ids = event.as_ref().map(Event::ids).unwrap_or_default();
+        let merchant = prefill::merchant_for(state, user, &token, &ids, now).await?;
         let check = guard::check_stamp(&state.crypto, f.get("stamp"), now);
         // A stale stamp is replaced, so the form shown again can be sent.
         let stamp = match check {
@@ -155,6 +170,7 @@ impl Submission {
                 h,
                 hidden,
                 incident,
+                event,
                 merchant,
                 signed_in,
                 lang,
@@ -167,6 +183,7 @@ impl Submission {
     fn page(self, errors: &[FieldError], estimate: Option<String>) -> Box<FormPage> {
         let x = Extras {
             incident: self.incident,
+            event: self.event,
             editing: None,
             estimate,
             signed_in: self.signed_in,
@@ -234,7 +251,23 @@ impl Submission {
     }
 
     fn data(&self, v: ValidReport, inc: &incidents::Model) -> ReportData {
+        let (start, end) = self
+            .event
+            .as_ref()
+            .map(Event::span)
+            .unwrap_or((inc.started_at, inc.resolved_at));
+        let windows = self
+            .event
+            .as_ref()
+            .map(|e| e.windows(&self.ctx.deps, &v.services))
+            .unwrap_or_default();
         ReportData {
+            event_incidents: self.event.as_ref().map(Event::ids).unwrap_or_default(),
+            windows,
+            sales_outage_krw: v.sales_outage_krw,
+            sales_comparable_krw: v.sales_comparable_krw,
+            service_usage: v.usage,
+            substitute: v.substitute,
             incident_id: inc.id,
             merchant_id: self.merchant,
             association_id: v.association_id,
@@ -249,9 +282,9 @@ impl Submission {
             estimated_loss_krw: v.estimated_loss_krw,
             lost_orders: v.lost_orders,
             description: v.description,
-            // The probe-measured window is the evidence; the reporter does not edit it.
-            outage_start: inc.started_at,
-            outage_end: inc.resolved_at,
+            // The probe-measured windows are the evidence; the reporter does not edit them.
+            outage_start: start,
+            outage_end: end,
             consent: true,
         }
     }
@@ -286,7 +319,7 @@ pub async fn submit(
     match reports::save(&state.db, &state.crypto, &data, &f.files, &actor, now).await {
         Ok(saved) => {
             tracing::info!(report.id = saved.id(), incident.id = inc.id, merchant.id = ?s.merchant, "damage report saved");
-            Ok(Outcome::Saved)
+            Ok(Outcome::Saved(saved.id()))
         }
         Err(StorageError::Conflict(_)) => {
             let forwarded = FieldError {

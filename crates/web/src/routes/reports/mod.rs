@@ -23,6 +23,7 @@ use serde::Deserialize;
 
 pub mod api;
 pub mod choices;
+pub mod event;
 pub mod export;
 pub mod form;
 pub mod guard;

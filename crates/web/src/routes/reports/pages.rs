@@ -69,7 +69,11 @@ pub async fn submit(
         return Ok(done);
     }
     match intake::submit(&state, user.as_ref(), &form, lang, now_ms()).await? {
-        Outcome::Saved => Ok(done),
+        Outcome::Saved(id) => Ok(Redirect::to(&format!(
+            "/reports/submitted?receipt={id}&lang={}",
+            lang.code()
+        ))
+        .into_response()),
         Outcome::Invalid(page) => render(StatusCode::UNPROCESSABLE_ENTITY, page.as_ref(), None),
         Outcome::Estimated(page) => render(StatusCode::OK, page.as_ref(), None),
     }
@@ -82,19 +86,35 @@ struct Submitted {
     l: Lang,
     title: String,
     signed_in: bool,
+    /// The receipt number (`MT-000042`) and the report's id, when known.
+    receipt: String,
+    id: i64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SubmittedQuery {
+    pub receipt: Option<i64>,
+    pub lang: Option<String>,
 }
 
 pub async fn submitted(
     MaybeUser(user): MaybeUser,
-    Query(q): Query<LangQuery>,
+    Query(q): Query<SubmittedQuery>,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let lang = lang_of(q.lang.as_deref(), &headers, user.as_ref());
+    let id = q.receipt.filter(|id| *id > 0).unwrap_or_default();
     let page = Submitted {
         lang: lang.code(),
         l: lang,
         title: lang.t("신고가 접수되었습니다", "Report received").into(),
         signed_in: user.is_some(),
+        receipt: if id > 0 {
+            meoktong_storage::reports::receipt_number(id)
+        } else {
+            String::new()
+        },
+        id,
     };
     render(StatusCode::OK, &page, None)
 }

@@ -7,7 +7,7 @@ use super::validate::RawReport;
 use crate::AppState;
 use crate::auth::session::CurrentUser;
 use crate::error::WebError;
-use meoktong_storage::entity::incidents;
+use super::event::Event;
 use meoktong_storage::reports::Report;
 use meoktong_storage::{contacts, outbox, reports};
 
@@ -15,30 +15,32 @@ use meoktong_storage::{contacts, outbox, reports};
 pub const DEFAULT_OPEN_HOURS: &str = "12";
 
 /// The merchant a submission is for: the signed-in merchant, or the one whose alert link
-/// (`token`) names this incident. Anybody else reports anonymously.
+/// (`token`) names an incident of this event. Anybody else reports anonymously.
 pub async fn merchant_for(
     state: &AppState,
     user: Option<&CurrentUser>,
     token: &str,
-    incident_id: Option<i64>,
+    event_incidents: &[i64],
     now: i64,
 ) -> Result<Option<i64>, WebError> {
     if let Some(m) = user.and_then(|u| u.merchant().ok()) {
         return Ok(Some(m));
     }
-    let (Some(incident_id), false) = (incident_id, token.is_empty() || token.len() > 128) else {
+    if event_incidents.is_empty() || token.is_empty() || token.len() > 128 {
         return Ok(None);
-    };
+    }
     let Some(n) = outbox::notice_by_link_token(&state.db, &state.crypto, token).await? else {
         return Ok(None);
     };
     let ids: Vec<i64> = serde_json::from_str(&n.incident_ids).unwrap_or_default();
-    Ok((n.token_expires_at > now && ids.contains(&incident_id)).then_some(n.merchant_id))
+    let names_event = ids.iter().any(|i| event_incidents.contains(i));
+    Ok((n.token_expires_at > now && names_event).then_some(n.merchant_id))
 }
 
-pub async fn incident(state: &AppState, raw: &str) -> Result<Option<incidents::Model>, WebError> {
+/// The outage event of the incident the form names (any of its incidents opens it).
+pub async fn event(state: &AppState, raw: &str, now: i64) -> Result<Option<Event>, WebError> {
     match raw.trim().parse::<i64>() {
-        Ok(id) => Ok(meoktong_storage::incidents::get(&state.db, id).await?),
+        Ok(id) => Event::of(state, id, now).await,
         Err(_) => Ok(None),
     }
 }
@@ -92,6 +94,20 @@ pub fn from_report(rep: &Report) -> RawReport {
             .map(|a| a.to_string())
             .unwrap_or_default(),
         consent: row.consent,
+        sales_outage: row
+            .sales_outage_krw
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
+        sales_comparable: row
+            .sales_comparable_krw
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
+        usage: rep
+            .service_usage
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        substitute: row.substitute.clone().unwrap_or_default(),
     }
 }
 
@@ -107,17 +123,21 @@ pub async fn prefill(
     state: &AppState,
     ctx: &FormContext,
     merchant: Option<i64>,
-    incident: Option<&incidents::Model>,
+    event: Option<&Event>,
 ) -> Result<(RawReport, Helper, Option<i64>), WebError> {
     let helper = Helper {
         open_hours: DEFAULT_OPEN_HOURS.into(),
-        hours_down: incident
-            .and_then(|i| i.resolved_at.map(|r| hours_text(r - i.started_at)))
+        hours_down: event
+            .and_then(|e| {
+                let (start, end) = e.span();
+                end.map(|r| hours_text(r - start))
+            })
             .unwrap_or_default(),
         ..Helper::default()
     };
-    if let (Some(m), Some(i)) = (merchant, incident)
-        && let Some(rep) = reports::of_merchant_incident(&state.db, &state.crypto, m, i.id).await?
+    if let (Some(m), Some(e)) = (merchant, event)
+        && let Some(rep) =
+            reports::of_merchant_incident(&state.db, &state.crypto, m, &e.ids()).await?
     {
         return Ok((from_report(&rep), helper, Some(rep.row.created_at)));
     }
@@ -125,12 +145,13 @@ pub async fn prefill(
     if let Some(m) = merchant {
         from_merchant(state, m, &mut r).await?;
     }
-    if let Some(i) = incident {
-        r.incident = i.id.to_string();
-        r.services = ctx
-            .deps
+    if let Some(e) = event {
+        // Every service of the event is ticked: the merchant unticks what they did not use.
+        r.incident = e.key().id.to_string();
+        let ids = e.dependency_ids();
+        r.services = ids
             .iter()
-            .filter(|d| d.id == i.dependency_id)
+            .filter_map(|id| ctx.deps.iter().find(|d| d.id == *id))
             .map(|d| d.slug.clone())
             .collect();
     }

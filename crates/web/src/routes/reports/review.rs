@@ -120,9 +120,18 @@ pub async fn queue(
         .as_deref()
         .filter(|s| *s == "all" || STATUSES.contains(s))
         .unwrap_or("received");
+    // `?incident=` names an outage event by any of its incidents: its reports, all of them.
+    let incident_ids = match q.incident {
+        Some(i) => super::event::Event::of(&state, i, now_ms())
+            .await?
+            .map(|e| e.ids())
+            .unwrap_or_else(|| vec![i]),
+        None => Vec::new(),
+    };
     let filter = Filter {
         status: Some(status.to_string()).filter(|s| s != "all"),
-        incident_id: q.incident,
+        incident_id: None,
+        incident_ids,
     };
     let list = reports::of_association(&state.db, &state.crypto, association_id, &filter).await?;
     let names = Names::load(

@@ -250,7 +250,20 @@ pub struct RawReport {
     pub description: String,
     pub association: String,
     pub consent: bool,
+    /// Sales in the outage period and in a comparable period (the claim's loss is the
+    /// difference).
+    pub sales_outage: String,
+    pub sales_comparable: String,
+    /// Service slug → `paid` | `free` (`usage_{slug}` fields).
+    pub usage: Vec<(String, String)>,
+    /// `yes` | `partly` | `no`, or empty.
+    pub substitute: String,
 }
+
+/// What `substitute` may say.
+pub const SUBSTITUTES: [&str; 3] = ["yes", "partly", "no"];
+/// What a service's usage may say.
+pub const USAGES: [&str; 2] = ["paid", "free"];
 
 /// What a report may name: dependency slugs of the catalog, existing associations.
 pub struct Context<'a> {
@@ -273,6 +286,10 @@ pub struct ValidReport {
     pub estimated_loss_krw: i64,
     pub lost_orders: Option<i32>,
     pub description: String,
+    pub sales_outage_krw: Option<i64>,
+    pub sales_comparable_krw: Option<i64>,
+    pub usage: std::collections::BTreeMap<String, String>,
+    pub substitute: Option<String>,
 }
 
 fn check<T>(errors: &mut Vec<FieldError>, field: &'static str, r: Result<T, Problem>) -> Option<T> {
@@ -331,7 +348,38 @@ pub fn validate(raw: &RawReport, ctx: &Context<'_>) -> Result<ValidReport, Vec<F
     let services = check(e, "services", some_of(&raw.services, ctx.services));
     let kind_codes: Vec<&str> = KINDS.iter().map(|c| c.code).collect();
     let kinds = check(e, "kinds", some_of(&raw.kinds, &kind_codes));
-    let loss = check(e, "estimated_loss", krw(&raw.estimated_loss));
+    let optional_krw = |v: &str| {
+        if v.trim().is_empty() {
+            Ok(None)
+        } else {
+            krw(v).map(Some)
+        }
+    };
+    let sales_outage = check(e, "sales_outage", optional_krw(&raw.sales_outage)).flatten();
+    let sales_comparable =
+        check(e, "sales_comparable", optional_krw(&raw.sales_comparable)).flatten();
+    // Both sales figures given: the loss is their difference; else the loss typed in.
+    let loss = match (sales_outage, sales_comparable) {
+        (Some(o), Some(c)) => Some(meoktong_domain::claims::loss_from_sales(o, c)),
+        _ => check(e, "estimated_loss", krw(&raw.estimated_loss)),
+    };
+    let substitute = if raw.substitute.trim().is_empty() {
+        None
+    } else {
+        check(
+            e,
+            "substitute",
+            one_of(&raw.substitute, SUBSTITUTES.iter().copied()),
+        )
+    };
+    let usage = raw
+        .usage
+        .iter()
+        .filter(|(slug, v)| {
+            raw.services.iter().any(|s| s.trim() == slug) && USAGES.contains(&v.trim())
+        })
+        .map(|(slug, v)| (slug.clone(), v.trim().to_string()))
+        .collect();
     let lost_orders = check(
         e,
         "lost_orders",
@@ -369,6 +417,10 @@ pub fn validate(raw: &RawReport, ctx: &Context<'_>) -> Result<ValidReport, Vec<F
         estimated_loss_krw: loss.unwrap_or_default(),
         lost_orders: lost_orders.flatten().and_then(|n| i32::try_from(n).ok()),
         description: description.unwrap_or_default(),
+        sales_outage_krw: sales_outage,
+        sales_comparable_krw: sales_comparable,
+        usage,
+        substitute,
     })
 }
 
@@ -394,6 +446,9 @@ pub fn field_label(field: &str, lang: Lang) -> &'static str {
         "hours_down" => lang.t("영업하지 못한 시간", "Hours you could not trade"),
         "open_hours" => lang.t("하루 영업시간", "Opening hours a day"),
         "reason" => lang.t("사유", "Reason"),
+        "sales_outage" => lang.t("장애 기간 매출", "Sales in the outage period"),
+        "sales_comparable" => lang.t("비교 기간 매출", "Sales in a comparable period"),
+        "substitute" => lang.t("대체 수단", "Substitute"),
         _ => lang.t("양식", "Form"),
     }
 }

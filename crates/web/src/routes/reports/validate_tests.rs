@@ -117,7 +117,48 @@ fn raw() -> RawReport {
         description: "주문이 안 들어왔어요".into(),
         association: "3".into(),
         consent: true,
+        ..RawReport::default()
     }
+}
+
+#[test]
+fn sales_in_two_periods_give_the_loss_and_usage_is_kept_for_chosen_services() {
+    let ctx = Context {
+        services: &["kakao-talk", "kakao-pay"],
+        associations: &[3],
+    };
+    let r = RawReport {
+        sales_outage: "400,000".into(),
+        sales_comparable: "1,000,000원".into(),
+        estimated_loss: String::new(),
+        usage: vec![
+            ("kakao-talk".into(), "paid".into()),
+            ("kakao-pay".into(), "free".into()),
+            ("kakao-talk".into(), "bogus".into()),
+        ],
+        substitute: "partly".into(),
+        ..raw()
+    };
+    let v = validate(&r, &ctx).expect("valid");
+    assert_eq!(v.estimated_loss_krw, 600_000, "comparable minus outage period");
+    assert_eq!(
+        v.usage.into_iter().collect::<Vec<_>>(),
+        vec![("kakao-talk".to_string(), "paid".to_string())],
+        "only chosen services, only known values"
+    );
+    assert_eq!(v.substitute.as_deref(), Some("partly"));
+    let bad = RawReport {
+        sales_outage: "many".into(),
+        substitute: "maybe".into(),
+        estimated_loss: String::new(),
+        ..raw()
+    };
+    let fields: Vec<&str> = validate(&bad, &ctx)
+        .expect_err("invalid")
+        .iter()
+        .map(|e| e.field)
+        .collect();
+    assert_eq!(fields, vec!["sales_outage", "estimated_loss", "substitute"]);
 }
 
 #[test]
