@@ -534,3 +534,51 @@ pub async fn result_at<C: ConnectionTrait>(
         .one(conn)
         .await?)
 }
+
+/// One probe location's view of a dependency over a span: how many probes, how many failed
+/// (failed or degraded), and the first and last hour with a failure (from the hourly
+/// rollups, which outlive the raw results).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocationView {
+    pub location_id: i64,
+    pub probes: i64,
+    pub failed: i64,
+    pub first_failed_hour: Option<i64>,
+    pub last_failed_hour: Option<i64>,
+}
+
+/// Every location's view of `dependency_id` from the hour holding `from` to the one holding
+/// `to`, by location id.
+pub async fn views_by_location(
+    db: &Db,
+    dependency_id: i64,
+    from: i64,
+    to: i64,
+) -> Result<Vec<LocationView>, StorageError> {
+    use crate::entity::probe_rollups_hourly as r;
+    let first = from - from.rem_euclid(HOUR_MS);
+    let mut by: std::collections::BTreeMap<i64, LocationView> = std::collections::BTreeMap::new();
+    for row in r::Entity::find()
+        .filter(r::Column::DependencyId.eq(dependency_id))
+        .filter(r::Column::HourAt.gte(first))
+        .filter(r::Column::HourAt.lte(to))
+        .all(&db.conn)
+        .await?
+    {
+        let v = by.entry(row.location_id).or_insert(LocationView {
+            location_id: row.location_id,
+            probes: 0,
+            failed: 0,
+            first_failed_hour: None,
+            last_failed_hour: None,
+        });
+        let failed = row.fail_count + row.degraded_count;
+        v.probes += row.ok_count + row.degraded_count + row.fail_count + row.config_error_count;
+        v.failed += failed;
+        if failed > 0 {
+            v.first_failed_hour = Some(v.first_failed_hour.map_or(row.hour_at, |h| h.min(row.hour_at)));
+            v.last_failed_hour = Some(v.last_failed_hour.map_or(row.hour_at, |h| h.max(row.hour_at)));
+        }
+    }
+    Ok(by.into_values().collect())
+}

@@ -34,6 +34,16 @@ impl<W: Write> SafeCsv<W> {
         }
     }
 
+    /// For a file people open in Excel: rows end in CRLF, as Excel and most Korean
+    /// spreadsheet programs write (and expect) them. The caller writes the UTF-8 BOM.
+    pub fn excel(out: W) -> SafeCsv<W> {
+        SafeCsv {
+            inner: csv::WriterBuilder::new()
+                .terminator(csv::Terminator::CRLF)
+                .from_writer(out),
+        }
+    }
+
     /// One row; every cell guarded.
     pub fn row<I, S>(&mut self, cells: I) -> csv::Result<()>
     where
@@ -82,6 +92,20 @@ mod tests {
         assert_eq!(
             text,
             "'=cmd|' /C calc'!A0,'@SUM(A1:A2),'+cmd,'-2+3,'\tTAB,\"'\rCR\",행복분식,\n"
+        );
+    }
+
+    #[test]
+    fn excel_rows_end_in_crlf_and_stay_guarded() {
+        let mut out = Vec::new();
+        let mut w = SafeCsv::excel(&mut out);
+        w.row(["=1+1", "행복분식"]).expect("row");
+        w.row(["a\nb", "x"]).expect("row");
+        w.flush().expect("flush");
+        drop(w);
+        assert_eq!(
+            String::from_utf8(out).expect("utf-8"),
+            "'=1+1,행복분식\r\n\"a\nb\",x\r\n"
         );
     }
 

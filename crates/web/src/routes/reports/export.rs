@@ -2,6 +2,8 @@
 //! spreadsheet programs read the Korean right) and a printable evidence pack (the probes'
 //! timeline of the outage beside the totals).
 use super::choices::{self, SIDO, TRADES};
+use super::event::tier_text;
+use meoktong_domain::claims::{Tier, reaches_two_hours};
 use super::form::fmt_time;
 use super::incidents::{self, IncidentTotals, Section, Summary};
 use super::validate::{group_digits, kinds_text};
@@ -18,93 +20,143 @@ use axum::response::{IntoResponse, Response};
 use meoktong_storage::{now_ms, probes};
 use std::collections::HashMap;
 
-const HEADERS_KO: [&str; 20] = [
-    "접수번호",
-    "상태",
-    "장애번호",
-    "서비스",
-    "장애 시작",
-    "장애 종료",
-    "상호",
-    "사업자등록번호",
-    "시/도",
-    "시/군/구",
-    "업종",
-    "영향받은 서비스",
-    "피해 종류",
-    "추정 손실(원)",
-    "놓친 주문 수",
-    "피해 내용",
-    "연락처",
-    "제출 시각",
-    "검토 시각",
-    "반려 사유",
+/// The columns before the services (Korean, English).
+const HEAD: [(&str, &str); 11] = [
+    ("접수번호", "receipt_number"),
+    ("상태", "status"),
+    ("장애 번호", "outage_event_id"),
+    ("장애 시작", "outage_start"),
+    ("장애 종료", "outage_end"),
+    ("상호", "business_name"),
+    ("사업자등록번호", "business_registration_number"),
+    ("시/도", "province"),
+    ("시/군/구", "district"),
+    ("업종", "trade"),
+    ("연락처", "contact"),
 ];
-const HEADERS_EN: [&str; 20] = [
-    "report_id",
-    "status",
-    "incident_id",
-    "service",
-    "outage_start",
-    "outage_end",
-    "business_name",
-    "business_registration_number",
-    "province",
-    "district",
-    "trade",
-    "affected_services",
-    "damage_kinds",
-    "estimated_loss_krw",
-    "lost_orders",
-    "description",
-    "contact",
-    "submitted_at",
-    "reviewed_at",
-    "review_reason",
+/// The columns after the services.
+const TAIL: [(&str, &str); 11] = [
+    ("장애 기간 매출(원)", "sales_outage_period_krw"),
+    ("비교 기간 매출(원)", "sales_comparable_period_krw"),
+    ("추정 손실(원)", "estimated_loss_krw"),
+    ("놓친 주문 수", "lost_orders"),
+    ("추정 보상 구간(추정)", "estimated_compensation_tier"),
+    ("대체 수단", "substitute"),
+    ("피해 종류", "damage_kinds"),
+    ("피해 내용", "description"),
+    ("제출 시각", "submitted_at"),
+    ("검토 시각", "reviewed_at"),
+    ("반려 사유", "review_reason"),
 ];
 
-/// The CSV text, BOM first.
-pub fn csv_text(t: &IncidentTotals) -> Result<Vec<u8>, WebError> {
+fn pick(pair: (&'static str, &'static str), lang: Lang) -> String {
+    lang.t(pair.0, pair.1).to_string()
+}
+
+/// How a merchant used one service of the event.
+fn usage_text(rep: &meoktong_storage::reports::Report, slug: &str, lang: Lang) -> String {
+    if !rep.affected_services.iter().any(|s| s == slug) {
+        return lang.t("사용 안 함", "not used").into();
+    }
+    match rep.service_usage.get(slug).map(String::as_str) {
+        Some("paid") => lang.t("유료", "paid").into(),
+        Some("free") => lang.t("무료", "free").into(),
+        _ => lang.t("사용 (유료·무료 미기재)", "used (paid/free not said)").into(),
+    }
+}
+
+pub fn substitute_text(v: Option<&str>, lang: Lang) -> String {
+    match v {
+        Some("yes") => lang.t("있었음", "yes").into(),
+        Some("partly") => lang.t("일부", "partly").into(),
+        Some("no") => lang.t("없었음", "no").into(),
+        _ => String::new(),
+    }
+}
+
+/// The claims of one outage event as CSV for Korean Excel: UTF-8 with a BOM, CRLF rows,
+/// every cell guarded against formulas. One row per report (one per merchant per event),
+/// each of the event's services in its own columns: measured window, two-hour line, use.
+pub fn csv_text(t: &IncidentTotals, tiers: &[Tier]) -> Result<Vec<u8>, WebError> {
     let (names, lang) = (&t.names, t.names.lang);
     let mut out = "\u{feff}".as_bytes().to_vec();
-    let mut w = crate::csv_out::SafeCsv::new(&mut out);
+    let mut w = crate::csv_out::SafeCsv::excel(&mut out);
     let failed = |e: csv::Error| WebError::Unexpected(format!("csv: {e}"));
-    w.row(if lang == Lang::En {
-        HEADERS_EN
-    } else {
-        HEADERS_KO
-    })
-    .map_err(failed)?;
+    // Each service once, with its windows (a service down twice in the event keeps both).
+    let mut services: Vec<(String, String, Vec<&meoktong_storage::entity::incidents::Model>)> =
+        Vec::new();
+    for i in &t.event.incidents {
+        let slug = names
+            .deps
+            .get(&i.dependency_id)
+            .map(|d| d.slug.clone())
+            .unwrap_or_default();
+        match services.iter_mut().find(|s| s.0 == slug) {
+            Some(s) => s.2.push(i),
+            None => services.push((slug, names.dependency_of(i), vec![i])),
+        }
+    }
+    let mut header: Vec<String> = HEAD.iter().map(|p| pick(*p, lang)).collect();
+    for (_, name, _) in &services {
+        header.push(format!("{name} {}", lang.t("장애 시간", "outage")));
+        header.push(format!("{name} {}", lang.t("2시간 이상", "2h or more")));
+        header.push(format!("{name} {}", lang.t("사용", "use")));
+    }
+    header.extend(TAIL.iter().map(|p| pick(*p, lang)));
+    w.row(&header).map_err(failed)?;
+    let (start, end) = t.event.span();
+    let time = |ms: Option<i64>| ms.map(|m| names.time(m)).unwrap_or_default();
     for rep in &t.reports {
         let r = &rep.row;
-        let time = |ms: Option<i64>| ms.map(|m| names.time(m)).unwrap_or_default();
-        w.row([
-            r.id.to_string(),
+        let mut row: Vec<String> = vec![
+            rep.receipt(),
             status_label(&r.status, lang).to_string(),
-            r.incident_id.to_string(),
-            t.dependency(),
-            names.time(r.outage_start),
-            time(r.outage_end),
+            t.incident.id.to_string(),
+            names.time(start),
+            time(end),
             r.business_name.clone(),
             rep.brn.clone().unwrap_or_default(),
             choices::label(&SIDO, &r.region_sido, lang),
             r.region_sigungu.as_deref().unwrap_or_default().to_string(),
             choices::label(&TRADES, &r.trade, lang),
-            rep.affected_services
+            rep.contact.as_deref().unwrap_or_default().to_string(),
+        ];
+        for (slug, _, incs) in &services {
+            let windows: Vec<String> = incs
                 .iter()
-                .map(|s| names.service(s))
-                .collect::<Vec<_>>()
-                .join(", "),
-            kinds_text(&rep.damage_kinds, lang),
+                .map(|i| format!("{} ~ {}", names.time(i.started_at), time(i.resolved_at)))
+                .collect();
+            let longest = incs
+                .iter()
+                .map(|i| i.resolved_at.unwrap_or_else(now_ms) - i.started_at)
+                .max()
+                .unwrap_or(0);
+            row.push(windows.join(" / "));
+            row.push(
+                if reaches_two_hours(longest) {
+                    lang.t("예", "yes")
+                } else {
+                    lang.t("아니오", "no")
+                }
+                .into(),
+            );
+            row.push(usage_text(rep, slug, lang));
+        }
+        let opt = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
+        row.extend([
+            opt(r.sales_outage_krw),
+            opt(r.sales_comparable_krw),
             r.estimated_loss_krw.to_string(),
             r.lost_orders.map(|n| n.to_string()).unwrap_or_default(),
+            tier_text(tiers, r.estimated_loss_krw, lang),
+            substitute_text(r.substitute.as_deref(), lang),
+            kinds_text(&rep.damage_kinds, lang),
             r.description.clone(),
-            rep.contact.as_deref().unwrap_or_default().to_string(),
             names.time(r.created_at),
             time(r.reviewed_at),
             r.review_reason.as_deref().unwrap_or_default().to_string(),
-        ])
-        .map_err(failed)?;
+        ]);
+        w.row(&row).map_err(failed)?;
     }
     w.flush()
         .map_err(|e| WebError::Unexpected(format!("csv: {e}")))?;
@@ -122,8 +174,11 @@ pub async fn csv(
     let association_id = staff_of(&user)?;
     let lang = lang_of(q.lang.as_deref(), &headers, Some(&user));
     let t = incidents::load(&state, association_id, id, lang).await?;
-    let body = csv_text(&t)?;
-    let disposition = format!("attachment; filename=\"incident-{id}-reports.csv\"");
+    let body = csv_text(&t, &state.settings.compensation.domain_tiers())?;
+    let disposition = format!(
+        "attachment; filename=\"outage-{}-claims.csv\"",
+        t.incident.id
+    );
     let headers = [
         (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
         (header::CONTENT_DISPOSITION, disposition),

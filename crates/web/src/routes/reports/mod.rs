@@ -4,7 +4,9 @@
 //! - [`pages`]: `/reports/new` (public form), `/reports/submitted`.
 //! - [`mine`]: `/reports`, `/reports/{id}` — a merchant's own reports and their review status.
 //! - [`review`]: `/association/reports…` — the review queue of an association's staff.
-//! - [`incidents`]: `/association/incidents…` — per-incident totals, CSV export, evidence pack.
+//! - [`incidents`]: `/association/incidents…` — per-event totals, CSV export, evidence pack.
+//! - [`sheet`]: `/reports/{id}/evidence`, `/association/reports/{id}/evidence` — the signed
+//!   per-merchant evidence sheet; `/reports/evidence/verify` checks one ([`signature`]).
 //! - [`api`]: `/api/v1/reports…` — the same for programs, with bearer tokens (routed from
 //!   [`crate::routes::api::API_ROUTES`]).
 //!
@@ -33,6 +35,8 @@ pub mod mine;
 pub mod pages;
 pub mod prefill;
 pub mod review;
+pub mod sheet;
+pub mod signature;
 pub mod totals;
 pub mod upload;
 pub mod validate;
@@ -51,10 +55,21 @@ pub fn router() -> Router<AppState> {
                 .layer(DefaultBodyLimit::max(upload::MAX_BODY_BYTES)),
         )
         .route("/reports/submitted", get(pages::submitted))
+        .route(
+            "/reports/evidence/verify",
+            get(sheet::verify_form)
+                .post(sheet::verify_upload)
+                .layer(DefaultBodyLimit::max(upload::MAX_BODY_BYTES)),
+        )
         .route("/reports/{id}", get(mine::detail))
+        .route("/reports/{id}/evidence", get(sheet::for_merchant))
         .route("/association/reports", get(review::queue))
         .route("/association/reports/{id}", get(review::detail))
         .route("/association/reports/{id}/review", post(review::act))
+        .route(
+            "/association/reports/{id}/evidence",
+            get(sheet::for_staff),
+        )
         .route(
             "/association/reports/{id}/attachments/{attachment}",
             get(review::attachment),

@@ -86,6 +86,13 @@ pub struct AttachmentView {
 /// One report, every field readable.
 pub struct ReportView {
     pub id: i64,
+    /// `MT-000042`.
+    pub receipt: String,
+    /// Each service's measured window as filed, with the two-hour line.
+    pub windows: Vec<(String, bool)>,
+    pub sales: String,
+    pub usage: String,
+    pub substitute: String,
     pub incident_id: i64,
     pub incident: String,
     pub outage: String,
@@ -132,8 +139,61 @@ impl ReportView {
             .outage_end
             .map(|e| format!(" ({})", fmt_duration(lang, e - row.outage_start)))
             .unwrap_or_default();
+        let windows = rep
+            .windows
+            .iter()
+            .map(|w| {
+                let name = names
+                    .deps
+                    .get(&w.dependency_id)
+                    .map(|d| dep_label(d, lang))
+                    .unwrap_or_default();
+                let end = w
+                    .end
+                    .map(|e| names.time(e))
+                    .unwrap_or_else(|| lang.t("진행 중", "ongoing").into());
+                let took = w.end.unwrap_or_else(meoktong_storage::now_ms) - w.start;
+                (
+                    format!(
+                        "{name} {} ~ {end} ({})",
+                        names.time(w.start),
+                        fmt_duration(lang, took)
+                    ),
+                    meoktong_domain::claims::reaches_two_hours(took),
+                )
+            })
+            .collect();
+        let won = |n: i64| format!("{}{}", group_digits(n), lang.t("원", " KRW"));
+        let sales = match (row.sales_outage_krw, row.sales_comparable_krw) {
+            (Some(o), Some(c)) => format!(
+                "{} {} · {} {}",
+                lang.t("장애 기간", "outage period"),
+                won(o),
+                lang.t("비교 기간", "comparable period"),
+                won(c)
+            ),
+            _ => String::new(),
+        };
+        let usage = rep
+            .affected_services
+            .iter()
+            .map(|s| {
+                let kind = match rep.service_usage.get(s).map(String::as_str) {
+                    Some("paid") => lang.t(" (유료)", " (paid)"),
+                    Some("free") => lang.t(" (무료)", " (free)"),
+                    _ => "",
+                };
+                format!("{}{kind}", names.service(s))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         ReportView {
             id: row.id,
+            receipt: rep.receipt(),
+            windows,
+            sales,
+            usage,
+            substitute: super::export::substitute_text(row.substitute.as_deref(), lang),
             incident_id: row.incident_id,
             incident: names.incident(row.incident_id),
             outage: format!("{} ~ {end}{duration}", names.time(row.outage_start)),
