@@ -53,6 +53,20 @@ pub enum Command {
     Token(TokenCommand),
     /// Run a remote probe agent: fetch the checks from the server, run them here, report back.
     Agent(AgentArgs),
+    /// Evidence sheets of damage reports.
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Check that a downloaded evidence sheet is exactly as this server signed it (with
+    /// MEOKTONG_DATA_KEY, or the key file beside the SQLite database). Exit 0 when genuine,
+    /// 1 when altered or unsigned.
+    Verify {
+        /// The sheet (evidence-MT-….html).
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,7 @@
 //! One module per subcommand; `run` turns their errors into one line on stderr and an exit code.
 use crate::cli::{
-    Cli, Command, HeartbeatCommand, LogFormatArg, MerchantCommand, TokenCommand, UserCommand,
+    Cli, Command, EvidenceCommand, HeartbeatCommand, LogFormatArg, MerchantCommand, TokenCommand,
+    UserCommand,
 };
 use meoktong_config::{LogFormat, Settings};
 use std::process::ExitCode;
@@ -8,6 +9,7 @@ use std::process::ExitCode;
 pub mod agent;
 pub mod check;
 pub mod demo;
+pub mod evidence;
 pub mod heartbeat;
 pub mod merchant;
 pub mod serve;
@@ -88,6 +90,7 @@ async fn dispatch(cli: &Cli) -> CmdResult {
         }
         Command::Token(TokenCommand::Create(args)) => token::create(settings, args).await,
         Command::Agent(args) => agent::run(settings, args).await,
+        Command::Evidence(EvidenceCommand::Verify { file }) => evidence::verify(&settings, file),
     }
 }
 

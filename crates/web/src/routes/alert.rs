@@ -436,22 +436,54 @@ fn outage_length(
     })
 }
 
-/// A pre-filled damage report link per incident.
+/// A pre-filled damage report link per outage event: incidents whose windows overlap (the
+/// fire's Talk, Login, Pay, Map) are one report, so one link naming them all. The form opens
+/// the whole event from any of its incidents.
 fn report_links(
     incs: &[incident_entity::Model],
     token: &str,
     names: &HashMap<i64, String>,
 ) -> Vec<ReportLink> {
-    incs.iter()
-        .map(|i| ReportLink {
-            dependency: names.get(&i.dependency_id).cloned().unwrap_or_default(),
+    use meoktong_domain::claims::{Window, anchor, event_group};
+    let windows: Vec<Window> = incs
+        .iter()
+        .map(|i| Window {
+            id: i.id,
+            start: i.started_at,
+            end: i.resolved_at,
+        })
+        .collect();
+    let now = meoktong_storage::now_ms();
+    let mut seen: Vec<i64> = Vec::new();
+    let mut links = Vec::new();
+    for w in &windows {
+        if seen.contains(&w.id) {
+            continue;
+        }
+        let group = event_group(&windows, w.id, now);
+        seen.extend(group.iter().map(|g| g.id));
+        let Some(key) = anchor(&group) else { continue };
+        let mut deps: Vec<String> = Vec::new();
+        for g in &group {
+            let dep = incs
+                .iter()
+                .find(|i| i.id == g.id)
+                .and_then(|i| names.get(&i.dependency_id))
+                .cloned()
+                .unwrap_or_default();
+            if !dep.is_empty() && !deps.contains(&dep) {
+                deps.push(dep);
+            }
+        }
+        links.push(ReportLink {
+            dependency: deps.join(" · "),
             href: format!(
-                "/reports/new?incident={}&token={}",
-                i.id,
+                "/reports/new?incident={key}&token={}",
                 encode_segment(token)
             ),
-        })
-        .collect()
+        });
+    }
+    links
 }
 
 /// What to do: the merchant's own playbook per category, else the default.

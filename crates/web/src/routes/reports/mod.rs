@@ -37,6 +37,7 @@ pub mod prefill;
 pub mod review;
 pub mod sheet;
 pub mod signature;
+pub mod tell;
 pub mod totals;
 pub mod upload;
 pub mod validate;

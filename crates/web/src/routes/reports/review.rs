@@ -57,7 +57,15 @@ pub async fn apply(
         now: now_ms(),
     };
     match review::apply(&state.db, step).await {
-        Ok(row) => Ok(row),
+        Ok(row) => {
+            if action == ReviewAction::Reject {
+                // The review stands even if the message cannot be queued; the page shows it.
+                if let Err(e) = super::tell::rejection(state, &row, now_ms()).await {
+                    tracing::warn!(report.id = row.id, error = %e, "rejection notice not queued");
+                }
+            }
+            Ok(row)
+        }
         Err(StorageError::Conflict(_)) => Err(invalid(
             "action",
             lang.t(
