@@ -25,8 +25,18 @@ impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         add_column(m, "damage_reports", text("windows").default("[]").take()).await?;
         add_column(m, "damage_reports", big_integer_null("sales_outage_krw")).await?;
-        add_column(m, "damage_reports", big_integer_null("sales_comparable_krw")).await?;
-        add_column(m, "damage_reports", text("service_usage").default("{}").take()).await?;
+        add_column(
+            m,
+            "damage_reports",
+            big_integer_null("sales_comparable_krw"),
+        )
+        .await?;
+        add_column(
+            m,
+            "damage_reports",
+            text("service_usage").default("{}").take(),
+        )
+        .await?;
         add_column(m, "damage_reports", text_null("substitute")).await?;
         let db = m.get_connection();
         let backend = db.get_database_backend();
@@ -39,7 +49,8 @@ impl MigrationTrait for Migration {
             ))
             .await?;
         for row in rows {
-            let get = |c: &str| i64::try_get_by(&row, c).map_err(|e| DbErr::Custom(format!("{e:?}")));
+            let get =
+                |c: &str| i64::try_get_by(&row, c).map_err(|e| DbErr::Custom(format!("{e:?}")));
             let end: Option<i64> = row.try_get("", "resolved_at")?;
             let windows = format!(
                 "[{{\"incident_id\":{},\"dependency_id\":{},\"start\":{},\"end\":{}}}]",

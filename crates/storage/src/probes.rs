@@ -576,8 +576,14 @@ pub async fn views_by_location(
         v.probes += row.ok_count + row.degraded_count + row.fail_count + row.config_error_count;
         v.failed += failed;
         if failed > 0 {
-            v.first_failed_hour = Some(v.first_failed_hour.map_or(row.hour_at, |h| h.min(row.hour_at)));
-            v.last_failed_hour = Some(v.last_failed_hour.map_or(row.hour_at, |h| h.max(row.hour_at)));
+            v.first_failed_hour = Some(
+                v.first_failed_hour
+                    .map_or(row.hour_at, |h| h.min(row.hour_at)),
+            );
+            v.last_failed_hour = Some(
+                v.last_failed_hour
+                    .map_or(row.hour_at, |h| h.max(row.hour_at)),
+            );
         }
     }
     Ok(by.into_values().collect())

@@ -164,8 +164,7 @@ fn fill(am: &mut damage_reports::ActiveModel, crypto: &Crypto, d: &ReportData, n
     am.windows = Set(serde_json::to_string(&d.windows).unwrap_or_else(|_| "[]".into()));
     am.sales_outage_krw = Set(d.sales_outage_krw);
     am.sales_comparable_krw = Set(d.sales_comparable_krw);
-    am.service_usage =
-        Set(serde_json::to_string(&d.service_usage).unwrap_or_else(|_| "{}".into()));
+    am.service_usage = Set(serde_json::to_string(&d.service_usage).unwrap_or_else(|_| "{}".into()));
     am.substitute = Set(d.substitute.clone());
     am.review_reason = Set(None);
     am.reviewed_by = Set(None);

@@ -8,12 +8,21 @@ use meoktong_web::routes::reports::signature::{self, Verdict};
 use std::path::{Path, PathBuf};
 
 pub fn verify(settings: &Settings, file: &Path) -> CmdResult {
+    let crypto = data_key(settings)?;
+    check_file(&crypto, file)
+}
+
+/// The check itself, with a key at hand: `Ok` when genuine, a failure (exit 1) naming what is
+/// wrong otherwise.
+pub fn check_file(crypto: &Crypto, file: &Path) -> CmdResult {
     let bytes = std::fs::read(file)
         .map_err(|e| Failure::usage(format!("cannot read {}: {e}", file.display())))?;
-    let crypto = data_key(settings)?;
-    match signature::verify(&crypto, &bytes) {
+    match signature::verify(crypto, &bytes) {
         Verdict::Genuine => {
-            println!("{}: genuine (signed by this server, unchanged)", file.display());
+            println!(
+                "{}: genuine (signed by this server, unchanged)",
+                file.display()
+            );
             Ok(())
         }
         Verdict::Altered => Err(Failure::from(format!(
@@ -28,8 +37,8 @@ pub fn verify(settings: &Settings, file: &Path) -> CmdResult {
 }
 
 fn data_key(settings: &Settings) -> Result<Crypto, Failure> {
-    let env_set = std::env::var(meoktong_storage::crypto::DATA_KEY_ENV)
-        .is_ok_and(|v| !v.trim().is_empty());
+    let env_set =
+        std::env::var(meoktong_storage::crypto::DATA_KEY_ENV).is_ok_and(|v| !v.trim().is_empty());
     let sqlite: Option<PathBuf> = if settings.database.is_postgres() {
         None
     } else {

@@ -3,7 +3,6 @@
 //! timeline of the outage beside the totals).
 use super::choices::{self, SIDO, TRADES};
 use super::event::tier_text;
-use meoktong_domain::claims::{Tier, reaches_two_hours};
 use super::form::fmt_time;
 use super::incidents::{self, IncidentTotals, Section, Summary};
 use super::validate::{group_digits, kinds_text};
@@ -17,6 +16,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use meoktong_domain::claims::{Tier, reaches_two_hours};
 use meoktong_storage::{now_ms, probes};
 use std::collections::HashMap;
 
@@ -61,7 +61,9 @@ fn usage_text(rep: &meoktong_storage::reports::Report, slug: &str, lang: Lang) -
     match rep.service_usage.get(slug).map(String::as_str) {
         Some("paid") => lang.t("유료", "paid").into(),
         Some("free") => lang.t("무료", "free").into(),
-        _ => lang.t("사용 (유료·무료 미기재)", "used (paid/free not said)").into(),
+        _ => lang
+            .t("사용 (유료·무료 미기재)", "used (paid/free not said)")
+            .into(),
     }
 }
 
@@ -83,8 +85,11 @@ pub fn csv_text(t: &IncidentTotals, tiers: &[Tier]) -> Result<Vec<u8>, WebError>
     let mut w = crate::csv_out::SafeCsv::excel(&mut out);
     let failed = |e: csv::Error| WebError::Unexpected(format!("csv: {e}"));
     // Each service once, with its windows (a service down twice in the event keeps both).
-    let mut services: Vec<(String, String, Vec<&meoktong_storage::entity::incidents::Model>)> =
-        Vec::new();
+    let mut services: Vec<(
+        String,
+        String,
+        Vec<&meoktong_storage::entity::incidents::Model>,
+    )> = Vec::new();
     for i in &t.event.incidents {
         let slug = names
             .deps

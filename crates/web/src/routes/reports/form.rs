@@ -271,7 +271,10 @@ pub fn page(
         services: service_opts(ctx, &r, x.event.as_ref(), lang),
         substitutes: opts(
             [
-                ("yes", lang.t("있었음 (전화·현금 등으로 대신함)", "Yes (phone, cash, …)")),
+                (
+                    "yes",
+                    lang.t("있었음 (전화·현금 등으로 대신함)", "Yes (phone, cash, …)"),
+                ),
                 ("partly", lang.t("일부만", "Partly")),
                 ("no", lang.t("없었음", "No")),
             ]

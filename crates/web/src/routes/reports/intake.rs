@@ -1,8 +1,8 @@
 //! The report form's use cases: open it pre-filled, and take a submission (or compute the
 //! loss helper's estimate when JavaScript is off).
+use super::event::Event;
 use super::form::{self, Extras, FormContext, FormPage, Helper, Hidden};
 use super::guard::{self, StampCheck};
-use super::event::Event;
 use super::prefill;
 use super::upload::RawForm;
 use super::validate::{self, Context, FieldError, MAX_HOURS_DOWN, Problem, RawReport, ValidReport};

@@ -67,10 +67,7 @@ pub fn router() -> Router<AppState> {
         .route("/association/reports", get(review::queue))
         .route("/association/reports/{id}", get(review::detail))
         .route("/association/reports/{id}/review", post(review::act))
-        .route(
-            "/association/reports/{id}/evidence",
-            get(sheet::for_staff),
-        )
+        .route("/association/reports/{id}/evidence", get(sheet::for_staff))
         .route(
             "/association/reports/{id}/attachments/{attachment}",
             get(review::attachment),

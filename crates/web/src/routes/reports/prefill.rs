@@ -2,12 +2,12 @@
 //! through their alert link's token), their earlier report on the incident, and the incident's
 //! probe-measured window.
 use super::choices::{match_trade, split_region};
+use super::event::Event;
 use super::form::{FormContext, Helper};
 use super::validate::RawReport;
 use crate::AppState;
 use crate::auth::session::CurrentUser;
 use crate::error::WebError;
-use super::event::Event;
 use meoktong_storage::reports::Report;
 use meoktong_storage::{contacts, outbox, reports};
 

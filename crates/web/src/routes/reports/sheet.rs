@@ -160,7 +160,8 @@ pub async fn build(state: &AppState, rep: &Report, lang: Lang) -> Result<Sheet, 
         let dep = deps.iter().find(|d| d.id == i.dependency_id);
         let slug = dep.map(|d| d.slug.as_str()).unwrap_or_default();
         let end = i.resolved_at.unwrap_or(now);
-        let views = probes::views_by_location(&state.db, i.dependency_id, i.started_at, end).await?;
+        let views =
+            probes::views_by_location(&state.db, i.dependency_id, i.started_at, end).await?;
         let used = if rep.affected_services.iter().any(|s| s == slug) {
             match rep.service_usage.get(slug).map(String::as_str) {
                 Some("paid") => lang.t("사용함 (유료)", "used (paid)"),
@@ -273,10 +274,7 @@ pub async fn build(state: &AppState, rep: &Report, lang: Lang) -> Result<Sheet, 
 /// The signed file, as a download.
 fn signed_download(state: &AppState, sheet: &Sheet) -> Result<Response, WebError> {
     let body = signature::sign(&state.crypto, &sheet.render()?);
-    let disposition = format!(
-        "attachment; filename=\"evidence-{}.html\"",
-        sheet.receipt
-    );
+    let disposition = format!("attachment; filename=\"evidence-{}.html\"", sheet.receipt);
     let headers = [
         (header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
         (header::CONTENT_DISPOSITION, disposition),
@@ -383,7 +381,9 @@ pub async fn verify_upload(
                 if data.len() > MAX_BODY_BYTES {
                     return Err(WebError::Validation {
                         field: "file".into(),
-                        message: lang.t("파일이 너무 큽니다.", "The file is too large.").into(),
+                        message: lang
+                            .t("파일이 너무 큽니다.", "The file is too large.")
+                            .into(),
                     });
                 }
                 file = Some(data.to_vec());

@@ -63,8 +63,11 @@ pub async fn rejection(
             "email",
             e.as_str(),
             Some(
-                lang.t("[먹통] 피해 신고가 반려되었습니다", "[Meoktong] Your damage report was rejected")
-                    .to_string(),
+                lang.t(
+                    "[먹통] 피해 신고가 반려되었습니다",
+                    "[Meoktong] Your damage report was rejected",
+                )
+                .to_string(),
             ),
         ),
         _ => return Ok(()),
@@ -89,7 +92,12 @@ pub async fn rejection(
         Err(e) if e.is_unique_violation() => return Ok(()),
         Err(e) => return Err(e.into()),
     }
-    tracing::info!(report.id = row.id, merchant.id = merchant_id, channel, "rejection told to the merchant");
+    tracing::info!(
+        report.id = row.id,
+        merchant.id = merchant_id,
+        channel,
+        "rejection told to the merchant"
+    );
     state.outbox_changed.notify_waiters();
     Ok(())
 }
@@ -104,8 +112,14 @@ mod tests {
             &"영수증이 흐려서 금액을 읽을 수 없습니다".repeat(3),
             "https://m.example/reports/42",
         );
-        assert!(t.starts_with("[먹통] 피해 신고 MT-000042가 반려되었습니다."), "{t}");
-        assert!(t.contains('…') && t.ends_with("https://m.example/reports/42"), "{t}");
+        assert!(
+            t.starts_with("[먹통] 피해 신고 MT-000042가 반려되었습니다."),
+            "{t}"
+        );
+        assert!(
+            t.contains('…') && t.ends_with("https://m.example/reports/42"),
+            "{t}"
+        );
         assert!(t.chars().count() < 140, "{}", t.chars().count());
     }
 }

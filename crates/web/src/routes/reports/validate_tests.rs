@@ -140,7 +140,10 @@ fn sales_in_two_periods_give_the_loss_and_usage_is_kept_for_chosen_services() {
         ..raw()
     };
     let v = validate(&r, &ctx).expect("valid");
-    assert_eq!(v.estimated_loss_krw, 600_000, "comparable minus outage period");
+    assert_eq!(
+        v.estimated_loss_krw, 600_000,
+        "comparable minus outage period"
+    );
     assert_eq!(
         v.usage.into_iter().collect::<Vec<_>>(),
         vec![("kakao-talk".to_string(), "paid".to_string())],
