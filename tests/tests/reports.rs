@@ -157,8 +157,10 @@ async fn from_the_recovery_link_to_the_associations_csv() {
     let mut lines = text.lines();
     let head = lines.next().expect("a header");
     assert!(
-        head.starts_with("접수번호,상태,장애번호,서비스,장애 시작,장애 종료,상호,사업자등록번호")
+        head.starts_with("접수번호,상태,장애 번호,장애 시작,장애 종료,상호,사업자등록번호"),
+        "{head}"
     );
+    assert!(head.contains("카카오톡 장애 시간,카카오톡 2시간 이상,카카오톡 사용"));
     let row = lines.next().expect("the report's row");
     for expected in [
         "전달됨",
@@ -168,7 +170,8 @@ async fn from_the_recovery_link_to_the_associations_csv() {
         "먹통분식",
         BRN,
         "서울특별시,마포구,음식점",
-        "\"주문 누락·유실, 결제 실패\",1200000,35,",
+        ",1200000,35,",
+        "\"주문 누락·유실, 결제 실패\"",
         "토요일 오후 카카오톡 주문이 하나도 안 들어왔습니다.",
         ",010-1234-5678,",
     ] {
