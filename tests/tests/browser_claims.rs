@@ -18,14 +18,18 @@ use std::time::Duration;
 /// Signs the browser in with a session made for the test.
 async fn use_session(c: &Client, app: &meoktong_tests::TestApp, s: &Session) {
     c.goto(&app.url("/status")).await.unwrap();
-    let token = s.cookie.trim_start_matches("mt_session=").to_string();
-    let mut cookie = fantoccini::cookies::Cookie::new("mt_session", token);
-    cookie.set_path("/");
-    c.add_cookie(cookie).await.unwrap();
+    // WebDriver's add-cookie refuses an IP address as the domain: set it from the page.
+    let script = format!("document.cookie = '{}; path=/'", s.cookie);
+    c.execute(&script, vec![]).await.unwrap();
 }
 
 async fn text_of(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -42,8 +46,14 @@ async fn a_merchant_files_the_fire_and_hears_the_associations_rejection() {
     let (w, app) = (&f.w, &f.w.app);
     let m = merchant(w, "먹통분식", "010-1234-5678", w.assoc_a).await;
     let merchant_session = sign_in(w, "owner@shop.example", "merchant", Some(m), None).await;
-    let staff_session =
-        sign_in(w, "staff@seoul.example", "association", None, Some(w.assoc_a)).await;
+    let staff_session = sign_in(
+        w,
+        "staff@seoul.example",
+        "association",
+        None,
+        Some(w.assoc_a),
+    )
+    .await;
     let (_driver, url) = start_driver().await;
     let profiles = tempfile::tempdir().unwrap();
 
@@ -54,7 +64,13 @@ async fn a_merchant_files_the_fire_and_hears_the_associations_rejection() {
         .await
         .unwrap();
     let windows = text_of(&c, "#windows").await;
-    for name in ["카카오톡", "카카오 로그인", "카카오페이", "카카오맵", "2시간 이상"] {
+    for name in [
+        "카카오톡",
+        "카카오 로그인",
+        "카카오페이",
+        "카카오맵",
+        "2시간 이상",
+    ] {
         assert!(windows.contains(name), "{name} in {windows}");
     }
     c.find(Locator::Css("select[name=usage_kakaotalk]"))
@@ -73,7 +89,10 @@ async fn a_merchant_files_the_fire_and_hears_the_associations_rejection() {
     fill(&c, "#sales_outage", "400000").await;
     fill(&c, "#sales_comparable", "1000000").await;
     let tier = text_of(&c, "#tier-text").await;
-    assert!(tier.contains("증빙 필요"), "the tier follows what is typed: {tier}");
+    assert!(
+        tier.contains("증빙 필요"),
+        "the tier follows what is typed: {tier}"
+    );
     let loss = c
         .find(Locator::Css("#estimated_loss"))
         .await
@@ -81,19 +100,36 @@ async fn a_merchant_files_the_fire_and_hears_the_associations_rejection() {
         .prop("value")
         .await
         .unwrap();
-    assert_eq!(loss.as_deref(), Some("600000"), "the difference is the loss");
+    assert_eq!(
+        loss.as_deref(),
+        Some("600000"),
+        "the difference is the loss"
+    );
     click(&c, "input[name=kinds][value=lost_orders]").await;
     fill(&c, "#lost_orders", "35").await;
-    fill(&c, "#description", "토요일 오후 주문이 하나도 안 들어왔습니다.").await;
+    fill(
+        &c,
+        "#description",
+        "토요일 오후 주문이 하나도 안 들어왔습니다.",
+    )
+    .await;
     click(&c, "input[name=consent]").await;
     c.find(Locator::Css("#sales")).await.unwrap();
-    c.execute("document.getElementById('windows').scrollIntoView()", vec![])
+    shot(&c, "report-form").await;
+    // The claim's part of the form: sales, the loss and the estimated tier.
+    c.execute("document.getElementById('sales').scrollIntoView()", vec![])
         .await
         .unwrap();
-    shot(&c, "report-form").await;
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(shots_dir().join("report-form-claim.png"), png).unwrap();
     // A person takes more than the minimum fill time.
     tokio::time::sleep(Duration::from_millis(3_200)).await;
-    click_to(&c, "button[name=action][value=submit]", "/reports/submitted").await;
+    click_to(
+        &c,
+        "button[name=action][value=submit]",
+        "/reports/submitted",
+    )
+    .await;
     let receipt = text_of(&c, "#receipt").await;
     assert!(receipt.starts_with("MT-"), "{receipt}");
 
@@ -127,7 +163,10 @@ async fn a_merchant_files_the_fire_and_hears_the_associations_rejection() {
     assert!(mine.contains(&receipt));
     shot(&c, "reports-mine").await;
     let sms = sms_starting(app, "[먹통] 피해 신고").await;
-    assert!(sms.contains(&receipt) && sms.contains("매출 자료가 없습니다"), "{sms}");
+    assert!(
+        sms.contains(&receipt) && sms.contains("매출 자료가 없습니다"),
+        "{sms}"
+    );
     c.goto(&app.url(&format!("/reports/{id}"))).await.unwrap();
     assert!(text_of(&c, ".rejected-note").await.contains(reason));
 
@@ -143,7 +182,10 @@ async fn a_merchant_files_the_fire_and_hears_the_associations_rejection() {
     std::fs::write(&file, &sheet).unwrap();
     d.goto(&format!("file://{}", file.display())).await.unwrap();
     let text = text_of(&d, "body").await;
-    assert!(text.contains("2022년 10월 15일 (토) 오후 3시 30분"), "{text}");
+    assert!(
+        text.contains("2022년 10월 15일 (토) 오후 3시 30분"),
+        "{text}"
+    );
     shot(&d, "evidence-sheet").await;
     c.close().await.unwrap();
     d.close().await.unwrap();

@@ -155,7 +155,10 @@ async fn an_outage_measured_by_the_probes_becomes_an_exported_damage_report() {
     assert_eq!(&bytes[..3], b"\xef\xbb\xbf", "a BOM first");
     let text = String::from_utf8(bytes[3..].to_vec()).expect("UTF-8");
     let head = text.lines().next().expect("the header");
-    assert!(head.contains("카카오톡 채널 장애 시간"), "the service's columns: {head}");
+    assert!(
+        head.contains("카카오톡 채널 장애 시간"),
+        "the service's columns: {head}"
+    );
     let row = text.lines().nth(1).expect("the report's row");
     for expected in [
         "확인됨",

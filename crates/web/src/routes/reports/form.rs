@@ -340,7 +340,7 @@ fn service_opts(
 ) -> Vec<ServiceOpt> {
     let in_event = event.map(|e| e.dependency_ids()).unwrap_or_default();
     let opt = |d: &dependencies::Model| ServiceOpt {
-        selected: r.services.iter().any(|s| *s == d.slug),
+        selected: r.services.contains(&d.slug),
         usage: r
             .usage
             .iter()
