@@ -463,3 +463,58 @@ async fn a_rejection_reaches_the_merchant() {
         "a verification sends nothing"
     );
 }
+
+#[tokio::test]
+async fn region_trade_and_registration_number_are_told_once_and_prefilled() {
+    let f = fire().await;
+    let (w, app) = (&f.w, &f.w.app);
+    let a = merchant(w, "먹통분식", "010-1234-5678", w.assoc_a).await;
+    let s = sign_in(w, "a@shop.example", "merchant", Some(a), None).await;
+    let post = |fields: Vec<(&'static str, &'static str)>| {
+        let mut form = vec![("csrf", s.csrf.as_str())];
+        form.extend(fields);
+        app.client
+            .post(app.url("/dashboard/business"))
+            .header("cookie", &s.cookie)
+            .form(&form)
+            .send()
+    };
+    let bad = post(vec![
+        ("region_sido", "부산광역시"),
+        ("region_sigungu", "해운대구"),
+        ("trade", "cafe"),
+        ("brn", "123-45-67890"),
+    ])
+    .await
+    .expect("post");
+    assert_eq!(bad.status().as_u16(), 422, "a bad number is refused");
+    assert!(bad.text().await.expect("body").contains("유효하지 않은 사업자등록번호"));
+    let ok = post(vec![
+        ("region_sido", "부산광역시"),
+        ("region_sigungu", "해운대구"),
+        ("trade", "cafe"),
+        ("brn", "123-45-67891"),
+    ])
+    .await
+    .expect("post");
+    assert_eq!(ok.status().as_u16(), 303);
+    let page = get(app, &format!("/reports/new?incident={}", f.talk), &s.cookie).await;
+    for expected in [
+        "value=\"부산광역시\" selected",
+        "value=\"해운대구\"",
+        "value=\"cafe\" selected",
+        "value=\"123-45-67891\"",
+    ] {
+        assert!(page.body.contains(expected), "pre-filled: {expected}");
+    }
+    // Without the session's CSRF token nothing changes.
+    let forged = app
+        .client
+        .post(app.url("/dashboard/business"))
+        .header("cookie", &s.cookie)
+        .form(&[("region_sido", "서울특별시"), ("trade", "cafe")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(forged.status().as_u16(), 403);
+}

@@ -429,3 +429,46 @@ pub async fn count(db: &Db) -> Result<u64, StorageError> {
     use sea_orm::PaginatorTrait;
     Ok(merchants::Entity::find().count(&db.conn).await?)
 }
+
+/// What a merchant tells once about their business (settings), pre-filled into every damage
+/// report: region (`서울특별시 마포구`), trade (the list's Korean label) and the business
+/// registration number (encrypted). Audited.
+pub async fn set_business(
+    db: &Db,
+    crypto: &Crypto,
+    merchant_id: i64,
+    region: &str,
+    trade: &str,
+    brn: Option<&str>,
+    now: i64,
+) -> Result<(), StorageError> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let txn = db.begin_write().await?;
+    merchants::Entity::update_many()
+        .col_expr(merchants::Column::Region, Some(region.to_string()).into())
+        .col_expr(merchants::Column::Trade, Some(trade.to_string()).into())
+        .col_expr(
+            merchants::Column::BrnEnc,
+            brn.map(|b| crypto.encrypt(b)).into(),
+        )
+        .col_expr(merchants::Column::UpdatedAt, now.into())
+        .filter(merchants::Column::Id.eq(merchant_id))
+        .exec(&txn)
+        .await?;
+    let actor = format!("merchant:{merchant_id}");
+    audit::record(
+        &txn,
+        now,
+        audit::AuditEntry {
+            actor_user_id: None,
+            actor: &actor,
+            action: "merchant.business",
+            target_type: "merchant",
+            target_id: Some(merchant_id),
+            detail: serde_json::json!({"region": region, "trade": trade, "brn": brn.is_some()}),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}

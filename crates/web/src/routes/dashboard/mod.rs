@@ -1,5 +1,6 @@
 //! The merchant dashboard: phone-sized pages, Korean first. Every page is scoped to the
 //! signed-in merchant; another merchant's ids answer 404.
+mod business;
 mod catalog;
 mod contacts;
 mod history;
@@ -50,6 +51,10 @@ pub fn routes() -> Router<AppState> {
         .route("/dashboard/webhook/delete", post(webhook::remove))
         .route("/dashboard/webhook/test", post(webhook::test))
         .route("/dashboard/playbooks", get(playbooks::page))
+        .route(
+            "/dashboard/business",
+            get(business::show).post(business::save),
+        )
         .route("/dashboard/playbooks/{category}", post(playbooks::save))
         .route("/dashboard/history", get(history::page))
         .route(
