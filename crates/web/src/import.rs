@@ -86,6 +86,8 @@ pub struct Scope<'a> {
 pub struct MemberRow {
     pub record: MerchantRecord,
     pub association: Option<String>,
+    /// The physical line the row starts on.
+    pub line: u64,
 }
 
 /// Parses and validates every row. `known_slugs` are the dependencies that exist. A file with
@@ -228,6 +230,7 @@ pub fn parse_members(text: &str, scope: &Scope<'_>) -> Result<Vec<MemberRow>, Ve
             Ok(record) => rows.push(MemberRow {
                 record,
                 association,
+                line,
             }),
             Err(mut e) => errors.append(&mut e),
         }
