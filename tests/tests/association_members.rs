@@ -154,7 +154,10 @@ async fn a_crlf_upload_names_the_physical_line_and_imports_nothing() {
         "{body}"
     );
     assert!(!body.contains("line 2:"), "{body}");
-    assert_eq!(merchants::Entity::find().count(&app.db.conn).await.unwrap(), 0);
+    assert_eq!(
+        merchants::Entity::find().count(&app.db.conn).await.unwrap(),
+        0
+    );
     // UTF-8 with CRLF, a bad dependency on line 3 as well.
     let text = format!(
         "{HEADER}행복분식,010-1234-5678,,kakao-login,ko,서울 마포구,분식\r\n떡볶이집,010-1234-5679,,nope,ko,,\r\n"
@@ -165,7 +168,10 @@ async fn a_crlf_upload_names_the_physical_line_and_imports_nothing() {
         body.contains("line 3: dependencies: unknown dependency `nope`"),
         "{body}"
     );
-    assert_eq!(merchants::Entity::find().count(&app.db.conn).await.unwrap(), 0);
+    assert_eq!(
+        merchants::Entity::find().count(&app.db.conn).await.unwrap(),
+        0
+    );
     // Fixed: both rows become members; the page shows them, contacts masked.
     let text = text.replace("nope", "kakao-login");
     let (status, body) = upload(&a, text.into_bytes(), None).await;
@@ -176,9 +182,15 @@ async fn a_crlf_upload_names_the_physical_line_and_imports_nothing() {
     assert!(!page.body.contains("+821012345678"), "never in full");
     assert!(!page.body.contains("010-1234-5678"), "never in full");
     assert!(page.body.contains("미확인"), "verification state shown");
-    assert!(page.body.contains("action=\"/logout\""), "logout on every association page");
+    assert!(
+        page.body.contains("action=\"/logout\""),
+        "logout on every association page"
+    );
     assert_eq!(
-        memberships::Entity::find().count(&app.db.conn).await.unwrap(),
+        memberships::Entity::find()
+            .count(&app.db.conn)
+            .await
+            .unwrap(),
         2
     );
     let audited = audit_log::Entity::find()
@@ -228,7 +240,12 @@ async fn associations_see_only_their_own_members_and_the_reports_filed_to_them()
         )
         .await;
     assert_eq!(joined.status, StatusCode::SEE_OTHER, "{}", joined.body);
-    assert!(m.get("/dashboard/associations").await.body.contains("마포상인회"));
+    assert!(
+        m.get("/dashboard/associations")
+            .await
+            .body
+            .contains("마포상인회")
+    );
 
     let page_a = a.get("/association/members").await.body;
     assert!(page_a.contains("행복분식") && !page_a.contains("판교치킨"));
@@ -260,8 +277,14 @@ async fn associations_see_only_their_own_members_and_the_reports_filed_to_them()
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // A merchant is no association's staff: the pages and the API do not exist to it.
-    assert_eq!(m.get("/association/members").await.status, StatusCode::NOT_FOUND);
-    assert_eq!(m.get("/association/reach").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        m.get("/association/members").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        m.get("/association/reach").await.status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(api_members(&m).await.0, StatusCode::NOT_FOUND);
 
     // Reports: A sees what its member filed to A, not what a non-member filed to A, and not
@@ -312,7 +335,12 @@ async fn associations_see_only_their_own_members_and_the_reports_filed_to_them()
         &[("code", &code_b)],
     )
     .await;
-    assert!(b.get("/association/members").await.body.contains("행복분식"));
+    assert!(
+        b.get("/association/members")
+            .await
+            .body
+            .contains("행복분식")
+    );
     let to_b = report(&app, Some(bunsik), assoc_b, "행복분식").await;
     let queue_b = b.get("/association/reports?status=all").await.body;
     assert!(queue_b.contains(&format!("/association/reports/{to_b}\"")));

@@ -610,7 +610,10 @@ fn action_line(input: &NoticeInput) -> Option<&str> {
 /// name first, so a member knows who writes), one line, no link.
 pub fn broadcast_text(locale: Locale, association: &str, text: &str) -> String {
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    format!("{} {association}: {text}", NoticeKind::Broadcast.tag(locale))
+    format!(
+        "{} {association}: {text}",
+        NoticeKind::Broadcast.tag(locale)
+    )
 }
 
 fn pick(locale: Locale, ko: &'static str, en: &'static str) -> &'static str {

@@ -1,12 +1,12 @@
 //! Live reach during an outage: for an association's members subscribed to something that is
 //! down now, whether our alert reached them (SMS delivered, email accepted, a call answered),
 //! whether they acknowledged it, and the number to call when it did not.
+use crate::Db;
 use crate::crypto::Crypto;
 use crate::entity::{contacts, incidents, merchants, notices, outbox, subscriptions};
 use crate::error::StorageError;
 use crate::members::member_ids;
 use crate::outbox::{Channel, MessageState};
-use crate::Db;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::{HashMap, HashSet};
 
@@ -39,7 +39,10 @@ pub struct MemberReach {
 impl MemberReach {
     /// Reached by any channel (or acknowledged).
     pub fn reached(&self) -> bool {
-        self.acknowledged_at.is_some() || self.sms_delivered || self.email_sent || self.voice_answered
+        self.acknowledged_at.is_some()
+            || self.sms_delivered
+            || self.email_sent
+            || self.voice_answered
     }
 }
 
@@ -81,7 +84,10 @@ pub async fn live_reach(
         .all(&db.conn)
         .await?
     {
-        affected.entry(s.merchant_id).or_default().push(s.dependency_id);
+        affected
+            .entry(s.merchant_id)
+            .or_default()
+            .push(s.dependency_id);
     }
     let ids: Vec<i64> = affected.keys().copied().collect();
     let mut out: HashMap<i64, MemberReach> = merchants::Entity::find()

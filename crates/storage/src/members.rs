@@ -38,7 +38,10 @@ pub async fn add<C: ConnectionTrait>(
         .exec_without_returning(conn)
         .await?;
     merchants::Entity::update_many()
-        .col_expr(merchants::Column::AssociationId, Some(association_id).into())
+        .col_expr(
+            merchants::Column::AssociationId,
+            Some(association_id).into(),
+        )
         .filter(merchants::Column::Id.eq(merchant_id))
         .filter(merchants::Column::AssociationId.is_null())
         .exec(conn)
@@ -176,13 +179,12 @@ pub async fn invite_code(
 }
 
 /// Replaces the invite code (the old one stops working at once).
-pub async fn set_invite_code(
-    db: &Db,
-    association_id: i64,
-    code: &str,
-) -> Result<(), StorageError> {
+pub async fn set_invite_code(db: &Db, association_id: i64, code: &str) -> Result<(), StorageError> {
     let r = associations::Entity::update_many()
-        .col_expr(associations::Column::InviteCode, Some(code.to_string()).into())
+        .col_expr(
+            associations::Column::InviteCode,
+            Some(code.to_string()).into(),
+        )
         .filter(associations::Column::Id.eq(association_id))
         .exec(&db.conn)
         .await;

@@ -585,7 +585,10 @@ mod tests {
         };
         let errs = parse_members(&csv, &scope).expect_err("invalid");
         let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
-        assert_eq!(text, ["line 4: association: unknown association `없는단체`"]);
+        assert_eq!(
+            text,
+            ["line 4: association: unknown association `없는단체`"]
+        );
         let ok = parse_members(&csv.replace("없는단체", ""), &scope).expect("valid");
         assert_eq!(ok[0].association.as_deref(), Some("서울상인연합"));
         assert_eq!(ok[1].association, None);
@@ -595,10 +598,19 @@ mod tests {
             ..scope
         };
         let errs = parse_members(&csv.replace("없는단체", ""), &own).expect_err("invalid");
-        assert!(errs[0].to_string().starts_with("line 2: association:"), "{errs:?}");
-        let ok = parse_members(&csv.replace("없는단체", "").replace("서울상인연합", ""), &own)
-            .expect("valid");
-        assert!(ok.iter().all(|r| r.association.as_deref() == Some("마포상인회")));
+        assert!(
+            errs[0].to_string().starts_with("line 2: association:"),
+            "{errs:?}"
+        );
+        let ok = parse_members(
+            &csv.replace("없는단체", "").replace("서울상인연합", ""),
+            &own,
+        )
+        .expect("valid");
+        assert!(
+            ok.iter()
+                .all(|r| r.association.as_deref() == Some("마포상인회"))
+        );
     }
 
     #[test]

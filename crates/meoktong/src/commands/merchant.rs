@@ -66,8 +66,7 @@ pub async fn import(settings: Settings, file: &Path, association: Option<&str>) 
         .collect();
     let records: Vec<_> = rows.into_iter().map(|r| r.record).collect();
     let summary =
-        merchants::import_members(&db, &crypto, &records, &into, ImportedBy::Cli, now_ms())
-            .await?;
+        merchants::import_members(&db, &crypto, &records, &into, ImportedBy::Cli, now_ms()).await?;
     println!("{} created, {} updated", summary.created, summary.updated);
     Ok(())
 }

@@ -122,8 +122,14 @@ mod tests {
         assert_eq!(n.kind, NoticeKind::Broadcast);
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].contact_id, Some(2), "the opted-out number is skipped");
-        assert_eq!(crypto.decrypt(&m[0].recipient_enc).ok().as_deref(), Some("+821033334444"));
-        assert_eq!(m[0].body, "[공지] 마포상인회: 피해 신고는 11월 6일까지입니다.");
+        assert_eq!(
+            crypto.decrypt(&m[0].recipient_enc).ok().as_deref(),
+            Some("+821033334444")
+        );
+        assert_eq!(
+            m[0].body,
+            "[공지] 마포상인회: 피해 신고는 11월 6일까지입니다."
+        );
         let email = BroadcastDraft {
             channel: Channel::Email,
             ..draft

@@ -87,8 +87,7 @@ pub async fn reach(
     State(state): State<AppState>,
     staff: Staff,
 ) -> Result<Json<LiveReachJson>, WebError> {
-    let live =
-        member_reach::live_reach(&state.db, &state.crypto, staff.association_id).await?;
+    let live = member_reach::live_reach(&state.db, &state.crypto, staff.association_id).await?;
     Ok(Json(LiveReachJson {
         open_incident_ids: live.open_incidents.iter().map(|i| i.id).collect(),
         members: live

@@ -202,9 +202,7 @@ pub async fn import(
         let e = RowError {
             line: 0,
             field: "file".into(),
-            reason: l
-                .t("CSV 파일을 골라 주세요.", "Choose a CSV file.")
-                .into(),
+            reason: l.t("CSV 파일을 골라 주세요.", "Choose a CSV file.").into(),
         };
         return render(&state, staff, vec![e], String::new()).await;
     };

@@ -28,9 +28,13 @@ pub fn routes() -> Router<AppState> {
         .route("/association/members", get(members::page))
         .route(
             "/association/members/import",
-            post(members::import).layer(DefaultBodyLimit::max(members::MAX_UPLOAD_BYTES + 64 * 1024)),
+            post(members::import)
+                .layer(DefaultBodyLimit::max(members::MAX_UPLOAD_BYTES + 64 * 1024)),
         )
-        .route("/association/members/invite-code", post(members::rotate_code))
+        .route(
+            "/association/members/invite-code",
+            post(members::rotate_code),
+        )
         .route("/association/members/{id}/remove", post(members::remove))
         .route("/association/reach", get(reach::page))
         .route("/association/broadcasts", post(reach::broadcast))

@@ -104,7 +104,10 @@ fn row(staff: &Staff, names: &HashMap<i64, String>, r: &MemberReach) -> ReachRow
             .map(|t| format!("✓ {}", staff.ctx.time(t)))
             .unwrap_or_default(),
         reached: r.reached(),
-        tel: phone.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect(),
+        tel: phone
+            .chars()
+            .filter(|c| c.is_ascii_digit() || *c == '+')
+            .collect(),
         phone: national(&phone),
     }
 }
@@ -148,7 +151,11 @@ async fn render(
             crate::i18n::Lang::En => format!("since {}", staff.ctx.time(t)),
         })
         .unwrap_or_default();
-    let rows: Vec<ReachRow> = live.members.iter().map(|r| row(&staff, &names, r)).collect();
+    let rows: Vec<ReachRow> = live
+        .members
+        .iter()
+        .map(|r| row(&staff, &names, r))
+        .collect();
     let m = &live.members;
     let sent = broadcasts::count_since(&state.db, staff.association_id, now_ms() - DAY_MS).await?;
     let broadcasts = broadcasts::recent(&state.db, staff.association_id, 5)
@@ -166,7 +173,11 @@ async fn render(
         })
         .collect();
     let mut nav = staff.nav(state, String::new(), "reach").await?;
-    nav.title = format!("{} · {}", l.t("실시간 도달", "Live reach"), nav.association_name);
+    nav.title = format!(
+        "{} · {}",
+        l.t("실시간 도달", "Live reach"),
+        nav.association_name
+    );
     let page = ReachPage {
         nav,
         refresh: REFRESH_SECONDS,
@@ -280,8 +291,12 @@ pub async fn broadcast(
             compose::broadcast_notice(&state.crypto, &draft(0), 0, Locale::Ko, cs).is_some()
         })
         .count();
-    let id = broadcasts::record(&state.db, &record, i32::try_from(reachable).unwrap_or(i32::MAX))
-        .await?;
+    let id = broadcasts::record(
+        &state.db,
+        &record,
+        i32::try_from(reachable).unwrap_or(i32::MAX),
+    )
+    .await?;
     let default_locale = &state.settings.notify.default_locale;
     let batch: Vec<_> = shops
         .iter()
