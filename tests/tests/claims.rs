@@ -488,7 +488,12 @@ async fn region_trade_and_registration_number_are_told_once_and_prefilled() {
     .await
     .expect("post");
     assert_eq!(bad.status().as_u16(), 422, "a bad number is refused");
-    assert!(bad.text().await.expect("body").contains("유효하지 않은 사업자등록번호"));
+    assert!(
+        bad.text()
+            .await
+            .expect("body")
+            .contains("유효하지 않은 사업자등록번호")
+    );
     let ok = post(vec![
         ("region_sido", "부산광역시"),
         ("region_sigungu", "해운대구"),

@@ -99,6 +99,9 @@ struct QueuePage {
     title: String,
     tabs: Vec<Tab>,
     rows: Vec<ReportView>,
+    /// For the association menu (`association/_nav.html`).
+    csrf: String,
+    active: &'static str,
 }
 
 fn tabs(status: &str, incident: Option<i64>, lang: Lang) -> Vec<Tab> {
@@ -161,6 +164,8 @@ pub async fn queue(
             title,
             tabs: tabs(status, q.incident, lang),
             rows,
+            csrf: user.csrf.clone(),
+            active: "reports",
         },
         None,
     )
@@ -179,6 +184,7 @@ struct DetailPage {
     can_forward: bool,
     error: String,
     reason: String,
+    active: &'static str,
 }
 
 async fn detail_page(
@@ -210,6 +216,7 @@ async fn detail_page(
         csrf: user.csrf.clone(),
         error: String::new(),
         reason: String::new(),
+        active: "reports",
         d,
     })
 }
