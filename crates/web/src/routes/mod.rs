@@ -19,6 +19,7 @@ pub mod operator;
 pub mod reports;
 pub mod status;
 pub mod status_page;
+pub mod subscribe;
 pub mod voice_hooks;
 
 pub fn router(state: AppState) -> Router {
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dashboard::routes())
         .merge(api::routes())
         .merge(operator::routes())
+        .merge(subscribe::routes())
         .route("/status/feed.atom", get(feed::atom))
         .route("/status/{slug}", get(status::dependency_page))
         .merge(reports::router())
