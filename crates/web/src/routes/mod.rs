@@ -16,8 +16,10 @@ pub mod health;
 pub mod heartbeat;
 pub mod hooks;
 pub mod operator;
+pub mod operator_status;
 pub mod reports;
 pub mod status;
+pub mod status_incident;
 pub mod status_page;
 pub mod subscribe;
 pub mod voice_hooks;
@@ -49,9 +51,12 @@ pub fn router(state: AppState) -> Router {
         .merge(dashboard::routes())
         .merge(api::routes())
         .merge(operator::routes())
+        .merge(operator_status::routes())
         .merge(subscribe::routes())
         .route("/status/feed.atom", get(feed::atom))
         .route("/status/{slug}", get(status::dependency_page))
+        .route("/status/incidents/{id}", get(status_incident::incident_page))
+        .route("/status/{slug}/badge.svg", get(status_incident::badge))
         .merge(reports::router())
         .with_state(state)
 }
