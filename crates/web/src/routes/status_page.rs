@@ -200,7 +200,7 @@ pub async fn page(
         .filter_map(|x| x.last_seen_at)
         .max()
         .map(|t| clock(&ctx, t))
-        .unwrap_or_else(|| "-".into());
+        .unwrap_or_else(|| l.t("아직 없음", "not yet").into());
     let page = StatusPage {
         lang: l.code(),
         title: l.t("먹통 — 서비스 상태", "Meoktong — service status"),
