@@ -31,10 +31,11 @@ const OPERATOR: &str = "ops@example.com";
 const OPERATOR_PASSWORD: &str = "operator password 1";
 
 async fn operator(app: &TestApp) {
-    let hash = tokio::task::spawn_blocking(|| meoktong_web::auth::password::hash(OPERATOR_PASSWORD))
-        .await
-        .unwrap()
-        .unwrap();
+    let hash =
+        tokio::task::spawn_blocking(|| meoktong_web::auth::password::hash(OPERATOR_PASSWORD))
+            .await
+            .unwrap()
+            .unwrap();
     meoktong_storage::users::create(
         &app.db,
         &app.crypto,
@@ -151,7 +152,10 @@ async fn a_visitor_subscribes_by_email_hears_two_updates_and_the_recovery_then_l
     let page = c.source().await.unwrap();
     assert!(page.contains("일부 서비스 장애"), "the banner: {page}");
     assert!(page.contains("마지막 확인"), "{page}");
-    assert!(page.contains("카카오톡 채널 메시지가 늦게 도착합니다."), "{page}");
+    assert!(
+        page.contains("카카오톡 채널 메시지가 늦게 도착합니다."),
+        "{page}"
+    );
     shot(&c, "status").await;
     click_to(&c, "a[href='/status/subscribe']", "/status/subscribe").await;
     click(&c, "input[value='kakaotalk-channel']").await;
@@ -170,12 +174,18 @@ async fn a_visitor_subscribes_by_email_hears_two_updates_and_the_recovery_then_l
     c.goto(&app.url(&link)).await.unwrap();
     click(&c, "#confirm").await;
     let done = page_saying(&c, "구독되었습니다").await;
-    assert!(done.contains("/u/"), "the page offers the way out too: {done}");
+    assert!(
+        done.contains("/u/"),
+        "the page offers the way out too: {done}"
+    );
 
     // Two updates and the recovery, each after the group window: three messages.
     let update_form = format!("#op-incident-{} form.update-form", incident.id);
     for (status, body) in [
-        ("identified", "카카오 데이터센터 전원 문제로 확인되었습니다."),
+        (
+            "identified",
+            "카카오 데이터센터 전원 문제로 확인되었습니다.",
+        ),
         ("monitoring", "복구 조치 후 지켜보고 있습니다."),
         ("resolved", "정상화되었습니다."),
     ] {
@@ -197,18 +207,30 @@ async fn a_visitor_subscribes_by_email_hears_two_updates_and_the_recovery_then_l
         let got = mails(&smtp, "visitor@example.com", before + 1).await;
         let last = got.last().unwrap();
         assert!(last.contains(body), "{last}");
-        assert!(last.contains("/u/"), "every message can unsubscribe: {last}");
+        assert!(
+            last.contains("/u/"),
+            "every message can unsubscribe: {last}"
+        );
     }
     let all = mails_to(&smtp, "visitor@example.com");
     assert_eq!(all.len(), 4, "the confirmation and three updates: {all:#?}");
-    assert!(newest_incident(&app).await.resolved_at.is_some(), "resolved by hand");
+    assert!(
+        newest_incident(&app).await.resolved_at.is_some(),
+        "resolved by hand"
+    );
 
     // The incident page shows the timeline.
     c.goto(&app.url(&format!("/status/incidents/{}", incident.id)))
         .await
         .unwrap();
     let page = c.source().await.unwrap();
-    for words in ["조사 중", "원인 확인", "모니터링", "복구", "운영자가 확인한 장애"] {
+    for words in [
+        "조사 중",
+        "원인 확인",
+        "모니터링",
+        "복구",
+        "운영자가 확인한 장애",
+    ] {
         assert!(page.contains(words), "{words}: {page}");
     }
     shot(&c, "status-incident").await;
@@ -217,7 +239,9 @@ async fn a_visitor_subscribes_by_email_hears_two_updates_and_the_recovery_then_l
 
     // One click on the link in the last message, and nothing more arrives.
     let unsubscribe = path_in(all.last().unwrap(), "/u/");
-    let unsubscribe = unsubscribe.trim_start_matches(app.address.as_str()).to_string();
+    let unsubscribe = unsubscribe
+        .trim_start_matches(app.address.as_str())
+        .to_string();
     c.goto(&app.url(&unsubscribe)).await.unwrap();
     let page = c.source().await.unwrap();
     assert!(page.contains("구독이 해지되었습니다"), "{page}");
@@ -228,15 +252,24 @@ async fn a_visitor_subscribes_by_email_hears_two_updates_and_the_recovery_then_l
         .select_by_value("monitoring")
         .await
         .unwrap();
-    fill(&ops, &format!("{update_form} textarea[name=body]"), "사후 점검 중").await;
+    fill(
+        &ops,
+        &format!("{update_form} textarea[name=body]"),
+        "사후 점검 중",
+    )
+    .await;
     click_to(
-            &ops,
-            &format!("{update_form} button.primary"),
-            "/operator?done=saved",
-        )
-        .await;
+        &ops,
+        &format!("{update_form} button.primary"),
+        "/operator?done=saved",
+    )
+    .await;
     tokio::time::sleep(SETTLE).await;
-    assert_eq!(mails_to(&smtp, "visitor@example.com").len(), 4, "unsubscribed");
+    assert_eq!(
+        mails_to(&smtp, "visitor@example.com").len(),
+        4,
+        "unsubscribed"
+    );
     let feed = app
         .client
         .get(app.url("/status/feed.atom"))
@@ -284,7 +317,11 @@ async fn sms_to(app: &TestApp, e164: &str) -> Option<String> {
         .await
         .unwrap()
         .into_iter()
-        .find(|m| app.crypto.decrypt(&m.recipient_enc).is_ok_and(|r| r == e164))
+        .find(|m| {
+            app.crypto
+                .decrypt(&m.recipient_enc)
+                .is_ok_and(|r| r == e164)
+        })
         .map(|m| m.body)
 }
 
@@ -320,7 +357,11 @@ async fn an_sms_subscription_is_confirmed_by_code_and_the_limits_hold() {
     let page = http
         .post(
             "/status/subscribe",
-            &[("dep", "kakao-login"), ("channel", "sms"), ("address", "010-5555-0000")],
+            &[
+                ("dep", "kakao-login"),
+                ("channel", "sms"),
+                ("address", "010-5555-0000"),
+            ],
         )
         .await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
@@ -334,11 +375,19 @@ async fn an_sms_subscription_is_confirmed_by_code_and_the_limits_hold() {
     let code = common::six_digits(&sms);
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let page = http
-        .submit(&code_page, "/status/subscribe/code", &[("s", &id), ("code", wrong)])
+        .submit(
+            &code_page,
+            "/status/subscribe/code",
+            &[("s", &id), ("code", wrong)],
+        )
         .await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     let page = http
-        .submit(&code_page, "/status/subscribe/code", &[("s", &id), ("code", &code)])
+        .submit(
+            &code_page,
+            "/status/subscribe/code",
+            &[("s", &id), ("code", &code)],
+        )
         .await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("구독되었습니다"), "{}", page.body);
@@ -351,18 +400,29 @@ async fn an_sms_subscription_is_confirmed_by_code_and_the_limits_hold() {
 
     // Per number: three confirmations a day, whatever else happens.
     for _ in 0..2 {
-        assert_eq!(subscribe(&http, "sms", "010-5555-0001").await.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            subscribe(&http, "sms", "010-5555-0001").await.status,
+            StatusCode::SEE_OTHER
+        );
     }
     let page = subscribe(&http, "sms", "010-5555-0001").await;
     assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(page.body.contains("오늘 확인 메시지를 더 보낼 수 없습니다"), "{}", page.body);
+    assert!(
+        page.body.contains("오늘 확인 메시지를 더 보낼 수 없습니다"),
+        "{}",
+        page.body
+    );
     // Per client address: ten SMS sign-ups per four hours (the three above, the refused one
     // among them, count too).
     let mut refused_at = None;
     for n in 2..20 {
         let page = subscribe(&http, "sms", &format!("010-5555-{n:04}")).await;
         if page.status == StatusCode::TOO_MANY_REQUESTS {
-            assert!(page.body.contains("여기서 신청이 너무 많았습니다"), "{}", page.body);
+            assert!(
+                page.body.contains("여기서 신청이 너무 많았습니다"),
+                "{}",
+                page.body
+            );
             refused_at = Some(n);
             break;
         }
@@ -383,9 +443,15 @@ async fn merchant(app: &TestApp, name: &str, phone: &str, email: &str, deps: &[&
 }
 
 async fn sent_sms_of(app: &TestApp, merchant_id: i64, kind: &str) -> String {
-    eventually(&format!("a {kind} SMS to {merchant_id}"), PATIENCE, || async {
-        support::sent_sms(&app.db, merchant_id, kind).await.map(|m| m.body)
-    })
+    eventually(
+        &format!("a {kind} SMS to {merchant_id}"),
+        PATIENCE,
+        || async {
+            support::sent_sms(&app.db, merchant_id, kind)
+                .await
+                .map(|m| m.body)
+        },
+    )
     .await
 }
 
@@ -427,7 +493,14 @@ async fn an_outage_in_a_maintenance_window_is_told_as_maintenance_and_left_out_o
         .await
         .unwrap();
     let app = probed_app(&sim).await;
-    let shop = merchant(&app, "점검분식", "+821066660001", "a@example.com", &["kakao-login"]).await;
+    let shop = merchant(
+        &app,
+        "점검분식",
+        "+821066660001",
+        "a@example.com",
+        &["kakao-login"],
+    )
+    .await;
     let dep = catalog::dependency_by_slug(&app.db, "kakao-login")
         .await
         .unwrap()
@@ -464,7 +537,10 @@ async fn an_outage_in_a_maintenance_window_is_told_as_maintenance_and_left_out_o
         .text()
         .await
         .unwrap();
-    assert!(page.contains("카카오 로그인 정기 점검") && page.contains("점검"), "{page}");
+    assert!(
+        page.contains("카카오 로그인 정기 점검") && page.contains("점검"),
+        "{page}"
+    );
 }
 
 #[tokio::test]
@@ -473,7 +549,14 @@ async fn kakaos_maintenance_answer_is_told_as_maintenance_without_a_window() {
         .await
         .unwrap();
     let app = probed_app(&sim).await;
-    let shop = merchant(&app, "코드분식", "+821066660002", "b@example.com", &["kakao-login"]).await;
+    let shop = merchant(
+        &app,
+        "코드분식",
+        "+821066660002",
+        "b@example.com",
+        &["kakao-login"],
+    )
+    .await;
     // Kakao answers 200 with {"code": -9798, "msg": "서비스 점검중입니다."}.
     sim.set_mode(Service::parse("kakao-login").unwrap(), Mode::ProviderError);
     let sms = sent_sms_of(&app, shop, "down").await;
@@ -483,7 +566,14 @@ async fn kakaos_maintenance_answer_is_told_as_maintenance_without_a_window() {
         .await
         .unwrap();
     let app2 = probed_app(&sim2).await;
-    let shop2 = merchant(&app2, "장애분식", "+821066660003", "c@example.com", &["kakao-login"]).await;
+    let shop2 = merchant(
+        &app2,
+        "장애분식",
+        "+821066660003",
+        "c@example.com",
+        &["kakao-login"],
+    )
+    .await;
     sim2.set_mode(Service::parse("kakao-login").unwrap(), Mode::Down);
     let sms = sent_sms_of(&app2, shop2, "down").await;
     assert!(sms.starts_with("[장애] "), "{sms}");
@@ -508,24 +598,47 @@ async fn a_declared_incident_reaches_subscribed_merchants_and_a_false_alarm_corr
 {
     let smtp = SmtpServer::start().await;
     let app = app_with(Some(&smtp), |_| {}).await;
-    let told = merchant(&app, "채널분식", "+821077770001", "t@example.com", &["kakaotalk-channel"]).await;
-    let other = merchant(&app, "토스분식", "+821077770002", "o@example.com", &["toss-payments"]).await;
+    let told = merchant(
+        &app,
+        "채널분식",
+        "+821077770001",
+        "t@example.com",
+        &["kakaotalk-channel"],
+    )
+    .await;
+    let other = merchant(
+        &app,
+        "토스분식",
+        "+821077770002",
+        "o@example.com",
+        &["toss-payments"],
+    )
+    .await;
     let ops = sign_in_operator(&app).await;
     // A merchant cannot declare, nor can a form without the session's CSRF token.
     let no_csrf = ops
-        .post("/operator/incidents", &[("dep", "kakaotalk-channel"), ("text", "x")])
+        .post(
+            "/operator/incidents",
+            &[("dep", "kakaotalk-channel"), ("text", "x")],
+        )
         .await;
     assert_eq!(no_csrf.status, StatusCode::FORBIDDEN);
     let page = ops
         .submit(
             "/operator",
             "/operator/incidents",
-            &[("dep", "kakaotalk-channel"), ("text", "채널 메시지 수신 지연")],
+            &[
+                ("dep", "kakaotalk-channel"),
+                ("text", "채널 메시지 수신 지연"),
+            ],
         )
         .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     let sms = sent_sms_of(&app, told, "down").await;
-    assert!(sms.starts_with("[장애] "), "told as for a probe-detected one: {sms}");
+    assert!(
+        sms.starts_with("[장애] "),
+        "told as for a probe-detected one: {sms}"
+    );
     let incident = newest_incident(&app).await;
     let audit = meoktong_storage::entity::audit_log::Entity::find()
         .filter(meoktong_storage::entity::audit_log::Column::Action.eq("incident.declare"))
@@ -561,12 +674,25 @@ async fn a_declared_incident_reaches_subscribed_merchants_and_a_false_alarm_corr
         .unwrap()
         .unwrap();
     assert_eq!(msg.channel, "sms");
-    assert!(msg.body.starts_with("[정정] ") && msg.body.contains("오경보"), "{}", msg.body);
-    assert_eq!(app.crypto.decrypt(&msg.recipient_enc).unwrap(), "+821077770001");
-    tokio::time::sleep(SETTLE).await;
-    assert!(support::notices_of(&app.db, other, "correction").await.is_empty());
     assert!(
-        support::notices_of(&app.db, told, "recovery").await.is_empty(),
+        msg.body.starts_with("[정정] ") && msg.body.contains("오경보"),
+        "{}",
+        msg.body
+    );
+    assert_eq!(
+        app.crypto.decrypt(&msg.recipient_enc).unwrap(),
+        "+821077770001"
+    );
+    tokio::time::sleep(SETTLE).await;
+    assert!(
+        support::notices_of(&app.db, other, "correction")
+            .await
+            .is_empty()
+    );
+    assert!(
+        support::notices_of(&app.db, told, "recovery")
+            .await
+            .is_empty(),
         "a false alarm is not followed by a recovery"
     );
     // It leaves uptime: 100 % again, and the incident reads as a false alarm.

@@ -987,6 +987,22 @@ mod tests {
     }
 
     #[test]
+    fn maintenance_has_its_own_tag_and_keeps_the_action_line() {
+        let mut input = fire(NoticeKind::Down, Locale::Ko);
+        input.maintenance = true;
+        let text = sms_text(&input);
+        assert!(text.starts_with("[점검] 사장님, 15:20부터"), "{text}");
+        assert!(
+            text.contains("점검 중입니다.") && text.contains("주문은 전화로"),
+            "{text}"
+        );
+        input.locale = Locale::En;
+        assert!(sms_text(&input).starts_with("[MAINTENANCE] "));
+        input.kind = NoticeKind::Recovery;
+        assert!(sms_text(&input).starts_with("[RECOVERED] "));
+    }
+
+    #[test]
     fn a_slowdown_has_its_own_words_never_an_outages() {
         let text = sms_text(&slow_pay(NoticeKind::Down, Locale::Ko));
         assert_fits(&text);

@@ -6,12 +6,12 @@ use anyhow::Context;
 use meoktong_config::{Settings, SmsProviderKind};
 use meoktong_engine::clock::{Clock, SystemClock};
 use meoktong_engine::runner::ProbeLoop;
-use meoktong_notify::status_subscribers::StatusNotifier;
 use meoktong_notify::compose::{ComposeConfig, Composer};
 use meoktong_notify::delivery_poll::DeliveryPoller;
 use meoktong_notify::dispatcher::{Dispatcher, DispatcherConfig, SmsRoute};
 use meoktong_notify::heartbeat::HeartbeatSweeper;
 use meoktong_notify::planner::{Planner, PlannerConfig};
+use meoktong_notify::status_subscribers::StatusNotifier;
 use meoktong_notify::timers::Timers;
 use meoktong_notify::{
     DevOutbox, EmailProvider, LogEmail, LogSms, SmsProvider, SmtpEmail, SolapiSms, SsrfPolicy,
@@ -365,8 +365,8 @@ pub async fn plan_loop(
     }
 }
 
-/// `[[maintenance]]` windows from the configuration, stored once each (a bad entry is logged
-/// and skipped: the configuration was validated when loaded).
+/// `[[maintenance]]` windows from the configuration, stored once each (times were validated
+/// when the configuration was loaded; an unknown dependency slug is logged and skipped).
 async fn sync_config_maintenance(state: &AppState, settings: &meoktong_config::Settings) {
     use meoktong_storage::status_comms::maintenance::{NewWindow, sync_config};
     let deps = match meoktong_storage::catalog::list_dependencies(&state.db).await {
@@ -397,7 +397,9 @@ async fn sync_config_maintenance(state: &AppState, settings: &meoktong_config::S
         })
         .collect();
     if windows.len() != settings.maintenance.len() {
-        tracing::warn!("a [[maintenance]] entry names an unknown dependency or a bad time; skipped");
+        tracing::warn!(
+            "a [[maintenance]] entry names an unknown dependency or a bad time; skipped"
+        );
     }
     if let Err(e) = sync_config(&state.db, &windows, now_ms()).await {
         tracing::error!(error = %e, "cannot store the configured maintenance windows");

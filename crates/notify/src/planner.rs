@@ -129,7 +129,7 @@ impl Planner {
         if !all.is_empty() {
             let ids: Vec<i64> = all.iter().map(|i| i.id).collect();
             let marks = meoktong_storage::status_comms::marks::of(&self.db, &ids).await?;
-            all.retain(|i| !marks.get(&i.id).is_some_and(|m| m.false_alarm_at.is_some()));
+            all.retain(|i| marks.get(&i.id).is_none_or(|m| m.false_alarm_at.is_none()));
         }
         if all.is_empty() {
             return Ok(PlanStats::default());

@@ -248,7 +248,11 @@ impl SubscriberText {
     pub fn email(&self) -> String {
         let mut out = String::new();
         for (status, body, at) in &self.updates {
-            out.push_str(&format!("{} {}", self.hhmm(*at), self.status_words(*status)));
+            out.push_str(&format!(
+                "{} {}",
+                self.hhmm(*at),
+                self.status_words(*status)
+            ));
             if *status == UpdateStatus::FalseAlarm {
                 out.push_str(self.pick(
                     ": 앞선 장애 안내는 오경보였습니다. 실제 장애는 없었습니다. 혼란을 드려 죄송합니다.",
@@ -285,7 +289,11 @@ mod tests {
             dependency: "카카오톡".into(),
             updates: vec![
                 (UpdateStatus::Investigating, "".into(), 1_796_000_000_000),
-                (UpdateStatus::Identified, "데이터센터 화재".into(), 1_796_000_060_000),
+                (
+                    UpdateStatus::Identified,
+                    "데이터센터 화재".into(),
+                    1_796_000_060_000,
+                ),
             ],
             page: "http://x/status/incidents/1".into(),
             unsubscribe: "http://x/u/1.abc".into(),

@@ -141,9 +141,9 @@ impl NoticeContext {
                 .all(|i| i.severity == "degraded");
         // Maintenance when everything it tells is (a window here, or Kakao's -9798).
         let maintenance = !incs.is_empty()
-            && incs.iter().all(|i| {
-                meoktong_storage::status_comms::is_maintenance_evidence(&i.evidence)
-            });
+            && incs
+                .iter()
+                .all(|i| meoktong_storage::status_comms::is_maintenance_evidence(&i.evidence));
         NoticeContext {
             input: NoticeInput {
                 kind,

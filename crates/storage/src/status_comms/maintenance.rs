@@ -44,7 +44,9 @@ pub async fn schedule(db: &Db, w: NewWindow<'_>, now: i64) -> Result<i64, Storag
         now,
         audit::AuditEntry {
             actor_user_id: w.user_id,
-            actor: &w.user_id.map_or("config".to_string(), |u| format!("user:{u}")),
+            actor: &w
+                .user_id
+                .map_or("config".to_string(), |u| format!("user:{u}")),
             action: "maintenance.schedule",
             target_type: "maintenance_window",
             target_id: Some(id),

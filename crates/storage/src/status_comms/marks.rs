@@ -54,7 +54,11 @@ async fn upsert<C: ConnectionTrait>(
     });
     change(&mut m);
     let am = incident_marks::ActiveModel {
-        id: if existing.is_some() { Set(m.id) } else { NotSet },
+        id: if existing.is_some() {
+            Set(m.id)
+        } else {
+            NotSet
+        },
         incident_id: Set(m.incident_id),
         declared_by: Set(m.declared_by),
         declared_text: Set(m.declared_text),

@@ -58,7 +58,11 @@ pub struct StatusMessage<'a> {
     pub validity_ms: i64,
 }
 
-pub async fn queue(db: &crate::Db, m: StatusMessage<'_>, now: i64) -> Result<bool, crate::StorageError> {
+pub async fn queue(
+    db: &crate::Db,
+    m: StatusMessage<'_>,
+    now: i64,
+) -> Result<bool, crate::StorageError> {
     use crate::entity::{notices, outbox};
     use sea_orm::{ActiveValue::NotSet, EntityTrait, Set};
     let txn = db.begin_write().await?;

@@ -104,11 +104,7 @@ pub fn dependencies_of(s: &status_subscribers::Model) -> Vec<i64> {
 
 /// Confirms a subscription: from now on it hears of new updates (never of older ones), and
 /// it replaces any earlier confirmed subscription of the same address or number.
-pub async fn confirm(
-    db: &Db,
-    s: &status_subscribers::Model,
-    now: i64,
-) -> Result<(), StorageError> {
+pub async fn confirm(db: &Db, s: &status_subscribers::Model, now: i64) -> Result<(), StorageError> {
     if s.confirmed_at.is_some() && s.unsubscribed_at.is_none() {
         return Ok(());
     }
@@ -129,7 +125,10 @@ pub async fn confirm(
             status_subscribers::Column::UnsubscribedAt,
             Option::<i64>::None.into(),
         )
-        .col_expr(status_subscribers::Column::CodeHash, Option::<String>::None.into())
+        .col_expr(
+            status_subscribers::Column::CodeHash,
+            Option::<String>::None.into(),
+        )
         .col_expr(status_subscribers::Column::ToldThrough, newest.into())
         .filter(status_subscribers::Column::Id.eq(s.id))
         .exec(&*txn)
@@ -169,7 +168,10 @@ pub async fn check_code(
         return Ok(CodeCheck::Confirmed);
     }
     status_subscribers::Entity::update_many()
-        .col_expr(status_subscribers::Column::CodeTries, (s.code_tries + 1).into())
+        .col_expr(
+            status_subscribers::Column::CodeTries,
+            (s.code_tries + 1).into(),
+        )
         .filter(status_subscribers::Column::Id.eq(s.id))
         .exec(&db.conn)
         .await?;

@@ -48,7 +48,12 @@ pub async fn atom(
         .collect();
     let list = status::incidents_since(&state.db, now - NINETY_DAYS_MS).await?;
     let comms = crate::views::comms::Comms::load(&state.db, &list, now).await?;
-    let newest_update = comms.updates.iter().map(|u| u.created_at).max().unwrap_or(0);
+    let newest_update = comms
+        .updates
+        .iter()
+        .map(|u| u.created_at)
+        .max()
+        .unwrap_or(0);
     let updated = list
         .iter()
         .map(|i| i.updated_at)

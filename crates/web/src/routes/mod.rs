@@ -55,7 +55,10 @@ pub fn router(state: AppState) -> Router {
         .merge(subscribe::routes())
         .route("/status/feed.atom", get(feed::atom))
         .route("/status/{slug}", get(status::dependency_page))
-        .route("/status/incidents/{id}", get(status_incident::incident_page))
+        .route(
+            "/status/incidents/{id}",
+            get(status_incident::incident_page),
+        )
         .route("/status/{slug}/badge.svg", get(status_incident::badge))
         .merge(reports::router())
         .with_state(state)

@@ -140,8 +140,8 @@ pub async fn page_data(
                     .iter()
                     .filter(|u| u.incident_id == Some(i.id))
                     .map(|u| {
-                        let (ko, en) = UpdateStatus::parse(&u.status)
-                            .map_or(("", ""), UpdateStatus::words);
+                        let (ko, en) =
+                            UpdateStatus::parse(&u.status).map_or(("", ""), UpdateStatus::words);
                         format!("{} {} {}", ctx.time(u.created_at), l.t(ko, en), u.body)
                     })
                     .collect(),

@@ -2,10 +2,10 @@
 use crate::AppState;
 use crate::cache::STATUS_TTL_MS;
 use crate::error::WebError;
+use crate::views::comms::{Comms, shown_state};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
-use crate::views::comms::{Comms, shown_state};
 use meoktong_storage::status_comms::is_maintenance_evidence;
 use meoktong_storage::{now_ms, status};
 use serde::Serialize;
@@ -85,8 +85,10 @@ async fn load(state: &AppState) -> Result<StatusJson, WebError> {
         .collect();
     let incidents = status::incidents_since(&state.db, now - NINETY_DAYS_MS).await?;
     let comms = Comms::load(&state.db, &incidents, now).await?;
-    let open: Vec<&meoktong_storage::entity::incidents::Model> =
-        incidents.iter().filter(|i| i.resolved_at.is_none()).collect();
+    let open: Vec<&meoktong_storage::entity::incidents::Model> = incidents
+        .iter()
+        .filter(|i| i.resolved_at.is_none())
+        .collect();
     Ok(StatusJson {
         generated_at: rfc3339(tz, now),
         dependencies: overview

@@ -131,7 +131,10 @@ pub async fn badge(
     let right = format!("{words} · {}", up.percent_text());
     // Rough widths: 7 px a Latin character, 12 px a Hangul one, plus padding.
     let width = |s: &str| -> usize {
-        s.chars().map(|c| if c.is_ascii() { 7 } else { 12 }).sum::<usize>() + 12
+        s.chars()
+            .map(|c| if c.is_ascii() { 7 } else { 12 })
+            .sum::<usize>()
+            + 12
     };
     let (lw, rw) = (width(&left), width(&right));
     let svg = format!(

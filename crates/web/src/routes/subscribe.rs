@@ -121,22 +121,28 @@ pub async fn subscribe(
         .filter(|d| d.owner_merchant_id.is_none() && chosen.contains(&d.slug))
         .map(|d| d.id)
         .collect();
-    let channel = if value("channel") == "sms" { "sms" } else { "email" };
+    let channel = if value("channel") == "sms" {
+        "sms"
+    } else {
+        "email"
+    };
     let address = value("address");
     let recipient = match channel {
         "sms" => parse_mobile(&address).map(|m| m.as_str().to_string()).ok(),
-        _ => EmailAddr::parse(&address).map(|e| e.as_str().to_string()).ok(),
+        _ => EmailAddr::parse(&address)
+            .map(|e| e.as_str().to_string())
+            .ok(),
     };
     let error = match (&recipient, dep_ids.is_empty()) {
-        (_, true) => Some(l.t("받을 서비스를 하나 이상 고르세요.", "Choose at least one service.")),
+        (_, true) => Some(l.t(
+            "받을 서비스를 하나 이상 고르세요.",
+            "Choose at least one service.",
+        )),
         (None, _) if channel == "sms" => Some(l.t(
             "휴대폰 번호를 확인해 주세요 (예: 010-1234-5678).",
             "Check the mobile number (e.g. 010-1234-5678).",
         )),
-        (None, _) => Some(l.t(
-            "이메일 주소를 확인해 주세요.",
-            "Check the email address.",
-        )),
+        (None, _) => Some(l.t("이메일 주소를 확인해 주세요.", "Check the email address.")),
         _ => None,
     };
     let refuse = |ctx: Ctx, msg: &str, status| -> Result<Response, WebError> {
@@ -312,7 +318,8 @@ pub async fn code(
         .await?
         .filter(|s| s.channel == "sms")
         .ok_or(WebError::NotFound)?;
-    let check = subscribers::check_code(&state.db, &state.crypto, &s, field("code"), now_ms()).await?;
+    let check =
+        subscribers::check_code(&state.db, &state.crypto, &s, field("code"), now_ms()).await?;
     let mut page = SubscribePage::new(&ctx, "code", field("csrf").to_string());
     page.target = id.to_string();
     match check {

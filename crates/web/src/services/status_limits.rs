@@ -46,7 +46,11 @@ pub enum Refused {
 /// `ip` over `channel`. The client's budget is checked first, so a refused client does not
 /// spend the recipient's.
 pub fn allow(channel: &str, recipient_hash: &str, ip: &ClientIp) -> Result<(), Refused> {
-    let by_ip = if channel == "sms" { &SMS_IPS } else { &EMAIL_IPS };
+    let by_ip = if channel == "sms" {
+        &SMS_IPS
+    } else {
+        &EMAIL_IPS
+    };
     if by_ip.check_key(&ip.0).is_err() {
         return Err(Refused::Client);
     }

@@ -205,7 +205,11 @@ pub async fn false_alarm(
         );
     }
     state.outbox_changed.notify_waiters();
-    tracing::info!(incident.id = incident_id, corrections = queued, "incident marked a false alarm");
+    tracing::info!(
+        incident.id = incident_id,
+        corrections = queued,
+        "incident marked a false alarm"
+    );
     Ok(queued)
 }
 
@@ -222,8 +226,8 @@ pub async fn schedule_maintenance(
     let now = now_ms();
     let tz = crate::views::service_tz(state);
     let dep = dependency_ids(state, &[slug.to_string()]).await?[0];
-    let starts = parse_time(tz, starts_at, now)
-        .ok_or_else(|| invalid("starts_at", "a time (RFC 3339)"))?;
+    let starts =
+        parse_time(tz, starts_at, now).ok_or_else(|| invalid("starts_at", "a time (RFC 3339)"))?;
     let ends = parse_time(tz, ends_at, -1)
         .filter(|e| *e > starts && *e > now)
         .ok_or_else(|| invalid("ends_at", "a time after starts_at and in the future"))?;

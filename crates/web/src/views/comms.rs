@@ -17,7 +17,11 @@ pub struct Comms {
 }
 
 impl Comms {
-    pub async fn load(db: &Db, list: &[incidents::Model], since: i64) -> Result<Comms, StorageError> {
+    pub async fn load(
+        db: &Db,
+        list: &[incidents::Model],
+        since: i64,
+    ) -> Result<Comms, StorageError> {
         let ids: Vec<i64> = list.iter().map(|i| i.id).collect();
         Ok(Comms {
             marks: marks::of(db, &ids).await?,
@@ -27,7 +31,9 @@ impl Comms {
     }
 
     pub fn false_alarm(&self, id: i64) -> bool {
-        self.marks.get(&id).is_some_and(|m| m.false_alarm_at.is_some())
+        self.marks
+            .get(&id)
+            .is_some_and(|m| m.false_alarm_at.is_some())
     }
 
     pub fn declared(&self, id: i64) -> bool {
@@ -101,7 +107,10 @@ impl TimelineRow {
                 )
                 .to_string(),
             ("", UpdateStatus::Resolved, None) => ctx
-                .t("검사에서 복구를 확인했습니다.", "Our probes confirmed the recovery.")
+                .t(
+                    "검사에서 복구를 확인했습니다.",
+                    "Our probes confirmed the recovery.",
+                )
                 .to_string(),
             ("", UpdateStatus::FalseAlarm, _) => ctx
                 .t(
@@ -123,15 +132,33 @@ impl TimelineRow {
 /// The page's overall banner: (class, words).
 pub fn banner(lang: Lang, states: &[&str]) -> (&'static str, &'static str) {
     if states.contains(&"down") {
-        ("down", lang.t("✕ 일부 서비스 장애", "✕ Some services are down"))
+        (
+            "down",
+            lang.t("✕ 일부 서비스 장애", "✕ Some services are down"),
+        )
     } else if states.contains(&"degraded") {
-        ("degraded", lang.t("! 일부 서비스 느림", "! Some services are slow"))
+        (
+            "degraded",
+            lang.t("! 일부 서비스 느림", "! Some services are slow"),
+        )
     } else if states.contains(&"maintenance") {
-        ("maintenance", lang.t("⚙ 일부 서비스 점검 중", "⚙ Maintenance under way"))
+        (
+            "maintenance",
+            lang.t("⚙ 일부 서비스 점검 중", "⚙ Maintenance under way"),
+        )
     } else if !states.is_empty() && states.iter().all(|s| *s == "up") {
-        ("up", lang.t("✓ 모든 서비스 정상", "✓ All services operational"))
+        (
+            "up",
+            lang.t("✓ 모든 서비스 정상", "✓ All services operational"),
+        )
     } else {
-        ("unknown", lang.t("? 확인 중인 서비스가 있습니다", "? Some services are being checked"))
+        (
+            "unknown",
+            lang.t(
+                "? 확인 중인 서비스가 있습니다",
+                "? Some services are being checked",
+            ),
+        )
     }
 }
 
