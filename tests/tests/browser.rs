@@ -19,9 +19,10 @@ use fantoccini::{Client, Locator};
 use meoktong::BuildOptions;
 use meoktong_config::SmsProviderSettings;
 use meoktong_probe::simulator::{Mode, Service, Simulator};
-use meoktong_storage::entity::{outbox, subscriptions};
+use meoktong_storage::entity::subscriptions;
 use meoktong_tests::{Backend, TestApp, spawn_app_with};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::EntityTrait;
+use std::path::Path;
 use std::time::Duration;
 
 /// Reloads the overview until Kakao Login's card says `state` (the probes every second, the

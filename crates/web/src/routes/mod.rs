@@ -9,6 +9,7 @@ pub mod agent;
 pub mod alert;
 pub mod alert_words;
 pub mod api;
+pub mod association;
 pub mod dashboard;
 pub mod dev;
 pub mod feed;
@@ -61,5 +62,6 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/status/{slug}/badge.svg", get(status_incident::badge))
         .merge(reports::router())
+        .merge(association::routes())
         .with_state(state)
 }
