@@ -22,24 +22,6 @@ pub fn is_maintenance_evidence(evidence: &str) -> bool {
 /// Kakao's "service under maintenance" answer (`{"code": -9798, "msg": "서비스 점검중입니다."}`).
 pub const KAKAO_MAINTENANCE_CODE: &str = "-9798";
 
-#[cfg(test)]
-mod tests {
-    use super::is_maintenance_evidence;
-
-    #[test]
-    fn maintenance_is_a_window_or_kakaos_own_code() {
-        assert!(is_maintenance_evidence(r#"{"maintenance":true}"#));
-        assert!(is_maintenance_evidence(
-            r#"{"sample":{"provider_code":"-9798","status":200}}"#
-        ));
-        assert!(!is_maintenance_evidence(
-            r#"{"sample":{"provider_code":"-7","status":200}}"#
-        ));
-        assert!(!is_maintenance_evidence("not json"));
-        assert!(!is_maintenance_evidence(r#"{"maintenance":false}"#));
-    }
-}
-
 /// One message to a status subscriber (or a correction to a merchant), written to the outbox
 /// as a closed notice like account messages, so the dispatcher, retries and `/dev/outbox`
 /// apply while it never appears in a merchant's alert history. `Ok(false)` when a message
@@ -123,4 +105,22 @@ pub async fn queue(
     }
     txn.commit().await?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_maintenance_evidence;
+
+    #[test]
+    fn maintenance_is_a_window_or_kakaos_own_code() {
+        assert!(is_maintenance_evidence(r#"{"maintenance":true}"#));
+        assert!(is_maintenance_evidence(
+            r#"{"sample":{"provider_code":"-9798","status":200}}"#
+        ));
+        assert!(!is_maintenance_evidence(
+            r#"{"sample":{"provider_code":"-7","status":200}}"#
+        ));
+        assert!(!is_maintenance_evidence("not json"));
+        assert!(!is_maintenance_evidence(r#"{"maintenance":false}"#));
+    }
 }
