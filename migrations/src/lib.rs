@@ -23,6 +23,7 @@ mod m20261207_221500_create_provider_states;
 mod m20261207_233000_add_contacts_voice_enabled;
 mod m20261208_000001_add_probe_locations_canaries;
 mod m20261208_010000_add_association_members;
+mod m20261208_020000_create_status_comms;
 mod m20261208_140000_claims_report_events;
 
 pub struct Migrator;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_233000_add_contacts_voice_enabled::Migration),
             Box::new(m20261208_000001_add_probe_locations_canaries::Migration),
             Box::new(m20261208_010000_add_association_members::Migration),
+            Box::new(m20261208_020000_create_status_comms::Migration),
             Box::new(m20261208_140000_claims_report_events::Migration),
         ]
     }

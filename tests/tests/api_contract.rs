@@ -278,6 +278,104 @@ async fn every_documented_operation_answers_as_documented() {
         .await;
     }
 
+    // The operator's status controls (issue 20): an operator's bearer token only.
+    let o = op.api.as_str();
+    let t = "/api/v1/incidents";
+    let (status, declared) = c
+        .call(
+            app,
+            post.clone(),
+            t,
+            t,
+            Bearer(o),
+            Json(json!({"dependencies": ["kakaotalk"], "text": "채널 메시지 수신 장애"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{declared}");
+    let declared = declared["incidents"][0].as_i64().unwrap();
+    for (auth, body) in [
+        (Bearer(m), json!({"dependencies": ["kakaotalk"]})),
+        (Anon, json!({"dependencies": ["kakaotalk"]})),
+        (Bearer(o), json!({"dependencies": ["no-such"]})),
+        (Bearer(o), json!({"dependencies": []})),
+        (
+            Bearer(o),
+            json!({"dependencies": ["kakaotalk"], "started_at": "2999-01-01T00:00:00+09:00"}),
+        ),
+    ] {
+        c.call(app, post.clone(), t, t, auth, Json(body)).await;
+    }
+    let t = "/api/v1/incidents/{id}/updates";
+    for (id, auth, body) in [
+        (
+            declared.to_string(),
+            Bearer(o),
+            json!({"status": "identified", "body": "원인 확인"}),
+        ),
+        (
+            "999999".to_string(),
+            Bearer(o),
+            json!({"status": "identified"}),
+        ),
+        (
+            "abc".to_string(),
+            Bearer(o),
+            json!({"status": "identified"}),
+        ),
+        (
+            declared.to_string(),
+            Bearer(o),
+            json!({"status": "exploded"}),
+        ),
+        (
+            declared.to_string(),
+            Bearer(m),
+            json!({"status": "identified"}),
+        ),
+        (declared.to_string(), Anon, json!({"status": "identified"})),
+    ] {
+        let path = format!("/api/v1/incidents/{id}/updates");
+        c.call(app, post.clone(), t, &path, auth, Json(body)).await;
+    }
+    let t = "/api/v1/incidents/{id}/false-alarm";
+    for (id, auth) in [
+        (declared.to_string(), Bearer(o)),
+        ("999999".to_string(), Bearer(o)),
+        ("abc".to_string(), Bearer(o)),
+        (declared.to_string(), Bearer(m)),
+        (declared.to_string(), Anon),
+    ] {
+        let path = format!("/api/v1/incidents/{id}/false-alarm");
+        c.call(app, post.clone(), t, &path, auth, Empty).await;
+    }
+    let t = "/api/v1/maintenance";
+    c.call(app, get.clone(), t, t, Anon, Empty).await;
+    for (auth, body) in [
+        (
+            Bearer(o),
+            json!({"dependency": "kakaotalk", "starts_at": "2999-01-01T02:00:00+09:00", "ends_at": "2999-01-01T04:00:00+09:00", "title": "정기 점검"}),
+        ),
+        (
+            Bearer(o),
+            json!({"dependency": "kakaotalk", "starts_at": "2999-01-01T04:00:00+09:00", "ends_at": "2999-01-01T02:00:00+09:00"}),
+        ),
+        (
+            Bearer(o),
+            json!({"dependency": "no-such", "starts_at": "2999-01-01T02:00:00+09:00", "ends_at": "2999-01-01T04:00:00+09:00"}),
+        ),
+        (
+            Bearer(m),
+            json!({"dependency": "kakaotalk", "starts_at": "2999-01-01T02:00:00+09:00", "ends_at": "2999-01-01T04:00:00+09:00"}),
+        ),
+        (
+            Anon,
+            json!({"dependency": "kakaotalk", "starts_at": "2999-01-01T02:00:00+09:00", "ends_at": "2999-01-01T04:00:00+09:00"}),
+        ),
+    ] {
+        c.call(app, post.clone(), t, t, auth, Json(body)).await;
+    }
+    c.call(app, get.clone(), t, t, Anon, Empty).await;
+
     // The merchant's own resources.
     let t = "/api/v1/me/subscriptions";
     c.call(app, get.clone(), t, t, Bearer(m), Empty).await;

@@ -666,7 +666,11 @@ async fn public_status_pages_and_atom_feed() {
         .unwrap();
     assert_eq!(json["incidents"][0]["dependency"], "kakao-login");
     let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["dependencies", "generated_at", "incidents"]);
+    // Issue 20 added `maintenance` (additive: every earlier key is still there).
+    assert_eq!(
+        keys,
+        ["dependencies", "generated_at", "incidents", "maintenance"]
+    );
 }
 
 #[tokio::test]

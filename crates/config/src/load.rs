@@ -194,7 +194,37 @@ fn invalid(file: &str, key: impl Into<String>, message: impl Into<String>) -> Co
     }
 }
 
+/// `[[maintenance]]`: a dependency slug and two RFC 3339 times, the end after the start.
+fn validate_maintenance(s: &Settings, file: &str) -> Result<(), ConfigError> {
+    for (n, m) in s.maintenance.iter().enumerate() {
+        let key = |k: &str| format!("maintenance[{n}].{k}");
+        if m.dependency.trim().is_empty() {
+            return Err(invalid(
+                file,
+                key("dependency"),
+                "a dependency slug is required",
+            ));
+        }
+        let time = |k: &str, v: &str| {
+            chrono::DateTime::parse_from_rfc3339(v)
+                .map(|t| t.timestamp_millis())
+                .map_err(|_| {
+                    invalid(
+                        file,
+                        key(k),
+                        format!("`{v}` is not an RFC 3339 time like 2026-12-20T02:00:00+09:00"),
+                    )
+                })
+        };
+        if time("ends_at", &m.ends_at)? <= time("starts_at", &m.starts_at)? {
+            return Err(invalid(file, key("ends_at"), "must be after starts_at"));
+        }
+    }
+    Ok(())
+}
+
 fn validate(s: &Settings, file: &str) -> Result<(), ConfigError> {
+    validate_maintenance(s, file)?;
     if s.server.listen.parse::<std::net::SocketAddr>().is_err() {
         return Err(invalid(
             file,
@@ -726,6 +756,18 @@ mod tests {
             expand_env("${step.jwks_uri}", "k", "f").expect("kept"),
             "${step.jwks_uri}"
         );
+    }
+
+    #[test]
+    fn maintenance_windows_need_a_dependency_and_an_end_after_the_start() {
+        let ok = "[[maintenance]]\ndependency = \"kakaotalk\"\nstarts_at = \"2026-12-20T02:00:00+09:00\"\nends_at = \"2026-12-20T04:00:00+09:00\"\ntitle = \"정기 점검\"\n";
+        let s = load_str(ok, None).expect("valid");
+        assert_eq!(s.maintenance[0].title, "정기 점검");
+        let backwards = ok.replace("04:00", "01:00");
+        let e = load_str(&backwards, None).expect_err("end before start");
+        assert!(e.to_string().contains("maintenance[0].ends_at"), "{e}");
+        let bad = ok.replace("2026-12-20T02:00:00+09:00", "tomorrow");
+        assert!(load_str(&bad, None).is_err());
     }
 
     #[test]

@@ -22,6 +22,22 @@ pub struct Settings {
     pub log: LogSettings,
     pub compensation: CompensationSettings,
     pub dependency: Vec<DependencySettings>,
+    /// Scheduled maintenance windows (`[[maintenance]]`), announced to status subscribers
+    /// and left out of uptime.
+    pub maintenance: Vec<MaintenanceSettings>,
+}
+
+/// One maintenance window from the configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaintenanceSettings {
+    /// The dependency's slug.
+    pub dependency: String,
+    /// RFC 3339, e.g. `2026-12-20T02:00:00+09:00`.
+    pub starts_at: String,
+    pub ends_at: String,
+    /// What subscribers and the status page are told, e.g. `카카오 정기 점검`.
+    pub title: String,
 }
 
 impl Default for Settings {
@@ -40,6 +56,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             compensation: CompensationSettings::default(),
             dependency: Vec::new(),
+            maintenance: Vec::new(),
         }
     }
 }

@@ -217,6 +217,10 @@ pub struct NoticeInput {
     /// texts say "slow" (`[느림]`), not "down", and the action line is the slowdown's
     /// ([`slow_playbook_line`]; the merchant's own playbook is written for outages).
     pub slow: bool,
+    /// The outage is maintenance (a scheduled window here, or the provider's own maintenance
+    /// answer such as Kakao `-9798`): `[점검]` / `[MAINTENANCE]` and "under maintenance",
+    /// with the outage's action line (phone orders are still needed).
+    pub maintenance: bool,
 }
 
 /// How the dependencies are named in one variant of the text.
@@ -389,6 +393,9 @@ pub fn email_subject(input: &NoticeInput) -> String {
 /// The tag this notice begins with: a slowdown's own ([`NoticeKind::slow_tag`]) when
 /// [`NoticeInput::slow`].
 pub fn notice_tag(input: &NoticeInput) -> &'static str {
+    if input.maintenance && input.kind.is_outage_alert() {
+        return pick(input.locale, "[점검]", "[MAINTENANCE]");
+    }
     input.kind.tag_for(input.slow, input.locale)
 }
 
@@ -483,6 +490,12 @@ fn body(input: &NoticeInput, names: Names, greeting: bool) -> String {
     let sentence = match (input.locale, input.slow) {
         (Locale::Ko, true) if input.kind.has_slow_form() => slow_sentence_ko(input, &n, &s, &d),
         (Locale::En, true) if input.kind.has_slow_form() => slow_sentence_en(input, &n, &s, &d),
+        (Locale::Ko, _) if input.maintenance && input.kind.is_outage_alert() => {
+            format!("{s}부터 {n} 점검 중입니다.")
+        }
+        (Locale::En, _) if input.maintenance && input.kind.is_outage_alert() => {
+            format!("{n} under maintenance since {s}.")
+        }
         (Locale::Ko, _) => match input.kind {
             Down => format!("{s}부터 {n} 장애 중입니다."),
             Relapse => format!("{s}부터 {n} 다시 장애 중입니다."),
@@ -779,6 +792,7 @@ mod tests {
             link: LINK.into(),
             still_down: Vec::new(),
             slow: false,
+            maintenance: false,
         }
     }
 
@@ -990,6 +1004,22 @@ mod tests {
         input.deps = vec![dep("카카오페이", "KakaoPay", Category::Payment)];
         input.slow = true;
         input
+    }
+
+    #[test]
+    fn maintenance_has_its_own_tag_and_keeps_the_action_line() {
+        let mut input = fire(NoticeKind::Down, Locale::Ko);
+        input.maintenance = true;
+        let text = sms_text(&input);
+        assert!(text.starts_with("[점검] 사장님, 15:20부터"), "{text}");
+        assert!(
+            text.contains("점검 중입니다.") && text.contains("주문은 전화로"),
+            "{text}"
+        );
+        input.locale = Locale::En;
+        assert!(sms_text(&input).starts_with("[MAINTENANCE] "));
+        input.kind = NoticeKind::Recovery;
+        assert!(sms_text(&input).starts_with("[RECOVERED] "));
     }
 
     #[test]

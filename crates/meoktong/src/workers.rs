@@ -11,6 +11,7 @@ use meoktong_notify::delivery_poll::DeliveryPoller;
 use meoktong_notify::dispatcher::{Dispatcher, DispatcherConfig, SmsRoute};
 use meoktong_notify::heartbeat::HeartbeatSweeper;
 use meoktong_notify::planner::{Planner, PlannerConfig};
+use meoktong_notify::status_subscribers::StatusNotifier;
 use meoktong_notify::timers::Timers;
 use meoktong_notify::{
     DevOutbox, EmailProvider, LogEmail, LogSms, SmsProvider, SmtpEmail, SolapiSms, SsrfPolicy,
@@ -229,6 +230,23 @@ pub async fn spawn_all(
         outbox_changed.clone(),
         stop.clone(),
     )));
+    sync_config_maintenance(state, &settings).await;
+    let tz = settings
+        .notify
+        .time_zone
+        .parse()
+        .unwrap_or(chrono_tz::Asia::Seoul);
+    handles.push(tokio::spawn(status_loop(
+        StatusNotifier::new(
+            state.db.clone(),
+            state.crypto.clone(),
+            &settings.server.public_url,
+            tz,
+            settings.detection.group_window,
+        ),
+        outbox_changed.clone(),
+        stop.clone(),
+    )));
     let mut sweeper = HeartbeatSweeper::new(state.db.clone(), composer.clone());
     if settings.probe.enabled && !settings.probe.canaries.is_empty() {
         sweeper = sweeper.watching_location(settings.probe.location.clone());
@@ -343,6 +361,66 @@ pub async fn plan_loop(
             _ = stop.cancelled() => return,
             _ = &mut changed => {}
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+        }
+    }
+}
+
+/// `[[maintenance]]` windows from the configuration, stored once each (times were validated
+/// when the configuration was loaded; an unknown dependency slug is logged and skipped).
+async fn sync_config_maintenance(state: &AppState, settings: &meoktong_config::Settings) {
+    use meoktong_storage::status_comms::maintenance::{NewWindow, sync_config};
+    let deps = match meoktong_storage::catalog::list_dependencies(&state.db).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read dependencies for maintenance windows");
+            return;
+        }
+    };
+    let parse = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|t| t.timestamp_millis())
+    };
+    let windows: Vec<NewWindow<'_>> = settings
+        .maintenance
+        .iter()
+        .filter_map(|m| {
+            let dep = deps.iter().find(|d| d.slug == m.dependency)?;
+            Some(NewWindow {
+                dependency_id: dep.id,
+                starts_at: parse(&m.starts_at)?,
+                ends_at: parse(&m.ends_at)?,
+                title: &m.title,
+                source: "config",
+                user_id: None,
+            })
+        })
+        .collect();
+    if windows.len() != settings.maintenance.len() {
+        tracing::warn!(
+            "a [[maintenance]] entry names an unknown dependency or a bad time; skipped"
+        );
+    }
+    if let Err(e) = sync_config(&state.db, &windows, now_ms()).await {
+        tracing::error!(error = %e, "cannot store the configured maintenance windows");
+    }
+}
+
+/// Status-page subscribers: automatic updates recorded, subscribers told, every second.
+async fn status_loop(
+    notifier: StatusNotifier,
+    outbox_changed: Arc<Notify>,
+    stop: CancellationToken,
+) {
+    loop {
+        match notifier.notify_once(now_ms()).await {
+            Ok(s) if s.messages > 0 => outbox_changed.notify_waiters(),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "telling status subscribers failed; will retry"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod heartbeat;
 pub mod planner;
 pub mod provider_budget;
 pub mod providers;
+pub mod status_subscribers;
 pub mod timers;
 
 pub use providers::{

@@ -122,8 +122,15 @@ impl Planner {
         now: i64,
         interrupt: impl std::future::Future<Output = ()>,
     ) -> Result<PlanStats, StorageError> {
-        let all =
+        let mut all =
             store_incidents::open_or_resolved_since(&self.db, now - RECOVERY_LOOKBACK_MS).await?;
+        // An incident an operator marked a false alarm is told by its one correction
+        // (`status_comms`), never by a recovery.
+        if !all.is_empty() {
+            let ids: Vec<i64> = all.iter().map(|i| i.id).collect();
+            let marks = meoktong_storage::status_comms::marks::of(&self.db, &ids).await?;
+            all.retain(|i| marks.get(&i.id).is_none_or(|m| m.false_alarm_at.is_none()));
+        }
         if all.is_empty() {
             return Ok(PlanStats::default());
         }

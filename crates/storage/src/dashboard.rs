@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 
 /// Notices about the account itself (verification codes and links, password resets): sent
 /// through the outbox like alerts, but not alerts, so not in the history.
-pub const ACCOUNT_KINDS: [&str; 2] = ["verify", "account"];
+pub const ACCOUNT_KINDS: [&str; 4] = ["verify", "account", "status", "correction"];
 
 pub async fn subscriptions_of(
     db: &Db,

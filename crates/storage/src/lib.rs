@@ -33,6 +33,7 @@ pub mod sessions;
 pub mod sms_reports;
 pub mod sql;
 pub mod status;
+pub mod status_comms;
 pub mod users;
 pub mod webhooks;
 

@@ -110,11 +110,12 @@ pub async fn episodes(
 }
 
 /// A cheap summary of everything the public status pages show: it changes whenever a
-/// dependency is added or edited, a state changes, or an incident opens, relapses or resolves
+/// dependency is added or edited, a state changes, an incident opens, relapses or resolves,
+/// an update is posted, a maintenance window is scheduled or an incident marked a false alarm
 /// (one statement; the pages cache their rendering under it).
 pub async fn fingerprint(db: &Db) -> Result<Vec<i64>, StorageError> {
     use sea_orm::ConnectionTrait;
-    const COLS: [&str; 8] = ["a", "b", "c", "d", "e", "f", "g", "h"];
+    const COLS: [&str; 11] = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"];
     let st = crate::sql::stmt(
         db,
         "SELECT \
@@ -125,7 +126,10 @@ pub async fn fingerprint(db: &Db) -> Result<Vec<i64>, StorageError> {
          (SELECT CAST(COALESCE(MAX(updated_at), 0) AS BIGINT) FROM dependency_states) AS e, \
          (SELECT COUNT(*) FROM incidents) AS f, \
          (SELECT CAST(COALESCE(MAX(updated_at), 0) AS BIGINT) FROM incidents) AS g, \
-         (SELECT CAST(COALESCE(SUM(relapse_count), 0) + COUNT(resolved_at) AS BIGINT) FROM incidents) AS h",
+         (SELECT CAST(COALESCE(SUM(relapse_count), 0) + COUNT(resolved_at) AS BIGINT) FROM incidents) AS h, \
+         (SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM incident_updates) AS i, \
+         (SELECT CAST(COALESCE(MAX(id), 0) + COUNT(cancelled_at) AS BIGINT) FROM maintenance_windows) AS j, \
+         (SELECT CAST(COUNT(false_alarm_at) AS BIGINT) FROM incident_marks) AS k",
         vec![],
     );
     let row = db

@@ -285,7 +285,18 @@ impl DetectEngine {
         started_at: i64,
     ) -> Result<i64, StorageError> {
         let first = self.first_failure(txn, c).await?;
-        let evidence = self.evidence(c, &first);
+        let mut evidence = self.evidence(c, &first);
+        // Additive (issue 20): an outage that opens inside a scheduled maintenance window
+        // is told and counted as maintenance.
+        if meoktong_storage::status_comms::maintenance::active_at(
+            txn,
+            c.info.dependency_id,
+            started_at,
+        )
+        .await?
+        {
+            evidence["maintenance"] = serde_json::Value::Bool(true);
+        }
         let id = incidents::open(
             txn,
             c.info.dependency_id,

@@ -139,6 +139,11 @@ impl NoticeContext {
                 .iter()
                 .chain(&draft.still_down)
                 .all(|i| i.severity == "degraded");
+        // Maintenance when everything it tells is (a window here, or Kakao's -9798).
+        let maintenance = !incs.is_empty()
+            && incs
+                .iter()
+                .all(|i| meoktong_storage::status_comms::is_maintenance_evidence(&i.evidence));
         NoticeContext {
             input: NoticeInput {
                 kind,
@@ -161,6 +166,7 @@ impl NoticeContext {
                     })
                     .collect(),
                 slow,
+                maintenance,
             },
             since,
             categories,

@@ -47,7 +47,27 @@ pub async fn atom(
         })
         .collect();
     let list = status::incidents_since(&state.db, now - NINETY_DAYS_MS).await?;
-    let updated = list.iter().map(|i| i.updated_at).max().unwrap_or(now);
+    let comms = crate::views::comms::Comms::load(&state.db, &list, now).await?;
+    let newest_update = comms
+        .updates
+        .iter()
+        .map(|u| u.created_at)
+        .max()
+        .unwrap_or(0);
+    let updated = list
+        .iter()
+        .map(|i| i.updated_at)
+        .max()
+        .unwrap_or(now)
+        .max(newest_update);
+    // Readable times in the service's zone: `2026-12-08 15:20 KST`.
+    let readable = |ms: i64| {
+        use chrono::TimeZone;
+        tz.timestamp_millis_opt(ms)
+            .single()
+            .map(|t| t.format("%Y-%m-%d %H:%M %Z").to_string())
+            .unwrap_or_default()
+    };
     let mut out = String::new();
     let _ = write!(
         out,
@@ -58,30 +78,45 @@ pub async fn atom(
     );
     for i in list.iter().take(MAX_ENTRIES) {
         let (slug, name) = deps.get(&i.dependency_id).cloned().unwrap_or_default();
+        let maintenance = meoktong_storage::status_comms::is_maintenance_evidence(&i.evidence);
         let tag = match (i.resolved_at.is_some(), i.severity.as_str()) {
+            _ if comms.false_alarm(i.id) => l.t("[오경보]", "[FALSE ALARM]"),
             (true, _) => l.t("[복구]", "[RECOVERED]"),
+            (false, _) if maintenance => l.t("[점검]", "[MAINTENANCE]"),
             (false, "down") => l.t("[장애]", "[DOWN]"),
             (false, _) => l.t("[느림]", "[SLOW]"),
         };
-        let summary = format!(
+        let mut summary = format!(
             "{} {} · {} {} · {} {}",
             l.t("시작", "Started"),
-            rfc3339(tz, i.started_at),
+            readable(i.started_at),
             l.t("복구", "Resolved"),
             i.resolved_at
-                .map(|r| rfc3339(tz, r))
+                .map(readable)
                 .unwrap_or_else(|| l.t("진행 중", "ongoing").into()),
             l.t("기간", "Duration"),
             duration_words(l, i.resolved_at.unwrap_or(now) - i.started_at)
         );
+        let ctx_tz = crate::views::Ctx::for_lang(l, tz);
+        for t in comms.timeline(&ctx_tz, i.id) {
+            let _ = write!(summary, "\n{} {} — {}", t.at, t.status, t.body);
+        }
+        let entry_updated = comms
+            .updates
+            .iter()
+            .filter(|u| u.incident_id == Some(i.id))
+            .map(|u| u.created_at)
+            .max()
+            .unwrap_or(0)
+            .max(i.updated_at);
         let _ = write!(
             out,
-            "<entry>\n<title>{}</title>\n<id>{base}/status/{slug}#incident-{}</id>\n<link href=\"{base}/status/{slug}#incident-{}\"/>\n<published>{}</published>\n<updated>{}</updated>\n<summary>{}</summary>\n</entry>\n",
+            "<entry>\n<title>{}</title>\n<id>{base}/status/{slug}#incident-{}</id>\n<link href=\"{base}/status/incidents/{}\"/>\n<published>{}</published>\n<updated>{}</updated>\n<summary>{}</summary>\n</entry>\n",
             xml(&format!("{tag} {name}")),
             i.id,
             i.id,
             rfc3339(tz, i.started_at),
-            rfc3339(tz, i.updated_at),
+            rfc3339(tz, entry_updated),
             xml(&summary)
         );
     }

@@ -17,9 +17,12 @@ pub mod health;
 pub mod heartbeat;
 pub mod hooks;
 pub mod operator;
+pub mod operator_status;
 pub mod reports;
 pub mod status;
+pub mod status_incident;
 pub mod status_page;
+pub mod subscribe;
 pub mod voice_hooks;
 
 pub fn router(state: AppState) -> Router {
@@ -49,8 +52,15 @@ pub fn router(state: AppState) -> Router {
         .merge(dashboard::routes())
         .merge(api::routes())
         .merge(operator::routes())
+        .merge(operator_status::routes())
+        .merge(subscribe::routes())
         .route("/status/feed.atom", get(feed::atom))
         .route("/status/{slug}", get(status::dependency_page))
+        .route(
+            "/status/incidents/{id}",
+            get(status_incident::incident_page),
+        )
+        .route("/status/{slug}/badge.svg", get(status_incident::badge))
         .merge(reports::router())
         .merge(association::routes())
         .with_state(state)

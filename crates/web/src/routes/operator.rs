@@ -31,6 +31,24 @@ pub struct DepRow {
     pub checks: Vec<String>,
 }
 
+/// An incident of the last day with its timeline and the controls that apply to it.
+pub struct OpIncident {
+    pub id: i64,
+    pub dependency: String,
+    pub started: String,
+    pub open: bool,
+    pub declared: bool,
+    pub false_alarm: bool,
+    pub timeline: Vec<String>,
+}
+
+pub struct WindowRow {
+    pub dependency: String,
+    pub from: String,
+    pub to: String,
+    pub title: String,
+}
+
 pub struct LocationRow {
     pub name: String,
     pub kind: String,
@@ -58,6 +76,8 @@ struct OperatorPage {
     problems: Vec<ProblemRow>,
     outbox_depth: i64,
     outbox_oldest: String,
+    incidents: Vec<OpIncident>,
+    windows: Vec<WindowRow>,
 }
 
 pub async fn page(
@@ -134,6 +154,7 @@ pub async fn page(
         })
         .collect();
     let (depth, oldest) = outbox::depth(&state.db, now).await?;
+    let (op_incidents, windows) = super::operator_status::page_data(&state, &ctx).await?;
     let page = OperatorPage {
         lang: l.code(),
         title: l.t("운영자 화면", "Operator"),
@@ -148,6 +169,8 @@ pub async fn page(
         } else {
             "-".into()
         },
+        incidents: op_incidents,
+        windows,
     };
     Ok(ctx.ok(page.render()?))
 }

@@ -2,9 +2,11 @@
 use crate::AppState;
 use crate::cache::STATUS_TTL_MS;
 use crate::error::WebError;
+use crate::views::comms::{Comms, shown_state};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
+use meoktong_storage::status_comms::is_maintenance_evidence;
 use meoktong_storage::{now_ms, status};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -32,6 +34,16 @@ pub struct DependencyJson {
     category: String,
     state: String,
     since: String,
+    /// What the page shows: `state`, or `maintenance` (a window on, or an open maintenance
+    /// incident), or `down` (an open incident declared by an operator).
+    display_state: String,
+}
+
+#[derive(Serialize)]
+pub struct UpdateJson {
+    status: String,
+    body: String,
+    at: String,
 }
 
 #[derive(Serialize)]
@@ -41,6 +53,18 @@ pub struct IncidentJson {
     severity: String,
     started_at: String,
     resolved_at: Option<String>,
+    declared: bool,
+    false_alarm: bool,
+    maintenance: bool,
+    updates: Vec<UpdateJson>,
+}
+
+#[derive(Serialize)]
+pub struct WindowJson {
+    dependency: String,
+    starts_at: String,
+    ends_at: String,
+    title: String,
 }
 
 #[derive(Serialize)]
@@ -48,6 +72,7 @@ pub struct StatusJson {
     generated_at: String,
     dependencies: Vec<DependencyJson>,
     incidents: Vec<IncidentJson>,
+    maintenance: Vec<WindowJson>,
 }
 
 async fn load(state: &AppState) -> Result<StatusJson, WebError> {
@@ -59,11 +84,17 @@ async fn load(state: &AppState) -> Result<StatusJson, WebError> {
         .map(|d| (d.dependency.id, d.dependency.slug.clone()))
         .collect();
     let incidents = status::incidents_since(&state.db, now - NINETY_DAYS_MS).await?;
+    let comms = Comms::load(&state.db, &incidents, now).await?;
+    let open: Vec<&meoktong_storage::entity::incidents::Model> = incidents
+        .iter()
+        .filter(|i| i.resolved_at.is_none())
+        .collect();
     Ok(StatusJson {
         generated_at: rfc3339(tz, now),
         dependencies: overview
             .into_iter()
             .map(|d| DependencyJson {
+                display_state: shown_state(&comms, &open, d.dependency.id, &d.state, now),
                 slug: d.dependency.slug,
                 name: d.dependency.name,
                 name_en: d.dependency.name_en,
@@ -73,14 +104,39 @@ async fn load(state: &AppState) -> Result<StatusJson, WebError> {
             })
             .collect(),
         incidents: incidents
-            .into_iter()
+            .iter()
             .filter_map(|i| {
                 Some(IncidentJson {
                     id: i.id,
                     dependency: slugs.get(&i.dependency_id)?.clone(),
-                    severity: i.severity,
+                    severity: i.severity.clone(),
                     started_at: rfc3339(tz, i.started_at),
                     resolved_at: i.resolved_at.map(|r| rfc3339(tz, r)),
+                    declared: comms.declared(i.id),
+                    false_alarm: comms.false_alarm(i.id),
+                    maintenance: is_maintenance_evidence(&i.evidence),
+                    updates: comms
+                        .updates
+                        .iter()
+                        .filter(|u| u.incident_id == Some(i.id))
+                        .map(|u| UpdateJson {
+                            status: u.status.clone(),
+                            body: u.body.clone(),
+                            at: rfc3339(tz, u.created_at),
+                        })
+                        .collect(),
+                })
+            })
+            .collect(),
+        maintenance: comms
+            .windows
+            .iter()
+            .filter_map(|w| {
+                Some(WindowJson {
+                    dependency: slugs.get(&w.dependency_id)?.clone(),
+                    starts_at: rfc3339(tz, w.starts_at),
+                    ends_at: rfc3339(tz, w.ends_at),
+                    title: w.title.clone(),
                 })
             })
             .collect(),

@@ -5,6 +5,7 @@ use crate::AppState;
 use crate::cache::STATUS_TTL_MS;
 use crate::error::WebError;
 use crate::i18n::Lang;
+use crate::views::comms::{Comms, TimelineRow, banner, shown_state};
 use crate::views::sparkline;
 use crate::views::uptime::{self, DayBar};
 use crate::views::{Ctx, dep_name, duration_words, state_words};
@@ -34,6 +35,8 @@ pub struct DepRow {
 
 pub struct IncidentRow {
     pub id: i64,
+    /// `장애 선언`, `오경보`, `점검` or empty.
+    pub mark: &'static str,
     pub slug: String,
     pub dependency: String,
     pub severity: &'static str,
@@ -49,9 +52,24 @@ struct StatusPage {
     lang: &'static str,
     title: &'static str,
     l: Lang,
+    banner_class: &'static str,
+    banner: &'static str,
+    last_check: String,
+    /// Open incidents with their newest updates first.
+    current: Vec<(IncidentRow, Vec<TimelineRow>)>,
+    maintenance: Vec<WindowLine>,
     deps: Vec<DepRow>,
     incidents: Vec<IncidentRow>,
     dev_mode: bool,
+}
+
+/// A maintenance window on now or ahead.
+pub struct WindowLine {
+    pub dependency: String,
+    pub from: String,
+    pub to: String,
+    pub title: String,
+    pub on: bool,
 }
 
 #[derive(Template)]
@@ -66,6 +84,8 @@ struct DependencyPage {
     spark: Option<String>,
     latency: String,
     incidents: Vec<IncidentRow>,
+    current: Vec<(IncidentRow, Vec<TimelineRow>)>,
+    maintenance: Vec<WindowLine>,
 }
 
 fn dep_row(
@@ -74,9 +94,10 @@ fn dep_row(
     list: &[&incidents::Model],
     bounds: &[i64],
     now: i64,
+    shown: String,
 ) -> DepRow {
     let l = ctx.lang;
-    let (state_label, icon) = state_words(l, &d.state);
+    let (state_label, icon) = state_words(l, &shown);
     let mine: Vec<incidents::Model> = list
         .iter()
         .filter(|i| i.dependency_id == d.dependency.id)
@@ -87,7 +108,7 @@ fn dep_row(
     DepRow {
         slug: d.dependency.slug.clone(),
         name: dep_name(l, &d.dependency),
-        state: d.state.clone(),
+        state: shown,
         state_label,
         icon,
         since: ctx.time(d.since),
@@ -102,11 +123,21 @@ pub fn incident_row(
     names: &HashMap<i64, (String, String)>,
     i: &incidents::Model,
     now: i64,
+    comms: &Comms,
 ) -> IncidentRow {
     let l = ctx.lang;
     let (slug, name) = names.get(&i.dependency_id).cloned().unwrap_or_default();
     IncidentRow {
         id: i.id,
+        mark: if comms.false_alarm(i.id) {
+            l.t("오경보", "false alarm")
+        } else if meoktong_storage::status_comms::is_maintenance_evidence(&i.evidence) {
+            l.t("점검", "maintenance")
+        } else if comms.declared(i.id) {
+            l.t("운영자 선언", "declared")
+        } else {
+            ""
+        },
         slug,
         dependency: name,
         severity: if i.severity == "down" {
@@ -140,7 +171,10 @@ pub async fn page(
     let overview = status::overview(&state.db).await?;
     let list = status::incidents_since(&state.db, now - NINETY_DAYS_MS).await?;
     let episodes = status::episodes(&state.db, &list).await?;
-    let refs: Vec<&incidents::Model> = episodes.iter().collect();
+    let comms = Comms::load(&state.db, &list, now - NINETY_DAYS_MS).await?;
+    let counted = comms.countable(&episodes, now);
+    let refs: Vec<&incidents::Model> = counted.iter().collect();
+    let open: Vec<&incidents::Model> = list.iter().filter(|i| i.resolved_at.is_none()).collect();
     let bounds = uptime::day_bounds(ctx.tz, now);
     let names: HashMap<i64, (String, String)> = overview
         .iter()
@@ -151,18 +185,36 @@ pub async fn page(
             )
         })
         .collect();
+    let deps: Vec<DepRow> = overview
+        .iter()
+        .map(|d| {
+            let shown = shown_state(&comms, &open, d.dependency.id, &d.state, now);
+            dep_row(&ctx, d, &refs, &bounds, now, shown)
+        })
+        .collect();
+    let states: Vec<&str> = deps.iter().map(|d| d.state.as_str()).collect();
+    let (banner_class, banner) = banner(l, &states);
+    let last_check = meoktong_storage::probes::locations(&state.db)
+        .await?
+        .iter()
+        .filter_map(|x| x.last_seen_at)
+        .max()
+        .map(|t| clock(&ctx, t))
+        .unwrap_or_else(|| l.t("아직 없음", "not yet").into());
     let page = StatusPage {
         lang: l.code(),
         title: l.t("먹통 — 서비스 상태", "Meoktong — service status"),
         l,
-        deps: overview
-            .iter()
-            .map(|d| dep_row(&ctx, d, &refs, &bounds, now))
-            .collect(),
+        banner_class,
+        banner,
+        last_check,
+        current: current(&ctx, &names, &open, &comms, now),
+        maintenance: windows(&ctx, &names, &comms, now),
+        deps,
         incidents: list
             .iter()
             .take(100)
-            .map(|i| incident_row(&ctx, &names, i, now))
+            .map(|i| incident_row(&ctx, &names, i, now, &comms))
             .collect(),
         dev_mode: state.dev_mode,
     };
@@ -199,12 +251,16 @@ pub async fn dependency_page(
         .filter(|i| i.dependency_id == d.dependency.id)
         .collect();
     let episodes = status::episodes(&state.db, &list).await?;
-    let refs: Vec<&incidents::Model> = episodes.iter().collect();
+    let comms = Comms::load(&state.db, &list, now - NINETY_DAYS_MS).await?;
+    let counted = comms.countable(&episodes, now);
+    let refs: Vec<&incidents::Model> = counted.iter().collect();
+    let open: Vec<&incidents::Model> = list.iter().filter(|i| i.resolved_at.is_none()).collect();
     let bounds = uptime::day_bounds(ctx.tz, now);
     let names = HashMap::from([(
         d.dependency.id,
         (d.dependency.slug.clone(), dep_name(l, &d.dependency)),
     )]);
+    let shown = shown_state(&comms, &open, d.dependency.id, &d.state, now);
     let pts = crate::cache::latency_series(&state, &[d.dependency.id], now)
         .await?
         .remove(&d.dependency.id)
@@ -238,9 +294,11 @@ pub async fn dependency_page(
         latency,
         incidents: list
             .iter()
-            .map(|i| incident_row(&ctx, &names, i, now))
+            .map(|i| incident_row(&ctx, &names, i, now, &comms))
             .collect(),
-        dep: dep_row(&ctx, &d, &refs, &bounds, now),
+        current: current(&ctx, &names, &open, &comms, now),
+        maintenance: windows(&ctx, &names, &comms, now),
+        dep: dep_row(&ctx, &d, &refs, &bounds, now, shown),
     };
     let html = page.render()?;
     state
@@ -248,4 +306,56 @@ pub async fn dependency_page(
         .pages
         .put(key, version, now, Arc::new(html.clone()));
     Ok(ctx.ok(html))
+}
+
+/// `15:20:07`: when the newest probe result came in, in the reader's zone.
+fn clock(ctx: &Ctx, ms: i64) -> String {
+    use chrono::TimeZone;
+    ctx.tz
+        .timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.format("%H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+/// Open incidents (not false alarms) with their timelines, newest update first.
+fn current(
+    ctx: &Ctx,
+    names: &HashMap<i64, (String, String)>,
+    open: &[&incidents::Model],
+    comms: &Comms,
+    now: i64,
+) -> Vec<(IncidentRow, Vec<TimelineRow>)> {
+    open.iter()
+        .filter(|i| !comms.false_alarm(i.id) && names.contains_key(&i.dependency_id))
+        .map(|i| {
+            (
+                incident_row(ctx, names, i, now, comms),
+                comms.timeline(ctx, i.id),
+            )
+        })
+        .collect()
+}
+
+/// Maintenance windows of these dependencies that are on now or ahead.
+fn windows(
+    ctx: &Ctx,
+    names: &HashMap<i64, (String, String)>,
+    comms: &Comms,
+    now: i64,
+) -> Vec<WindowLine> {
+    comms
+        .windows
+        .iter()
+        .filter(|w| w.ends_at > now)
+        .filter_map(|w| {
+            Some(WindowLine {
+                dependency: names.get(&w.dependency_id)?.1.clone(),
+                from: ctx.time(w.starts_at),
+                to: ctx.time(w.ends_at),
+                title: w.title.clone(),
+                on: w.starts_at <= now,
+            })
+        })
+        .collect()
 }

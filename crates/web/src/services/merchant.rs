@@ -400,6 +400,7 @@ async fn test_input(
         playbook_line: None,
         still_down: Vec::new(),
         slow: false,
+        maintenance: false,
         link: format!(
             "{}/a/{token}",
             state.settings.server.public_url.trim_end_matches('/')

@@ -2,4 +2,6 @@
 //! thing, and answers with a value or a `WebError` (handlers render; services never do).
 pub mod limits;
 pub mod merchant;
+pub mod status_limits;
+pub mod status_ops;
 pub mod webhook;

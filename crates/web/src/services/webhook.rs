@@ -143,6 +143,7 @@ pub async fn send_test(state: &AppState, merchant_id: i64, l: Lang) -> Result<i6
         link,
         still_down: Vec::new(),
         slow: false,
+        maintenance: false,
     };
     let text = l.t(
         "[테스트] 먹통 웹훅 테스트입니다. 실제 장애가 아닙니다.",

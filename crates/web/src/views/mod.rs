@@ -1,6 +1,7 @@
 //! What every server-rendered page shares: the language and time zone of the reader, times
 //! as they read them, state labels, the anonymous forms' CSRF cookie, and form fields with
 //! their error messages; and read models pages share (`uptime`).
+pub mod comms;
 pub mod sparkline;
 pub mod uptime;
 
@@ -57,6 +58,15 @@ impl Ctx {
             lang,
             tz: service_tz(state),
             cookies,
+        }
+    }
+
+    /// A reader with no request (the feed, built per language): no cookies to set.
+    pub fn for_lang(lang: Lang, tz: chrono_tz::Tz) -> Ctx {
+        Ctx {
+            lang,
+            tz,
+            cookies: Vec::new(),
         }
     }
 
@@ -140,6 +150,7 @@ pub fn state_words(lang: Lang, state: &str) -> (&'static str, &'static str) {
         "up" => (lang.t("정상", "Up"), "✓"),
         "degraded" => (lang.t("느림", "Degraded"), "!"),
         "down" => (lang.t("장애", "Down"), "✕"),
+        "maintenance" => (lang.t("점검", "Maintenance"), "⚙"),
         _ => (lang.t("확인 중", "Unknown"), "?"),
     }
 }

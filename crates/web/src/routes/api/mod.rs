@@ -7,6 +7,7 @@
 mod me;
 pub mod openapi;
 mod public;
+mod status_ops;
 mod webhook;
 
 use crate::AppState;
@@ -40,6 +41,11 @@ api_routes! {
     get "/api/v1/dependencies/{slug}" => public::dependency;
     get "/api/v1/incidents" => public::incidents;
     get "/api/v1/incidents/{id}" => public::incident;
+    post "/api/v1/incidents" => status_ops::declare;
+    post "/api/v1/incidents/{id}/updates" => status_ops::post_update;
+    post "/api/v1/incidents/{id}/false-alarm" => status_ops::false_alarm;
+    get "/api/v1/maintenance" => status_ops::windows;
+    post "/api/v1/maintenance" => status_ops::schedule;
     get "/api/v1/me/subscriptions" => me::subscriptions;
     put "/api/v1/me/subscriptions" => me::put_subscriptions;
     get "/api/v1/me/contacts" => me::contacts;

@@ -94,7 +94,21 @@ fn paths() -> Value {
         "/api/v1/incidents": { "get": op("Incidents, newest first", false, json!([
             { "name": "dependency", "in": "query", "schema": { "type": "string" }, "description": "a dependency slug" },
             { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500, "default": 100 }, "description": "outside 1..=500: 422, never clamped" }
-        ]), None, ("200", ok("Incidents", list_of("incidents", "Incident"))), &["404", "422"]) },
+        ]), None, ("200", ok("Incidents", list_of("incidents", "Incident"))), &["404", "422"]),
+            "post": op("Declare an incident the probes missed (operator token): one `down` incident per dependency, marked declared; subscribed merchants are told as for a probe-detected one", true, none.clone(), Some(json!({ "type": "object", "additionalProperties": false, "required": ["dependencies"], "properties": {
+                "dependencies": { "type": "array", "minItems": 1, "items": { "type": "string" }, "description": "dependency slugs" },
+                "started_at": { "type": "string", "format": "date-time", "description": "default: now; not in the future" },
+                "text": { "type": "string", "maxLength": 500 } } })), ("201", ok("Declared", json!({ "type": "object", "required": ["incidents"], "properties": { "incidents": { "type": "array", "items": { "type": "integer" } } } }))), &["401", "403", "422"]) },
+        "/api/v1/incidents/{id}/updates": { "post": op("Post an incident update (operator token); `resolved` also resolves it by hand", true, json!([path_param("id", "integer")]), Some(json!({ "type": "object", "additionalProperties": false, "required": ["status"], "properties": {
+                "status": { "type": "string", "enum": ["investigating", "identified", "monitoring", "resolved"] },
+                "body": { "type": "string", "maxLength": 500 } } })), ("201", ok("Posted", json!({ "type": "object", "required": ["id", "incident_id", "status"], "properties": { "id": { "type": ["integer", "null"] }, "incident_id": { "type": "integer" }, "status": { "type": "string" } } }))), &["400", "401", "403", "404", "422"]) },
+        "/api/v1/incidents/{id}/false-alarm": { "post": op("Mark an incident a false alarm (operator token): one short correction to each merchant who was told; left out of uptime and damage reports", true, json!([path_param("id", "integer")]), None, ("200", ok("Marked", json!({ "type": "object", "required": ["incident_id", "corrections"], "properties": { "incident_id": { "type": "integer" }, "corrections": { "type": "integer", "minimum": 0 } } }))), &["400", "401", "403", "404"]) },
+        "/api/v1/maintenance": {
+            "get": op("Maintenance windows on now or ahead", false, none.clone(), None, ("200", ok("Windows", json!({ "type": "object", "required": ["maintenance"], "properties": { "maintenance": { "type": "array", "items": { "type": "object", "required": ["id", "dependency", "starts_at", "ends_at", "title", "source"], "properties": {
+                "id": { "type": "integer" }, "dependency": { "type": "string" }, "starts_at": { "type": "string", "format": "date-time" }, "ends_at": { "type": "string", "format": "date-time" }, "title": { "type": "string" }, "source": { "type": "string", "enum": ["operator", "api", "config"] } } } } } }))), &[]),
+            "post": op("Schedule a maintenance window (operator token); announced to subscribers now and when it starts", true, none.clone(), Some(json!({ "type": "object", "additionalProperties": false, "required": ["dependency", "starts_at", "ends_at"], "properties": {
+                "dependency": { "type": "string" }, "starts_at": { "type": "string", "format": "date-time" }, "ends_at": { "type": "string", "format": "date-time", "description": "after starts_at and in the future" }, "title": { "type": "string", "maxLength": 200 } } })), ("201", ok("Scheduled", json!({ "type": "object", "required": ["id"], "properties": { "id": { "type": "integer" } } }))), &["401", "403", "422"])
+        },
         "/api/v1/incidents/{id}": { "get": op("One incident with its evidence trail", false, json!([path_param("id", "integer")]), None, ("200", ok("Incident", r("IncidentDetail"))), &["404"]) },
         "/api/v1/me/subscriptions": {
             "get": op("The dependencies you are alerted about", true, none.clone(), None, ("200", ok("Subscriptions", list_of("subscriptions", "Subscription"))), &["401"]),
