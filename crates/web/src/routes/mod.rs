@@ -16,6 +16,7 @@ pub mod health;
 pub mod heartbeat;
 pub mod hooks;
 pub mod operator;
+pub mod order_sheet;
 pub mod reports;
 pub mod status;
 pub mod status_page;
@@ -42,6 +43,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/a/{token}", get(alert::page))
         .route("/a/{token}/ack", post(alert::ack))
+        .route("/a/{token}/order-sheet", get(order_sheet::for_alert))
+        .route("/dashboard/order-sheet", get(order_sheet::for_merchant))
         .route("/hb/{token}", get(heartbeat::ping).post(heartbeat::ping))
         .route("/static/app.css", get(status::stylesheet))
         .merge(account::routes())
