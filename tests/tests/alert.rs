@@ -95,7 +95,10 @@ async fn the_page_says_what_is_down_and_what_to_do() {
     ] {
         assert!(sheet.contains(want), "{want}: {sheet}");
     }
-    assert!(sheet.contains("년 ") && sheet.contains("월 "), "dated: {sheet}");
+    assert!(
+        sheet.contains("년 ") && sheet.contains("월 "),
+        "dated: {sheet}"
+    );
     assert_eq!(
         get(&app, "/a/not-a-token/order-sheet").await.status(),
         404,

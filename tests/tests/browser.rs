@@ -21,6 +21,7 @@ mod common;
 mod support;
 
 use browser_kit::*;
+use fantoccini::wd::PrintConfiguration;
 use fantoccini::{Client, Locator};
 use meoktong::BuildOptions;
 use meoktong_config::SmsProviderSettings;
@@ -34,6 +35,14 @@ use std::time::Duration;
 /// The first bytes of a PNG: what the report form's type check looks for.
 const PNG: &[u8] =
     b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+
+/// Pages of a PDF as Chromium writes it: the page-tree root's `/Count`.
+fn pdf_pages(pdf: &[u8]) -> usize {
+    let text = String::from_utf8_lossy(pdf);
+    let pages = text.matches("/Type /Page").count() - text.matches("/Type /Pages").count();
+    assert!(pages > 0, "no pages found in the PDF");
+    pages
+}
 
 /// Reloads the overview until Kakao Login's card says `state` (the probes every second, the
 /// re-checks and the detector take a few seconds).
@@ -195,8 +204,14 @@ async fn a_merchant_signs_up_subscribes_verifies_and_acknowledges_an_outage() {
     );
     let text = card.text().await.unwrap();
     assert!(text.contains("장애") && text.contains("✕"), "{text}");
-    assert!(text.contains("부터 장애"), "since when, as people say it: {text}");
-    assert!(!text.contains(" ms"), "no response time beside a dead service: {text}");
+    assert!(
+        text.contains("부터 장애"),
+        "since when, as people say it: {text}"
+    );
+    assert!(
+        !text.contains(" ms"),
+        "no response time beside a dead service: {text}"
+    );
     let colour = c.execute("return getComputedStyle(document.querySelector(\"li.dep[data-slug='kakao-login'] .state\")).color", vec![]).await.unwrap();
     assert_eq!(colour, "rgb(176, 0, 32)", "red");
 
@@ -217,7 +232,9 @@ async fn a_merchant_signs_up_subscribes_verifies_and_acknowledges_an_outage() {
     let href = open.attr("href").await.unwrap().unwrap_or_default();
     assert_eq!(app.url(&href), link, "the same alert page as the SMS");
     let playbook = c
-        .find(Locator::Css("li.dep[data-slug='kakao-login'] a.playbook-link"))
+        .find(Locator::Css(
+            "li.dep[data-slug='kakao-login'] a.playbook-link",
+        ))
         .await
         .unwrap();
     assert_eq!(
@@ -240,10 +257,26 @@ async fn a_merchant_signs_up_subscribes_verifies_and_acknowledges_an_outage() {
     // The order sheet prints on one A4 page: store name, date, 금액 and 연락처 columns.
     click(&c, ".order-sheet-link a").await;
     let page = c.source().await.unwrap();
-    for want in ["수기 주문서", "행복분식", "연락처", "금액", "@page { size: A4"] {
+    for want in [
+        "수기 주문서",
+        "행복분식",
+        "연락처",
+        "금액",
+        "@page { size: A4",
+    ] {
         assert!(page.contains(want), "{want}: {page}");
     }
     shot(&c, "order-sheet").await;
+    let pdf = c
+        .print(
+            PrintConfiguration::builder()
+                .shrink_to_fit(false)
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(pdf_pages(&pdf), 1, "the order sheet prints on one A4 page");
     c.goto(&link).await.unwrap();
     click(&c, "form.ack button").await;
     c.wait()
@@ -310,7 +343,10 @@ async fn a_merchant_signs_up_subscribes_verifies_and_acknowledges_an_outage() {
     c.goto(&app.url("/dashboard/history")).await.unwrap();
     let page = c.source().await.unwrap();
     assert!(page.contains("[장애]") && page.contains("확인함"), "{page}");
-    assert!(!page.contains("(web)"), "no English in a Korean page: {page}");
+    assert!(
+        !page.contains("(web)"),
+        "no English in a Korean page: {page}"
+    );
     assert!(page.contains("(알림 페이지)"), "{page}");
     assert!(page.contains("href=\"/reports/mine\""), "{page}");
     let alert_link = c

@@ -31,7 +31,11 @@ async fn successful_sign_ins_never_spend_the_budget_and_failures_still_do() {
     // failures and the account's 5; every one gets in.
     for i in 0..40 {
         let fresh = Client::new(&app);
-        assert_eq!(login(&fresh, PASSWORD).await, StatusCode::SEE_OTHER, "sign-in {i}");
+        assert_eq!(
+            login(&fresh, PASSWORD).await,
+            StatusCode::SEE_OTHER,
+            "sign-in {i}"
+        );
     }
     // The owner's own device signs in too (and is remembered as a known device).
     assert_eq!(login(&owner, PASSWORD).await, StatusCode::SEE_OTHER);

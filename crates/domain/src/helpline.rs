@@ -31,8 +31,8 @@ impl Helpline {
     pub fn is_dialable(&self) -> bool {
         let digits: String = self.phone.chars().filter(char::is_ascii_digit).collect();
         let only_digits_and_dashes = self.phone.chars().all(|c| c.is_ascii_digit() || c == '-');
-        let representative = digits.len() == 8
-            && ["15", "16", "18"].iter().any(|p| digits.starts_with(p));
+        let representative =
+            digits.len() == 8 && ["15", "16", "18"].iter().any(|p| digits.starts_with(p));
         let short_code = (3..=4).contains(&digits.len()) && !digits.starts_with('0');
         let landline = digits.starts_with('0') && (9..=11).contains(&digits.len());
         only_digits_and_dashes && (representative || short_code || landline)

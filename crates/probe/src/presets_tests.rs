@@ -274,6 +274,9 @@ fn the_three_internet_providers_are_listed_with_their_short_codes() {
             ("LG유플러스 인터넷 고객센터", "101"),
         ]
     );
-    assert!(isps.iter().all(|h| h.is_dialable() && !h.name_en.is_empty()));
+    assert!(
+        isps.iter()
+            .all(|h| h.is_dialable() && !h.name_en.is_empty())
+    );
     assert_eq!(isps[0].tel_href(), "tel:100");
 }

@@ -277,7 +277,11 @@ pub async fn page(
 /// `?lang=` when given, else the merchant's language, else Accept-Language.
 /// `?lang=`, then the reader's remembered choice (`mt_lang`), then the merchant's locale,
 /// then Accept-Language ([`Lang::choose`]).
-pub(crate) fn page_lang(asked: Option<&str>, merchant_locale: Option<&str>, headers: &HeaderMap) -> Lang {
+pub(crate) fn page_lang(
+    asked: Option<&str>,
+    merchant_locale: Option<&str>,
+    headers: &HeaderMap,
+) -> Lang {
     let locale = merchant_locale.and_then(Locale::parse).map(|l| match l {
         Locale::En => "en",
         Locale::Ko => "ko",
@@ -507,10 +511,9 @@ fn acknowledged(
             .acked_at
             .map(|a| format_since(locale, a, now, tz))
             .unwrap_or_default();
-        match notice.acked_via.as_deref() {
-            Some("sms") => format!("{at} ({})", lang.t("문자", "SMS")),
-            Some("web") => format!("{at} ({})", lang.t("웹", "web")),
-            _ => at,
+        match crate::views::acked_via(lang, notice.acked_via.as_deref()) {
+            "" => at,
+            how => format!("{at} ({how})"),
         }
     })
 }

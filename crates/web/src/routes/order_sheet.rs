@@ -115,6 +115,9 @@ mod tests {
             today(Lang::Ko, chrono_tz::Asia::Seoul, now),
             "2026년 12월 8일 (화)"
         );
-        assert_eq!(today(Lang::En, chrono_tz::Asia::Seoul, now), "Tue 8 Dec 2026");
+        assert_eq!(
+            today(Lang::En, chrono_tz::Asia::Seoul, now),
+            "Tue 8 Dec 2026"
+        );
     }
 }

@@ -134,11 +134,26 @@ mod tests {
     #[test]
     fn english_pages_never_show_a_korean_line() {
         let e = extras();
-        assert_eq!(description(Lang::En, &e, &dep("pay", "payment", "결제")), "Payments");
-        assert_eq!(description(Lang::En, &e, &dep("own", "other", "우리 API")), "");
-        assert_eq!(description(Lang::En, &e, &dep("own", "other", "Our API")), "Our API");
-        assert_eq!(description(Lang::Ko, &e, &dep("pay", "payment", "결제")), "결제");
-        assert_eq!(technical(Lang::En, &e, &dep("pay", "payment", "")), "API call");
+        assert_eq!(
+            description(Lang::En, &e, &dep("pay", "payment", "결제")),
+            "Payments"
+        );
+        assert_eq!(
+            description(Lang::En, &e, &dep("own", "other", "우리 API")),
+            ""
+        );
+        assert_eq!(
+            description(Lang::En, &e, &dep("own", "other", "Our API")),
+            "Our API"
+        );
+        assert_eq!(
+            description(Lang::Ko, &e, &dep("pay", "payment", "결제")),
+            "결제"
+        );
+        assert_eq!(
+            technical(Lang::En, &e, &dep("pay", "payment", "")),
+            "API call"
+        );
     }
 
     #[test]

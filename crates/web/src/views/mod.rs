@@ -159,6 +159,17 @@ pub fn since_words(lang: Lang, state_label: &str, when: &str) -> String {
     }
 }
 
+/// How a notice was acknowledged, in the reader's words.
+pub fn acked_via(l: Lang, via: Option<&str>) -> &'static str {
+    match via {
+        Some("web") => l.t("알림 페이지", "alert page"),
+        Some("sms") => l.t("문자 답장", "SMS reply"),
+        Some("voice") => l.t("전화", "phone call"),
+        Some("api") => "API",
+        _ => "",
+    }
+}
+
 /// The dependency's name in the reader's language.
 pub fn dep_name(lang: Lang, d: &meoktong_storage::entity::dependencies::Model) -> String {
     match lang {
@@ -293,8 +304,14 @@ mod tests {
     #[test]
     fn a_state_reads_since_when() {
         use crate::i18n::Lang;
-        assert_eq!(super::since_words(Lang::Ko, "정상", "06:09"), "06:09부터 정상");
-        assert_eq!(super::since_words(Lang::En, "Up", "06:09"), "Up since 06:09");
+        assert_eq!(
+            super::since_words(Lang::Ko, "정상", "06:09"),
+            "06:09부터 정상"
+        );
+        assert_eq!(
+            super::since_words(Lang::En, "Up", "06:09"),
+            "Up since 06:09"
+        );
     }
 
     #[test]

@@ -125,7 +125,7 @@ fn entry(
         .map(|d| dep_name(l, d))
         .collect();
     let acked = match (n.acked_at, n.acked_via.as_deref()) {
-        (Some(at), via) => match acked_via(l, via) {
+        (Some(at), via) => match crate::views::acked_via(l, via) {
             "" => ctx.time(at),
             how => format!("{} ({how})", ctx.time(at)),
         },
@@ -151,17 +151,6 @@ fn entry(
         },
         attempts: msgs.iter().map(|m| attempt(state, l, m)).collect(),
         alert_href: None,
-    }
-}
-
-/// How a notice was acknowledged, in the reader's words.
-pub fn acked_via(l: Lang, via: Option<&str>) -> &'static str {
-    match via {
-        Some("web") => l.t("알림 페이지", "alert page"),
-        Some("sms") => l.t("문자 답장", "SMS reply"),
-        Some("voice") => l.t("전화", "phone call"),
-        Some("api") => "API",
-        _ => "",
     }
 }
 

@@ -7,16 +7,16 @@ use super::{Dash, Shell, warnings, with_shell};
 use crate::AppState;
 use crate::error::WebError;
 use crate::i18n::Lang;
-use crate::views::sparkline;
 use crate::views::alert_links;
 use crate::views::catalog_words::{Call, calls_for_category};
+use crate::views::sparkline;
 use crate::views::{dep_name, since_words, state_words};
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
-use meoktong_storage::contact_book::ContactView;
 use meoktong_domain::Category;
 use meoktong_domain::message::NoticeKind;
+use meoktong_storage::contact_book::ContactView;
 use meoktong_storage::{contact_book, contacts, dashboard, now_ms, outbox};
 
 pub struct DepCard {
@@ -161,12 +161,7 @@ async fn store_offline(
             .map(|at| dash.ctx.since(at, now))
             .unwrap_or_default(),
         alert_href,
-        calls: calls_for_category(
-            dash.ctx.lang,
-            &state.catalog_extras,
-            Category::Network,
-            &[],
-        ),
+        calls: calls_for_category(dash.ctx.lang, &state.catalog_extras, Category::Network, &[]),
     }))
 }
 
