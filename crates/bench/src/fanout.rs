@@ -24,8 +24,28 @@ use tokio_util::sync::CancellationToken;
 
 #[derive(clap::Args)]
 pub struct Args {
-    #[arg(long, default_value_t = 100_000)]
-    merchants: usize,
+    /// Merchants (default 100,000; with `--national` 1,000,000).
+    #[arg(long)]
+    merchants: Option<usize>,
+    /// The national case: PostgreSQL, the real `serve` process, Solapi in batches and Twilio
+    /// at a short code's rate, email once the SMS queue passes `sms_queue_budget`.
+    #[arg(long)]
+    national: bool,
+    /// `--national`: which route to run.
+    #[arg(long, value_enum, default_value = "both")]
+    scenario: crate::national::Scenario,
+    /// `--national`: Solapi's `rate_per_second`.
+    #[arg(long, default_value_t = 5_000)]
+    solapi_rate: u32,
+    /// `--national`: Solapi's `batch_size` (its documented limit is 10,000 per request).
+    #[arg(long, default_value_t = 1_000)]
+    solapi_batch: usize,
+    /// `--national`: Twilio's `rate_per_second` (a short code: 100).
+    #[arg(long, default_value_t = 100)]
+    twilio_rate: u32,
+    /// `--national`: stop a scenario after this many seconds.
+    #[arg(long, default_value_t = 480)]
+    run_timeout: u64,
     /// One backend only (default: SQLite, then PostgreSQL).
     #[arg(long, value_enum)]
     backend: Option<Backend>,
@@ -43,6 +63,13 @@ pub struct Args {
 }
 
 const DEPENDENCY: &str = "bench-kakaotalk";
+
+impl Args {
+    /// Merchants of the (non-national) fan-out.
+    fn count(&self) -> usize {
+        self.merchants.unwrap_or(100_000)
+    }
+}
 
 fn settings(db_url: &str, sms_base_url: &str) -> Settings {
     let mut s = Settings::default();
@@ -107,7 +134,7 @@ fn planner_config(s: &Settings) -> PlannerConfig {
 
 /// The detector's decision as `DetectEngine` stores it: the incident and its first events in
 /// one transaction. Returns the incident id.
-async fn decide_down(
+pub(crate) async fn decide_down(
     db: &Db,
     dependency_id: i64,
     started_at: i64,
@@ -176,7 +203,7 @@ async fn one_backend(a: &Args, backend: Backend, server: &SmsServer) -> anyhow::
     merchants::import(
         &db,
         &crypto,
-        &fixtures::merchants(a.merchants, &[DEPENDENCY]),
+        &fixtures::merchants(a.count(), &[DEPENDENCY]),
         now_ms(),
     )
     .await?;
@@ -184,7 +211,7 @@ async fn one_backend(a: &Args, backend: Backend, server: &SmsServer) -> anyhow::
     eprintln!(
         "{}: {} merchants imported in {}",
         backend.name(),
-        a.merchants,
+        a.count(),
         secs(setup)
     );
 
@@ -329,7 +356,7 @@ async fn pipelined(
     incident_changed.notify_waiters();
     wait_for(
         server,
-        a.merchants as u64,
+        a.count() as u64,
         Duration::from_secs(a.pipeline_timeout),
     )
     .await;
@@ -353,12 +380,25 @@ async fn wait_for(server: &SmsServer, n: u64, timeout: Duration) {
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
+    if a.national {
+        return crate::national::run(crate::national::Options {
+            merchants: a.merchants.unwrap_or(1_000_000),
+            postgres_url: a.postgres_url,
+            solapi_rate: a.solapi_rate,
+            solapi_batch: a.solapi_batch,
+            twilio_rate: a.twilio_rate,
+            scenario: a.scenario,
+            run_timeout: Duration::from_secs(a.run_timeout),
+            observe: Duration::from_secs(60),
+        })
+        .await;
+    }
     crate::report::header("fanout", "cargo run --release -p meoktong-bench -- fanout");
     let server = SmsServer::start().await?;
     let mut table = Table::new(
         &format!(
             "fanout: {} merchants subscribed to one dependency that goes down",
-            thousands(a.merchants as f64)
+            thousands(a.count() as f64)
         ),
         &[
             "backend",

@@ -11,10 +11,13 @@ mod import;
 mod load;
 mod local;
 mod machine;
+mod national;
 mod probes;
+mod reach;
 mod report;
 mod schedule;
 mod sms_server;
+mod smtp_sink;
 mod web;
 
 use clap::{Parser, Subcommand};

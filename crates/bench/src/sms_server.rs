@@ -1,6 +1,7 @@
 //! An unlimited local SMS provider: a tiny axum server speaking the one call of Twilio's
 //! Messages API the dispatcher makes, answering `201 Created` with a message sid at once.
 //! It notes when the first and the latest requests arrived.
+use crate::reach::Reach;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -12,6 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 pub struct Seen {
     base: Instant,
+    /// When set, each request's `To` is noted as reached by SMS.
+    reach: Option<Arc<Reach>>,
     pub count: AtomicU64,
     /// Nanoseconds after `base` of the first request (0: none yet).
     first_ns: AtomicU64,
@@ -50,8 +53,13 @@ pub struct SmsServer {
 
 async fn create_message(
     State(seen): State<Arc<Seen>>,
-    _body: axum::body::Bytes,
+    body: axum::body::Bytes,
 ) -> (StatusCode, [(&'static str, &'static str); 1], String) {
+    if let Some(reach) = &seen.reach
+        && let Some((_, to)) = url::form_urlencoded::parse(&body).find(|(k, _)| k == "To")
+    {
+        reach.mark(&to, true, Instant::now());
+    }
     let ns = (seen.base.elapsed().as_nanos() as u64).max(1);
     let _ = seen
         .first_ns
@@ -68,10 +76,16 @@ async fn create_message(
 
 impl SmsServer {
     pub async fn start() -> anyhow::Result<SmsServer> {
+        Self::start_with(None).await
+    }
+
+    /// Like [`SmsServer::start`], noting each recipient in `reach`.
+    pub async fn start_with(reach: Option<Arc<Reach>>) -> anyhow::Result<SmsServer> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         let seen = Arc::new(Seen {
             base: Instant::now(),
+            reach,
             count: AtomicU64::new(0),
             first_ns: AtomicU64::new(0),
             last_ns: AtomicU64::new(0),

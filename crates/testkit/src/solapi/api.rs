@@ -253,6 +253,8 @@ async fn send_many_detail(
         };
         match decided {
             Ok((kind, bytes)) => {
+                let at = inner.messages.len();
+                inner.by_id.insert(message_id.clone(), at);
                 inner.messages.push(SolapiMessage {
                     message_id: message_id.clone(),
                     group_id: group_id.clone(),
@@ -323,12 +325,16 @@ async fn list(
         .unwrap_or(20);
     let inner = shared.lock();
     let mut list = serde_json::Map::new();
-    for m in inner
-        .messages
-        .iter()
-        .filter(|m| wanted.is_empty() || wanted.contains(&m.message_id))
-        .take(limit)
-    {
+    let found: Vec<&SolapiMessage> = if wanted.is_empty() {
+        inner.messages.iter().take(limit).collect()
+    } else {
+        wanted
+            .iter()
+            .filter_map(|id| inner.by_id.get(id).and_then(|&i| inner.messages.get(i)))
+            .take(limit)
+            .collect()
+    };
+    for m in found {
         let code = inner
             .reports
             .get(&m.to)

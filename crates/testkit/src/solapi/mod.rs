@@ -75,6 +75,9 @@ struct Inner {
     signatures: HashSet<String>,
     requests: Vec<SolapiRequest>,
     messages: Vec<SolapiMessage>,
+    /// Index into `messages` by message id (list requests name ids; a national fan-out
+    /// holds a million messages).
+    by_id: HashMap<String, usize>,
     refused: Vec<(String, String)>,
 }
 
@@ -115,6 +118,7 @@ impl SolapiStandIn {
                 signatures: HashSet::new(),
                 requests: Vec::new(),
                 messages: Vec::new(),
+                by_id: HashMap::new(),
                 refused: Vec::new(),
             }),
         });
@@ -191,6 +195,24 @@ impl SolapiStandIn {
     /// The accepted messages, in order.
     pub fn messages(&self) -> Vec<SolapiMessage> {
         self.shared.lock().messages.clone()
+    }
+
+    /// How many messages were accepted so far.
+    pub fn message_count(&self) -> usize {
+        self.shared.lock().messages.len()
+    }
+
+    /// `(to, accepted at)` of the messages accepted from position `from` on (a cheap way to
+    /// follow a large fan-out without copying every text).
+    pub fn accepted_since(&self, from: usize) -> Vec<(String, Instant)> {
+        let inner = self.shared.lock();
+        inner
+            .messages
+            .get(from..)
+            .unwrap_or_default()
+            .iter()
+            .map(|m| (m.to.clone(), m.at))
+            .collect()
     }
 
     /// Messages refused at intake: `(to, status code)`.
