@@ -61,12 +61,17 @@ pub async fn open_alerts(
         }) else {
             continue;
         };
-        if !hrefs.contains_key(&n.id) {
-            let sent = outbox::messages_of_notice(&state.db, n.id).await?;
-            hrefs.insert(n.id, href_of(state, n, &sent, now));
-        }
-        if let Some(Some(h)) = hrefs.get(&n.id) {
-            out.insert(*dep, h.clone());
+        let href = match hrefs.get(&n.id) {
+            Some(h) => h.clone(),
+            None => {
+                let sent = outbox::messages_of_notice(&state.db, n.id).await?;
+                let h = href_of(state, n, &sent, now);
+                hrefs.insert(n.id, h.clone());
+                h
+            }
+        };
+        if let Some(h) = href {
+            out.insert(*dep, h);
         }
     }
     Ok(out)

@@ -90,7 +90,7 @@ pub async fn page(State(state): State<AppState>, dash: Dash) -> Result<Response,
             // probes measured is how fast it failed.
             let answers = d.state == "up" || d.state == "degraded";
             let pts: &[f64] = if answers { &pts } else { &[] };
-            let latency = sparkline::mean_ms(&pts)
+            let latency = sparkline::mean_ms(pts)
                 .map(|v| format!("{v} ms"))
                 .unwrap_or_default();
             let alert_href = alerts.get(&d.dependency.id).cloned();
@@ -111,7 +111,7 @@ pub async fn page(State(state): State<AppState>, dash: Dash) -> Result<Response,
                 state_label,
                 icon,
                 since: since_words(l, state_label, &dash.ctx.since(d.since, now)),
-                spark: sparkline::svg(&pts, &label),
+                spark: sparkline::svg(pts, &label),
                 latency,
                 alert_href,
                 playbook_href,
