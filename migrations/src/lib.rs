@@ -22,6 +22,7 @@ mod m20261207_000002_alert_token_locator;
 mod m20261207_221500_create_provider_states;
 mod m20261207_233000_add_contacts_voice_enabled;
 mod m20261208_000001_add_probe_locations_canaries;
+mod m20261208_010000_add_association_members;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_221500_create_provider_states::Migration),
             Box::new(m20261207_233000_add_contacts_voice_enabled::Migration),
             Box::new(m20261208_000001_add_probe_locations_canaries::Migration),
+            Box::new(m20261208_010000_add_association_members::Migration),
         ]
     }
 }

@@ -689,6 +689,13 @@ async fn every_documented_operation_answers_as_documented() {
         .await;
     }
 
+    // An association's members and live reach: its staff; a merchant finds nothing (404).
+    for t in ["/api/v1/association/members", "/api/v1/association/reach"] {
+        for auth in [Bearer(s), Bearer(m), Anon] {
+            c.call(app, get.clone(), t, t, auth, Empty).await;
+        }
+    }
+
     // Remote probe agents.
     let t = "/api/v1/agent/checks";
     c.call(

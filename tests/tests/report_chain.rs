@@ -65,6 +65,10 @@ async fn an_outage_measured_by_the_probes_becomes_an_exported_damage_report() {
     am.brn_enc = Set(Some(app.crypto.encrypt(BRN)));
     am.association_id = Set(Some(assoc));
     am.update(&app.db.conn).await.expect("update merchant");
+    // A member of the association (associations see only their members' reports).
+    meoktong_storage::members::add(&app.db.conn, assoc, m.id, now_ms())
+        .await
+        .expect("membership");
 
     // The channel goes dark, then comes back: the detector's incident, the planner's SMS.
     let channel = Service::parse(SLUG).expect("simulated service");

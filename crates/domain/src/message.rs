@@ -72,10 +72,12 @@ pub enum NoticeKind {
     /// The store's heartbeat stopped: its own internet is down.
     StoreOffline,
     StoreBack,
+    /// A message an association's staff sent to its members (e.g. the filing deadline).
+    Broadcast,
 }
 
 impl NoticeKind {
-    pub const ALL: [NoticeKind; 8] = [
+    pub const ALL: [NoticeKind; 9] = [
         NoticeKind::Down,
         NoticeKind::Relapse,
         NoticeKind::FollowUp,
@@ -84,6 +86,7 @@ impl NoticeKind {
         NoticeKind::Test,
         NoticeKind::StoreOffline,
         NoticeKind::StoreBack,
+        NoticeKind::Broadcast,
     ];
 
     /// The one spelling of a kind, as stored in `notices.kind` and sent in webhooks (`event`).
@@ -98,6 +101,7 @@ impl NoticeKind {
             Test => "test",
             StoreOffline => "store_offline",
             StoreBack => "store_back",
+            Broadcast => "broadcast",
         }
     }
 
@@ -135,6 +139,7 @@ impl NoticeKind {
             Test => pick(locale, "[테스트]", "[TEST]"),
             StoreOffline => pick(locale, "[매장 인터넷]", "[STORE OFFLINE]"),
             StoreBack => pick(locale, "[매장 인터넷 복구]", "[STORE BACK ONLINE]"),
+            Broadcast => pick(locale, "[공지]", "[NOTICE]"),
         }
     }
 
@@ -147,7 +152,9 @@ impl NoticeKind {
             Down => pick(locale, "[느림]", "[SLOW]"),
             Relapse => pick(locale, "[다시 느림]", "[SLOW AGAIN]"),
             FollowUp => pick(locale, "[느림 추가]", "[ALSO SLOW]"),
-            Recovery | PartialRecovery | Test | StoreOffline | StoreBack => self.tag(locale),
+            Recovery | PartialRecovery | Test | StoreOffline | StoreBack | Broadcast => {
+                self.tag(locale)
+            }
         }
     }
 
@@ -503,6 +510,8 @@ fn body(input: &NoticeInput, names: Names, greeting: bool) -> String {
             Test => format!("먹통 알림 테스트입니다. {n} 장애 시 이렇게 알려 드립니다."),
             StoreOffline => format!("{s}부터 매장 인터넷 신호가 끊겼습니다."),
             StoreBack => format!("매장 인터넷이 다시 연결되었습니다(끊김 {d})."),
+            // A broadcast's text is its sender's (see `broadcast_text`).
+            Broadcast => String::new(),
         },
         (Locale::En, _) => match input.kind {
             Down => format!("{n} down since {s}."),
@@ -517,6 +526,7 @@ fn body(input: &NoticeInput, names: Names, greeting: bool) -> String {
             Test => format!("Meoktong test alert. Outages of {n} will reach you like this."),
             StoreOffline => format!("Store internet down since {s}."),
             StoreBack => format!("Your store's internet is back (offline {d})."),
+            Broadcast => String::new(),
         },
     };
     match (greeting, input.locale) {
@@ -602,8 +612,18 @@ fn action_line(input: &NoticeInput) -> Option<&str> {
             "링크에서 확인을 눌러 주세요.",
             "Open the link to confirm:",
         )),
-        StoreBack => None,
+        StoreBack | Broadcast => None,
     }
+}
+
+/// A broadcast from an association to its members: `[공지] 마포상인회: {text}` (the sender's
+/// name first, so a member knows who writes), one line, no link.
+pub fn broadcast_text(locale: Locale, association: &str, text: &str) -> String {
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    format!(
+        "{} {association}: {text}",
+        NoticeKind::Broadcast.tag(locale)
+    )
 }
 
 fn pick(locale: Locale, ko: &'static str, en: &'static str) -> &'static str {

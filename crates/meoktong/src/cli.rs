@@ -179,10 +179,16 @@ pub struct CheckArgs {
 #[derive(Debug, Subcommand)]
 pub enum MerchantCommand {
     /// Import merchants from CSV: business_name,phone,email,dependencies,locale,region,trade
-    /// [,backup_phone,backup_email]. Bad rows are reported by line; nothing is half-imported.
+    /// [,backup_phone,backup_email,association]. Bad rows are reported by line; nothing is
+    /// half-imported. A row's `association` (an existing association's exact name) makes the
+    /// merchant its member.
     Import {
         /// The CSV file (UTF-8 with or without BOM, or CP949/EUC-KR).
         file: PathBuf,
+        /// Every row joins this association (an `association` column must then be empty or
+        /// name it).
+        #[arg(long, value_name = "NAME")]
+        association: Option<String>,
     },
     /// List merchants.
     List {

@@ -12,7 +12,8 @@ pub mod agent;
 pub mod app;
 pub mod cli;
 pub mod commands;
-pub mod import;
+/// The importer lives in the web crate (the association's browser upload uses it too).
+pub use meoktong_web::import;
 pub mod telemetry;
 pub mod workers;
 

@@ -144,6 +144,41 @@ fn import_with_a_bad_phone_on_line_3_names_it_and_writes_nothing() {
     assert_eq!(rows.as_array().map(Vec::len), Some(0), "nothing imported");
 }
 
+/// Excel saves CSV with CRLF line endings (and Korean spreadsheet programs in CP949): the
+/// bad phone on line 3 is still `line 3`.
+#[test]
+fn a_crlf_cp949_import_names_the_physical_line() {
+    let dir = sqlite_dir();
+    let csv = "business_name,phone,email,dependencies,locale,region,trade\r\n\
+               행복분식,010-1234-5678,kim@example.com,kakao-login,ko,서울 마포구,분식\r\n\
+               판교 치킨,010-12,park@example.com,kakao-login,ko,경기 성남시,치킨\r\n";
+    let (cp949, _, _) = encoding_rs::EUC_KR.encode(csv);
+    std::fs::write(dir.path().join("m.csv"), &cp949).expect("csv");
+    let o = meoktong(dir.path(), &["merchant", "import", "m.csv"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).lines().any(|l| l.starts_with("line 3: phone:")),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("line 2"), "{}", stderr(&o));
+    // An association that does not exist is refused before anything is read into the database.
+    std::fs::write(
+        dir.path().join("ok.csv"),
+        csv.replace("010-12,", "010-1234-5679,"),
+    )
+    .expect("csv");
+    let o = meoktong(
+        dir.path(),
+        &["merchant", "import", "ok.csv", "--association", "없는단체"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("unknown association"), "{}", stderr(&o));
+    let list = meoktong(dir.path(), &["merchant", "list", "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&list)).expect("json");
+    assert_eq!(rows.as_array().map(Vec::len), Some(0), "nothing imported");
+}
+
 #[test]
 fn merchant_list_csv_writes_formulas_as_text() {
     let dir = sqlite_dir();

@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod broadcasts;
 pub mod catalog;
 pub mod contact_book;
 pub mod contacts;
@@ -19,6 +20,8 @@ pub mod entity;
 pub mod error;
 pub mod heartbeats;
 pub mod incidents;
+pub mod member_reach;
+pub mod members;
 pub mod merchants;
 pub mod operator;
 pub mod outbox;

@@ -56,6 +56,26 @@ pub async fn import(
     records: &[MerchantRecord],
     now: i64,
 ) -> Result<ImportSummary, StorageError> {
+    import_members(db, crypto, records, &[], ImportedBy::Cli, now).await
+}
+
+/// Who imports: the command line, or an association's staff member from the browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportedBy {
+    Cli,
+    User(i64),
+}
+
+/// [`import`], and each record `i` also becomes a member of `associations[i]` when that is
+/// `Some` (missing entries: no membership). All of it in the one transaction.
+pub async fn import_members(
+    db: &Db,
+    crypto: &Crypto,
+    records: &[MerchantRecord],
+    associations: &[Option<i64>],
+    by: ImportedBy,
+    now: i64,
+) -> Result<ImportSummary, StorageError> {
     // Reads, then writes: take the write lock first (SQLite), so a running `serve` is waited for.
     let txn = db.begin_write().await?;
     let slug_ids: HashMap<String, i64> = dependencies::Entity::find()
@@ -121,8 +141,14 @@ pub async fn import(
             .filter(|id| !before.contains(id))
             .collect()
     };
-    for r in records {
+    let mut joined = 0usize;
+    for (i, r) in records.iter().enumerate() {
         let key = (crypto.hash(&r.phone), r.business_name.clone());
+        if let (Some(&mid), Some(Some(a))) = (ids.get(&key), associations.get(i))
+            && crate::members::add(&txn, *a, mid, now).await?
+        {
+            joined += 1;
+        }
         if !seen.insert(key.clone()) {
             continue;
         }
@@ -200,16 +226,28 @@ pub async fn import(
             .exec(&txn)
             .await?;
     }
+    let mut into: Vec<i64> = associations.iter().flatten().copied().collect();
+    into.sort_unstable();
+    into.dedup();
+    let (actor_user_id, actor) = match by {
+        ImportedBy::Cli => (None, "cli".to_string()),
+        ImportedBy::User(u) => (Some(u), format!("user:{u}")),
+    };
     audit::record(
         &txn,
         now,
         audit::AuditEntry {
-            actor_user_id: None,
-            actor: "cli",
+            actor_user_id,
+            actor: &actor,
             action: "merchant.import",
             target_type: "merchant",
             target_id: None,
-            detail: serde_json::json!({"created": summary.created, "updated": summary.updated}),
+            detail: serde_json::json!({
+                "created": summary.created,
+                "updated": summary.updated,
+                "associations": into,
+                "memberships_added": joined,
+            }),
         },
     )
     .await?;

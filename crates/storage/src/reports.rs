@@ -4,12 +4,13 @@
 //! The business registration number, the contact and every attachment are encrypted at rest.
 //! The review workflow (received → verified | rejected → forwarded) is in [`review`].
 use crate::crypto::Crypto;
-use crate::entity::{associations, damage_reports, report_attachments};
+use crate::entity::{associations, damage_reports, memberships, report_attachments};
 use crate::error::StorageError;
 use crate::{Db, audit};
+use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 
 pub mod lookup;
@@ -283,6 +284,25 @@ pub struct Filter {
     pub incident_id: Option<i64>,
 }
 
+/// The reports association `association_id` may see: those filed TO it, by one of its members
+/// (membership as it is now: a merchant who left takes their reports along) or through the
+/// public form without an account. Every association-scoped report query (queue, detail,
+/// review, totals, exports, API) filters with this, and nothing else.
+pub fn visible_to_association(association_id: i64) -> Condition {
+    let members = Query::select()
+        .column(memberships::Column::MerchantId)
+        .from(memberships::Entity)
+        .and_where(memberships::Column::AssociationId.eq(association_id))
+        .to_owned();
+    Condition::all()
+        .add(damage_reports::Column::AssociationId.eq(association_id))
+        .add(
+            Condition::any()
+                .add(damage_reports::Column::MerchantId.is_null())
+                .add(damage_reports::Column::MerchantId.in_subquery(members)),
+        )
+}
+
 /// Reports sent to one association, oldest first (a queue).
 pub async fn of_association(
     db: &Db,
@@ -290,8 +310,7 @@ pub async fn of_association(
     association_id: i64,
     f: &Filter,
 ) -> Result<Vec<Report>, StorageError> {
-    let mut q = damage_reports::Entity::find()
-        .filter(damage_reports::Column::AssociationId.eq(association_id));
+    let mut q = damage_reports::Entity::find().filter(visible_to_association(association_id));
     if let Some(s) = &f.status {
         q = q.filter(damage_reports::Column::Status.eq(s.as_str()));
     }
@@ -314,7 +333,7 @@ pub async fn one_of_association(
     id: i64,
 ) -> Result<Option<Report>, StorageError> {
     let row = damage_reports::Entity::find_by_id(id)
-        .filter(damage_reports::Column::AssociationId.eq(association_id))
+        .filter(visible_to_association(association_id))
         .one(&db.conn)
         .await?;
     row.map(|r| open(crypto, r)).transpose()
@@ -330,7 +349,7 @@ pub async fn incidents_of_association(
         .select_only()
         .column(damage_reports::Column::IncidentId)
         .column_as(damage_reports::Column::Id.count(), "n")
-        .filter(damage_reports::Column::AssociationId.eq(association_id))
+        .filter(visible_to_association(association_id))
         .group_by(damage_reports::Column::IncidentId)
         .order_by_desc(damage_reports::Column::IncidentId)
         .into_tuple()

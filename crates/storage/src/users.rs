@@ -89,6 +89,7 @@ pub async fn association_by_name(db: &Db, name: &str) -> Result<i64, StorageErro
         id: NotSet,
         name: Set(name.to_string()),
         created_at: Set(now_ms()),
+        invite_code: Set(None),
     };
     match associations::Entity::insert(am).exec(&db.conn).await {
         Ok(r) => Ok(r.last_insert_id),

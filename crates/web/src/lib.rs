@@ -14,6 +14,8 @@
 //! - `extract`: request extractors shared across audiences (the client's address).
 //! - `auth`, `layers`, `error`, `cache`, `csv_out`: sessions and passwords, the security layer
 //!   around every route, the one error type, shared caches, the guarded CSV writer.
+//! - `import`: the merchant CSV importer (`meoktong merchant import` and an association's
+//!   members upload share it).
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -22,6 +24,7 @@ pub mod csv_out;
 pub mod error;
 pub mod extract;
 pub mod i18n;
+pub mod import;
 pub mod layers;
 pub mod routes;
 pub mod services;

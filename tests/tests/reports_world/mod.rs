@@ -175,6 +175,10 @@ pub async fn merchant(w: &World, name: &str, phone: &str, association: i64) -> i
     am.brn_enc = Set(Some(w.app.crypto.encrypt(BRN)));
     am.association_id = Set(Some(association));
     am.update(&w.app.db.conn).await.expect("update merchant");
+    // A member of that association (associations see only their members' reports).
+    meoktong_storage::members::add(&w.app.db.conn, association, m.id, now_ms())
+        .await
+        .expect("membership");
     m.id
 }
 

@@ -207,12 +207,23 @@ async fn seed(app: &Application) -> CmdResult {
             "카페",
         ),
     ];
-    merchants::import(&state.db, &state.crypto, &records, now_ms()).await?;
+    // The demo merchants are the demo association's members (its members and live-reach
+    // pages have someone to show).
+    let association_id = users::association_by_name(&state.db, DEMO_ASSOCIATION).await?;
+    let into = vec![Some(association_id); records.len()];
+    merchants::import_members(
+        &state.db,
+        &state.crypto,
+        &records,
+        &into,
+        merchants::ImportedBy::Cli,
+        now_ms(),
+    )
+    .await?;
     if users::find_by_email(&state.db, &state.crypto, DEMO_ASSOCIATION_EMAIL)
         .await?
         .is_none()
     {
-        let association_id = users::association_by_name(&state.db, DEMO_ASSOCIATION).await?;
         let hash = meoktong_web::auth::password::hash(DEMO_PASSWORD)?;
         users::create(
             &state.db,

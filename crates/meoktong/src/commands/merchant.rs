@@ -3,11 +3,13 @@ use super::{CmdResult, Failure};
 use crate::app::open_database;
 use crate::cli::ListFormat;
 use meoktong_config::Settings;
-use meoktong_storage::{catalog, merchants, now_ms};
+use meoktong_storage::merchants::ImportedBy;
+use meoktong_storage::{catalog, members, merchants, now_ms};
+use meoktong_web::import::{AssociationRule, Scope};
 use std::collections::HashSet;
 use std::path::Path;
 
-pub async fn import(settings: Settings, file: &Path) -> CmdResult {
+pub async fn import(settings: Settings, file: &Path, association: Option<&str>) -> CmdResult {
     let bytes = std::fs::read(file)
         .map_err(|e| Failure::usage(format!("{}: cannot read: {e}", file.display())))?;
     let text = crate::import::decode(&bytes);
@@ -25,7 +27,22 @@ pub async fn import(settings: Settings, file: &Path) -> CmdResult {
         .map(|d| d.slug)
         .collect();
     known.extend(deps.iter().map(|d| d.slug.clone()));
-    let records = match crate::import::parse(&text, &known, &settings.channels.platform_domains) {
+    let association_ids = members::association_ids_by_name(&db).await?;
+    let names: HashSet<String> = association_ids.keys().cloned().collect();
+    if let Some(a) = association.filter(|a| !names.contains(*a)) {
+        return Err(Failure::usage(format!(
+            "--association: unknown association `{a}` (create it with `meoktong user create --role association --association NAME`)"
+        )));
+    }
+    let scope = Scope {
+        known_slugs: &known,
+        platform_domains: &settings.channels.platform_domains,
+        associations: match association {
+            Some(a) => AssociationRule::Only(a),
+            None => AssociationRule::Known(&names),
+        },
+    };
+    let rows = match crate::import::parse_members(&text, &scope) {
         Ok(r) => r,
         Err(errors) => {
             for e in &errors {
@@ -39,7 +56,17 @@ pub async fn import(settings: Settings, file: &Path) -> CmdResult {
         }
     };
     catalog::sync_dependencies(&db, &deps, "config").await?;
-    let summary = merchants::import(&db, &crypto, &records, now_ms()).await?;
+    let into: Vec<Option<i64>> = rows
+        .iter()
+        .map(|r| {
+            r.association
+                .as_ref()
+                .and_then(|a| association_ids.get(a).copied())
+        })
+        .collect();
+    let records: Vec<_> = rows.into_iter().map(|r| r.record).collect();
+    let summary =
+        merchants::import_members(&db, &crypto, &records, &into, ImportedBy::Cli, now_ms()).await?;
     println!("{} created, {} updated", summary.created, summary.updated);
     Ok(())
 }

@@ -76,8 +76,8 @@ async fn dispatch(cli: &Cli) -> CmdResult {
         Command::Migrate => migrate(settings).await,
         Command::Rekey => rekey(settings).await,
         Command::Check(args) => check::check(settings, args).await,
-        Command::Merchant(MerchantCommand::Import { file }) => {
-            merchant::import(settings, file).await
+        Command::Merchant(MerchantCommand::Import { file, association }) => {
+            merchant::import(settings, file, association.as_deref()).await
         }
         Command::Merchant(MerchantCommand::List { format }) => {
             merchant::list(settings, *format).await

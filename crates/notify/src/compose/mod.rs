@@ -15,8 +15,10 @@
 //!   same alert link;
 //! - `voice`: the alert call: the notice spoken (`Rendered::spoken`) in TwiML that asks for
 //!   1 to acknowledge, for the notice's current contact (`Composer::voice_call`);
-//! - `test_alert`: the `[테스트]` notice a merchant asks for.
+//! - `test_alert`: the `[테스트]` notice a merchant asks for;
+//! - `broadcast`: an association's `[공지]` to one member.
 mod again;
+mod broadcast;
 mod config;
 mod notice;
 mod reach;
@@ -25,6 +27,7 @@ mod text;
 mod voice;
 mod webhook;
 
+pub use broadcast::{BroadcastDraft, broadcast_notice};
 pub use config::ComposeConfig;
 pub use notice::{Audience, Composed, Composer, NoticeDraft, Skip};
 pub use reach::Reach;

@@ -8,6 +8,7 @@ pub struct Model {
     pub id: i64,
     pub name: String,
     pub created_at: i64,
+    pub invite_code: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -60,7 +60,7 @@ pub struct Review<'a> {
 pub async fn apply(db: &Db, r: Review<'_>) -> Result<damage_reports::Model, StorageError> {
     let txn = db.begin_write().await?;
     let Some(row) = damage_reports::Entity::find_by_id(r.report_id)
-        .filter(damage_reports::Column::AssociationId.eq(r.association_id))
+        .filter(super::visible_to_association(r.association_id))
         .one(&txn)
         .await?
     else {

@@ -29,7 +29,9 @@ impl PageState {
     pub fn of(kind: NoticeKind, slow: bool, ended: bool) -> PageState {
         use NoticeKind::*;
         match kind {
-            Test => PageState::Test,
+            // A broadcast's notice has a link token nobody is sent; if one were opened, it is
+            // no outage.
+            Test | Broadcast => PageState::Test,
             StoreBack => PageState::StoreBack,
             StoreOffline if ended => PageState::StoreBack,
             StoreOffline => PageState::StoreOffline,

@@ -9,6 +9,7 @@ pub mod agent;
 pub mod alert;
 pub mod alert_words;
 pub mod api;
+pub mod association;
 pub mod dashboard;
 pub mod dev;
 pub mod feed;
@@ -54,5 +55,6 @@ pub fn router(state: AppState) -> Router {
         .route("/status/feed.atom", get(feed::atom))
         .route("/status/{slug}", get(status::dependency_page))
         .merge(reports::router())
+        .merge(association::routes())
         .with_state(state)
 }

@@ -48,6 +48,11 @@ static EMAIL_LINKS: LazyLock<DefaultKeyedRateLimiter<String>> =
     LazyLock::new(|| keyed(CODES_PER_HOUR, HOUR));
 static TEST_ALERTS: LazyLock<DefaultKeyedRateLimiter<String>> =
     LazyLock::new(|| keyed(TEST_ALERTS_PER_10_MINUTES, TEN_MINUTES));
+/// Invite codes a merchant may try: a burst of 10, then one every 6 minutes (codes carry 50
+/// random bits; this only keeps a script from walking them).
+pub const INVITE_CODES_PER_HOUR: u32 = 10;
+static INVITE_CODES: LazyLock<DefaultKeyedRateLimiter<String>> =
+    LazyLock::new(|| keyed(INVITE_CODES_PER_HOUR, HOUR));
 static SIGN_UPS: LazyLock<DefaultKeyedRateLimiter<String>> =
     LazyLock::new(|| keyed(SIGN_UPS_PER_HOUR, HOUR));
 
@@ -106,6 +111,11 @@ pub fn allow_test_alert(merchant_id: i64, phone: Option<&str>, lang: Lang) -> Re
         )
         .into(),
     ))
+}
+
+/// True when the merchant may try one more association invite code.
+pub fn allow_invite_code(merchant_id: i64) -> bool {
+    take(&INVITE_CODES, &[format!("merchant:{merchant_id}")])
 }
 
 /// True when the client address may sign up once more.

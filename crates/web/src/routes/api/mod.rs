@@ -12,7 +12,7 @@ mod webhook;
 use crate::AppState;
 use crate::auth::session::CurrentUser;
 use crate::error::WebError;
-use crate::routes::{agent, reports};
+use crate::routes::{agent, association, reports};
 use axum::Json;
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -60,6 +60,8 @@ api_routes! {
     get "/api/v1/reports/{id}" => reports::api::one;
     post "/api/v1/reports/{id}/review" => reports::api::review;
     get "/api/v1/reports/incidents/{id}/totals" => reports::api::totals;
+    get "/api/v1/association/members" => association::api::members;
+    get "/api/v1/association/reach" => association::api::reach;
     get "/api/v1/agent/checks" => agent::checks;
     post "/api/v1/agent/results" => agent::results;
 }

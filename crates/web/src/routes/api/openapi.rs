@@ -130,6 +130,8 @@ fn paths() -> Value {
             { "name": "X-CSRF-Token", "in": "header", "required": false, "schema": { "type": "string" }, "description": "required with a session cookie (the session's CSRF token); not with a bearer token" }
         ]), Some(r("ReviewInput")), ("200", ok("The report after the review", r("Report"))), &["400", "401", "403", "404", "422"]), &["bearer", "session"]) },
         "/api/v1/reports/incidents/{id}/totals": { "get": secured_by(op("An association's totals for one incident, beside the measured outage", true, json!([path_param("id", "integer")]), None, ("200", ok("Totals", r("IncidentTotals"))), &["400", "401", "404"]), &["bearer", "session"]) },
+        "/api/v1/association/members": { "get": secured_by(op("An association's own members, contacts masked", true, json!([]), None, ("200", ok("Members", r("AssociationMembers"))), &["401", "404"]), &["bearer", "session"]) },
+        "/api/v1/association/reach": { "get": secured_by(op("Live reach of the outage now: the association's members subscribed to what is down, and whether the alert reached them", true, json!([]), None, ("200", ok("Live reach", r("LiveReach"))), &["401", "404"]), &["bearer", "session"]) },
         "/api/v1/agent/checks": { "get": secured_by(op("The checks a remote probe agent runs", true, json!([
             query_param("location", json!({ "type": "string" }), "the agent's location; must be its token's")
         ]), None, ("200", ok("Checks", r("AgentChecks"))), &["401", "422"]), &["agent"]) },
@@ -144,6 +146,23 @@ fn paths() -> Value {
 fn schemas() -> Value {
     let mut s = base_schemas();
     s["Webhook"] = webhook_schema();
+    s["AssociationMembers"] = json!({ "type": "object", "properties": { "members": { "type": "array", "items": { "type": "object", "properties": {
+        "merchant_id": { "type": "integer" }, "business_name": { "type": "string" },
+        "region": { "type": ["string", "null"] }, "trade": { "type": ["string", "null"] },
+        "subscriptions": { "type": "array", "items": { "type": "string" } },
+        "contacts": { "type": "array", "items": { "type": "object", "properties": {
+            "position": { "type": "integer" }, "phone": { "type": ["string", "null"], "description": "masked" },
+            "phone_verified": { "type": "boolean" }, "email": { "type": ["string", "null"], "description": "masked" },
+            "email_verified": { "type": "boolean" } } } },
+        "joined_at": { "type": "integer", "description": "epoch milliseconds" } } } } } });
+    s["LiveReach"] = json!({ "type": "object", "properties": {
+        "open_incident_ids": { "type": "array", "items": { "type": "integer" } },
+        "members": { "type": "array", "items": { "type": "object", "properties": {
+            "merchant_id": { "type": "integer" }, "business_name": { "type": "string" },
+            "down_dependency_ids": { "type": "array", "items": { "type": "integer" } },
+            "sms_delivered": { "type": "boolean" }, "email_sent": { "type": "boolean" },
+            "acknowledged": { "type": "boolean" }, "reached": { "type": "boolean" },
+            "phone": { "type": ["string", "null"], "description": "masked" } } } } } });
     s
 }
 

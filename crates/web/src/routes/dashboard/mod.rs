@@ -1,5 +1,6 @@
 //! The merchant dashboard: phone-sized pages, Korean first. Every page is scoped to the
 //! signed-in merchant; another merchant's ids answer 404.
+mod associations;
 mod catalog;
 mod contacts;
 mod history;
@@ -59,6 +60,10 @@ pub fn routes() -> Router<AppState> {
         .route("/dashboard/heartbeats/{id}/delete", post(monitors::remove))
         .route("/dashboard/tokens", get(tokens::page).post(tokens::create))
         .route("/dashboard/tokens/{id}/revoke", post(tokens::revoke))
+        .route(
+            "/dashboard/associations",
+            get(associations::page).post(associations::join),
+        )
 }
 
 /// The signed-in merchant with the reader's language: what every dashboard handler needs.

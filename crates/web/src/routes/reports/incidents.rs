@@ -195,6 +195,9 @@ struct ListPage {
     l: Lang,
     title: String,
     rows: Vec<IncidentRow>,
+    /// For the association menu (`association/_nav.html`).
+    csrf: String,
+    active: &'static str,
 }
 
 pub async fn list(
@@ -230,6 +233,8 @@ pub async fn list(
             l: lang,
             title,
             rows,
+            csrf: user.csrf.clone(),
+            active: "incidents",
         },
         None,
     )
@@ -245,6 +250,8 @@ struct TotalsPage {
     s: Summary,
     sections: Vec<Section>,
     width: u32,
+    csrf: String,
+    active: &'static str,
 }
 
 pub async fn totals_page(
@@ -271,6 +278,8 @@ pub async fn totals_page(
         sections: sections(&t),
         s,
         width: totals::CHART_WIDTH,
+        csrf: user.csrf.clone(),
+        active: "incidents",
     };
     render(StatusCode::OK, &page, None)
 }

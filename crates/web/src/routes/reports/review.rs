@@ -91,6 +91,9 @@ struct QueuePage {
     title: String,
     tabs: Vec<Tab>,
     rows: Vec<ReportView>,
+    /// For the association menu (`association/_nav.html`).
+    csrf: String,
+    active: &'static str,
 }
 
 fn tabs(status: &str, incident: Option<i64>, lang: Lang) -> Vec<Tab> {
@@ -144,6 +147,8 @@ pub async fn queue(
             title,
             tabs: tabs(status, q.incident, lang),
             rows,
+            csrf: user.csrf.clone(),
+            active: "reports",
         },
         None,
     )
@@ -162,6 +167,7 @@ struct DetailPage {
     can_forward: bool,
     error: String,
     reason: String,
+    active: &'static str,
 }
 
 async fn detail_page(
@@ -193,6 +199,7 @@ async fn detail_page(
         csrf: user.csrf.clone(),
         error: String::new(),
         reason: String::new(),
+        active: "reports",
         d,
     })
 }

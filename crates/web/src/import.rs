@@ -1,6 +1,11 @@
-//! `meoktong merchant import FILE.csv`: decode, validate every row, then import all or nothing.
+//! The merchant CSV importer of `meoktong merchant import FILE.csv` and of an association's
+//! members upload (`/association/members`): decode, validate every row, then import all or
+//! nothing.
 //!
-//! Line numbers are physical lines (the header is line 1). Every problem is reported as
+//! Line numbers are physical lines (the header is line 1), whatever the line endings: LF,
+//! CRLF (Excel, most Korean spreadsheet programs) or a lone CR. They are counted here from the
+//! record's byte offset, not taken from the csv crate's `Position::line`, which lags one line
+//! per CRLF record (BurntSushi/rust-csv#395). Every problem is reported as
 //! `line N: field: reason`; a file with any problem writes nothing.
 use meoktong_domain::contact::{EmailAddr, platform_of_email};
 use meoktong_domain::phone::parse_mobile;
@@ -16,7 +21,7 @@ const REQUIRED: [&str; 7] = [
     "region",
     "trade",
 ];
-const OPTIONAL: [&str; 2] = ["backup_phone", "backup_email"];
+const OPTIONAL: [&str; 3] = ["backup_phone", "backup_email", "association"];
 const MAX_NAME: usize = 100;
 const MAX_TEXT: usize = 100;
 
@@ -59,12 +64,97 @@ fn err(line: u64, field: &str, reason: impl Into<String>) -> RowError {
     }
 }
 
-/// Parses and validates every row. `known_slugs` are the dependencies that exist.
+/// Which associations the `association` column may name.
+#[derive(Debug, Clone, Copy)]
+pub enum AssociationRule<'a> {
+    /// The command line: any existing association (by exact name), or none.
+    Known(&'a HashSet<String>),
+    /// An association's own upload: empty or its own name; every row joins it.
+    Only(&'a str),
+}
+
+/// What a file is checked against.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    pub known_slugs: &'a HashSet<String>,
+    pub platform_domains: &'a BTreeMap<String, Vec<String>>,
+    pub associations: AssociationRule<'a>,
+}
+
+/// One valid row: the merchant, and the association it joins (if any).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberRow {
+    pub record: MerchantRecord,
+    pub association: Option<String>,
+    /// The physical line the row starts on.
+    pub line: u64,
+}
+
+/// Parses and validates every row. `known_slugs` are the dependencies that exist. A file with
+/// an `association` column is refused here (no association exists to this caller); use
+/// [`parse_members`].
 pub fn parse(
     text: &str,
     known_slugs: &HashSet<String>,
     platform_domains: &BTreeMap<String, Vec<String>>,
 ) -> Result<Vec<MerchantRecord>, Vec<RowError>> {
+    let none = HashSet::new();
+    let scope = Scope {
+        known_slugs,
+        platform_domains,
+        associations: AssociationRule::Known(&none),
+    };
+    Ok(parse_members(text, &scope)?
+        .into_iter()
+        .map(|r| r.record)
+        .collect())
+}
+
+/// Physical line numbers of byte offsets: a line break is LF, CRLF or a lone CR.
+struct Lines<'a> {
+    bytes: &'a [u8],
+    /// Offset up to which breaks are counted, and how many there are before it.
+    at: usize,
+    breaks: u64,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Lines<'a> {
+        Lines {
+            bytes: text.as_bytes(),
+            at: 0,
+            breaks: 0,
+        }
+    }
+
+    /// The line a record starting at byte `offset` begins on. The csv crate may leave the
+    /// offset on the LF of the previous record's CRLF, or before blank lines it skipped; no
+    /// record begins with a line break, so those breaks are counted before it. Offsets only
+    /// grow, so each byte is looked at once.
+    fn line_of(&mut self, offset: u64) -> u64 {
+        let mut end = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
+        while matches!(self.bytes.get(end), Some(b'\r' | b'\n')) {
+            end += 1;
+        }
+        if end > self.at {
+            for (i, b) in self.bytes[self.at..end].iter().enumerate() {
+                let next = self.bytes.get(self.at + i + 1);
+                match b {
+                    b'\n' => self.breaks += 1,
+                    b'\r' if next != Some(&b'\n') => self.breaks += 1,
+                    _ => {}
+                }
+            }
+            self.at = end;
+        }
+        self.breaks + 1
+    }
+}
+
+/// Parses and validates every row, with the `association` column read under `scope`.
+pub fn parse_members(text: &str, scope: &Scope<'_>) -> Result<Vec<MemberRow>, Vec<RowError>> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
@@ -97,20 +187,21 @@ pub fn parse(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let mut records = Vec::new();
+    let mut lines = Lines::new(text);
+    let mut rows = Vec::new();
     let mut record = csv::StringRecord::new();
     loop {
-        let line = reader.position().line() + 1;
+        let start = reader.position().byte();
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(line);
-                errors.push(err(line, "row", format!("not valid CSV: {e}")));
+                let at = e.position().map(|p| p.byte()).unwrap_or(start);
+                errors.push(err(lines.line_of(at), "row", format!("not valid CSV: {e}")));
                 continue;
             }
         }
-        let line = record.position().map(|p| p.line()).unwrap_or(line);
+        let line = lines.line_of(record.position().map(|p| p.byte()).unwrap_or(start));
         if record.iter().all(str::is_empty) {
             continue; // blank lines are not rows
         }
@@ -130,19 +221,59 @@ pub fn parse(
             .iter()
             .zip(record.iter())
             .map(|(n, v)| {
-                let v = meoktong_web::csv_out::unguard(v.trim());
+                let v = crate::csv_out::unguard(v.trim());
                 (n.clone(), v.to_string())
             })
             .collect();
-        match validate_row(line, &row, known_slugs, platform_domains) {
-            Ok(r) => records.push(r),
+        let association = check_association(line, &row, scope.associations, &mut errors);
+        match validate_row(line, &row, scope.known_slugs, scope.platform_domains) {
+            Ok(record) => rows.push(MemberRow {
+                record,
+                association,
+                line,
+            }),
             Err(mut e) => errors.append(&mut e),
         }
     }
     if errors.is_empty() {
-        Ok(records)
+        Ok(rows)
     } else {
         Err(errors)
+    }
+}
+
+/// The association a row joins under `rule`, or an error on its line.
+fn check_association(
+    line: u64,
+    row: &Row,
+    rule: AssociationRule<'_>,
+    errors: &mut Vec<RowError>,
+) -> Option<String> {
+    let named = row
+        .get("association")
+        .map(String::as_str)
+        .unwrap_or("")
+        .trim();
+    match rule {
+        AssociationRule::Only(own) if named.is_empty() || named == own => Some(own.to_string()),
+        AssociationRule::Only(own) => {
+            errors.push(err(
+                line,
+                "association",
+                format!("`{named}` is not `{own}` (an association imports only its own members)"),
+            ));
+            None
+        }
+        AssociationRule::Known(_) if named.is_empty() => None,
+        AssociationRule::Known(known) if known.contains(named) => Some(named.to_string()),
+        AssociationRule::Known(_) => {
+            errors.push(err(
+                line,
+                "association",
+                format!("unknown association `{named}`"),
+            ));
+            None
+        }
     }
 }
 
@@ -390,6 +521,96 @@ mod tests {
         let (cp949, _, _) = encoding_rs::EUC_KR.encode("행복분식");
         assert_eq!(decode(&cp949), "행복분식");
         assert_eq!(decode("\u{feff}abc".as_bytes()), "abc");
+    }
+
+    /// Excel and Korean spreadsheet programs save CSV with CRLF line endings.
+    #[test]
+    fn crlf_files_name_physical_lines() {
+        let csv = format!(
+            "{HEADER}A,010-1234-5678,,kakao-login,ko,,\nB,02-123-4567,,kakao-login,,,\nC,010-2222-3333,,,xx,,\n"
+        )
+        .replace('\n', "\r\n");
+        let errs = parse(&csv, &slugs(), &BTreeMap::new()).expect_err("invalid");
+        let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "line 3: phone: `02-123-4567`: cannot receive SMS (landline)",
+                "line 4: locale: `xx` is not ko or en"
+            ]
+        );
+    }
+
+    #[test]
+    fn cp949_crlf_files_name_physical_lines() {
+        let text = format!(
+            "{HEADER}행복분식,010-1234-5678,,kakao-login,ko,서울 마포구,분식\r\n떡볶이집,123,,kakao-login,ko,서울 마포구,분식\r\n"
+        );
+        let text = text.replacen('\n', "\r\n", 1); // the header's line ending too
+        let (cp949, _, unmappable) = encoding_rs::EUC_KR.encode(&text);
+        assert!(!unmappable);
+        assert!(std::str::from_utf8(&cp949).is_err(), "really not UTF-8");
+        let errs = parse(&decode(&cp949), &slugs(), &BTreeMap::new()).expect_err("invalid");
+        let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(text, ["line 3: phone: `123`: not a phone number"]);
+    }
+
+    #[test]
+    fn mixed_and_lone_cr_line_endings_count_as_lines() {
+        let csv = format!("{HEADER}\r\n\"Two\r\nlines\",010-1234-5678,,,,,\rBad,123,,,,,\r\n");
+        let errs = parse(&csv, &slugs(), &BTreeMap::new()).expect_err("invalid");
+        let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "line 3: business_name: contains a line break",
+                "line 5: phone: `123`: not a phone number"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_association_column_names_known_associations_only() {
+        let known: HashSet<String> = ["서울상인연합".to_string()].into_iter().collect();
+        let header = "business_name,phone,email,dependencies,locale,region,trade,association\n";
+        let csv = format!(
+            "{header}A,010-1234-5678,,,,,,서울상인연합\nB,010-1234-5679,,,,,,\nC,010-1234-5670,,,,,,없는단체\n"
+        );
+        let domains = BTreeMap::new();
+        let known_slugs = slugs();
+        let scope = Scope {
+            known_slugs: &known_slugs,
+            platform_domains: &domains,
+            associations: AssociationRule::Known(&known),
+        };
+        let errs = parse_members(&csv, &scope).expect_err("invalid");
+        let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            ["line 4: association: unknown association `없는단체`"]
+        );
+        let ok = parse_members(&csv.replace("없는단체", ""), &scope).expect("valid");
+        assert_eq!(ok[0].association.as_deref(), Some("서울상인연합"));
+        assert_eq!(ok[1].association, None);
+        // An association's own upload: every row joins it; another name is refused.
+        let own = Scope {
+            associations: AssociationRule::Only("마포상인회"),
+            ..scope
+        };
+        let errs = parse_members(&csv.replace("없는단체", ""), &own).expect_err("invalid");
+        assert!(
+            errs[0].to_string().starts_with("line 2: association:"),
+            "{errs:?}"
+        );
+        let ok = parse_members(
+            &csv.replace("없는단체", "").replace("서울상인연합", ""),
+            &own,
+        )
+        .expect("valid");
+        assert!(
+            ok.iter()
+                .all(|r| r.association.as_deref() == Some("마포상인회"))
+        );
     }
 
     #[test]
