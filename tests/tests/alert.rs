@@ -73,9 +73,36 @@ async fn the_page_says_what_is_down_and_what_to_do() {
         page.contains("수동 주문으로 전환했어요"),
         "the acknowledge button"
     );
+    let sheet_link = format!("href=\"/a/{}/order-sheet\"", n.token);
     assert!(
-        page.contains("수동 주문서") && page.contains("@media print"),
-        "the printable order sheet"
+        page.contains("수동 주문서") && page.contains(&sheet_link),
+        "links the printable order sheet: {page}"
+    );
+    // The sheet: the store's name, today's date, the columns, one A4 page when printed, and
+    // as private as the alert page itself.
+    let r = get(&app, &format!("/a/{}/order-sheet", n.token)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "cache-control"), "no-store");
+    assert_eq!(header(&r, "referrer-policy"), "no-referrer");
+    let sheet = r.text().await.expect("body");
+    for want in [
+        "수기 주문서",
+        "먹통분식",
+        "연락처",
+        "금액",
+        "@page { size: A4",
+        "@media print",
+    ] {
+        assert!(sheet.contains(want), "{want}: {sheet}");
+    }
+    assert!(
+        sheet.contains("년 ") && sheet.contains("월 "),
+        "dated: {sheet}"
+    );
+    assert_eq!(
+        get(&app, "/a/not-a-token/order-sheet").await.status(),
+        404,
+        "no sheet without a live alert link"
     );
     assert!(page.contains(&format!("action=\"/a/{}/ack\"", n.token)));
     let csrf = csrf_of(&page);

@@ -1,8 +1,14 @@
 //! The merchant's whole story in headless Chromium, driven through chromedriver: sign up,
 //! subscribe to Kakao Login, add and verify a contact with the SMS code, watch Kakao Login
 //! turn red, open the alert page from the SMS link and acknowledge, see the same link say it is
-//! back, then hear of a slowdown in its own words. Phone-width (390×844)
-//! screenshots of the main pages are saved to `web/screenshots/`.
+//! back, then hear of a slowdown in its own words. Along the way the pages are checked for
+//! what a stressed shop owner needs: during the outage the overview links the open alert and
+//! its playbook (and shows no response time for a dead service), the alert page names the
+//! customer centre to call and links a one-page order sheet, the recovered page says 복구 and
+//! links the damage report and 내 피해 신고, a report form that refuses a value names the file
+//! to choose again, the history links each alert page, and the uptime says over how long it
+//! was measured. Phone-width (390×844) screenshots of the main pages are saved to
+//! `web/screenshots/`.
 //!
 //! The dependencies are the presets pointed at the simulator and probed every second, so the
 //! outage the merchant watches is the one the probes and the detector find.
@@ -15,6 +21,7 @@ mod common;
 mod support;
 
 use browser_kit::*;
+use fantoccini::wd::PrintConfiguration;
 use fantoccini::{Client, Locator};
 use meoktong::BuildOptions;
 use meoktong_config::SmsProviderSettings;
@@ -24,6 +31,18 @@ use meoktong_tests::{Backend, TestApp, spawn_app_with};
 use sea_orm::EntityTrait;
 use std::path::Path;
 use std::time::Duration;
+
+/// The first bytes of a PNG: what the report form's type check looks for.
+const PNG: &[u8] =
+    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+
+/// Pages of a PDF as Chromium writes it: the page-tree root's `/Count`.
+fn pdf_pages(pdf: &[u8]) -> usize {
+    let text = String::from_utf8_lossy(pdf);
+    let pages = text.matches("/Type /Page").count() - text.matches("/Type /Pages").count();
+    assert!(pages > 0, "no pages found in the PDF");
+    pages
+}
 
 /// Reloads the overview until Kakao Login's card says `state` (the probes every second, the
 /// re-checks and the detector take a few seconds).
@@ -99,7 +118,18 @@ async fn a_merchant_signs_up_subscribes_verifies_and_acknowledges_an_outage() {
     c.goto(&app.url(&link)).await.unwrap();
     click_to(&c, "button.primary", "/dashboard/catalog").await;
 
-    // Subscribe to Kakao Login.
+    // Subscribe to Kakao Login. The catalog speaks plainly; the jargon waits behind a fold.
+    let page = c.source().await.unwrap();
+    assert!(page.contains("기술 정보"), "{page}");
+    let visible = c
+        .execute("return document.body.innerText", vec![])
+        .await
+        .unwrap();
+    let visible = visible.as_str().unwrap_or_default();
+    assert!(
+        !visible.contains("OIDC") && !visible.contains("TC0ONETIME"),
+        "jargon folded away: {visible}"
+    );
     click(&c, "#dep-kakao-login").await;
     shot(&c, "catalog").await;
     click_to(&c, "form.catalog button.primary", "/dashboard?done=saved").await;
@@ -174,11 +204,19 @@ async fn a_merchant_signs_up_subscribes_verifies_and_acknowledges_an_outage() {
     );
     let text = card.text().await.unwrap();
     assert!(text.contains("장애") && text.contains("✕"), "{text}");
+    assert!(
+        text.contains("부터 장애"),
+        "since when, as people say it: {text}"
+    );
+    assert!(
+        !text.contains(" ms"),
+        "no response time beside a dead service: {text}"
+    );
     let colour = c.execute("return getComputedStyle(document.querySelector(\"li.dep[data-slug='kakao-login'] .state\")).color", vec![]).await.unwrap();
     assert_eq!(colour, "rgb(176, 0, 32)", "red");
-    shot(&c, "overview-down").await;
 
-    // The SMS links to the alert page; acknowledge there.
+    // The SMS links to the alert page; the overview links the same open alert and its
+    // playbook.
     let sms = sms_starting(&app, "[장애]").await;
     let link = sms
         .split_whitespace()
@@ -186,8 +224,60 @@ async fn a_merchant_signs_up_subscribes_verifies_and_acknowledges_an_outage() {
         .expect("a link in the SMS")
         .to_string();
     assert!(link.starts_with(&app.address), "{link}");
+    c.goto(&app.url("/dashboard")).await.unwrap();
+    let open = c
+        .find(Locator::Css("li.dep[data-slug='kakao-login'] a.open-alert"))
+        .await
+        .expect("the overview links the open alert");
+    let href = open.attr("href").await.unwrap().unwrap_or_default();
+    assert_eq!(app.url(&href), link, "the same alert page as the SMS");
+    let playbook = c
+        .find(Locator::Css(
+            "li.dep[data-slug='kakao-login'] a.playbook-link",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        playbook.attr("href").await.unwrap().unwrap_or_default(),
+        format!("{href}#playbook")
+    );
+    let page = c.source().await.unwrap();
+    assert!(page.contains("href=\"/reports/mine\""), "{page}");
+    shot(&c, "overview-down").await;
+
     c.goto(&link).await.unwrap();
+    let page = c.source().await.unwrap();
+    assert!(page.contains("id=\"playbook\""), "{page}");
+    assert!(
+        page.contains("href=\"tel:15773754\"") && page.contains("카카오 고객센터"),
+        "the customer centre to call, as a tel: link: {page}"
+    );
     shot(&c, "alert").await;
+
+    // The order sheet prints on one A4 page: store name, date, 금액 and 연락처 columns.
+    click(&c, ".order-sheet-link a").await;
+    let page = c.source().await.unwrap();
+    for want in [
+        "수기 주문서",
+        "행복분식",
+        "연락처",
+        "금액",
+        "@page { size: A4",
+    ] {
+        assert!(page.contains(want), "{want}: {page}");
+    }
+    shot(&c, "order-sheet").await;
+    let pdf = c
+        .print(
+            PrintConfiguration::builder()
+                .shrink_to_fit(false)
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(pdf_pages(&pdf), 1, "the order sheet prints on one A4 page");
+    c.goto(&link).await.unwrap();
     click(&c, "form.ack button").await;
     c.wait()
         .at_most(Duration::from_secs(5))
@@ -207,13 +297,64 @@ async fn a_merchant_signs_up_subscribes_verifies_and_acknowledges_an_outage() {
     );
     assert!(!page.contains("지금 안 되는 서비스"), "{page}");
     assert!(page.contains("/reports/new?incident="), "{page}");
+    assert!(page.contains("href=\"/reports/mine\""), "{page}");
     assert!(!page.contains("http-equiv=\"refresh\""), "{page}");
     shot(&c, "alert-recovered").await;
 
-    // The history shows the alert, its channels and the acknowledgement.
+    // The damage report from the recovered page: a refused value re-renders the form, and
+    // the page says plainly which file to choose again.
+    click(&c, "ul.reports a").await;
+    let files = tempfile::tempdir().unwrap();
+    let receipt = files.path().join("receipt.png");
+    std::fs::write(&receipt, PNG).unwrap();
+    c.find(Locator::Css("input[type=file]#attachments"))
+        .await
+        .unwrap()
+        .send_keys(receipt.to_str().unwrap())
+        .await
+        .unwrap();
+    fill(&c, "#brn", "123").await;
+    c.execute(
+        "document.querySelector('form.report-form').noValidate = true",
+        vec![],
+    )
+    .await
+    .unwrap();
+    click(&c, "button[name=action][value=submit]").await;
+    c.wait()
+        .at_most(Duration::from_secs(5))
+        .for_element(Locator::Css("p.choose-again"))
+        .await
+        .expect("the form names the files to choose again");
+    let again = c
+        .find(Locator::Css("p.choose-again"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        again.contains("다시 선택") && again.contains("receipt.png"),
+        "{again}"
+    );
+
+    // The history shows the alert, its channels and the acknowledgement in words, and links
+    // each alert page and the merchant's reports.
     c.goto(&app.url("/dashboard/history")).await.unwrap();
     let page = c.source().await.unwrap();
     assert!(page.contains("[장애]") && page.contains("확인함"), "{page}");
+    assert!(
+        !page.contains("(web)"),
+        "no English in a Korean page: {page}"
+    );
+    assert!(page.contains("(알림 페이지)"), "{page}");
+    assert!(page.contains("href=\"/reports/mine\""), "{page}");
+    let alert_link = c
+        .find(Locator::Css("a.alert-link"))
+        .await
+        .expect("history links the alert page");
+    let href = alert_link.attr("href").await.unwrap().unwrap_or_default();
+    assert!(href.starts_with("/a/"), "{href}");
     shot(&c, "history").await;
 
     // The merchant asks to hear about slowness too; Kakao Login turns slow: the SMS and the
@@ -248,8 +389,19 @@ async fn a_merchant_signs_up_subscribes_verifies_and_acknowledges_an_outage() {
     shot(&c, "alert-slow").await;
     sim.set_mode(Service::parse("kakao-login").unwrap(), Mode::Up);
     c.goto(&app.url("/dashboard/playbooks")).await.unwrap();
+    let page = c.source().await.unwrap();
+    assert!(
+        page.contains("href=\"tel:100\"") && page.contains("href=\"/dashboard/order-sheet\""),
+        "playbooks name the numbers to call and link the order sheet: {page}"
+    );
     shot(&c, "playbooks").await;
+    // The uptime covers only what was measured (this dependency is minutes old).
     c.goto(&app.url("/status/kakao-login")).await.unwrap();
+    let page = c.source().await.unwrap();
+    assert!(
+        page.contains("가용률(측정") && !page.contains("90일 가용률"),
+        "{page}"
+    );
     shot(&c, "status-dependency").await;
     c.close().await.unwrap();
 }

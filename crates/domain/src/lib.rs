@@ -10,6 +10,7 @@ pub mod detector;
 pub mod duration_text;
 pub mod euc_kr;
 pub mod grouping;
+pub mod helpline;
 pub mod incident;
 pub mod listening;
 pub mod mask;

@@ -365,7 +365,7 @@ pub fn default_playbook_text(category: Category, locale: Locale) -> &'static str
     }
 }
 
-/// What a category is called on pages and in the email (en: its config name).
+/// What a category is called on pages and in the email, in words (never the config slug).
 pub fn category_label(category: Category, locale: Locale) -> &'static str {
     use Category::*;
     let ko = match category {
@@ -377,7 +377,17 @@ pub fn category_label(category: Category, locale: Locale) -> &'static str {
         Network => "인터넷",
         Other => "기타",
     };
-    pick(locale, ko, category.as_str())
+    // Words, never the stored slug (`messenger`), in English too.
+    let en = match category {
+        Messenger => "Messenger",
+        Login => "Login",
+        Payment => "Payments",
+        Map => "Maps",
+        Delivery => "Delivery",
+        Network => "Internet",
+        Other => "Other",
+    };
+    pick(locale, ko, en)
 }
 
 /// `[장애] 15:20부터 카카오톡 장애 중입니다.` — the headline, names in full unless long.

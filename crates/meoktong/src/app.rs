@@ -172,6 +172,7 @@ impl Application {
             twilio_auth_tokens,
             outbox_changed: Arc::new(tokio::sync::Notify::new()),
             caches: Default::default(),
+            catalog_extras: Arc::new(meoktong_probe::presets::extras()),
         };
         let stop = CancellationToken::new();
         let workers = if opts.run_workers {

@@ -7,6 +7,7 @@
 use base64::Engine;
 use meoktong_config::{CheckKind, CheckSettings, DependencySettings, Dialect, StepSettings};
 use meoktong_domain::Category;
+use meoktong_domain::helpline::{About, CatalogExtras, Helpline};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -213,7 +214,7 @@ fn kakao_login(b: &PresetBases) -> DependencySettings {
         "Kakao Login",
         Category::Login,
         "kakao",
-        "카카오 계정으로 로그인 (OIDC 설정과 서명 키)",
+        "카카오 계정으로 로그인 (손님 로그인·회원 가입)",
         vec![
             timing(discovery, 10, 3000, 1500),
             timing(jwks, 30, 5000, 2500),
@@ -239,7 +240,7 @@ fn kakao_map(b: &PresetBases) -> DependencySettings {
         "Kakao Map",
         Category::Map,
         "kakao",
-        "카카오맵 주소 검색 API (배달 거리 계산, 매장 위치)",
+        "카카오맵 주소 검색 (배달 거리 계산, 매장 위치)",
         vec![timing(c, 30, 5000, 2000)],
     )
 }
@@ -280,7 +281,7 @@ fn kakaopay(b: &PresetBases) -> DependencySettings {
         "KakaoPay",
         Category::Payment,
         "kakao",
-        "카카오페이 온라인 결제 준비 (테스트 가맹점 TC0ONETIME)",
+        "카카오페이 온라인 결제",
         vec![timing(c, 300, 5000, 2500)],
     )
 }
@@ -302,7 +303,7 @@ fn kakaotalk_channel(b: &PresetBases) -> DependencySettings {
         "KakaoTalk Channel",
         Category::Messenger,
         "kakao",
-        "카카오톡 채널 (주문·상담 메시지가 들어오는 곳) 공개 페이지",
+        "카카오톡 채널 (주문·상담 메시지가 들어오는 곳)",
         vec![timing(c, 30, 5000, 2500)],
     )
 }
@@ -320,7 +321,7 @@ fn naver_login(b: &PresetBases) -> DependencySettings {
         "Naver Login",
         Category::Login,
         "naver",
-        "네이버 아이디로 로그인 인증 화면",
+        "네이버 아이디로 로그인",
         vec![timing(c, 30, 5000, 2500)],
     )
 }
@@ -353,7 +354,7 @@ fn toss_payments(b: &PresetBases) -> DependencySettings {
         "Toss Payments",
         Category::Payment,
         "toss",
-        "토스페이먼츠 결제 조회 API (문서용 테스트 키)",
+        "토스페이먼츠 카드·간편 결제",
         vec![timing(c, 30, 5000, 2500)],
     )
 }
@@ -374,7 +375,7 @@ fn twilio(b: &PresetBases) -> DependencySettings {
         "Twilio (SMS)",
         Category::Other,
         "twilio",
-        "알림 문자를 보내는 Twilio의 공개 상태 페이지",
+        "먹통 알림 문자를 보내는 회사(Twilio)",
         vec![timing(c, 60, 5000, 3000)],
     )
 }
@@ -391,6 +392,130 @@ pub fn catalog(bases: &PresetBases) -> Vec<DependencySettings> {
         toss_payments(bases),
         twilio(bases),
     ]
+}
+
+/// The customer centres the catalog's playbooks point to (Korean numbers, dialled as written).
+const KAKAO_CENTRE: Helpline = Helpline {
+    name: "카카오 고객센터",
+    name_en: "Kakao customer centre",
+    phone: "1577-3754",
+};
+const NAVER_CENTRE: Helpline = Helpline {
+    name: "네이버 고객센터",
+    name_en: "Naver customer centre",
+    phone: "1588-3820",
+};
+const KAKAOPAY_CENTRE: Helpline = Helpline {
+    name: "카카오페이 고객센터",
+    name_en: "KakaoPay customer centre",
+    phone: "1644-7405",
+};
+const TOSS_PAYMENTS_CENTRE: Helpline = Helpline {
+    name: "토스페이먼츠 고객센터",
+    name_en: "Toss Payments customer centre",
+    phone: "1544-7772",
+};
+
+/// The internet providers' customer centres (dial from any phone in Korea: 국번 없이).
+pub const ISP_HELPLINES: [Helpline; 3] = [
+    Helpline {
+        name: "KT 인터넷 고객센터",
+        name_en: "KT internet customer centre",
+        phone: "100",
+    },
+    Helpline {
+        name: "SK브로드밴드 고객센터",
+        name_en: "SK Broadband customer centre",
+        phone: "106",
+    },
+    Helpline {
+        name: "LG유플러스 인터넷 고객센터",
+        name_en: "LG U+ internet customer centre",
+        phone: "101",
+    },
+];
+
+/// What the catalog says about each preset beyond its checks: the English line, the
+/// technical detail (folded on the pages) and the customer centre to call.
+pub fn extras() -> CatalogExtras {
+    let about = |description_en, technical, technical_en, helpline| About {
+        description_en,
+        technical,
+        technical_en,
+        helpline,
+    };
+    let entries = [
+        (
+            "kakao-login",
+            about(
+                "Sign-in with a Kakao account (customers' log-in and sign-up)",
+                "OIDC 설정 문서(10초마다)와 서명 키 JWKS(30초마다)를 확인합니다.",
+                "Checks the OIDC discovery document (every 10 s) and the JWKS signing keys (every 30 s).",
+                Some(KAKAO_CENTRE),
+            ),
+        ),
+        (
+            "kakao-map",
+            about(
+                "Kakao Map address search (delivery distances, shop location)",
+                "dapi.kakao.com 주소 검색 API를 운영자의 REST 키로 30초마다 부릅니다.",
+                "Calls the dapi.kakao.com address search API with the operator's REST key every 30 s.",
+                Some(KAKAO_CENTRE),
+            ),
+        ),
+        (
+            "kakaopay",
+            about(
+                "KakaoPay online payments",
+                "결제 준비 API를 테스트 가맹점 코드(TC0ONETIME)로 5분마다 부릅니다.",
+                "Calls the payment-ready API with the test merchant code (TC0ONETIME) every 5 minutes.",
+                Some(KAKAOPAY_CENTRE),
+            ),
+        ),
+        (
+            "kakaotalk-channel",
+            about(
+                "KakaoTalk Channel (where order and chat messages arrive)",
+                "채널의 공개 페이지(pf.kakao.com)를 30초마다 엽니다.",
+                "Opens the channel's public page (pf.kakao.com) every 30 s.",
+                Some(KAKAO_CENTRE),
+            ),
+        ),
+        (
+            "naver-login",
+            about(
+                "Sign-in with a Naver ID",
+                "네이버 로그인 인증 화면(nid.naver.com)을 30초마다 엽니다.",
+                "Opens the Naver sign-in page (nid.naver.com) every 30 s.",
+                Some(NAVER_CENTRE),
+            ),
+        ),
+        (
+            "toss-payments",
+            about(
+                "Toss Payments card and easy payments",
+                "결제 조회 API를 문서용 테스트 키로 30초마다 부릅니다 (NOT_FOUND_PAYMENT 답이 정상).",
+                "Calls the payment lookup API with the documentation test key every 30 s (NOT_FOUND_PAYMENT is healthy).",
+                Some(TOSS_PAYMENTS_CENTRE),
+            ),
+        ),
+        (
+            "twilio",
+            about(
+                "The company that sends Meoktong's SMS alerts (Twilio)",
+                "status.twilio.com의 상태 요약(Statuspage JSON)을 1분마다 읽습니다.",
+                "Reads status.twilio.com's Statuspage summary (JSON) every minute.",
+                None,
+            ),
+        ),
+    ];
+    CatalogExtras {
+        about: entries
+            .into_iter()
+            .map(|(slug, a)| (slug.to_string(), a))
+            .collect(),
+        isps: ISP_HELPLINES.to_vec(),
+    }
 }
 
 /// Expands `${VAR}` in the header values and bodies of a preset's checks and steps from the

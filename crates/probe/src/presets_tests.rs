@@ -210,3 +210,73 @@ fn kakaotalk_channel_page_check_wants_that_channel() {
         Outcome::Fail
     );
 }
+
+#[test]
+fn every_preset_has_words_in_both_languages_and_payments_and_logins_a_number_to_call() {
+    use meoktong_domain::Category;
+    let extras = super::extras();
+    for d in catalog(&PresetBases::all("http://127.0.0.1:1")) {
+        let about = extras
+            .about
+            .get(&d.slug)
+            .unwrap_or_else(|| panic!("{}: no extras", d.slug));
+        assert!(!about.description_en.is_empty(), "{}", d.slug);
+        assert!(
+            !about.technical.is_empty() && !about.technical_en.is_empty(),
+            "{}",
+            d.slug
+        );
+        // The plain line merchants read carries no jargon; it lives in the technical fold.
+        let plain = d.description.clone().unwrap_or_default();
+        for jargon in ["OIDC", "TC0ONETIME", "API", "JWKS", "curl"] {
+            assert!(
+                !plain.contains(jargon) && !about.description_en.contains(jargon),
+                "{}: {jargon} in {plain} / {}",
+                d.slug,
+                about.description_en
+            );
+        }
+        // English words never carry Hangul, Korean technical lines are Korean.
+        assert!(
+            !about
+                .description_en
+                .chars()
+                .chain(about.technical_en.chars())
+                .any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c)),
+            "{}",
+            d.slug
+        );
+        if matches!(d.category, Category::Payment | Category::Login) {
+            let h = about
+                .helpline
+                .as_ref()
+                .unwrap_or_else(|| panic!("{}: payments and logins name a centre", d.slug));
+            assert!(h.is_dialable(), "{}: {}", d.slug, h.phone);
+            assert!(h.tel_href().starts_with("tel:1"), "{}", h.tel_href());
+        }
+    }
+    assert_eq!(
+        extras.about.len(),
+        catalog(&PresetBases::default()).len(),
+        "no extras for a slug the catalog lacks"
+    );
+}
+
+#[test]
+fn the_three_internet_providers_are_listed_with_their_short_codes() {
+    let isps = super::extras().isps;
+    let numbers: Vec<(&str, &str)> = isps.iter().map(|h| (h.name, h.phone)).collect();
+    assert_eq!(
+        numbers,
+        vec![
+            ("KT 인터넷 고객센터", "100"),
+            ("SK브로드밴드 고객센터", "106"),
+            ("LG유플러스 인터넷 고객센터", "101"),
+        ]
+    );
+    assert!(
+        isps.iter()
+            .all(|h| h.is_dialable() && !h.name_en.is_empty())
+    );
+    assert_eq!(isps[0].tel_href(), "tel:100");
+}

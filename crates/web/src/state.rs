@@ -18,4 +18,7 @@ pub struct AppState {
     pub outbox_changed: std::sync::Arc<tokio::sync::Notify>,
     /// Shared renderings and read models (status pages, latency series).
     pub caches: crate::cache::Caches,
+    /// What the catalog says beyond names and checks: English lines, technical detail and the
+    /// customer centres playbooks tell merchants to call (`meoktong_probe::presets::extras`).
+    pub catalog_extras: Arc<meoktong_domain::helpline::CatalogExtras>,
 }

@@ -146,19 +146,11 @@ impl Composer {
     /// The alert link's token, read back from a message already rendered for the notice
     /// (only its keyed hash is stored) and checked against that hash.
     fn link_token(&self, notice: &notices::Model, sent: &[outbox_entity::Model]) -> Option<String> {
-        let prefix = format!("{}/a/", self.config().public_url.trim_end_matches('/'));
-        sent.iter()
-            .flat_map(|m| [Some(&m.body), m.html.as_ref()])
-            .flatten()
-            .flat_map(|text| {
-                text.match_indices(&prefix)
-                    .map(|(at, _)| &text[at + prefix.len()..])
-            })
-            .map(|rest| {
-                rest.chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
-                    .collect::<String>()
-            })
-            .find(|t| !t.is_empty() && self.crypto().lookup_hashes(t).contains(&notice.token_hash))
+        outbox::link_token_in(
+            self.crypto(),
+            &self.config().public_url,
+            &notice.token_hash,
+            sent,
+        )
     }
 }

@@ -93,6 +93,32 @@ pub async fn notice_by_link_token(
     Ok(q.one(&db.conn).await?)
 }
 
+/// A notice's alert-link token read back from the messages rendered for it: only the token's
+/// keyed hash is stored, but every message carries the link `{public_url}/a/{token}`. The
+/// candidate is checked against the notice's hash (every key of a rotation), so a link that
+/// is not this notice's is never returned.
+pub fn link_token_in(
+    crypto: &crate::Crypto,
+    public_url: &str,
+    token_hash: &str,
+    sent: &[crate::entity::outbox::Model],
+) -> Option<String> {
+    let prefix = format!("{}/a/", public_url.trim_end_matches('/'));
+    sent.iter()
+        .flat_map(|m| [Some(&m.body), m.html.as_ref()])
+        .flatten()
+        .flat_map(|text| {
+            text.match_indices(&prefix)
+                .map(|(at, _)| &text[at + prefix.len()..])
+        })
+        .map(|rest| {
+            rest.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+                .collect::<String>()
+        })
+        .find(|t| !t.is_empty() && crypto.lookup_hashes(t).iter().any(|h| h == token_hash))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,13 +3,16 @@
 //! No login: the link's random token is the key. Only its keyed hash is stored, so the page
 //! hashes what it is given and looks the notice up; unknown or expired tokens get a 404 page.
 //! The page says what is down, since when, how each dependency is now, what to do (the
-//! merchant's own playbook or the default one) and offers a printable manual order sheet; a
-//! recovery page gives the outage's length and links to the pre-filled damage report.
+//! merchant's own playbook or the default one, with the customer centres to call) and links
+//! the printable manual order sheet (`/a/{token}/order-sheet`); a recovery page gives the
+//! outage's length and links to the pre-filled damage report and the merchant's reports.
 //! Because the token is in the URL, every answer is `no-store` and sends no Referer.
 use crate::AppState;
 use crate::error::WebError;
 use crate::i18n::Lang;
 use crate::routes::alert_words::{PageState, Words};
+use crate::views::catalog_words::{Call, calls_for_category};
+use crate::views::since_words;
 use askama::Template;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, Query, State};
@@ -43,20 +46,17 @@ const PRIVATE_HEADERS: [(HeaderName, &str); 5] = [
 /// script needed, gentle on a phone).
 const LIVE_REFRESH_SECS: u32 = 60;
 
-/// Blank rows of the printable order sheet.
-const ORDER_SHEET_ROWS: usize = 15;
-
-fn private(status: StatusCode, body: impl IntoResponse) -> Response {
+pub(crate) fn private(status: StatusCode, body: impl IntoResponse) -> Response {
     (status, PRIVATE_HEADERS, body).into_response()
 }
 
-fn private_error(e: WebError) -> Response {
+pub(crate) fn private_error(e: WebError) -> Response {
     (PRIVATE_HEADERS, e).into_response()
 }
 
 /// The notice behind a link token, if the token is known and not expired. Every key a row may
 /// carry during a key rotation is tried.
-async fn find_notice(
+pub(crate) async fn find_notice(
     state: &AppState,
     token: &str,
     now: i64,
@@ -83,7 +83,7 @@ fn csrf_ok(state: &AppState, notice: &notices::Model, given: &str) -> bool {
 }
 
 /// A path segment, percent-encoded (tokens are URL-safe base64, but never trust that).
-fn encode_segment(s: &str) -> String {
+pub(crate) fn encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -121,17 +121,23 @@ fn state_label(lang: Lang, state: &str) -> (&'static str, &'static str) {
     }
 }
 
+/// One dependency's state, as `parts/dep_head.html` shows it.
 pub struct DepView {
     pub name: String,
+    /// Where the name links to; empty for none.
+    pub href: String,
     pub state: String,
     pub state_label: &'static str,
     pub icon: &'static str,
+    /// `06:09부터 장애`.
     pub since: String,
 }
 
 pub struct PlaybookView {
     pub label: &'static str,
     pub lines: Vec<String>,
+    /// The customer centres this playbook may have the reader call.
+    pub calls: Vec<Call>,
 }
 
 pub struct ReportLink {
@@ -148,13 +154,10 @@ pub struct Texts {
     pub what_to_do: &'static str,
     pub acked: &'static str,
     pub refreshes: &'static str,
-    pub sheet_title: &'static str,
-    pub print: &'static str,
-    pub col_time: &'static str,
-    pub col_phone: &'static str,
-    pub col_items: &'static str,
-    pub col_address: &'static str,
-    pub col_paid: &'static str,
+    pub sheet: &'static str,
+    pub sheet_hint: &'static str,
+    pub calls: &'static str,
+    pub my_reports: &'static str,
     pub status_page: &'static str,
 }
 
@@ -173,13 +176,13 @@ impl Texts {
                 "이 페이지는 1분마다 스스로 새로 고쳐 지금 상태를 보여 줍니다.",
                 "This page reloads itself every minute to show the state now.",
             ),
-            sheet_title: l.t("수동 주문서", "Manual order sheet"),
-            print: l.t("주문서 인쇄", "Print the order sheet"),
-            col_time: l.t("시간", "Time"),
-            col_phone: l.t("손님 전화번호", "Customer phone"),
-            col_items: l.t("메뉴·수량", "Items"),
-            col_address: l.t("주소", "Address"),
-            col_paid: l.t("결제 방법", "Paid how"),
+            sheet: l.t("수동 주문서 (A4 인쇄용)", "Manual order sheet (prints on A4)"),
+            sheet_hint: l.t(
+                "전화·현장 주문을 손으로 적어 두세요. 복구 뒤 빠진 주문이 없는지 확인할 때 씁니다.",
+                "Write phone and walk-in orders down by hand; after recovery, check none were missed.",
+            ),
+            calls: l.t("전화할 곳", "Numbers to call"),
+            my_reports: l.t("내 피해 신고 보기", "See my damage reports"),
             status_page: l.t("전체 서비스 상태 보기", "See every service's status"),
         }
     }
@@ -210,7 +213,7 @@ struct AlertPage {
     can_ack: bool,
     ack_action: String,
     csrf: String,
-    sheet_rows: Vec<usize>,
+    sheet_href: String,
 }
 
 #[derive(Template)]
@@ -221,7 +224,7 @@ struct MessagePage {
     message: &'static str,
 }
 
-fn not_found(lang: Lang) -> Response {
+pub(crate) fn not_found(lang: Lang) -> Response {
     let page = MessagePage {
         lang: lang.code(),
         title: lang.t("알림을 찾을 수 없어요", "Alert not found"),
@@ -274,7 +277,11 @@ pub async fn page(
 /// `?lang=` when given, else the merchant's language, else Accept-Language.
 /// `?lang=`, then the reader's remembered choice (`mt_lang`), then the merchant's locale,
 /// then Accept-Language ([`Lang::choose`]).
-fn page_lang(asked: Option<&str>, merchant_locale: Option<&str>, headers: &HeaderMap) -> Lang {
+pub(crate) fn page_lang(
+    asked: Option<&str>,
+    merchant_locale: Option<&str>,
+    headers: &HeaderMap,
+) -> Lang {
     let locale = merchant_locale.and_then(Locale::parse).map(|l| match l {
         Locale::En => "en",
         Locale::Ko => "ko",
@@ -320,7 +327,12 @@ async fn render_page(
     };
     let playbooks = if page_state.wants_playbook() {
         let own = contacts::playbooks(&state.db, merchant.id).await?;
-        playbook_views(&own, &categories, locale)
+        let mut books = playbook_views(&own, &categories, locale);
+        for (b, c) in books.iter_mut().zip(&categories) {
+            let deps: Vec<_> = told.models.iter().collect();
+            b.calls = calls_for_category(lang, &state.catalog_extras, *c, &deps);
+        }
+        books
     } else {
         Vec::new()
     };
@@ -358,7 +370,7 @@ async fn render_page(
         acked_at,
         ack_action: format!("/a/{}/ack", encode_segment(token)),
         csrf: csrf_token(state, notice),
-        sheet_rows: (1..=ORDER_SHEET_ROWS).collect(),
+        sheet_href: format!("/a/{}/order-sheet", encode_segment(token)),
     };
     Ok(page.render()?)
 }
@@ -369,6 +381,7 @@ struct ToldDependencies {
     categories: Vec<Category>,
     /// Names by dependency id, in the page's language.
     names: HashMap<i64, String>,
+    models: Vec<meoktong_storage::entity::dependencies::Model>,
 }
 
 async fn told_dependencies(
@@ -385,6 +398,7 @@ async fn told_dependencies(
         deps: Vec::new(),
         categories: Vec::new(),
         names: HashMap::new(),
+        models: Vec::new(),
     };
     for id in &dep_ids {
         let Some(d) = overview.iter().find(|d| d.dependency.id == *id) else {
@@ -404,12 +418,14 @@ async fn told_dependencies(
         }
         let (state_label, icon) = state_label(lang, &d.state);
         out.names.insert(*id, name.clone());
+        out.models.push(d.dependency.clone());
         out.deps.push(DepView {
             name,
+            href: String::new(),
             state: d.state.clone(),
             state_label,
             icon,
-            since: format_since(locale, d.since, now, tz),
+            since: since_words(lang, state_label, &format_since(locale, d.since, now, tz)),
         });
     }
     Ok(out)
@@ -501,6 +517,7 @@ fn playbook_views(
                 .map(|p| p.text.clone())
                 .unwrap_or_else(|| default_playbook_text(*c, locale).to_string());
             PlaybookView {
+                calls: Vec::new(),
                 label: category_label(*c, locale),
                 lines: text
                     .lines()
@@ -526,10 +543,9 @@ fn acknowledged(
             .acked_at
             .map(|a| format_since(locale, a, now, tz))
             .unwrap_or_default();
-        match notice.acked_via.as_deref() {
-            Some("sms") => format!("{at} ({})", lang.t("문자", "SMS")),
-            Some("web") => format!("{at} ({})", lang.t("웹", "web")),
-            _ => at,
+        match crate::views::acked_via(lang, notice.acked_via.as_deref()) {
+            "" => at,
+            how => format!("{at} ({how})"),
         }
     })
 }

@@ -18,6 +18,7 @@ pub mod heartbeat;
 pub mod hooks;
 pub mod operator;
 pub mod operator_status;
+pub mod order_sheet;
 pub mod reports;
 pub mod status;
 pub mod status_incident;
@@ -46,6 +47,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/a/{token}", get(alert::page))
         .route("/a/{token}/ack", post(alert::ack))
+        .route("/a/{token}/order-sheet", get(order_sheet::for_alert))
+        .route("/dashboard/order-sheet", get(order_sheet::for_merchant))
         .route("/hb/{token}", get(heartbeat::ping).post(heartbeat::ping))
         .route("/static/app.css", get(status::stylesheet))
         .merge(account::routes())

@@ -1,6 +1,8 @@
 //! What every server-rendered page shares: the language and time zone of the reader, times
 //! as they read them, state labels, the anonymous forms' CSRF cookie, and form fields with
 //! their error messages; and read models pages share (`uptime`).
+pub mod alert_links;
+pub mod catalog_words;
 pub mod comms;
 pub mod sparkline;
 pub mod uptime;
@@ -83,6 +85,11 @@ impl Ctx {
             .unwrap_or_default()
     }
 
+    /// `06:09` today, `10/15 06:09` another day (`Oct 15 06:09` in English).
+    pub fn since(&self, ms: i64, now: i64) -> String {
+        meoktong_domain::duration_text::format_since(locale(self.lang), ms, now, self.tz)
+    }
+
     pub fn add_cookie(&mut self, cookie: String) {
         self.cookies.push(cookie);
     }
@@ -152,6 +159,25 @@ pub fn state_words(lang: Lang, state: &str) -> (&'static str, &'static str) {
         "down" => (lang.t("장애", "Down"), "✕"),
         "maintenance" => (lang.t("점검", "Maintenance"), "⚙"),
         _ => (lang.t("확인 중", "Unknown"), "?"),
+    }
+}
+
+/// A state and since when, as people say it: `06:09부터 정상`, `Up since 06:09`.
+pub fn since_words(lang: Lang, state_label: &str, when: &str) -> String {
+    match lang {
+        Lang::Ko => format!("{when}부터 {state_label}"),
+        Lang::En => format!("{state_label} since {when}"),
+    }
+}
+
+/// How a notice was acknowledged, in the reader's words.
+pub fn acked_via(l: Lang, via: Option<&str>) -> &'static str {
+    match via {
+        Some("web") => l.t("알림 페이지", "alert page"),
+        Some("sms") => l.t("문자 답장", "SMS reply"),
+        Some("voice") => l.t("전화", "phone call"),
+        Some("api") => "API",
+        _ => "",
     }
 }
 
@@ -286,6 +312,19 @@ pub fn rfc3339(tz: chrono_tz::Tz, ms: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_state_reads_since_when() {
+        use crate::i18n::Lang;
+        assert_eq!(
+            super::since_words(Lang::Ko, "정상", "06:09"),
+            "06:09부터 정상"
+        );
+        assert_eq!(
+            super::since_words(Lang::En, "Up", "06:09"),
+            "Up since 06:09"
+        );
+    }
+
     #[test]
     fn korean_mobiles_read_the_korean_way() {
         assert_eq!(super::display_phone("+821012345678"), "010-1234-5678");

@@ -1,9 +1,11 @@
 //! `/dashboard/catalog`: choose the dependencies the shop relies on, grouped by category,
-//! each with a line on what it covers; "degraded" alerts are opt-in per dependency.
+//! each with a plain line on what it covers (how it is checked folded under "기술 정보") and
+//! its customer centre; "degraded" alerts are opt-in per dependency.
 use super::{Dash, Shell, with_shell};
 use crate::AppState;
 use crate::error::WebError;
 use crate::services::merchant;
+use crate::views::catalog_words::{self, Call};
 use crate::views::{dep_name, locale, state_words};
 use askama::Template;
 use axum::extract::{Form, State};
@@ -16,6 +18,8 @@ pub struct Item {
     pub slug: String,
     pub name: String,
     pub description: String,
+    pub technical: &'static str,
+    pub call: Option<Call>,
     pub subscribed: bool,
     pub degraded: bool,
     pub state: String,
@@ -40,6 +44,7 @@ pub async fn page(State(state): State<AppState>, dash: Dash) -> Result<Response,
     let l = dash.ctx.lang;
     let subs = dashboard::subscriptions_of(&state.db, dash.merchant_id).await?;
     let deps = status::overview(&state.db).await?;
+    let x = &state.catalog_extras;
     let groups = Category::ALL
         .iter()
         .map(|cat| Group {
@@ -55,7 +60,9 @@ pub async fn page(State(state): State<AppState>, dash: Dash) -> Result<Response,
                     Item {
                         slug: d.dependency.slug.clone(),
                         name: dep_name(l, &d.dependency),
-                        description: d.dependency.description.clone().unwrap_or_default(),
+                        description: catalog_words::description(l, x, &d.dependency),
+                        technical: catalog_words::technical(l, x, &d.dependency),
+                        call: catalog_words::call_for(l, x, &d.dependency),
                         subscribed: sub.is_some(),
                         degraded: sub.is_some_and(|s| s.notify_degraded),
                         state: d.state.clone(),

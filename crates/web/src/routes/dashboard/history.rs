@@ -1,5 +1,6 @@
 //! `/dashboard/history`: every alert sent to the merchant — which channels were tried, how
-//! each delivery went, and whether and how it was acknowledged.
+//! each delivery went, whether and how it was acknowledged, and a link to its alert page
+//! while that link lives.
 use super::{Dash, Shell, with_shell};
 use crate::AppState;
 use crate::error::WebError;
@@ -33,6 +34,7 @@ pub struct Entry {
     pub acked: String,
     pub status_label: &'static str,
     pub attempts: Vec<Attempt>,
+    pub alert_href: Option<String>,
 }
 
 #[derive(Template)]
@@ -61,11 +63,14 @@ pub async fn page(State(state): State<AppState>, dash: Dash) -> Result<Response,
         .filter(|i| i.severity == "degraded")
         .map(|i| i.id)
         .collect();
+    let now = meoktong_storage::now_ms();
     let entries = list
         .iter()
         .map(|(n, msgs)| {
             let slow = told_only_slowness(n, &slow_incidents);
-            entry(&dash.ctx, &state, &deps, n, msgs, slow)
+            let mut e = entry(&dash.ctx, &state, &deps, n, msgs, slow);
+            e.alert_href = crate::views::alert_links::href_of(&state, n, msgs, now);
+            e
         })
         .collect();
     let page = HistoryPage {
@@ -120,7 +125,10 @@ fn entry(
         .map(|d| dep_name(l, d))
         .collect();
     let acked = match (n.acked_at, n.acked_via.as_deref()) {
-        (Some(at), via) => format!("{} ({})", ctx.time(at), via.unwrap_or("")),
+        (Some(at), via) => match crate::views::acked_via(l, via) {
+            "" => ctx.time(at),
+            how => format!("{} ({how})", ctx.time(at)),
+        },
         _ => String::new(),
     };
     Entry {
@@ -142,6 +150,7 @@ fn entry(
             }
         },
         attempts: msgs.iter().map(|m| attempt(state, l, m)).collect(),
+        alert_href: None,
     }
 }
 

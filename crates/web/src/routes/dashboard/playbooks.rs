@@ -1,10 +1,12 @@
 //! `/dashboard/playbooks`: what to do when a category of service fails, per category, with
 //! sensible Korean defaults. The first line goes into the SMS; the whole text onto the alert
-//! page and into the email.
+//! page and into the email. Each category lists the customer centres its playbook may have
+//! the merchant call (from the catalog), and the page links the printable order sheet.
 use super::{Dash, Shell, with_shell};
 use crate::AppState;
 use crate::error::WebError;
 use crate::services::merchant;
+use crate::views::catalog_words::{Call, calls_for_category};
 use crate::views::locale;
 use askama::Template;
 use axum::extract::{Form, Path, State};
@@ -19,6 +21,7 @@ pub struct Book {
     pub label: &'static str,
     pub text: String,
     pub custom: bool,
+    pub calls: Vec<Call>,
 }
 
 #[derive(Template)]
@@ -32,6 +35,8 @@ with_shell!(PlaybooksPage);
 pub async fn page(State(state): State<AppState>, dash: Dash) -> Result<Response, WebError> {
     let l = dash.ctx.lang;
     let own = contacts::playbooks(&state.db, dash.merchant_id).await?;
+    let catalog = meoktong_storage::catalog::list_dependencies(&state.db).await?;
+    let deps: Vec<_> = catalog.iter().filter(|d| d.enabled).collect();
     let books = Category::ALL
         .iter()
         .map(|c| {
@@ -43,6 +48,7 @@ pub async fn page(State(state): State<AppState>, dash: Dash) -> Result<Response,
                     .map(|p| p.text.clone())
                     .unwrap_or_else(|| default_playbook_text(*c, locale(l)).to_string()),
                 custom: mine.is_some(),
+                calls: calls_for_category(l, &state.catalog_extras, *c, &deps),
             }
         })
         .collect();
