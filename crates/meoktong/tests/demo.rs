@@ -146,9 +146,11 @@ fn the_demo_plays_the_fire_from_a_fresh_directory() {
 fn sms_rows(page: &str) -> Vec<(String, String)> {
     page.split("<tr>")
         .filter_map(|row| {
+            // Cells may carry attributes (`<td class="nowrap">`).
             let cells: Vec<&str> = row
-                .split("<td>")
+                .split("<td")
                 .skip(1)
+                .map(|c| c.split_once('>').map_or("", |(_, rest)| rest))
                 .map(|c| c.split("</td>").next().unwrap_or(""))
                 .collect();
             if cells.len() < 4 || cells[1] != "sms" {
