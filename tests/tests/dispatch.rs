@@ -357,3 +357,56 @@ async fn an_interrupted_planner_pass_keeps_its_pages_and_the_next_pass_finishes(
         assert_eq!(one_notice_each_listing(&hub, &incidents).await, 400);
     }
 }
+
+/// SMS wait for their provider's rate while they hold a dispatch place. Email that is due
+/// (here: contacts with no mobile, so email at once) must not queue behind them: with Twilio at
+/// one message a second and four places, the four emails go out with the first SMS, not after
+/// the sixteen planned before them. (Before, the SMS took every place in claim order and
+/// the emails waited for all of them: in the national fan-out with Solapi down, no email left
+/// in five minutes.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn due_email_does_not_wait_behind_sms_held_by_the_provider_rate() {
+    let hub = Hub::start().await;
+    for i in 0..16 {
+        let phone: &'static str = Box::leak(format!("+8210410000{i:02}").into_boxed_str());
+        merchant(
+            &hub,
+            &format!("문자가게{i}"),
+            &[TALK],
+            &[hub_fixture::phone(phone)],
+        )
+        .await;
+    }
+    for i in 0..4 {
+        let email: &'static str = Box::leak(format!("mail{i}@example.com").into_boxed_str());
+        merchant(
+            &hub,
+            &format!("메일가게{i}"),
+            &[TALK],
+            &[hub_fixture::email(email)],
+        )
+        .await;
+    }
+    let t0 = hub.t0;
+    hub.open(TALK, "down", t0 - SECOND).await;
+    hub.plan(t0).await;
+
+    let dispatcher = hub.looping_dispatcher(1, 4);
+    let (wake, stop) = (
+        Arc::new(tokio::sync::Notify::new()),
+        tokio_util::sync::CancellationToken::new(),
+    );
+    let task = tokio::spawn(dispatcher.run_until_stopped(wake, stop.clone()));
+    // The four emails arrive (the wait is bounded, not timed: at one SMS a second the sixteen
+    // SMS take sixteen seconds, so the count below tells which came first; before the fix the
+    // emails were claimed only after twelve SMS).
+    let mails = hub.mails(4).await;
+    let sms_by_then = hub.twilio[0].messages().len();
+    stop.cancel();
+    let _ = task.await;
+    assert_eq!(mails.len(), 4);
+    assert!(
+        sms_by_then <= 4,
+        "the emails go out beside the first SMS, not after {sms_by_then} of them"
+    );
+}

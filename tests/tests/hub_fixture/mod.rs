@@ -365,6 +365,39 @@ impl Hub {
             .expect("outbox")
     }
 
+    /// A dispatcher as `serve` runs it (`run_until_stopped`), over the first Twilio stand-in at
+    /// `rate_per_second` with `concurrency` places, and the SMTP server.
+    pub fn looping_dispatcher(&self, rate_per_second: u32, concurrency: usize) -> Arc<Dispatcher> {
+        let twilio = TwilioSms::new(
+            &twilio_settings(self.twilio[0].base_url()),
+            Secret::new(twilio_token()),
+            reqwest::Client::new(),
+        )
+        .expect("twilio settings");
+        let email = SmtpEmail::from_settings(&EmailSettings {
+            smtp_url: self.smtp.url(),
+            password_env: None,
+            from: "Meoktong <alerts@meoktong.example>".into(),
+        })
+        .expect("smtp settings");
+        Arc::new(
+            Dispatcher::new(
+                self.app.db.clone(),
+                self.app.crypto.clone(),
+                Metrics::new(),
+                vec![SmsRoute::new(Arc::new(twilio), rate_per_second)],
+                Some(Arc::new(email) as Arc<dyn EmailProvider>),
+                DispatcherConfig {
+                    holder: "hub-loop".into(),
+                    concurrency,
+                    status_callback: Some(format!("{}/hooks/twilio/status", self.app.address)),
+                    ..DispatcherConfig::default()
+                },
+            )
+            .with_renderer(self.composer.clone()),
+        )
+    }
+
     pub async fn mails(&self, n: usize) -> Vec<meoktong_testkit::ReceivedMail> {
         self.smtp
             .wait_for(n, PATIENCE)
