@@ -647,6 +647,16 @@ async fn a_declared_incident_reaches_subscribed_merchants_and_a_false_alarm_corr
         .unwrap();
     assert_eq!(audit.len(), 1);
 
+    // Before it is called off, the damage-report form opens this outage.
+    let form_of = |id: i64| {
+        let (client, url) = (
+            app.client.clone(),
+            app.url(&format!("/reports/new?incident={id}")),
+        );
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let before = form_of(incident.id).await;
+    assert!(before.contains("id=\"windows\""), "{before}");
     // False alarm: one correction, to the merchant who was told, on the channel they were told.
     let page = ops
         .submit(
@@ -706,6 +716,13 @@ async fn a_declared_incident_reaches_subscribed_merchants_and_a_false_alarm_corr
         .await
         .unwrap();
     assert!(page.contains("오경보"), "{page}");
+    // And it leaves the damage-report flow: no event to report, not offered in the list.
+    let after = form_of(incident.id).await;
+    assert!(!after.contains("id=\"windows\""), "{after}");
+    assert!(
+        !after.contains(&format!("<option value=\"{}\"", incident.id)),
+        "{after}"
+    );
     let dep_page = app
         .client
         .get(app.url("/status/kakaotalk-channel"))

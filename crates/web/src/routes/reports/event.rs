@@ -22,7 +22,14 @@ impl Event {
         incident_id: i64,
         now: i64,
     ) -> Result<Option<Event>, WebError> {
-        let incidents = meoktong_storage::incidents::event_of(&state.db, incident_id, now).await?;
+        // A false alarm leaves the damage-report flow: it is no event, and no part of one.
+        let false_alarms = meoktong_storage::status_comms::marks::false_alarms(&state.db).await?;
+        if false_alarms.contains(&incident_id) {
+            return Ok(None);
+        }
+        let mut incidents =
+            meoktong_storage::incidents::event_of(&state.db, incident_id, now).await?;
+        incidents.retain(|i| !false_alarms.contains(&i.id));
         Ok((!incidents.is_empty()).then_some(Event { incidents }))
     }
 

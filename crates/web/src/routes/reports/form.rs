@@ -37,10 +37,13 @@ pub struct FormContext {
 
 impl FormContext {
     pub async fn load(state: &AppState) -> Result<FormContext, WebError> {
+        let false_alarms = meoktong_storage::status_comms::marks::false_alarms(&state.db).await?;
+        let mut recent = status::incidents_since(&state.db, now_ms() - RECENT_MS).await?;
+        recent.retain(|i| !false_alarms.contains(&i.id));
         Ok(FormContext {
             deps: catalog::list_dependencies(&state.db).await?,
             associations: reports::associations(&state.db).await?,
-            recent: status::incidents_since(&state.db, now_ms() - RECENT_MS).await?,
+            recent,
             tz: time_zone(state),
             tiers: state.settings.compensation.domain_tiers(),
             basis: state.settings.compensation.basis.clone(),

@@ -117,14 +117,25 @@ pub struct Section {
 }
 
 fn section(title: &str, groups: &[Group], label: impl Fn(&str) -> String, lang: Lang) -> Section {
-    let (won, count) = (lang.t("원", " KRW"), lang.t("건", " reports"));
+    let won = lang.t("원", " KRW");
+    // "1 report", "2 reports"; Korean counts with 건 either way.
+    let count = |n: usize| match lang {
+        Lang::Ko => "건",
+        Lang::En if n == 1 => " report",
+        Lang::En => " reports",
+    };
     let items: Vec<(String, i64, String)> = groups
         .iter()
         .map(|g| {
             (
                 label(&g.key),
                 g.loss_krw,
-                format!("{}{won} · {}{count}", group_digits(g.loss_krw), g.reports),
+                format!(
+                    "{}{won} · {}{}",
+                    group_digits(g.loss_krw),
+                    g.reports,
+                    count(g.reports)
+                ),
             )
         })
         .collect();
