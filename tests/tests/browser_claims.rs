@@ -148,13 +148,20 @@ async fn a_merchant_files_the_fire_and_hears_the_associations_rejection() {
         .unwrap();
     let reason = "매출 자료가 없습니다. 카드 매출 내역을 첨부해 주세요.";
     fill(&d, "#reason", reason).await;
-    click_to(
-        &d,
-        "form input[value=reject] ~ button",
-        &format!("/association/reports/{id}"),
-    )
-    .await;
-    assert!(d.source().await.unwrap().contains(reason));
+    // The page is the same before and after, so wait for the reason to show (up to 10 s).
+    click(&d, "form input[value=reject] ~ button").await;
+    let mut shown = false;
+    for _ in 0..100 {
+        if d.source().await.unwrap().contains(reason) {
+            shown = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        shown,
+        "the rejection and its reason show on the report page"
+    );
 
     // The merchant sees it: status, reason, and the message to their phone.
     c.goto(&app.url("/reports")).await.unwrap();
