@@ -301,7 +301,7 @@ async fn one_backend(a: &Args, backend: Backend, server: &SmsServer) -> anyhow::
 }
 
 /// Resolves the open incident and forgets every notice, so the next decision starts clean.
-async fn resolve_and_forget(db: &Db, now: i64) -> anyhow::Result<()> {
+pub(crate) async fn resolve_and_forget(db: &Db, now: i64) -> anyhow::Result<()> {
     db.conn
         .execute_unprepared(&format!(
             "UPDATE incidents SET resolved_at = {now} WHERE resolved_at IS NULL"

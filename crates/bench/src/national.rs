@@ -129,12 +129,6 @@ fn serve_binary() -> anyhow::Result<PathBuf> {
     Ok(bin)
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 /// The configuration an operator would write for this route, on the defaults otherwise.
 fn config(o: &Options, port: u16, db_url: &str, solapi: &str, twilio: &str, smtp: &str) -> String {
     format!(
@@ -203,30 +197,12 @@ fn postgres_cpu() -> Duration {
         .sum()
 }
 
-/// Resolves what is open and forgets every notice and provider state, so a scenario starts
-/// as the first outage of the day would.
+/// Resolves what is open and forgets every notice (`fanout`'s reset) and provider state, so a
+/// scenario starts as the first outage of the day would.
 async fn reset(db: &Db) -> anyhow::Result<()> {
-    let now = now_ms();
+    crate::fanout::resolve_and_forget(db, now_ms()).await?;
     db.conn
-        .execute_unprepared(&format!(
-            "UPDATE incidents SET resolved_at = {now} WHERE resolved_at IS NULL"
-        ))
-        .await?;
-    for table in [
-        "delivery_attempts",
-        "outbox",
-        "notice_incidents",
-        "notices",
-        "provider_states",
-    ] {
-        db.conn
-            .execute_unprepared(&format!("DELETE FROM {table}"))
-            .await?;
-    }
-    db.conn
-        .execute_unprepared(
-            "VACUUM ANALYZE delivery_attempts, outbox, notice_incidents, notices, provider_states",
-        )
+        .execute_unprepared("DELETE FROM provider_states")
         .await?;
     Ok(())
 }
@@ -312,7 +288,7 @@ async fn one_scenario(
     let dir = tempfile::Builder::new()
         .prefix("meoktong-national")
         .tempdir()?;
-    let port = free_port()?;
+    let port = crate::local::free_port()?;
     let toml = config(
         o,
         port,
